@@ -1,0 +1,42 @@
+//! `stepwise`: run Stepwise workflows from a terminal.
+//!
+//! Exit codes: 0 completed, 1 failed, 130 cancelled, 2 bad input.
+
+mod args;
+mod config;
+mod human;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use stepwise_engine::workflow::{self, templates};
+
+use args::{Cli, Command};
+
+/// Bad input: unknown template, invalid file, empty input, bad option value.
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Templates => {
+            for t in templates::all() {
+                let w = &t.workflow;
+                println!("{:<20} {:<24} {}", t.id, w.name, w.description);
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Validate { file } => match workflow::parse_file(&file) {
+            Ok(_) => {
+                println!("ok");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
+        Command::Run(args) => run::run(args),
+    }
+}

@@ -1,0 +1,216 @@
+//! The run registry: start, cancel, inspect and follow runs. Cheap to clone; all clones share
+//! the same runs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::Serialize;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::event::{CancelReason, EventKind, RunId, StepInfo};
+use crate::model_ref::ModelRef;
+use crate::provider::Providers;
+use crate::run::{DriveContext, RunState, Subscription, drive};
+use crate::snapshot::{RunSnapshot, RunSummary};
+use crate::workflow::{Workflow, WorkflowError};
+
+/// How an engine runs models.
+#[derive(Clone, Default)]
+pub struct EngineConfig {
+    pub providers: Providers,
+    /// Used by steps that name no model.
+    pub default_model: Option<ModelRef>,
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct StartRun {
+    pub workflow: Workflow,
+    pub input: String,
+    /// Chosen by the caller to make starting idempotent (a retried or re-sent start returns the
+    /// run it already started); a fresh one is made when `None`.
+    pub run_id: Option<RunId>,
+}
+
+/// Why a run could not start. Nothing was started.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, specta::Type)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum StartError {
+    #[error("the input is empty: type what the workflow should work on")]
+    EmptyInput,
+    #[error("{0}")]
+    InvalidWorkflow(WorkflowError),
+    #[error("Stepwise is shutting down and starts no new runs")]
+    ShuttingDown,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EngineConfig,
+    runs: Mutex<Runs>,
+    /// Every run's driver task, so that shutdown can wait for all of them.
+    drivers: TaskTracker,
+}
+
+#[derive(Default)]
+struct Runs {
+    by_id: HashMap<RunId, Arc<RunState>>,
+    /// Start order, for `list`.
+    order: Vec<RunId>,
+    shutting_down: bool,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Self {
+        Engine {
+            inner: Arc::new(Inner {
+                config,
+                runs: Mutex::new(Runs::default()),
+                drivers: TaskTracker::new(),
+            }),
+        }
+    }
+
+    /// Nothing under this lock can leave the map half-updated, so a poisoned lock is still sound.
+    fn runs(&self) -> MutexGuard<'_, Runs> {
+        self.inner
+            .runs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn run(&self, id: RunId) -> Option<Arc<RunState>> {
+        self.runs().by_id.get(&id).cloned()
+    }
+
+    /// Starts a run in the background and returns its id; `RunStarted` is already emitted when
+    /// this returns. Starting again with the id of an existing run returns that run's id and
+    /// starts nothing. Must be called within a Tokio runtime.
+    pub fn start(&self, req: StartRun) -> Result<RunId, StartError> {
+        self.start_inner(req).map(|(id, _)| id)
+    }
+
+    /// Like [`Engine::start`], and also subscribes to the run before its first event, so the
+    /// subscription sees every event from `RunStarted` on (its snapshot is at seq 0). For an
+    /// existing id it is a plain subscription to that run.
+    pub fn start_subscribed(&self, req: StartRun) -> Result<(RunId, Subscription), StartError> {
+        self.start_inner(req)
+    }
+
+    fn start_inner(&self, req: StartRun) -> Result<(RunId, Subscription), StartError> {
+        let input = req.input.trim().to_string();
+        if input.is_empty() {
+            return Err(StartError::EmptyInput);
+        }
+        req.workflow
+            .validate()
+            .map_err(StartError::InvalidWorkflow)?;
+
+        let mut runs = self.runs();
+        if runs.shutting_down {
+            return Err(StartError::ShuttingDown);
+        }
+        let id = req.run_id.unwrap_or_else(Uuid::new_v4);
+        if let Some(existing) = runs.by_id.get(&id) {
+            return Ok((id, existing.subscribe()));
+        }
+        let default_model = self
+            .inner
+            .config
+            .default_model
+            .clone()
+            .unwrap_or_else(ModelRef::demo);
+        let run = Arc::new(RunState::new(id));
+        let subscription = run.subscribe();
+        run.emit(EventKind::RunStarted {
+            workflow_name: req.workflow.name.clone(),
+            input: input.clone(),
+            steps: req
+                .workflow
+                .steps
+                .iter()
+                .map(|s| StepInfo {
+                    name: s.name.clone(),
+                    model: s.model.as_ref().unwrap_or(&default_model).to_string(),
+                })
+                .collect(),
+        });
+        runs.by_id.insert(id, run.clone());
+        runs.order.push(id);
+        drop(runs);
+
+        let cx = DriveContext {
+            workflow: req.workflow,
+            input,
+            providers: self.inner.config.providers.clone(),
+            default_model,
+        };
+        self.inner.drivers.spawn(drive(run, cx));
+        Ok((id, subscription))
+    }
+
+    /// Cancels a run. True iff this call moved a pending or running run to `cancelled`: false for
+    /// an unknown id, a run that has already ended, or a second cancel. Once it returns true no
+    /// more text is emitted and `RunCancelled` follows as the run's last event.
+    pub fn cancel(&self, id: RunId, reason: CancelReason) -> bool {
+        self.run(id).is_some_and(|run| run.cancel(reason))
+    }
+
+    /// The run's state now (status, every step's status and text so far, last seq).
+    pub fn get(&self, id: RunId) -> Option<RunSnapshot> {
+        self.run(id).map(|r| r.snapshot())
+    }
+
+    /// Every run this engine knows, oldest first.
+    pub fn list(&self) -> Vec<RunSummary> {
+        let runs: Vec<Arc<RunState>> = {
+            let runs = self.runs();
+            runs.order
+                .iter()
+                .filter_map(|id| runs.by_id.get(id).cloned())
+                .collect()
+        };
+        runs.iter().map(|r| r.summary()).collect()
+    }
+
+    /// The run's snapshot plus every later event, with no gap and no duplicate.
+    pub fn subscribe(&self, id: RunId) -> Option<Subscription> {
+        self.run(id).map(|r| r.subscribe())
+    }
+
+    /// Waits until the run has emitted its terminal event, then returns its final snapshot.
+    pub async fn wait(&self, id: RunId) -> Option<RunSnapshot> {
+        let run = self.run(id)?;
+        run.wait_finished().await;
+        Some(run.snapshot())
+    }
+
+    /// How many runs have not emitted their terminal event yet.
+    pub fn live_count(&self) -> usize {
+        self.runs()
+            .by_id
+            .values()
+            .filter(|r| !r.is_finished())
+            .count()
+    }
+
+    /// Stops accepting runs, cancels every live one with `reason`, and waits until all of them
+    /// have emitted their terminal event. Callers bound it with a timeout.
+    pub async fn shutdown(&self, reason: CancelReason) {
+        let live: Vec<Arc<RunState>> = {
+            let mut runs = self.runs();
+            runs.shutting_down = true;
+            runs.by_id.values().cloned().collect()
+        };
+        for run in &live {
+            run.cancel(reason);
+        }
+        self.inner.drivers.close();
+        self.inner.drivers.wait().await;
+    }
+}

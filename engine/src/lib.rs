@@ -1,0 +1,27 @@
+//! The Stepwise workflow engine: workflows, runs and their events, cancellation, model providers.
+//!
+//! It knows nothing of Tauri or of any UI. A front end starts runs through [`Engine`], follows
+//! them with [`Engine::subscribe`] (a snapshot, then every later [`RunEvent`]) and stops them with
+//! [`Engine::cancel`].
+//!
+//! ```text
+//! Engine::start ──▶ driver task ──▶ provider stream ──▶ RunState::emit ──▶ subscribers
+//!        cancel ──▶ RunState::decide (one outcome, atomically) ──▶ token ──▶ stream dropped
+//! ```
+
+pub mod engine;
+pub mod event;
+pub mod model_ref;
+pub mod provider;
+mod run;
+pub mod snapshot;
+pub mod status;
+pub mod workflow;
+
+pub use engine::{Engine, EngineConfig, StartError, StartRun};
+pub use event::{CancelReason, ErrorKind, EventKind, RunEvent, RunId, StepInfo, Usage};
+pub use model_ref::{ModelRef, ModelRefError, ProviderKind};
+pub use run::Subscription;
+pub use snapshot::{RunError, RunSnapshot, RunSummary, StepSnapshot};
+pub use status::{RunStatus, StepStatus};
+pub use workflow::{Step, Workflow, WorkflowError, WorkflowIssue};

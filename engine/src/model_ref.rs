@@ -1,0 +1,204 @@
+//! Model references as written in workflow files and on the CLI: `demo`, `openai:MODEL`,
+//! `anthropic:MODEL`, `ollama:MODEL`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Which family of provider serves a model. `Ollama` speaks the OpenAI wire format but has its own
+/// local default base URL, so it is a preset of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Demo,
+    OpenAi,
+    Anthropic,
+    Ollama,
+}
+
+impl ProviderKind {
+    /// The prefix used in model references.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ProviderKind::Demo => "demo",
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Ollama => "ollama",
+        }
+    }
+
+    /// A name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProviderKind::Demo => "Demo",
+            ProviderKind::OpenAi => "OpenAI-compatible",
+            ProviderKind::Anthropic => "Anthropic",
+            ProviderKind::Ollama => "Ollama",
+        }
+    }
+}
+
+/// A parsed, well-formed model reference. Serialized as its string form.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModelRef {
+    provider: ProviderKind,
+    /// Empty for `demo`.
+    model: String,
+}
+
+impl ModelRef {
+    pub fn demo() -> Self {
+        ModelRef {
+            provider: ProviderKind::Demo,
+            model: String::new(),
+        }
+    }
+
+    pub fn provider(&self) -> ProviderKind {
+        self.provider
+    }
+
+    /// The provider's own model name (`gpt-5-mini`); empty for the demo model.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+}
+
+/// Why a model reference is not well formed. The message says what would be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelRefError {
+    #[error("the model is empty; write `demo` or `provider:model`, e.g. `openai:gpt-5-mini`")]
+    Empty,
+    #[error(
+        "unknown provider `{0}`; use `demo`, `openai:MODEL`, `anthropic:MODEL` or `ollama:MODEL`"
+    )]
+    UnknownProvider(String),
+    #[error("`{0}:` needs a model name after the colon, e.g. `{0}:{1}`")]
+    MissingModel(&'static str, &'static str),
+    #[error("the demo model takes no name: write just `demo`")]
+    DemoWithName,
+    #[error("a model name cannot contain spaces or control characters: `{0}`")]
+    BadCharacters(String),
+}
+
+impl FromStr for ModelRef {
+    type Err = ModelRefError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(ModelRefError::Empty);
+        }
+        let (prefix, model) = match s.split_once(':') {
+            Some((p, m)) => (p, Some(m.trim())),
+            None => (s, None),
+        };
+        let provider = match prefix.to_ascii_lowercase().as_str() {
+            "demo" => ProviderKind::Demo,
+            "openai" => ProviderKind::OpenAi,
+            "anthropic" => ProviderKind::Anthropic,
+            "ollama" => ProviderKind::Ollama,
+            _ => return Err(ModelRefError::UnknownProvider(prefix.to_string())),
+        };
+        let model = match (provider, model) {
+            (ProviderKind::Demo, None) => String::new(),
+            (ProviderKind::Demo, Some(_)) => return Err(ModelRefError::DemoWithName),
+            (p, None) | (p, Some("")) => {
+                return Err(ModelRefError::MissingModel(p.prefix(), example_model(p)));
+            }
+            (_, Some(m)) => {
+                if m.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(ModelRefError::BadCharacters(m.to_string()));
+                }
+                m.to_string()
+            }
+        };
+        Ok(ModelRef { provider, model })
+    }
+}
+
+fn example_model(p: ProviderKind) -> &'static str {
+    match p {
+        ProviderKind::OpenAi => "gpt-5-mini",
+        ProviderKind::Anthropic => "claude-sonnet-4-5",
+        ProviderKind::Ollama => "llama3.2",
+        ProviderKind::Demo => "",
+    }
+}
+
+impl fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.provider {
+            ProviderKind::Demo => f.write_str("demo"),
+            p => write!(f, "{}:{}", p.prefix(), self.model),
+        }
+    }
+}
+
+impl Serialize for ModelRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!("demo".parse::<ModelRef>().unwrap(), ModelRef::demo());
+        let m: ModelRef = "openai:gpt-5-mini".parse().unwrap();
+        assert_eq!(
+            (m.provider(), m.model()),
+            (ProviderKind::OpenAi, "gpt-5-mini")
+        );
+        let m: ModelRef = "ollama:llama3.2:8b".parse().unwrap();
+        assert_eq!(
+            (m.provider(), m.model()),
+            (ProviderKind::Ollama, "llama3.2:8b")
+        );
+        let m: ModelRef = "Anthropic:claude-sonnet-4-5".parse().unwrap();
+        assert_eq!(m.to_string(), "anthropic:claude-sonnet-4-5");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert_eq!("".parse::<ModelRef>(), Err(ModelRefError::Empty));
+        assert!(matches!(
+            "gpt4".parse::<ModelRef>(),
+            Err(ModelRefError::UnknownProvider(_))
+        ));
+        assert!(matches!(
+            "openai:".parse::<ModelRef>(),
+            Err(ModelRefError::MissingModel(..))
+        ));
+        assert!(matches!(
+            "openai".parse::<ModelRef>(),
+            Err(ModelRefError::MissingModel(..))
+        ));
+        assert_eq!(
+            "demo:x".parse::<ModelRef>(),
+            Err(ModelRefError::DemoWithName)
+        );
+        assert!(matches!(
+            "openai:gpt 5".parse::<ModelRef>(),
+            Err(ModelRefError::BadCharacters(_))
+        ));
+    }
+
+    #[test]
+    fn round_trips_through_serde() {
+        let m: ModelRef = serde_json::from_str("\"openai:gpt-5-mini\"").unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"openai:gpt-5-mini\"");
+        assert!(serde_json::from_str::<ModelRef>("\"nope:x\"").is_err());
+    }
+}

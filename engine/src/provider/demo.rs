@@ -1,0 +1,186 @@
+//! The built-in offline demo model: deterministic text streamed word by word at a human pace,
+//! so a fresh install runs with no key and no network.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::stream;
+use tokio::time::Instant;
+
+use super::demo_text::{compose, into_pieces};
+use super::{Chunk, ChunkStream, ModelRequest, Provider};
+use crate::event::Usage;
+
+/// How fast the demo model "thinks" and "types".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DemoPace {
+    /// Wait before the first word, like a real model's time to first token.
+    pub first_token: Duration,
+    /// Time between words.
+    pub per_word: Duration,
+}
+
+impl DemoPace {
+    /// About 30 words a second after a short pause: readable as it streams.
+    pub const HUMAN: DemoPace = DemoPace {
+        first_token: Duration::from_millis(400),
+        per_word: Duration::from_millis(33),
+    };
+    /// No waiting at all, for tests and benchmarks.
+    pub const INSTANT: DemoPace = DemoPace {
+        first_token: Duration::ZERO,
+        per_word: Duration::ZERO,
+    };
+}
+
+impl Default for DemoPace {
+    fn default() -> Self {
+        DemoPace::HUMAN
+    }
+}
+
+/// The demo model. Its answer depends only on the request, so the same step gives the same text.
+#[derive(Clone, Debug, Default)]
+pub struct DemoModel {
+    pace: DemoPace,
+    /// Exact answer length in words, for benchmarks; `None` lets the instructions decide.
+    words: Option<usize>,
+}
+
+impl DemoModel {
+    pub fn new(pace: DemoPace) -> Self {
+        DemoModel { pace, words: None }
+    }
+
+    /// Makes every answer exactly `words` words long.
+    pub fn with_words(mut self, words: usize) -> Self {
+        self.words = Some(words);
+        self
+    }
+}
+
+/// With no delay the stream is always ready; yielding now and then keeps one fast run from
+/// starving the others on the same worker thread.
+const YIELD_EVERY: usize = 64;
+
+struct DemoStream {
+    pieces: VecDeque<String>,
+    sent: usize,
+    pace: DemoPace,
+    next_at: Option<Instant>,
+    usage: Option<Usage>,
+}
+
+impl Provider for DemoModel {
+    fn stream(&self, request: ModelRequest) -> ChunkStream {
+        let text = compose(&request, self.words);
+        let pieces: VecDeque<String> = into_pieces(&text).into();
+        let input_words = request.user_message().split_whitespace().count()
+            + request.instructions.split_whitespace().count();
+        let usage = Usage {
+            input_tokens: Some(input_words as u32),
+            output_tokens: Some(pieces.len() as u32),
+        };
+        let state = DemoStream {
+            pieces,
+            sent: 0,
+            pace: self.pace,
+            next_at: None,
+            usage: Some(usage),
+        };
+        Box::pin(stream::unfold(state, |mut st| async move {
+            if let Some(piece) = st.pieces.pop_front() {
+                st.wait_for_next().await;
+                st.sent += 1;
+                return Some((Ok(Chunk::Text(piece)), st));
+            }
+            let usage = st.usage.take()?;
+            Some((Ok(Chunk::Usage(usage)), st))
+        }))
+    }
+}
+
+impl DemoStream {
+    /// Sleeps until the next word is due. Deadlines are absolute so the pace does not drift.
+    async fn wait_for_next(&mut self) {
+        let delay = if self.sent == 0 {
+            self.pace.first_token
+        } else {
+            self.pace.per_word
+        };
+        if delay.is_zero() {
+            if self.sent % YIELD_EVERY == YIELD_EVERY - 1 {
+                tokio::task::yield_now().await;
+            }
+            return;
+        }
+        let due = self.next_at.unwrap_or_else(Instant::now) + delay;
+        tokio::time::sleep_until(due).await;
+        self.next_at = Some(due);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_ref::ModelRef;
+    use futures_util::StreamExt;
+
+    fn request(input: &str) -> ModelRequest {
+        ModelRequest {
+            model: ModelRef::demo(),
+            instructions: "List the key facts.".into(),
+            input: input.into(),
+            previous: None,
+        }
+    }
+
+    async fn collect(model: &DemoModel, req: ModelRequest) -> (String, Option<Usage>) {
+        let mut text = String::new();
+        let mut usage = None;
+        let mut s = model.stream(req);
+        while let Some(c) = s.next().await {
+            match c.unwrap() {
+                Chunk::Text(t) => text.push_str(&t),
+                Chunk::Usage(u) => usage = Some(u),
+            }
+        }
+        (text, usage)
+    }
+
+    #[tokio::test]
+    async fn is_deterministic_and_reports_usage() {
+        let m = DemoModel::new(DemoPace::INSTANT);
+        let (a, ua) = collect(&m, request("tidal energy")).await;
+        let (b, _) = collect(&m, request("tidal energy")).await;
+        let (c, _) = collect(&m, request("bees")).await;
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.contains("tidal energy"), "{a}");
+        assert_eq!(
+            ua.unwrap().output_tokens.unwrap() as usize,
+            a.split_whitespace().count()
+        );
+    }
+
+    #[tokio::test]
+    async fn exact_word_count_on_request() {
+        let m = DemoModel::new(DemoPace::INSTANT).with_words(5000);
+        let (text, _) = collect(&m, request("tidal energy")).await;
+        assert_eq!(text.split_whitespace().count(), 5000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn streams_at_the_configured_pace() {
+        let pace = DemoPace {
+            first_token: Duration::from_millis(400),
+            per_word: Duration::from_millis(33),
+        };
+        let m = DemoModel::new(pace).with_words(31);
+        let start = Instant::now();
+        let (text, _) = collect(&m, request("tidal energy")).await;
+        assert_eq!(text.split_whitespace().count(), 31);
+        // 400 ms, then 30 gaps of 33 ms (the clock is paused, so this is exact).
+        assert_eq!(start.elapsed(), Duration::from_millis(400 + 30 * 33));
+    }
+}

@@ -1,0 +1,81 @@
+//! Model providers (DESIGN.md §6): given a request, a stream of text that stops when dropped.
+//!
+//! Dropping the stream is the only way a run stops a provider, so an implementation must release
+//! everything it holds (for HTTP providers: close the connection) in its drop.
+
+mod demo;
+mod demo_text;
+mod registry;
+
+pub use demo::{DemoModel, DemoPace};
+pub use registry::Providers;
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+
+use crate::event::{ErrorKind, Usage};
+use crate::model_ref::ModelRef;
+
+/// What a provider streams: text as it arrives, and token usage when it reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Chunk {
+    Text(String),
+    Usage(Usage),
+}
+
+/// A stream of chunks; it ends after the last chunk, or with an error.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, ProviderError>> + Send>>;
+
+/// A failure a person can act on: its kind decides the wording the UI adds.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// The output of an earlier step, handed to the next one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreviousStep {
+    pub name: String,
+    pub output: String,
+}
+
+/// One call to a model: the step's instructions, the run's original input and, after the first
+/// step, the previous step's output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelRequest {
+    pub model: ModelRef,
+    pub instructions: String,
+    pub input: String,
+    pub previous: Option<PreviousStep>,
+}
+
+impl ModelRequest {
+    /// The user message as chat providers get it. After step 1 it carries the original request
+    /// too, so a later step still knows the question.
+    pub fn user_message(&self) -> String {
+        match &self.previous {
+            None => self.input.clone(),
+            Some(p) => format!(
+                "Original request:\n{}\n\nOutput of the previous step ({}):\n{}",
+                self.input, p.name, p.output
+            ),
+        }
+    }
+}
+
+/// A model provider. `stream` must not block: any I/O happens while the stream is polled.
+pub trait Provider: Send + Sync + 'static {
+    fn stream(&self, request: ModelRequest) -> ChunkStream;
+}

@@ -1,0 +1,9 @@
+//! Runs: their shared state, the task that drives one, and subscriptions to their events.
+
+mod driver;
+mod state;
+mod subscription;
+
+pub(crate) use driver::{DriveContext, drive};
+pub(crate) use state::RunState;
+pub use subscription::Subscription;

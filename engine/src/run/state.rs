@@ -1,0 +1,200 @@
+//! The state of one run, shared by its driver task, `cancel` callers and subscribers.
+//!
+//! Three rules live here, all enforced under one lock:
+//! - **seq**: every event gets the next number and reaches every subscriber in that order.
+//! - **one outcome**: the first call to [`RunState::decide`] fixes the run's outcome
+//!   (completed / failed / cancelled); every later attempt loses. Once decided, non-terminal events
+//!   are refused, so no text arrives after `cancel` returned true.
+//! - **terminal last**: [`RunState::finish`] emits the one terminal event and closes every
+//!   subscription; nothing is emitted after it.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Subscription;
+use crate::event::{CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, RunEvent, RunId};
+use crate::snapshot::{RunError, RunSnapshot};
+
+/// How a run ends, decided once.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Decision {
+    Completed { output: String },
+    Failed(RunError),
+    Cancelled(CancelReason),
+}
+
+pub(crate) struct RunState {
+    pub id: RunId,
+    /// Cancelled when the outcome is decided as `Cancelled`; every await of the run races it.
+    pub token: CancellationToken,
+    /// Tasks a run spawns besides its driver (tool calls, helpers). The driver waits for all of
+    /// them before it emits the terminal event.
+    pub tasks: TaskTracker,
+    started: Instant,
+    inner: Mutex<Inner>,
+    finished: watch::Sender<bool>,
+}
+
+struct Inner {
+    snapshot: RunSnapshot,
+    decided: Option<Decision>,
+    subscribers: Vec<mpsc::UnboundedSender<RunEvent>>,
+    finished: bool,
+}
+
+impl RunState {
+    pub fn new(id: RunId) -> Self {
+        RunState {
+            id,
+            token: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            started: Instant::now(),
+            inner: Mutex::new(Inner {
+                snapshot: RunSnapshot::new(id),
+                decided: None,
+                subscribers: Vec::new(),
+                finished: false,
+            }),
+            finished: watch::Sender::new(false),
+        }
+    }
+
+    /// The lock is never held across an await and no code under it can panic halfway through an
+    /// update, so a poisoned lock still guards consistent data: keep going.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Emits a non-terminal event. Returns false, emitting nothing, once the outcome is decided.
+    pub fn emit(&self, kind: EventKind) -> bool {
+        debug_assert!(!kind.is_terminal());
+        let mut inner = self.lock();
+        if inner.decided.is_some() || inner.finished {
+            return false;
+        }
+        inner.push(self.id, kind);
+        true
+    }
+
+    /// Fixes the outcome if nobody has yet. True iff this call decided it.
+    pub fn decide(&self, decision: Decision) -> bool {
+        let mut inner = self.lock();
+        if inner.decided.is_some() || inner.finished {
+            return false;
+        }
+        let cancelled = matches!(decision, Decision::Cancelled(_));
+        inner.decided = Some(decision);
+        drop(inner);
+        if cancelled {
+            self.token.cancel();
+        }
+        true
+    }
+
+    /// `cancel_run`: true iff this call moved a live run to cancelled.
+    pub fn cancel(&self, reason: CancelReason) -> bool {
+        self.decide(Decision::Cancelled(reason))
+    }
+
+    /// Emits the terminal event for the decided outcome and closes every subscription.
+    /// Called once by the driver after all of the run's tasks have ended.
+    pub fn finish(&self) {
+        let mut inner = self.lock();
+        if inner.finished {
+            return;
+        }
+        let duration_ms = self.started.elapsed().as_millis() as u64;
+        let kind = match inner.decided.clone() {
+            Some(Decision::Completed { output }) => EventKind::RunCompleted {
+                output,
+                duration_ms,
+            },
+            Some(Decision::Failed(e)) => EventKind::RunFailed {
+                step_index: e.step_index,
+                error: e.kind,
+                message: e.message,
+                duration_ms,
+            },
+            Some(Decision::Cancelled(reason)) => {
+                let running = inner.snapshot.running_step();
+                EventKind::RunCancelled {
+                    reason,
+                    step_index: running.map(|i| i as u32),
+                    partial_output: running
+                        .and_then(|i| inner.snapshot.steps.get(i))
+                        .map(|s| s.text.clone())
+                        .unwrap_or_default(),
+                    duration_ms,
+                }
+            }
+            // The driver always decides before finishing; if that ever breaks, say so plainly
+            // rather than leave the run hanging.
+            None => EventKind::RunFailed {
+                step_index: inner.snapshot.running_step().unwrap_or(0) as u32,
+                error: ErrorKind::Internal,
+                message: "The run stopped without an outcome. This is a bug in Stepwise.".into(),
+                duration_ms,
+            },
+        };
+        inner.push(self.id, kind);
+        inner.finished = true;
+        inner.subscribers.clear();
+        drop(inner);
+        self.finished.send_replace(true);
+    }
+
+    pub fn snapshot(&self) -> RunSnapshot {
+        self.lock().snapshot.clone()
+    }
+
+    pub fn summary(&self) -> crate::snapshot::RunSummary {
+        self.lock().snapshot.summary()
+    }
+
+    /// The snapshot and, atomically with it, a channel of every later event.
+    pub fn subscribe(&self) -> Subscription {
+        let mut inner = self.lock();
+        let (tx, rx) = mpsc::unbounded_channel();
+        if !inner.finished {
+            inner.subscribers.push(tx);
+        }
+        Subscription::new(inner.snapshot.clone(), rx)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        *self.finished.borrow()
+    }
+
+    /// Resolves once the terminal event is out.
+    pub async fn wait_finished(&self) {
+        let mut rx = self.finished.subscribe();
+        // An error means the sender is gone, which only happens with the run itself.
+        let _ = rx.wait_for(|done| *done).await;
+    }
+}
+
+impl Inner {
+    fn push(&mut self, run_id: RunId, kind: EventKind) {
+        let event = RunEvent {
+            v: PROTOCOL_VERSION,
+            run_id,
+            seq: self.snapshot.last_seq + 1,
+            ts_ms: now_ms(),
+            kind,
+        };
+        self.snapshot.apply(&event);
+        // A subscriber that has gone away is dropped; the others get the event in order.
+        self.subscribers.retain(|tx| tx.send(event.clone()).is_ok());
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -17,9 +17,12 @@ pub(super) fn compose(req: &ModelRequest, words: Option<usize>) -> String {
         Shape::Article => w.article(),
     };
     if let Some(n) = words {
-        while text.split_whitespace().count() < n {
+        let mut count = text.split_whitespace().count();
+        while count < n {
+            let more = w.filler_paragraph(shape);
+            count += more.split_whitespace().count();
             text.push_str("\n\n");
-            text.push_str(&w.filler_paragraph(shape));
+            text.push_str(&more);
         }
         text = into_pieces(&text)
             .into_iter()
@@ -291,7 +294,7 @@ impl Writer {
 
     fn filler_paragraph(&mut self, shape: Shape) -> String {
         match shape {
-            Shape::Story { .. } => self.pick_n(&STORY_STAGES[2], 2).join("\n\n"),
+            Shape::Story { .. } => self.pick_n(STORY_STAGES[2], 2).join("\n\n"),
             Shape::Facts | Shape::ActionItems => self
                 .pick_n(FACTS, 3)
                 .into_iter()

@@ -39,6 +39,15 @@ pub(crate) async fn drive(run: Arc<RunState>, cx: DriveContext) {
 async fn run_steps(run: &RunState, cx: &DriveContext) -> Option<Decision> {
     let mut previous: Option<PreviousStep> = None;
     for (index, step) in cx.workflow.steps.iter().enumerate() {
+        if index > 0 {
+            // Between steps: let other tasks (a cancel, the UI's reader) run before the next
+            // step starts, and stop here if the run was cancelled meanwhile.
+            tokio::select! {
+                biased;
+                _ = run.token.cancelled() => return None,
+                _ = tokio::task::yield_now() => {}
+            }
+        }
         let index = index as u32;
         let model = step
             .model

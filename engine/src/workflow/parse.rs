@@ -259,7 +259,7 @@ fn syntax_error(text: &str, file: Option<&str>, e: &toml::de::Error) -> Workflow
     let line = e.span().map(|s| line_of(text, s));
     let step_index = e.span().and_then(|s| step_at(text, s.start));
     let message = e.message().trim().to_string();
-    let field = unknown_field(&message).or_else(|| field_in_message(&message));
+    let field = unknown_field(&message).or_else(|| e.span().and_then(|s| key_at(text, s.start)));
     WorkflowError {
         file: file.map(str::to_string),
         issues: vec![WorkflowIssue {
@@ -278,11 +278,16 @@ fn unknown_field(message: &str) -> Option<String> {
     Some(rest.split('`').next()?.to_string())
 }
 
-/// `missing field `x``, `invalid type … for key `x`` and similar name a field in backticks.
-fn field_in_message(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_string()).filter(|f| !f.is_empty())
+/// The key of a `key = value` line that contains byte `offset` (where a bad value sits).
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let key = line.split_once('=')?.0.trim();
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    bare.then(|| key.to_string())
 }
 
 /// The index of the `[[steps]]` table that contains byte `offset`, counting table headers.
@@ -318,6 +323,13 @@ mod tests {
         assert_eq!(line_of("a\nb\nc", 0..1), 1);
         assert_eq!(line_of("a\nb\nc", 2..3), 2);
         assert_eq!(line_of("a\nb\nc", 4..5), 3);
+    }
+
+    #[test]
+    fn finds_the_key_of_a_bad_value() {
+        let t = "name = 5\n[[steps]]\n";
+        assert_eq!(key_at(t, 7).as_deref(), Some("name"));
+        assert_eq!(key_at(t, 12), None);
     }
 
     #[test]

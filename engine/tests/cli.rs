@@ -1,0 +1,259 @@
+//! The `stepwise` binary: exit codes, `--json` output, cancellation paths.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+use stepwise_engine::{EventKind, RunEvent};
+
+fn stepwise() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    // Fast but not instant, so that cancels land mid-run.
+    c.env("STEPWISE_DEMO_FIRST_TOKEN_MS", "0")
+        .env("STEPWISE_DEMO_WORD_MS", "1");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    stepwise().args(args).output().unwrap()
+}
+
+fn events(out: &Output) -> Vec<RunEvent> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not an event ({e}): {l}")))
+        .collect()
+}
+
+fn assert_gap_free(events: &[RunEvent]) {
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1);
+    }
+}
+
+#[test]
+fn templates_lists_ids_names_and_descriptions() {
+    let out = run(&["templates"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("research-and-write") && text.contains("Research and write"));
+    assert!(text.contains("long-story") && text.contains("Long story"));
+    assert!(text.lines().count() >= 3);
+}
+
+#[test]
+fn validate_prints_ok_or_the_errors_with_exit_2() {
+    let dir = std::env::temp_dir().join(format!("stepwise-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "name = \"G\"\n[[steps]]\nname = \"A\"\ninstructions = \"x\"\n",
+    )
+    .unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"B\"\n[[steps]]\nname = \"A\"\nmodel = \"gpt\"\n",
+    )
+    .unwrap();
+
+    let out = run(&["validate", good.to_str().unwrap()]);
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ),
+        (Some(0), "ok")
+    );
+    let out = run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml: line 2, step 1 \"A\", field `instructions`"),
+        "{err}"
+    );
+    assert!(err.contains("field `model`: unknown provider"), "{err}");
+    let out = run(&["run", bad.to_str().unwrap(), "--input", "x"]);
+    assert_eq!(out.status.code(), Some(2), "an invalid file does not run");
+}
+
+#[test]
+fn json_prints_every_event_and_exits_0_on_completion() {
+    let out = run(&[
+        "run",
+        "research-and-write",
+        "--input",
+        "tidal energy",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let evs = events(&out);
+    assert_gap_free(&evs);
+    assert!(matches!(evs[0].kind, EventKind::RunStarted { .. }));
+    assert!(matches!(
+        evs.last().unwrap().kind,
+        EventKind::RunCompleted { .. }
+    ));
+    assert_eq!(evs.iter().filter(|e| e.kind.is_terminal()).count(), 1);
+    // Exactly the serde form: re-serializing a line gives the line back.
+    let first = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(serde_json::to_string(&evs[0]).unwrap(), first);
+}
+
+#[test]
+fn human_output_shows_steps_text_and_outcome() {
+    let out = run(&["run", "research-and-write", "--input", "tidal energy"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("▶ Step 1 of 2 · Research · Demo model"),
+        "{text}"
+    );
+    assert!(text.contains("▶ Step 2 of 2 · Write"));
+    assert!(text.contains("tidal energy"));
+    assert!(text.contains("Completed in"));
+}
+
+#[test]
+fn cancel_after_ms_ends_with_one_run_cancelled_and_exit_130() {
+    let out = run(&[
+        "run",
+        "long-story",
+        "--input",
+        "a dragon who learns to code",
+        "--json",
+        "--cancel-after-ms",
+        "150",
+    ]);
+    assert_eq!(out.status.code(), Some(130));
+    let evs = events(&out);
+    assert_gap_free(&evs);
+    let cancelled: Vec<_> = evs
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::RunCancelled { .. }))
+        .collect();
+    assert_eq!(cancelled.len(), 1);
+    let EventKind::RunCancelled {
+        partial_output,
+        step_index,
+        ..
+    } = &evs.last().unwrap().kind
+    else {
+        panic!("RunCancelled must be the last line")
+    };
+    assert_eq!(*step_index, Some(0));
+    let streamed: String = evs
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TextDelta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!streamed.is_empty());
+    assert_eq!(*partial_output, streamed);
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_with_exit_130() {
+    let mut child = stepwise()
+        .args(["run", "long-story", "--input", "a dragon", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Wait for text to stream, then interrupt as a terminal would.
+    loop {
+        let line = lines.next().unwrap().unwrap();
+        if line.contains("\"TextDelta\"") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert!(
+        rest.last().unwrap().contains("\"RunCancelled\""),
+        "{:?}",
+        rest.last()
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn cancel_shows_plainly_for_a_person() {
+    let out = run(&[
+        "run",
+        "long-story",
+        "--input",
+        "a dragon",
+        "--cancel-after-ms",
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(130));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("■ Cancelled during step 1 (Story)"), "{text}");
+    assert!(text.contains("The text so far is kept."));
+}
+
+#[test]
+fn a_failed_run_exits_1_with_its_message() {
+    let out = run(&[
+        "run",
+        "research-and-write",
+        "--input",
+        "x",
+        "--model",
+        "anthropic:claude-x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("✗ Failed at step 1 (Research)"), "{text}");
+}
+
+#[test]
+fn bad_input_exits_2() {
+    for args in [
+        &["run", "no-such-template", "--input", "x"][..],
+        &["run", "research-and-write", "--input", "   "],
+        &[
+            "run",
+            "research-and-write",
+            "--input",
+            "x",
+            "--model",
+            "gpt-4",
+        ],
+        &["run", "missing/file.toml", "--input", "x"],
+        &["run", "research-and-write"],
+        &["nonsense"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?} says why");
+    }
+    let out = stepwise()
+        .env("STEPWISE_DEMO_WORD_MS", "fast")
+        .args(["run", "long-story", "--input", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("STEPWISE_DEMO_WORD_MS"));
+}

@@ -1,0 +1,177 @@
+//! Shared helpers for the engine's integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::stream;
+use stepwise_engine::provider::{
+    Chunk, ChunkStream, DemoModel, DemoPace, ModelRequest, Provider, ProviderError, Providers,
+};
+use stepwise_engine::{
+    Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent, RunId, StartRun,
+    Subscription, Workflow, workflow,
+};
+
+/// An engine whose demo model streams with no delay.
+pub fn instant_engine() -> Engine {
+    demo_engine(DemoModel::new(DemoPace::INSTANT))
+}
+
+pub fn demo_engine(demo: DemoModel) -> Engine {
+    Engine::new(EngineConfig {
+        providers: Providers::demo(demo),
+        default_model: None,
+    })
+}
+
+/// An engine whose `openai:*` models are served by `provider` (a scripted stand-in).
+pub fn scripted_engine(provider: Arc<ScriptedProvider>) -> Engine {
+    Engine::new(EngineConfig {
+        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
+            .with(ProviderKind::OpenAi, provider),
+        default_model: None,
+    })
+}
+
+pub fn workflow_of(toml: &str) -> Workflow {
+    workflow::parse(toml, None).unwrap()
+}
+
+/// A workflow of `n` steps on one model.
+pub fn steps(n: usize, model: &str) -> Workflow {
+    let mut t = String::from("name = \"Test\"\n");
+    for i in 1..=n {
+        t.push_str(&format!(
+            "[[steps]]\nname = \"Step {i}\"\ninstructions = \"Do part {i}.\"\nmodel = \"{model}\"\n"
+        ));
+    }
+    workflow_of(&t)
+}
+
+pub fn start(engine: &Engine, workflow: Workflow, input: &str) -> (RunId, Subscription) {
+    engine
+        .start_subscribed(StartRun {
+            workflow,
+            input: input.into(),
+            run_id: None,
+        })
+        .unwrap()
+}
+
+/// Every event until the stream ends (after the terminal event).
+pub async fn collect(sub: &mut Subscription) -> Vec<RunEvent> {
+    let mut events = Vec::new();
+    while let Some(e) = tokio::time::timeout(Duration::from_secs(20), sub.next())
+        .await
+        .expect("run hung")
+    {
+        events.push(e);
+    }
+    events
+}
+
+/// Checks the protocol's invariants on a whole run's events and returns the terminal one.
+pub fn assert_well_formed(events: &[RunEvent]) -> &EventKind {
+    assert!(!events.is_empty());
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1, "seq must be 1, 2, 3 … with no gap");
+    }
+    assert!(matches!(events[0].kind, EventKind::RunStarted { .. }));
+    let terminals = events.iter().filter(|e| e.kind.is_terminal()).count();
+    assert_eq!(terminals, 1, "exactly one terminal event");
+    let last = &events.last().unwrap().kind;
+    assert!(last.is_terminal(), "the terminal event is the last");
+    last
+}
+
+/// The text of every `TextDelta` of one step, concatenated.
+pub fn deltas_of(events: &[RunEvent], step: u32) -> String {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TextDelta { step_index, text } if *step_index == step => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What a scripted stream does.
+#[derive(Clone, Debug)]
+pub struct Script {
+    pub pieces: Vec<String>,
+    pub first_delay: Duration,
+    pub delay: Duration,
+    /// After this many pieces, fail with this error instead of going on.
+    pub fail_after: Option<(usize, ErrorKind)>,
+}
+
+impl Script {
+    pub fn words(n: usize, delay: Duration) -> Self {
+        Script {
+            pieces: (0..n).map(|i| format!("w{i} ")).collect(),
+            first_delay: delay,
+            delay,
+            fail_after: None,
+        }
+    }
+}
+
+/// A provider that streams a script, records every request, and notes when its streams are
+/// dropped (that is what closes a real provider's connection).
+pub struct ScriptedProvider {
+    pub script: Script,
+    pub requests: Mutex<Vec<ModelRequest>>,
+    pub dropped: Arc<AtomicUsize>,
+}
+
+impl ScriptedProvider {
+    pub fn new(script: Script) -> Arc<Self> {
+        Arc::new(ScriptedProvider {
+            script,
+            requests: Mutex::new(Vec::new()),
+            dropped: Arc::default(),
+        })
+    }
+}
+
+struct DropFlag(Arc<AtomicUsize>, Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.1.store(true, Ordering::SeqCst);
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Provider for ScriptedProvider {
+    fn stream(&self, request: ModelRequest) -> ChunkStream {
+        self.requests.lock().unwrap().push(request);
+        let script = self.script.clone();
+        let flag = DropFlag(self.dropped.clone(), Arc::default());
+        Box::pin(stream::unfold(
+            (0usize, script, flag),
+            |(i, script, flag)| async move {
+                if let Some((n, kind)) = script.fail_after {
+                    if i == n {
+                        return Some((
+                            Err(ProviderError::new(kind, "scripted failure")),
+                            (usize::MAX, script, flag),
+                        ));
+                    }
+                }
+                let piece = script.pieces.get(i)?.clone();
+                let delay = if i == 0 {
+                    script.first_delay
+                } else {
+                    script.delay
+                };
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                Some((Ok(Chunk::Text(piece)), (i + 1, script, flag)))
+            },
+        ))
+    }
+}

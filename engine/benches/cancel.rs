@@ -1,1 +1,193 @@
-fn main() {}
+//! `cargo bench -p stepwise-engine --bench cancel`: how fast a cancel takes effect, how many deltas
+//! a run can stream, and what cancelling 1,000 live runs costs. Prints a table, then one JSON
+//! object as the last line. Figures, not assertions: this machine is shared and noisy.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
+use stepwise_engine::{
+    CancelReason, Engine, EngineConfig, EventKind, RunId, StartRun, Subscription, Workflow,
+    workflow,
+};
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let hot = cancel_latencies(DemoPace::INSTANT, 1_000, 20_000).await;
+        let paced = cancel_latencies(
+            DemoPace { first_token: Duration::from_millis(2), per_word: Duration::from_millis(1) },
+            300,
+            120,
+        )
+        .await;
+        let mut all: Vec<Duration> = hot.iter().chain(&paced).copied().collect();
+        all.sort();
+        let deltas_per_sec = delta_rate(1_000_000).await;
+        let cancel_all = cancel_all_live(1_000).await;
+        let rss_mb = peak_rss_kb() as f64 / 1024.0;
+
+        let (p50, p99) = (pct(&all, 50.0), pct(&all, 99.0));
+        println!("{:<52} {:>14}", "measure", "value");
+        println!("{:<52} {:>14}", "cancel → RunCancelled, streaming flat out: p50", us(pct(&hot, 50.0)));
+        println!("{:<52} {:>14}", "cancel → RunCancelled, streaming flat out: p99", us(pct(&hot, 99.0)));
+        println!("{:<52} {:>14}", "cancel → RunCancelled, 1 word/ms: p50", us(pct(&paced, 50.0)));
+        println!("{:<52} {:>14}", "cancel → RunCancelled, 1 word/ms: p99", us(pct(&paced, 99.0)));
+        println!("{:<52} {:>14}", format!("cancel → RunCancelled, all {} cancels: p50", all.len()), us(p50));
+        println!("{:<52} {:>14}", format!("cancel → RunCancelled, all {} cancels: p99", all.len()), us(p99));
+        println!("{:<52} {:>14.0}", "deltas per second, one run, zero-delay demo", deltas_per_sec);
+        println!("{:<52} {:>11.2} ms", "1,000 live runs: cancel all → all terminal", ms(cancel_all));
+        println!("{:<52} {:>11.1} MB", "peak RSS", rss_mb);
+        println!(
+            "{{\"cancels\":{},\"cancel_p50_us\":{:.1},\"cancel_p99_us\":{:.1},\"deltas_per_sec\":{:.0},\
+             \"cancel_all_1000_ms\":{:.2},\"peak_rss_mb\":{:.1}}}",
+            all.len(),
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
+            deltas_per_sec,
+            ms(cancel_all),
+            rss_mb
+        );
+    });
+}
+
+fn engine(demo: DemoModel) -> Engine {
+    Engine::new(EngineConfig {
+        providers: Providers::demo(demo),
+        default_model: None,
+    })
+}
+
+fn two_steps() -> Workflow {
+    workflow::parse(
+        "name = \"Bench\"\n[[steps]]\nname = \"A\"\ninstructions = \"List facts.\"\n\
+         [[steps]]\nname = \"B\"\ninstructions = \"Write an article.\"\n",
+        None,
+    )
+    .unwrap()
+}
+
+fn start(engine: &Engine, workflow: Workflow) -> (RunId, Subscription) {
+    engine
+        .start_subscribed(StartRun {
+            workflow,
+            input: "tidal energy".into(),
+            run_id: None,
+        })
+        .unwrap()
+}
+
+/// Cancels runs at random points (before the first word, mid-step, in step 2) and times cancel →
+/// `RunCancelled` as a subscriber receives it.
+async fn cancel_latencies(pace: DemoPace, runs: usize, words: usize) -> Vec<Duration> {
+    let engine = engine(DemoModel::new(pace).with_words(words));
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut out = Vec::with_capacity(runs);
+    while out.len() < runs {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let after_deltas = (rng % (2 * words as u64)) as usize;
+        let (id, mut sub) = start(&engine, two_steps());
+        let mut seen = 0;
+        let mut ended_first = false;
+        while seen < after_deltas {
+            match sub.next().await.map(|e| e.kind) {
+                Some(EventKind::TextDelta { .. }) => seen += 1,
+                Some(k) if k.is_terminal() => {
+                    ended_first = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if ended_first {
+            continue;
+        }
+        let t0 = Instant::now();
+        if !engine.cancel(id, CancelReason::User) {
+            continue; // it completed first: not a cancel
+        }
+        loop {
+            match sub.next().await {
+                Some(e) if matches!(e.kind, EventKind::RunCancelled { .. }) => break,
+                Some(_) => {}
+                None => panic!("stream ended without RunCancelled"),
+            }
+        }
+        out.push(t0.elapsed());
+    }
+    out.sort();
+    out
+}
+
+/// One run with a zero-delay demo model, read by one subscriber.
+async fn delta_rate(words: usize) -> f64 {
+    let engine = engine(DemoModel::new(DemoPace::INSTANT).with_words(words));
+    let one = workflow::parse(
+        "name = \"B\"\n[[steps]]\nname = \"A\"\ninstructions = \"List facts.\"\n",
+        None,
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let (_, mut sub) = start(&engine, one);
+    let mut deltas = 0usize;
+    while let Some(e) = sub.next().await {
+        if matches!(e.kind, EventKind::TextDelta { .. }) {
+            deltas += 1;
+        }
+    }
+    assert_eq!(deltas, words);
+    deltas as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// Starts `n` runs streaming at a human pace, then cancels them all at once.
+async fn cancel_all_live(n: usize) -> Duration {
+    let engine = engine(DemoModel::new(DemoPace {
+        first_token: Duration::from_millis(20),
+        per_word: Duration::from_millis(33),
+    }));
+    let ids: Vec<RunId> = (0..n).map(|_| start(&engine, two_steps()).0).collect();
+    // Let every run get into its first step and stream a few words.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(engine.live_count(), n);
+    let t0 = Instant::now();
+    for id in &ids {
+        assert!(engine.cancel(*id, CancelReason::User));
+    }
+    for id in &ids {
+        engine.wait(*id).await.unwrap();
+    }
+    let elapsed = t0.elapsed();
+    assert_eq!(engine.live_count(), 0);
+    elapsed
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The process's peak resident set (VmHWM), in kB.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}

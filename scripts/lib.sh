@@ -1,0 +1,62 @@
+# Shared set-up for scripts/app.sh and scripts/test.sh: install only what is missing, so a warm
+# machine goes straight to work. Sourced, not run.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Run as root when we are, through sudo otherwise.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=0
+# need_apt PKG... installs the Debian/Ubuntu packages that are not installed yet.
+need_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "Installing system packages: ${missing[*]}"
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        as_root apt-get update -qq
+        APT_UPDATED=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# The Rust toolchain (1.85 or newer, for edition 2024) with rustfmt and clippy.
+need_rust() {
+    if [ -f "$HOME/.cargo/env" ]; then
+        # shellcheck disable=SC1091
+        . "$HOME/.cargo/env"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        need_apt curl ca-certificates build-essential
+        say "Installing Rust through rustup"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+        # shellcheck disable=SC1091
+        . "$HOME/.cargo/env"
+    fi
+    command -v cc >/dev/null 2>&1 || need_apt build-essential
+    local minor
+    minor="$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')"
+    if [ "$minor" -lt 85 ]; then
+        if command -v rustup >/dev/null 2>&1; then
+            say "Updating Rust (found 1.$minor, need 1.85 or newer)"
+            rustup update stable
+        else
+            echo "Stepwise needs Rust 1.85 or newer; found $(rustc --version). Install rustup from https://rustup.rs" >&2
+            exit 1
+        fi
+    fi
+    if command -v rustup >/dev/null 2>&1; then
+        for c in rustfmt clippy; do
+            rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
+        done
+    fi
+}

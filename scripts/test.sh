@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check and test of Stepwise, installing what is missing first.
+#   bash scripts/test.sh            formatting, lints, all tests
+#   STEPWISE_BENCH=1 bash scripts/test.sh   … and the benchmarks too (they take a few minutes)
+source "$(dirname "$0")/lib.sh"
+
+need_rust
+
+say "Formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+say "Lints (cargo clippy -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "Tests (cargo test)"
+cargo test --workspace --locked
+
+if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
+    say "Benchmarks"
+    cargo bench -p stepwise-engine --bench cancel --locked
+fi

@@ -14,6 +14,7 @@ pub mod event;
 pub mod model_ref;
 pub mod provider;
 mod run;
+pub mod settings;
 pub mod snapshot;
 pub mod status;
 pub mod workflow;

@@ -3,11 +3,17 @@
 //! Dropping the stream is the only way a run stops a provider, so an implementation must release
 //! everything it holds (for HTTP providers: close the connection) in its drop.
 
+mod anthropic;
 mod demo;
 mod demo_text;
+mod http;
+mod openai;
 mod registry;
 
+pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicProvider};
 pub use demo::{DemoModel, DemoPace};
+pub use http::{HttpOptions, RetryPolicy};
+pub use openai::{OLLAMA_BASE_URL, OPENAI_BASE_URL, OpenAiProvider};
 pub use registry::Providers;
 
 use std::pin::Pin;

@@ -1,0 +1,247 @@
+//! Streaming chat over HTTP: what OpenAI-compatible servers and Anthropic have in common.
+//!
+//! [`HttpCore::open`] sends the request (retrying 429 and 5xx before any text exists), then
+//! [`chunks`] turns the SSE body into [`Chunk`](super::Chunk)s with a per-format
+//! [`WireParser`]. Everything runs while the returned stream is polled, so dropping it aborts
+//! whatever is in flight — connecting, waiting for headers, a retry's back-off, reading the body —
+//! and closes the connection.
+
+mod errors;
+mod idle;
+pub(crate) mod parse;
+
+pub(crate) use parse::{Step, WireParser};
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use eventsource_stream::{EventStream, Eventsource};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use reqwest::header::{ACCEPT, ACCEPT_ENCODING, HeaderMap, HeaderValue, RETRY_AFTER};
+
+use super::{ChunkStream, ProviderError};
+use crate::event::ErrorKind;
+use idle::IdleTimeout;
+
+/// How a provider retries a 429 or 5xx answer. Only the request is retried, never a stream that
+/// has produced text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    /// First back-off; each retry doubles it, unless the server says when (Retry-After).
+    pub base_delay: Duration,
+    /// A Retry-After longer than this is not waited for: the step fails and says when to retry.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 2,
+            base_delay: Duration::from_millis(500),
+            max_wait: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Connection settings shared by the HTTP providers.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// No byte for this long (while waiting for headers or for the next chunk) fails the step
+    /// with `timeout`. There is no overall limit: a long answer may stream for as long as it needs.
+    pub idle_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            idle_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+type SseEvents = EventStream<BoxStream<'static, Result<Bytes, ProviderError>>>;
+
+/// One HTTP client (and its connection pool) with the options every request uses.
+#[derive(Clone)]
+pub(crate) struct HttpCore {
+    client: reqwest::Client,
+    options: HttpOptions,
+}
+
+/// A request ready to send; `host` names the server in messages for people.
+pub(crate) struct Prepared {
+    pub url: reqwest::Url,
+    pub headers: HeaderMap,
+    pub body: serde_json::Value,
+    pub host: String,
+}
+
+impl HttpCore {
+    pub fn new(options: HttpOptions) -> Result<Self, ProviderError> {
+        let client = reqwest::Client::builder()
+            // Connecting is bounded like any other silence; there is no overall timeout.
+            .connect_timeout(options.idle_timeout)
+            .build()
+            .map_err(|e| {
+                ProviderError::new(ErrorKind::Internal, format!("cannot set up HTTP: {e}"))
+            })?;
+        Ok(HttpCore { client, options })
+    }
+
+    /// Streams the answer to `prepared`, parsed by `parser`. A failure before the stream exists
+    /// (bad settings) comes as the stream's only item.
+    pub fn stream<P: WireParser>(
+        &self,
+        prepared: Result<Prepared, ProviderError>,
+        parser: P,
+    ) -> ChunkStream {
+        let core = self.clone();
+        let answer = async move {
+            let opened = match prepared {
+                Ok(p) => {
+                    let host = p.host.clone();
+                    core.open(p).await.map(|events| (events, host))
+                }
+                Err(e) => Err(e),
+            };
+            match opened {
+                Ok((events, host)) => parse::chunks(events, parser, host),
+                Err(e) => Box::pin(stream::iter([Err(e)])) as ChunkStream,
+            }
+        };
+        Box::pin(stream::once(answer).flatten())
+    }
+
+    /// Sends the request, retrying 429 and 5xx with back-off, and returns the SSE events.
+    async fn open(&self, p: Prepared) -> Result<SseEvents, ProviderError> {
+        let idle = self.options.idle_timeout;
+        let retry = self.options.retry;
+        let mut headers = p.headers;
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        // A compressed body arrives in blocks, which defeats streaming.
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        let mut attempt = 0;
+        loop {
+            let send = self
+                .client
+                .post(p.url.clone())
+                .headers(headers.clone())
+                .json(&p.body)
+                .send();
+            let response = match tokio::time::timeout(idle, send).await {
+                Err(_) => return Err(errors::silent(&p.host, idle)),
+                Ok(Err(e)) => return Err(errors::from_reqwest(&e, &p.host, idle)),
+                Ok(Ok(r)) => r,
+            };
+            let status = response.status();
+            if status.is_success() {
+                let host = p.host.clone();
+                let body = response
+                    .bytes_stream()
+                    .map(move |r| r.map_err(|e| errors::from_reqwest(&e, &host, idle)))
+                    .boxed();
+                return Ok(IdleTimeout::new(body, idle, errors::silent(&p.host, idle))
+                    .boxed()
+                    .eventsource());
+            }
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = match tokio::time::timeout(idle, response.text()).await {
+                Ok(Ok(text)) => text,
+                _ => String::new(),
+            };
+            let error = errors::from_status(status, &body, retry_after, &p.host);
+            let retryable = status.as_u16() == 429 || status.is_server_error();
+            let wait = retry_after.unwrap_or(retry.base_delay * 2u32.saturating_pow(attempt));
+            if !retryable || attempt >= retry.max_retries || wait > retry.max_wait {
+                return Err(error);
+            }
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// `base` with a trailing slash, then `path` joined onto it (`Url::join` drops the last segment
+/// of a base without one).
+pub(crate) fn endpoint(base: &str, path: &str) -> Result<(reqwest::Url, String), ProviderError> {
+    let mut base = base.trim().to_string();
+    if !base.ends_with('/') {
+        base.push('/');
+    }
+    let bad = |why: String| {
+        ProviderError::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "The base URL `{}` is not valid ({why}). Fix it in Settings.",
+                base.trim_end_matches('/')
+            ),
+        )
+    };
+    let url = reqwest::Url::parse(&base).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("it must start with http:// or https://".into()));
+    }
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => return Err(bad("it has no host".into())),
+    };
+    let url = url.join(path).map_err(|e| bad(e.to_string()))?;
+    Ok((url, host))
+}
+
+/// A header value from a secret; an invalid one (a pasted newline) is a settings error.
+pub(crate) fn secret_header(value: &str, what: &str) -> Result<HeaderValue, ProviderError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        ProviderError::new(
+            ErrorKind::InvalidConfig,
+            format!("The {what} contains characters that cannot be sent (a line break?). Paste it again in Settings."),
+        )
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_the_base_path() {
+        let (u, h) = endpoint("http://localhost:11434/v1", "chat/completions").unwrap();
+        assert_eq!(
+            (u.as_str(), h.as_str()),
+            (
+                "http://localhost:11434/v1/chat/completions",
+                "localhost:11434"
+            )
+        );
+        let (u, h) = endpoint("https://api.openai.com/v1/", "chat/completions").unwrap();
+        assert_eq!(
+            (u.as_str(), h.as_str()),
+            (
+                "https://api.openai.com/v1/chat/completions",
+                "api.openai.com"
+            )
+        );
+        let (u, _) = endpoint("https://api.anthropic.com", "v1/messages").unwrap();
+        assert_eq!(u.as_str(), "https://api.anthropic.com/v1/messages");
+    }
+
+    #[test]
+    fn bad_base_urls_are_settings_errors() {
+        for base in ["localhost:11434", "ftp://x/", "not a url", ""] {
+            let e = endpoint(base, "chat/completions").unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidConfig, "{base}");
+            assert!(e.message.contains("Settings"));
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! OpenAI-compatible chat completions, streamed: OpenAI, Ollama, LM Studio, llama.cpp, vLLM.
+
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+use serde_json::json;
+
+use super::http::{self, HttpCore, HttpOptions, Prepared, Step, WireParser};
+use super::{Chunk, ChunkStream, ModelRequest, Provider, ProviderError};
+use crate::event::{ErrorKind, Usage};
+
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub const OLLAMA_BASE_URL: &str = "http://localhost:11434/v1";
+
+/// One OpenAI-compatible server: its base URL (ending in `/v1` for most) and an optional key.
+pub struct OpenAiProvider {
+    core: HttpCore,
+    base_url: String,
+    api_key: Option<String>,
+    /// How the key is set, for the message when a server needs one and there is none.
+    key_hint: &'static str,
+}
+
+impl OpenAiProvider {
+    pub fn new(
+        base_url: impl Into<String>,
+        api_key: Option<String>,
+        options: HttpOptions,
+    ) -> Result<Self, ProviderError> {
+        Ok(OpenAiProvider {
+            core: HttpCore::new(options)?,
+            base_url: base_url.into(),
+            api_key: api_key.filter(|k| !k.trim().is_empty()),
+            key_hint: "OPENAI_API_KEY",
+        })
+    }
+
+    fn prepare(&self, req: &ModelRequest) -> Result<Prepared, ProviderError> {
+        let (url, host) = http::endpoint(&self.base_url, "chat/completions")?;
+        let mut headers = HeaderMap::new();
+        match &self.api_key {
+            Some(key) => {
+                headers.insert(
+                    AUTHORIZATION,
+                    http::secret_header(&format!("Bearer {}", key.trim()), "API key")?,
+                );
+            }
+            // Local servers take no key; OpenAI itself always needs one.
+            None if host == "api.openai.com" => {
+                return Err(ProviderError::new(
+                    ErrorKind::Auth,
+                    format!(
+                        "No API key for {host}. Add it in Settings (or set {}).",
+                        self.key_hint
+                    ),
+                ));
+            }
+            None => {}
+        }
+        let body = json!({
+            "model": req.model.model(),
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "messages": [
+                {"role": "system", "content": req.instructions},
+                {"role": "user", "content": req.user_message()},
+            ],
+        });
+        Ok(Prepared {
+            url,
+            headers,
+            body,
+            host,
+        })
+    }
+}
+
+impl Provider for OpenAiProvider {
+    fn stream(&self, request: ModelRequest) -> ChunkStream {
+        self.core
+            .stream(self.prepare(&request), ChatCompletions::default())
+    }
+}
+
+/// Reads `chat.completion.chunk` events up to `data: [DONE]`.
+#[derive(Default)]
+struct ChatCompletions {
+    finished: bool,
+}
+
+impl WireParser for ChatCompletions {
+    fn on_event(
+        &mut self,
+        event: &eventsource_stream::Event,
+        host: &str,
+    ) -> Result<Step, ProviderError> {
+        let data = event.data.trim();
+        if data.is_empty() {
+            return Ok(Step::More(Vec::new()));
+        }
+        if data == "[DONE]" {
+            return Ok(Step::Done(Vec::new()));
+        }
+        let v = http::parse::json_of(event, host)?;
+        if let Some(err) = v.get("error") {
+            let msg = err
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("no details");
+            return Err(ProviderError::new(
+                ErrorKind::Provider,
+                format!(
+                    "{host} reported an error mid-answer: {msg}. The text so far is kept; try again."
+                ),
+            ));
+        }
+        let mut out = Vec::new();
+        let choices = v.get("choices").and_then(|c| c.as_array());
+        let usage = v.get("usage").filter(|u| !u.is_null());
+        if choices.is_none() && usage.is_none() {
+            return Err(http::parse::malformed(
+                host,
+                "a chunk with neither `choices` nor `usage`",
+            ));
+        }
+        if let Some(choice) = choices.and_then(|c| c.first()) {
+            if let Some(text) = choice.pointer("/delta/content").and_then(|t| t.as_str()) {
+                if !text.is_empty() {
+                    out.push(Chunk::Text(text.to_string()));
+                }
+            }
+            if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
+                self.finished = true;
+            }
+        }
+        if let Some(u) = usage {
+            out.push(Chunk::Usage(Usage {
+                input_tokens: u
+                    .get("prompt_tokens")
+                    .and_then(|n| n.as_u64())
+                    .map(|n| n as u32),
+                output_tokens: u
+                    .get("completion_tokens")
+                    .and_then(|n| n.as_u64())
+                    .map(|n| n as u32),
+            }));
+        }
+        Ok(Step::More(out))
+    }
+
+    fn on_end(&mut self, host: &str) -> Result<(), ProviderError> {
+        // Some servers end the body after the finishing chunk without `[DONE]`: that is complete.
+        if self.finished {
+            Ok(())
+        } else {
+            Err(http::parse::dropped(host))
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Provider settings: a TOML file in the user's config folder, overridden by environment variables
+//! (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`).
+//!
+//! ```toml
+//! default_model = "openai:gpt-5-mini"     # for steps that name no model; "demo" if unset
+//! [openai]
+//! base_url = "http://localhost:1234/v1"   # LM Studio; any OpenAI-compatible server
+//! api_key = "…"
+//! [anthropic]
+//! api_key = "…"
+//! max_tokens = 4096
+//! [network]
+//! idle_timeout_secs = 60
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model_ref::{ModelRef, ProviderKind};
+use crate::provider::{
+    ANTHROPIC_BASE_URL, AnthropicProvider, DemoModel, HttpOptions, OLLAMA_BASE_URL,
+    OPENAI_BASE_URL, OpenAiProvider, Providers, RetryPolicy,
+};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub default_model: Option<String>,
+    pub openai: ProviderSettings,
+    pub anthropic: ProviderSettings,
+    pub ollama: ProviderSettings,
+    pub network: NetworkSettings,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub base_url: Option<String>,
+    pub api_key: Option<ApiKey>,
+    /// The model Settings offers first for this provider.
+    pub default_model: Option<String>,
+    /// Anthropic only: the answer's length limit (its API requires one).
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSettings {
+    pub idle_timeout_secs: u64,
+    pub max_retries: u32,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            idle_timeout_secs: 60,
+            max_retries: 2,
+        }
+    }
+}
+
+/// A secret. Its `Debug` never shows it, so it cannot leak into a log by accident.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the settings file {path}: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("the settings file {path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+    #[error("default_model in the settings: {0}")]
+    DefaultModel(String),
+    #[error("cannot set up the model providers: {0}")]
+    Providers(String),
+}
+
+impl Settings {
+    /// `~/.config/stepwise/settings.toml` on Linux (the platform's config folder elsewhere).
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|d| d.join("stepwise").join("settings.toml"))
+    }
+
+    /// Reads the file; a missing file means the defaults (the demo model, no keys).
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) => {
+                return Err(SettingsError::Unreadable {
+                    path: shown,
+                    message: e.to_string(),
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| SettingsError::Invalid {
+            path: shown,
+            message: e.message().to_string(),
+        })
+    }
+
+    /// Applies the environment overrides, read through `var` (so tests need not touch the
+    /// process environment).
+    pub fn with_env(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        if let Some(k) = set(var("OPENAI_API_KEY")) {
+            self.openai.api_key = Some(ApiKey(k));
+        }
+        if let Some(u) = set(var("OPENAI_BASE_URL")) {
+            self.openai.base_url = Some(u);
+        }
+        if let Some(k) = set(var("ANTHROPIC_API_KEY")) {
+            self.anthropic.api_key = Some(ApiKey(k));
+        }
+        if let Some(u) = set(var("ANTHROPIC_BASE_URL")) {
+            self.anthropic.base_url = Some(u);
+        }
+        self
+    }
+
+    pub fn http_options(&self) -> HttpOptions {
+        HttpOptions {
+            idle_timeout: Duration::from_secs(self.network.idle_timeout_secs.max(1)),
+            retry: RetryPolicy {
+                max_retries: self.network.max_retries,
+                ..RetryPolicy::default()
+            },
+        }
+    }
+
+    pub fn default_model(&self) -> Result<Option<ModelRef>, SettingsError> {
+        self.default_model
+            .as_deref()
+            .map(|m| {
+                m.parse::<ModelRef>()
+                    .map_err(|e| SettingsError::DefaultModel(e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// The demo model plus every HTTP provider as these settings configure it. A provider with
+    /// no key is still there: its first request fails with a clear `auth` error.
+    pub fn providers(&self, demo: DemoModel) -> Result<Providers, SettingsError> {
+        let http = self.http_options();
+        let err = |e: crate::provider::ProviderError| SettingsError::Providers(e.message);
+        let key = |p: &ProviderSettings| p.api_key.as_ref().map(|k| k.expose().to_string());
+        let base = |p: &ProviderSettings, default: &str| {
+            p.base_url
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let openai = OpenAiProvider::new(
+            base(&self.openai, OPENAI_BASE_URL),
+            key(&self.openai),
+            http.clone(),
+        )
+        .map_err(err)?;
+        let ollama = OpenAiProvider::new(
+            base(&self.ollama, OLLAMA_BASE_URL),
+            key(&self.ollama),
+            http.clone(),
+        )
+        .map_err(err)?;
+        let anthropic = AnthropicProvider::new(
+            base(&self.anthropic, ANTHROPIC_BASE_URL),
+            key(&self.anthropic),
+            self.anthropic.max_tokens.unwrap_or(4096),
+            http,
+        )
+        .map_err(err)?;
+        Ok(Providers::demo(demo)
+            .with(ProviderKind::OpenAi, Arc::new(openai))
+            .with(ProviderKind::Ollama, Arc::new(ollama))
+            .with(ProviderKind::Anthropic, Arc::new(anthropic)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_the_defaults() {
+        let s = Settings::load(Path::new("/nonexistent/stepwise/settings.toml")).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.default_model().unwrap(), None);
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let file: Settings = toml::from_str(
+            "default_model = \"openai:m\"\n[openai]\nbase_url = \"http://a/v1\"\napi_key = \"file-key\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "OPENAI_API_KEY" => Some("env-key".to_string()),
+            "ANTHROPIC_BASE_URL" => Some("http://b".to_string()),
+            "OPENAI_BASE_URL" => Some("  ".to_string()),
+            _ => None,
+        };
+        let s = file.with_env(env);
+        assert_eq!(s.openai.api_key.as_ref().unwrap().expose(), "env-key");
+        assert_eq!(
+            s.openai.base_url.as_deref(),
+            Some("http://a/v1"),
+            "a blank variable changes nothing"
+        );
+        assert_eq!(s.anthropic.base_url.as_deref(), Some("http://b"));
+        assert_eq!(s.default_model().unwrap().unwrap().to_string(), "openai:m");
+    }
+
+    #[test]
+    fn keys_never_show_in_debug_output() {
+        let mut s = Settings::default();
+        s.openai.api_key = Some(ApiKey::new("sk-very-secret"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("sk-very-secret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        let dir = std::env::temp_dir().join(format!("stepwise-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("settings.toml");
+        std::fs::write(&p, "[openai]\napi_kee = \"x\"\n").unwrap();
+        let e = Settings::load(&p).unwrap_err();
+        assert!(
+            matches!(&e, SettingsError::Invalid { message, .. } if message.contains("api_kee")),
+            "{e}"
+        );
+        std::fs::write(&p, "default_model = \"gpt\"\n").unwrap();
+        assert!(matches!(
+            Settings::load(&p).unwrap().default_model(),
+            Err(SettingsError::DefaultModel(_))
+        ));
+    }
+}

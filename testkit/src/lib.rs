@@ -1,0 +1,18 @@
+//! A model server for tests: real HTTP/1.1 over real TCP on 127.0.0.1, streaming Server-Sent
+//! Events the way OpenAI's chat completions and Anthropic's messages do.
+//!
+//! It speaks HTTP itself (a few dozen lines) rather than through hyper because it must see the
+//! moment a client closes the connection, even while it is waiting to send the next chunk; hyper
+//! only notices a closed connection at its next write. Each request takes the next queued
+//! [`Behavior`] (or the default one) and is recorded: headers, body, chunks sent and when, and when
+//! the client disconnected.
+
+mod behavior;
+mod http;
+mod record;
+mod server;
+mod wire;
+
+pub use behavior::{Behavior, Fault};
+pub use record::RequestRecord;
+pub use server::TestServer;

@@ -1,0 +1,175 @@
+//! The two wire formats: what each SSE event and error body looks like.
+
+use serde_json::json;
+
+use crate::behavior::{Behavior, Fault};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Format {
+    OpenAi,
+    Anthropic,
+}
+
+impl Format {
+    pub fn of_path(path: &str) -> Option<Format> {
+        let path = path.split('?').next().unwrap_or(path);
+        if path.ends_with("/chat/completions") {
+            Some(Format::OpenAi)
+        } else if path.ends_with("/messages") {
+            Some(Format::Anthropic)
+        } else {
+            None
+        }
+    }
+}
+
+/// One thing the server does while streaming.
+pub enum Item {
+    /// An SSE event, sent after waiting `wait_ms`.
+    Event {
+        sse: String,
+        wait_ms: u64,
+    },
+    Drop,
+    Stall,
+}
+
+fn sse(event: Option<&str>, data: &serde_json::Value) -> String {
+    match event {
+        Some(e) => format!("event: {e}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    }
+}
+
+/// The events of a whole streamed answer, with the behavior's fault spliced in.
+pub fn stream_items(format: Format, b: &Behavior, model: &str, prompt_tokens: usize) -> Vec<Item> {
+    let n = b.tokens.len();
+    let mut items = Vec::new();
+    let ev = |sse: String| Item::Event { sse, wait_ms: 0 };
+    match format {
+        Format::OpenAi => items.push(ev(sse(
+            None,
+            &openai_chunk(model, json!({"role": "assistant", "content": ""}), None),
+        ))),
+        Format::Anthropic => {
+            items.push(ev(sse(
+                Some("message_start"),
+                &json!({"type": "message_start", "message": {"id": "msg_test", "type": "message", "role": "assistant",
+                    "model": model, "content": [], "stop_reason": null,
+                    "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}}),
+            )));
+            items.push(ev(sse(
+                Some("content_block_start"),
+                &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            )));
+            items.push(ev(sse(Some("ping"), &json!({"type": "ping"}))));
+        }
+    }
+    for (i, token) in b.tokens.iter().enumerate() {
+        if let Some(item) = fault_at(format, &b.fault, i) {
+            items.push(item);
+            return items;
+        }
+        let data = match format {
+            Format::OpenAi => sse(None, &openai_chunk(model, json!({"content": token}), None)),
+            Format::Anthropic => sse(
+                Some("content_block_delta"),
+                &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token}}),
+            ),
+        };
+        let wait_ms = if i == 0 {
+            b.first_token_delay_ms
+        } else {
+            b.token_interval_ms
+        };
+        items.push(Item::Event { sse: data, wait_ms });
+    }
+    if let Some(item) = fault_at(format, &b.fault, n) {
+        items.push(item);
+        return items;
+    }
+    match format {
+        Format::OpenAi => {
+            items.push(ev(sse(None, &openai_chunk(model, json!({}), Some("stop")))));
+            if b.usage {
+                items.push(ev(sse(
+                    None,
+                    &json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model,
+                        "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": n,
+                        "total_tokens": prompt_tokens + n}}),
+                )));
+            }
+            items.push(ev("data: [DONE]\n\n".to_string()));
+        }
+        Format::Anthropic => {
+            items.push(ev(sse(
+                Some("content_block_stop"),
+                &json!({"type": "content_block_stop", "index": 0}),
+            )));
+            let usage = if b.usage {
+                json!({"output_tokens": n})
+            } else {
+                json!({})
+            };
+            items.push(ev(sse(
+                Some("message_delta"),
+                &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": usage}),
+            )));
+            items.push(ev(sse(
+                Some("message_stop"),
+                &json!({"type": "message_stop"}),
+            )));
+        }
+    }
+    items
+}
+
+fn fault_at(format: Format, fault: &Fault, at: usize) -> Option<Item> {
+    let ev = |sse: String| Item::Event { sse, wait_ms: 0 };
+    match fault {
+        Fault::DropAfter { tokens } if *tokens == at => Some(Item::Drop),
+        Fault::StallAfter { tokens } if *tokens == at => Some(Item::Stall),
+        Fault::MalformedAfter { tokens } if *tokens == at => Some(ev(match format {
+            Format::OpenAi => "data: {\"choices\": [{\"delta\": {\"content\": oops\n\n".to_string(),
+            Format::Anthropic => {
+                "event: content_block_delta\ndata: {\"type\": \"content_block_delta\", oops\n\n"
+                    .to_string()
+            }
+        })),
+        Fault::ErrorEventAfter { tokens, message } if *tokens == at => Some(ev(match format {
+            Format::OpenAi => sse(
+                None,
+                &json!({"error": {"message": message, "type": "server_error"}}),
+            ),
+            Format::Anthropic => sse(
+                Some("error"),
+                &json!({"type": "error", "error": {"type": "overloaded_error", "message": message}}),
+            ),
+        })),
+        _ => None,
+    }
+}
+
+fn openai_chunk(model: &str, delta: serde_json::Value, finish: Option<&str>) -> serde_json::Value {
+    json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+}
+
+/// The JSON body of an error response, in the provider's format.
+pub fn error_body(format: Format, code: u16, message: &str) -> String {
+    match format {
+        Format::OpenAi => {
+            json!({"error": {"message": message, "type": "error", "code": code}}).to_string()
+        }
+        Format::Anthropic => {
+            let kind = match code {
+                401 | 403 => "authentication_error",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                400 | 404 => "invalid_request_error",
+                _ => "api_error",
+            };
+            json!({"type": "error", "error": {"type": kind, "message": message}}).to_string()
+        }
+    }
+}

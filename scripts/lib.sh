@@ -43,6 +43,8 @@ need_rust() {
         . "$HOME/.cargo/env"
     fi
     command -v cc >/dev/null 2>&1 || need_apt build-essential
+    # reqwest's TLS (native-tls) builds against the system's OpenSSL.
+    need_apt pkg-config libssl-dev
     local minor
     minor="$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')"
     if [ "$minor" -lt 85 ]; then

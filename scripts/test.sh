@@ -18,4 +18,5 @@ cargo test --workspace --locked
 if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     say "Benchmarks"
     cargo bench -p stepwise-engine --bench cancel --locked
+    cargo bench -p stepwise-engine --bench providers --locked
 fi

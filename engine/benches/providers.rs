@@ -1,1 +1,185 @@
-fn main() {}
+//! `cargo bench -p stepwise-engine --bench providers`: the HTTP providers against the local test
+//! server. How soon after a cancel the server sees the connection close, deltas per second
+//! through the OpenAI path, and cancelling 100 / 1,000 concurrent streaming runs. Prints a table,
+//! then one JSON object as the last line. Figures, not assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stepwise_engine::provider::{DemoModel, HttpOptions, OpenAiProvider, Providers};
+use stepwise_engine::{
+    CancelReason, Engine, EngineConfig, EventKind, ProviderKind, RunId, StartRun, Subscription,
+    workflow,
+};
+use stepwise_testkit::{Behavior, TestServer};
+
+fn main() {
+    // 1,000 runs hold 2,000 sockets in this process (client and server side).
+    let _ = rlimit::increase_nofile_limit(8_192);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let engine = engine_for(&server);
+
+        let closes = close_latencies(&server, &engine, 200).await;
+        let rate = delta_rate(&server, &engine, 200_000).await;
+        let c100 = cancel_all(&server, &engine, 100).await;
+        let c1000 = cancel_all(&server, &engine, 1_000).await;
+        let rss_mb = peak_rss_kb() as f64 / 1024.0;
+
+        let (p50, p99) = (pct(&closes, 50.0), pct(&closes, 99.0));
+        println!("{:<58} {:>12}", "measure", "value");
+        println!("{:<58} {:>12}", format!("cancel → server sees the close, p50 ({} cancels)", closes.len()), us(p50));
+        println!("{:<58} {:>12}", "cancel → server sees the close, p99", us(p99));
+        println!("{:<58} {:>12.0}", "deltas per second, OpenAI path, zero-delay server", rate);
+        for (n, r) in [(100, &c100), (1_000, &c1000)] {
+            println!("{:<58} {:>9.2} ms", format!("{n} streaming runs: cancel all → all terminal"), r.0);
+            println!("{:<58} {:>12}", format!("{n} streaming runs: connections open 1 s later"), r.1);
+        }
+        println!("{:<58} {:>9.1} MB", "peak RSS (engine, client and server in one process)", rss_mb);
+        println!(
+            "{{\"cancels\":{},\"close_p50_us\":{:.1},\"close_p99_us\":{:.1},\"deltas_per_sec\":{:.0},\
+             \"cancel_all_100_ms\":{:.2},\"open_after_1s_100\":{},\"cancel_all_1000_ms\":{:.2},\
+             \"open_after_1s_1000\":{},\"peak_rss_mb\":{:.1}}}",
+            closes.len(),
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
+            rate,
+            c100.0,
+            c100.1,
+            c1000.0,
+            c1000.1,
+            rss_mb
+        );
+    });
+}
+
+fn engine_for(server: &TestServer) -> Engine {
+    let openai = OpenAiProvider::new(
+        server.openai_base(),
+        Some("sk-bench".into()),
+        HttpOptions::default(),
+    )
+    .unwrap();
+    Engine::new(EngineConfig {
+        providers: Providers::demo(DemoModel::default())
+            .with(ProviderKind::OpenAi, Arc::new(openai)),
+        default_model: None,
+    })
+}
+
+fn start(engine: &Engine) -> (RunId, Subscription) {
+    let wf = workflow::parse(
+        "name = \"B\"\n[[steps]]\nname = \"A\"\ninstructions = \"x\"\nmodel = \"openai:bench\"\n",
+        None,
+    )
+    .unwrap();
+    engine
+        .start_subscribed(StartRun {
+            workflow: wf,
+            input: "q".into(),
+            run_id: None,
+        })
+        .unwrap()
+}
+
+async fn until_deltas(sub: &mut Subscription, n: usize) {
+    let mut seen = 0;
+    while seen < n {
+        match sub.next().await.map(|e| e.kind) {
+            Some(EventKind::TextDelta { .. }) => seen += 1,
+            Some(k) if k.is_terminal() => panic!("ended early: {k:?}"),
+            Some(_) => {}
+            None => panic!("stream ended"),
+        }
+    }
+}
+
+/// Cancels runs streaming a token every 5 ms after a random number of tokens; the server notes
+/// the moment it sees the connection close (same clock: it runs in this process).
+async fn close_latencies(server: &TestServer, engine: &Engine, n: usize) -> Vec<Duration> {
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        server.reset();
+        server.set_default(Behavior::words(100_000, 5));
+        let (id, mut sub) = start(engine);
+        until_deltas(&mut sub, 1 + (rng % 20) as usize).await;
+        let t0 = Instant::now();
+        assert!(engine.cancel(id, CancelReason::User));
+        let seen = server
+            .wait_for_disconnect(0, Duration::from_secs(5))
+            .await
+            .expect("server saw no close");
+        out.push(seen.saturating_duration_since(t0));
+        while sub.next().await.is_some() {}
+    }
+    out.sort();
+    out
+}
+
+async fn delta_rate(server: &TestServer, engine: &Engine, tokens: usize) -> f64 {
+    server.reset();
+    server.set_default(Behavior::words(tokens, 0));
+    let t0 = Instant::now();
+    let (_, mut sub) = start(engine);
+    let mut deltas = 0;
+    while let Some(e) = sub.next().await {
+        match e.kind {
+            EventKind::TextDelta { .. } => deltas += 1,
+            EventKind::RunCompleted { .. } => {}
+            k if k.is_terminal() => panic!("{k:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(deltas, tokens);
+    deltas as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// `n` runs streaming a token every 50 ms; once each has shown text, cancel all. Returns the time
+/// until every run is terminal and the connections the server still has open one second later.
+async fn cancel_all(server: &TestServer, engine: &Engine, n: usize) -> (f64, usize) {
+    server.reset();
+    server.set_default(Behavior::words(100_000, 50));
+    let mut runs: Vec<(RunId, Subscription)> = (0..n).map(|_| start(engine)).collect();
+    for (_, sub) in &mut runs {
+        until_deltas(sub, 1).await;
+    }
+    let t0 = Instant::now();
+    for (id, _) in &runs {
+        assert!(engine.cancel(*id, CancelReason::User));
+    }
+    for (id, _) in &runs {
+        engine.wait(*id).await.unwrap();
+    }
+    let elapsed = t0.elapsed().as_secs_f64() * 1e3;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    (elapsed, server.open_connections())
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}

@@ -257,3 +257,133 @@ fn bad_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("STEPWISE_DEMO_WORD_MS"));
 }
+
+mod against_a_real_server {
+    use super::*;
+    use std::time::Duration;
+    use stepwise_testkit::{Behavior, Fault, TestServer};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn cli(server: &TestServer, extra: &[&str]) -> Output {
+        let mut c = stepwise();
+        c.env("STEPWISE_SETTINGS", "/nonexistent/settings.toml")
+            .env("OPENAI_BASE_URL", server.openai_base())
+            .env("OPENAI_API_KEY", "sk-cli-test")
+            .env_remove("ANTHROPIC_API_KEY")
+            .args([
+                "run",
+                "research-and-write",
+                "--input",
+                "tidal energy",
+                "--model",
+                "openai:test-model",
+            ])
+            .args(extra);
+        c.output().unwrap()
+    }
+
+    #[test]
+    fn streams_from_an_openai_compatible_server() {
+        let rt = runtime();
+        let server = rt.block_on(TestServer::start()).unwrap();
+        server.set_default(Behavior::words(12, 0));
+        let out = cli(&server, &["--json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let evs = events(&out);
+        assert!(matches!(
+            evs.last().unwrap().kind,
+            EventKind::RunCompleted { .. }
+        ));
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 2);
+        assert_eq!(reqs[0].header("authorization"), Some("Bearer sk-cli-test"));
+        assert_eq!(reqs[0].json()["model"], "test-model");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("sk-cli-test")
+                && !stderr.contains("sk-cli-test")
+        );
+    }
+
+    #[test]
+    fn cancel_after_ms_closes_the_connection() {
+        let rt = runtime();
+        let server = rt.block_on(TestServer::start()).unwrap();
+        server.set_default(Behavior::words(5_000, 10));
+        let out = cli(&server, &["--json", "--cancel-after-ms", "300"]);
+        assert_eq!(out.status.code(), Some(130));
+        let evs = events(&out);
+        assert!(matches!(
+            evs.last().unwrap().kind,
+            EventKind::RunCancelled { .. }
+        ));
+        let seen = rt.block_on(server.wait_for_disconnect(0, Duration::from_secs(2)));
+        assert!(seen.is_some(), "the server saw the connection close");
+        let rec = &server.requests()[0];
+        let last_chunk = *rec.chunk_times.last().unwrap();
+        assert!(seen.unwrap().duration_since(last_chunk) < Duration::from_millis(250));
+        assert!(
+            rec.chunks_sent < 100,
+            "{} of 5,000 chunks sent: not drained",
+            rec.chunks_sent
+        );
+    }
+
+    #[test]
+    fn every_fault_exits_1_with_a_clear_message() {
+        let rt = runtime();
+        let server = rt.block_on(TestServer::start()).unwrap();
+        let cases = [
+            (
+                Behavior::status(401, "bad key"),
+                "The API key was rejected by 127.0.0.1",
+            ),
+            (
+                Behavior::default().with_fault(Fault::Status {
+                    code: 429,
+                    message: "Rate limit reached".into(),
+                    retry_after_secs: Some(90),
+                }),
+                "Try again in 90 s",
+            ),
+            (
+                Behavior::words(10, 0).with_fault(Fault::DropAfter { tokens: 2 }),
+                "dropped in the middle of the answer",
+            ),
+            (
+                Behavior::words(10, 0).with_fault(Fault::MalformedAfter { tokens: 2 }),
+                "malformed chunk",
+            ),
+            (
+                Behavior::words(10, 0).with_fault(Fault::ErrorEventAfter {
+                    tokens: 1,
+                    message: "Overloaded".into(),
+                }),
+                "reported an error mid-answer: Overloaded",
+            ),
+        ];
+        for (behavior, says) in cases {
+            server.reset();
+            server.set_default(behavior);
+            let out = cli(&server, &[]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(1), "{says}: {text}");
+            assert!(
+                text.contains("✗ Failed at step 1 (Research)") && text.contains(says),
+                "{says}: {text}"
+            );
+        }
+    }
+}

@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Behavior {
-    /// The text pieces to stream, one per SSE event.
+    /// The text pieces to stream, one per SSE event. When empty, `numbered` tokens are made up.
     pub tokens: Vec<String>,
+    /// Stream `tok0 `, `tok1 ` … up to this many, made one at a time (long streams cost no memory).
+    pub numbered: usize,
     /// Wait after the headers before the first token (time to first token).
     pub first_token_delay_ms: u64,
     /// Wait between tokens; 0 sends them as fast as the connection takes them.
@@ -26,11 +28,35 @@ impl Behavior {
     /// `n` tokens `tok0 `, `tok1 ` … sent every `interval_ms`.
     pub fn words(n: usize, interval_ms: u64) -> Self {
         Behavior {
-            tokens: (0..n).map(|i| format!("tok{i} ")).collect(),
+            tokens: Vec::new(),
+            numbered: n,
             first_token_delay_ms: interval_ms,
             token_interval_ms: interval_ms,
             usage: true,
             fault: Fault::None,
+        }
+    }
+
+    /// Fixed text pieces instead of numbered ones.
+    pub fn text(tokens: &[&str], interval_ms: u64) -> Self {
+        Behavior {
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            ..Behavior::words(0, interval_ms)
+        }
+    }
+
+    pub fn token_count(&self) -> usize {
+        if self.tokens.is_empty() {
+            self.numbered
+        } else {
+            self.tokens.len()
+        }
+    }
+
+    pub fn token(&self, i: usize) -> String {
+        match self.tokens.get(i) {
+            Some(t) => t.clone(),
+            None => format!("tok{i} "),
         }
     }
 

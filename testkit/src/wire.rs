@@ -41,91 +41,124 @@ fn sse(event: Option<&str>, data: &serde_json::Value) -> String {
     }
 }
 
-/// The events of a whole streamed answer, with the behavior's fault spliced in.
-pub fn stream_items(format: Format, b: &Behavior, model: &str, prompt_tokens: usize) -> Vec<Item> {
-    let n = b.tokens.len();
-    let mut items = Vec::new();
-    let ev = |sse: String| Item::Event { sse, wait_ms: 0 };
+/// The events of a whole streamed answer, with the behavior's fault spliced in. Made one at a
+/// time, so a stream of a million tokens costs no memory up front.
+pub fn stream_items<'a>(
+    format: Format,
+    b: &'a Behavior,
+    model: &'a str,
+    prompt_tokens: usize,
+) -> impl Iterator<Item = Item> + 'a {
+    let n = b.token_count();
+    let mut stopped = false;
+    let body = (0..=n)
+        .map_while(move |i| {
+            if stopped {
+                return None;
+            }
+            if let Some(item) = fault_at(format, &b.fault, i) {
+                stopped = true;
+                return Some(vec![item]);
+            }
+            if i == n {
+                return Some(epilogue(format, b, model, prompt_tokens));
+            }
+            let wait_ms = if i == 0 {
+                b.first_token_delay_ms
+            } else {
+                b.token_interval_ms
+            };
+            Some(vec![Item::Event {
+                sse: token_event(format, model, &b.token(i)),
+                wait_ms,
+            }])
+        })
+        .flatten();
+    prelude(format, model, prompt_tokens)
+        .into_iter()
+        .chain(body)
+}
+
+fn event(sse: String) -> Item {
+    Item::Event { sse, wait_ms: 0 }
+}
+
+fn prelude(format: Format, model: &str, prompt_tokens: usize) -> Vec<Item> {
     match format {
-        Format::OpenAi => items.push(ev(sse(
-            None,
-            &openai_chunk(model, json!({"role": "assistant", "content": ""}), None),
-        ))),
-        Format::Anthropic => {
-            items.push(ev(sse(
+        Format::OpenAi => {
+            vec![event(sse(
+                None,
+                &openai_chunk(model, json!({"role": "assistant", "content": ""}), None),
+            ))]
+        }
+        Format::Anthropic => vec![
+            event(sse(
                 Some("message_start"),
                 &json!({"type": "message_start", "message": {"id": "msg_test", "type": "message", "role": "assistant",
                     "model": model, "content": [], "stop_reason": null,
                     "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}}),
-            )));
-            items.push(ev(sse(
+            )),
+            event(sse(
                 Some("content_block_start"),
                 &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-            )));
-            items.push(ev(sse(Some("ping"), &json!({"type": "ping"}))));
-        }
+            )),
+            event(sse(Some("ping"), &json!({"type": "ping"}))),
+        ],
     }
-    for (i, token) in b.tokens.iter().enumerate() {
-        if let Some(item) = fault_at(format, &b.fault, i) {
-            items.push(item);
-            return items;
-        }
-        let data = match format {
-            Format::OpenAi => sse(None, &openai_chunk(model, json!({"content": token}), None)),
-            Format::Anthropic => sse(
-                Some("content_block_delta"),
-                &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token}}),
-            ),
-        };
-        let wait_ms = if i == 0 {
-            b.first_token_delay_ms
-        } else {
-            b.token_interval_ms
-        };
-        items.push(Item::Event { sse: data, wait_ms });
+}
+
+fn token_event(format: Format, model: &str, token: &str) -> String {
+    match format {
+        Format::OpenAi => sse(None, &openai_chunk(model, json!({"content": token}), None)),
+        Format::Anthropic => sse(
+            Some("content_block_delta"),
+            &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token}}),
+        ),
     }
-    if let Some(item) = fault_at(format, &b.fault, n) {
-        items.push(item);
-        return items;
-    }
+}
+
+fn epilogue(format: Format, b: &Behavior, model: &str, prompt_tokens: usize) -> Vec<Item> {
+    let n = b.token_count();
     match format {
         Format::OpenAi => {
-            items.push(ev(sse(None, &openai_chunk(model, json!({}), Some("stop")))));
+            let mut items = vec![event(sse(
+                None,
+                &openai_chunk(model, json!({}), Some("stop")),
+            ))];
             if b.usage {
-                items.push(ev(sse(
+                items.push(event(sse(
                     None,
                     &json!({"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model,
                         "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": n,
                         "total_tokens": prompt_tokens + n}}),
                 )));
             }
-            items.push(ev("data: [DONE]\n\n".to_string()));
+            items.push(event("data: [DONE]\n\n".to_string()));
+            items
         }
         Format::Anthropic => {
-            items.push(ev(sse(
-                Some("content_block_stop"),
-                &json!({"type": "content_block_stop", "index": 0}),
-            )));
             let usage = if b.usage {
                 json!({"output_tokens": n})
             } else {
                 json!({})
             };
-            items.push(ev(sse(
-                Some("message_delta"),
-                &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": usage}),
-            )));
-            items.push(ev(sse(
-                Some("message_stop"),
-                &json!({"type": "message_stop"}),
-            )));
+            vec![
+                event(sse(
+                    Some("content_block_stop"),
+                    &json!({"type": "content_block_stop", "index": 0}),
+                )),
+                event(sse(
+                    Some("message_delta"),
+                    &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": usage}),
+                )),
+                event(sse(Some("message_stop"), &json!({"type": "message_stop"}))),
+            ]
         }
     }
-    items
 }
 
 fn fault_at(format: Format, fault: &Fault, at: usize) -> Option<Item> {
-    let ev = |sse: String| Item::Event { sse, wait_ms: 0 };
+    let ev = event;
     match fault {
         Fault::DropAfter { tokens } if *tokens == at => Some(Item::Drop),
         Fault::StallAfter { tokens } if *tokens == at => Some(Item::Stall),

@@ -29,7 +29,7 @@ need_apt() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# The Rust toolchain (1.85 or newer, for edition 2024) with rustfmt and clippy.
+# The Rust toolchain (1.89 or newer: edition 2024, std file locks) with rustfmt and clippy.
 need_rust() {
     if [ -f "$HOME/.cargo/env" ]; then
         # shellcheck disable=SC1091
@@ -47,12 +47,12 @@ need_rust() {
     need_apt pkg-config libssl-dev
     local minor
     minor="$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')"
-    if [ "$minor" -lt 85 ]; then
+    if [ "$minor" -lt 89 ]; then
         if command -v rustup >/dev/null 2>&1; then
-            say "Updating Rust (found 1.$minor, need 1.85 or newer)"
+            say "Updating Rust (found 1.$minor, need 1.89 or newer)"
             rustup update stable
         else
-            echo "Stepwise needs Rust 1.85 or newer; found $(rustc --version). Install rustup from https://rustup.rs" >&2
+            echo "Stepwise needs Rust 1.89 or newer; found $(rustc --version). Install rustup from https://rustup.rs" >&2
             exit 1
         fi
     fi

@@ -59,6 +59,7 @@ fn engine(demo: DemoModel) -> Engine {
     Engine::new(EngineConfig {
         providers: Providers::demo(demo),
         default_model: None,
+        sink: None,
     })
 }
 

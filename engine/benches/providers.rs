@@ -70,6 +70,7 @@ fn engine_for(server: &TestServer) -> Engine {
         providers: Providers::demo(DemoModel::default())
             .with(ProviderKind::OpenAi, Arc::new(openai)),
         default_model: None,
+        sink: None,
     })
 }
 

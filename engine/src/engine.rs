@@ -12,6 +12,7 @@ use crate::event::{CancelReason, EventKind, RunId, StepInfo};
 use crate::model_ref::ModelRef;
 use crate::provider::Providers;
 use crate::run::{DriveContext, RunState, Subscription, drive};
+use crate::sink::RunSink;
 use crate::snapshot::{RunSnapshot, RunSummary};
 use crate::workflow::{Workflow, WorkflowError};
 
@@ -21,6 +22,8 @@ pub struct EngineConfig {
     pub providers: Providers,
     /// Used by steps that name no model.
     pub default_model: Option<ModelRef>,
+    /// Receives every run and event (the history store).
+    pub sink: Option<Arc<dyn RunSink>>,
 }
 
 /// What to run.
@@ -125,7 +128,11 @@ impl Engine {
             .default_model
             .clone()
             .unwrap_or_else(ModelRef::demo);
-        let run = Arc::new(RunState::new(id));
+        let sink = self.inner.config.sink.clone();
+        if let Some(sink) = &sink {
+            sink.run_created(id, &req.workflow, &input, crate::run::now_ms());
+        }
+        let run = Arc::new(RunState::new(id, sink));
         let subscription = run.subscribe();
         run.emit(EventKind::RunStarted {
             workflow_name: req.workflow.name.clone(),

@@ -9,20 +9,26 @@
 //!        cancel ──▶ RunState::decide (one outcome, atomically) ──▶ token ──▶ stream dropped
 //! ```
 
+/// The app's identifier: its data folder (history) and config are named after it.
+pub const APP_IDENTIFIER: &str = "org.stepwise.desktop";
+
 pub mod engine;
 pub mod event;
 pub mod model_ref;
 pub mod provider;
 mod run;
 pub mod settings;
+pub mod sink;
 pub mod snapshot;
 pub mod status;
+pub mod store;
 pub mod workflow;
 
 pub use engine::{Engine, EngineConfig, StartError, StartRun};
 pub use event::{CancelReason, ErrorKind, EventKind, RunEvent, RunId, StepInfo, Usage};
 pub use model_ref::{ModelRef, ModelRefError, ProviderKind};
 pub use run::Subscription;
+pub use sink::RunSink;
 pub use snapshot::{RunError, RunSnapshot, RunSummary, StepSnapshot};
 pub use status::{RunStatus, StepStatus};
 pub use workflow::{Step, Workflow, WorkflowError, WorkflowIssue};

@@ -45,6 +45,7 @@ fn engine_with(server: &TestServer, options: HttpOptions) -> Engine {
             .with(ProviderKind::OpenAi, Arc::new(openai))
             .with(ProviderKind::Anthropic, Arc::new(anthropic)),
         default_model: None,
+        sink: None,
     })
 }
 
@@ -450,6 +451,7 @@ async fn a_refused_connection_fails_as_network() {
         providers: Providers::demo(DemoModel::default())
             .with(ProviderKind::OpenAi, Arc::new(openai)),
         default_model: None,
+        sink: None,
     });
     let (kind, msg) = failure(&run_one(&engine, "openai:m").await);
     assert_eq!(kind, ErrorKind::Network);
@@ -471,6 +473,7 @@ async fn missing_keys_and_bad_base_urls_are_clear_before_any_request() {
             .with(ProviderKind::Anthropic, Arc::new(anthropic))
             .with(ProviderKind::Ollama, Arc::new(broken)),
         default_model: None,
+        sink: None,
     });
     let (kind, msg) = failure(&run_one(&engine, "openai:gpt-5-mini").await);
     assert_eq!(kind, ErrorKind::Auth);
@@ -494,6 +497,7 @@ async fn local_servers_need_no_key() {
         providers: Providers::demo(DemoModel::default())
             .with(ProviderKind::Ollama, Arc::new(local)),
         default_model: None,
+        sink: None,
     });
     let events = run_one(&engine, "ollama:llama3.2").await;
     assert!(matches!(

@@ -5,5 +5,5 @@ mod state;
 mod subscription;
 
 pub(crate) use driver::{DriveContext, drive};
-pub(crate) use state::RunState;
+pub(crate) use state::{RunState, now_ms};
 pub use subscription::Subscription;

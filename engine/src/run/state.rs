@@ -8,7 +8,7 @@
 //! - **terminal last**: [`RunState::finish`] emits the one terminal event and closes every
 //!   subscription; nothing is emitted after it.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use super::Subscription;
 use crate::event::{CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, RunEvent, RunId};
+use crate::sink::RunSink;
 use crate::snapshot::{RunError, RunSnapshot};
 
 /// How a run ends, decided once.
@@ -39,7 +40,11 @@ pub(crate) struct RunState {
     finished: watch::Sender<bool>,
 }
 
+/// Where events go besides subscribers; kept beside them under the lock so both see one order.
+type Sink = Option<Arc<dyn RunSink>>;
+
 struct Inner {
+    sink: Sink,
     snapshot: RunSnapshot,
     decided: Option<Decision>,
     subscribers: Vec<mpsc::UnboundedSender<RunEvent>>,
@@ -47,13 +52,14 @@ struct Inner {
 }
 
 impl RunState {
-    pub fn new(id: RunId) -> Self {
+    pub fn new(id: RunId, sink: Sink) -> Self {
         RunState {
             id,
             token: CancellationToken::new(),
             tasks: TaskTracker::new(),
             started: Instant::now(),
             inner: Mutex::new(Inner {
+                sink,
                 snapshot: RunSnapshot::new(id),
                 decided: None,
                 subscribers: Vec::new(),
@@ -187,6 +193,9 @@ impl Inner {
             kind,
         };
         self.snapshot.apply(&event);
+        if let Some(sink) = &self.sink {
+            sink.event(&event);
+        }
         // A subscriber that has gone away is dropped; the others get the event in order.
         self.subscribers.retain(|tx| tx.send(event.clone()).is_ok());
     }

@@ -23,6 +23,7 @@ pub fn demo_engine(demo: DemoModel) -> Engine {
     Engine::new(EngineConfig {
         providers: Providers::demo(demo),
         default_model: None,
+        sink: None,
     })
 }
 
@@ -32,6 +33,7 @@ pub fn scripted_engine(provider: Arc<ScriptedProvider>) -> Engine {
         providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
             .with(ProviderKind::OpenAi, provider),
         default_model: None,
+        sink: None,
     })
 }
 

@@ -23,6 +23,70 @@ pub enum Command {
     Validate { file: PathBuf },
     /// Run a workflow and stream its steps.
     Run(RunArgs),
+    /// List past runs, newest first.
+    History(HistoryArgs),
+    /// Show one past run with every step's text.
+    Show {
+        /// The run's id (or a unique prefix of it).
+        run_id: String,
+        /// Print the run as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Export one past run.
+    Export {
+        run_id: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Delete one past run, or all finished runs with --all.
+    Delete {
+        #[arg(required_unless_present = "all")]
+        run_id: Option<String>,
+        #[arg(long, conflicts_with = "run_id")]
+        all: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Args)]
+pub struct DbArg {
+    /// The history database (default: the app's, in your data folder).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// Only runs whose input or output contain these words.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Only runs with this status: completed, failed, cancelled, interrupted, running.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only runs of the workflow with this name.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    #[arg(long, default_value_t = 0)]
+    pub offset: u32,
+    /// Print the runs as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Md,
+    Json,
 }
 
 #[derive(Args)]
@@ -41,4 +105,9 @@ pub struct RunArgs {
     /// Use this model for every step: `demo`, `openai:MODEL`, `anthropic:MODEL`, `ollama:MODEL`.
     #[arg(long)]
     pub model: Option<String>,
+    /// Do not record this run in the history.
+    #[arg(long)]
+    pub no_history: bool,
+    #[command(flatten)]
+    pub db: DbArg,
 }

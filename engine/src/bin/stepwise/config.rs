@@ -31,6 +31,7 @@ pub fn engine_config() -> Result<EngineConfig, String> {
             .providers(DemoModel::new(pace))
             .map_err(|e| e.to_string())?,
         default_model: settings.default_model().map_err(|e| e.to_string())?,
+        sink: None,
     })
 }
 

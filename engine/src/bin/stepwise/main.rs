@@ -4,6 +4,7 @@
 
 mod args;
 mod config;
+mod history;
 mod human;
 mod run;
 
@@ -38,5 +39,9 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => run::run(args),
+        Command::History(args) => history::list(args),
+        Command::Show { run_id, json, db } => history::show(&run_id, json, db),
+        Command::Export { run_id, format, db } => history::export(&run_id, format, db),
+        Command::Delete { run_id, all, db } => history::delete(run_id.as_deref(), all, db),
     }
 }

@@ -10,7 +10,8 @@ use stepwise_engine::{CancelReason, Engine, ModelRef, RunEvent, RunStatus, Start
 
 use crate::args::RunArgs;
 use crate::human::HumanView;
-use crate::{EXIT_BAD_INPUT, config};
+use crate::{EXIT_BAD_INPUT, config, history};
+use stepwise_engine::store::Store;
 
 const EXIT_FAILED: u8 = 1;
 const EXIT_CANCELLED: u8 = 130;
@@ -23,7 +24,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             .map(|m| w.with_model(&m))
             .map_err(|e| format!("--model: {e}")),
     });
-    let (workflow, config) = match prepared.and_then(|w| Ok((w, config::engine_config()?))) {
+    let (workflow, mut config) = match prepared.and_then(|w| Ok((w, config::engine_config()?))) {
         Ok(v) => v,
         Err(message) => {
             eprintln!("stepwise: {message}");
@@ -40,7 +41,30 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    runtime.block_on(stream_run(Engine::new(config), workflow, args))
+    // History is kept unless asked not to; a database that cannot be used costs the history,
+    // never the run.
+    let store = if args.no_history {
+        None
+    } else {
+        match history::open(&args.db) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("stepwise: {e}");
+                None
+            }
+        }
+    };
+    config.sink = store.as_ref().map(Store::sink);
+    let json = args.json;
+    let code = runtime.block_on(stream_run(Engine::new(config), workflow, args));
+    if let Some(store) = store {
+        match store.flush(Duration::from_secs(10)) {
+            Ok(()) if !json => eprintln!("Saved in the history ({}).", store.path().display()),
+            Ok(()) => {}
+            Err(e) => eprintln!("stepwise: {e}"),
+        }
+    }
+    code
 }
 
 /// A path to an existing file, or a template id.

@@ -1,0 +1,14 @@
+//! Where a run's record goes besides its subscribers: the history store, or anything else that
+//! must see every event of every run, in order.
+
+use crate::event::{RunEvent, RunId};
+use crate::workflow::Workflow;
+
+/// Sees every run from its creation on. Both calls happen while the run's state is locked (that
+/// is what keeps events in `seq` order), so they must only hand the data off, never block.
+pub trait RunSink: Send + Sync + 'static {
+    /// A run was accepted: the workflow exactly as it will run, before its first event.
+    fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64);
+    /// Every event of every run, in `seq` order per run.
+    fn event(&self, event: &RunEvent);
+}

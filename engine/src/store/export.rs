@@ -1,0 +1,122 @@
+//! A run as a Markdown document (to read or share) or as JSON (everything, for tools).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+use crate::event::RunId;
+use crate::snapshot::RunSnapshot;
+use crate::status::{RunStatus, StepStatus};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+impl Store {
+    /// The run in `format`, or `None` if there is no such run.
+    pub fn export(&self, id: RunId, format: ExportFormat) -> Result<Option<String>, StoreError> {
+        let Some(run) = self.get_run(id)? else {
+            return Ok(None);
+        };
+        Ok(Some(match format {
+            ExportFormat::Markdown => markdown(&run),
+            ExportFormat::Json => {
+                let doc = serde_json::json!({
+                    "format": "stepwise-run",
+                    "version": 1,
+                    "run": run,
+                    "workflow": self.workflow_of(id)?,
+                    "events": self.events(id)?,
+                });
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            }
+        }))
+    }
+}
+
+/// The run for a person: what was asked, how it ended, each step's text.
+pub fn markdown(run: &RunSnapshot) -> String {
+    let mut out = format!("# {}\n\n", run.workflow_name);
+    out.push_str(&format!("**Input:** {}  \n", run.input.trim()));
+    let mut status = status_words(run);
+    if let Some(t) = run.started_at_ms {
+        status.push_str(&format!(" · {}", utc(t)));
+    }
+    if let (Some(a), Some(b)) = (run.started_at_ms, run.ended_at_ms) {
+        status.push_str(&format!(" · {}", secs(b.saturating_sub(a))));
+    }
+    out.push_str(&format!("**Status:** {status}  \n"));
+    if let Some(e) = &run.error {
+        out.push_str(&format!("**What went wrong:** {}  \n", e.message));
+    }
+    for (i, s) in run.steps.iter().enumerate() {
+        let state = match s.status {
+            StepStatus::Completed => format!("done in {}", secs(s.duration_ms.unwrap_or(0))),
+            StepStatus::Cancelled => "cancelled — partial text".to_string(),
+            StepStatus::Failed => "failed — partial text".to_string(),
+            StepStatus::Skipped => "skipped".to_string(),
+            StepStatus::Running => "running".to_string(),
+            StepStatus::Pending => "waiting".to_string(),
+        };
+        out.push_str(&format!(
+            "\n## {}. {} ({}, {state})\n\n",
+            i + 1,
+            s.name,
+            s.model
+        ));
+        if !s.text.trim().is_empty() {
+            out.push_str(s.text.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn status_words(run: &RunSnapshot) -> String {
+    match run.status {
+        RunStatus::Completed => "Completed".into(),
+        RunStatus::Failed => "Failed".into(),
+        RunStatus::Cancelled => match run.cancel_reason {
+            Some(crate::event::CancelReason::AppExit) => "Cancelled (Stepwise was closing)".into(),
+            _ => "Cancelled".into(),
+        },
+        RunStatus::Interrupted => "Interrupted (Stepwise stopped unexpectedly)".into(),
+        RunStatus::Running => "Running".into(),
+        RunStatus::Pending => "Waiting to start".into(),
+    }
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// `2026-11-21 05:10 UTC` from ms since the epoch (the civil-from-days algorithm).
+pub fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn dates_are_right() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(1_795_237_800_000), "2026-11-21 05:10 UTC");
+    }
+}

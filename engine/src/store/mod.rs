@@ -1,0 +1,233 @@
+//! Run history in SQLite (DESIGN.md §7): every run with the workflow as it ran, every step with
+//! its text, and the full event log, durable as it streams.
+//!
+//! ```text
+//! engine ──RunSink──▶ channel ──▶ writer thread (batches, one transaction each) ──▶ history.db
+//!                                 queries (list, search, get, export, delete) ◀── reader connection
+//! ```
+//!
+//! Opening never overwrites a database it cannot use (locked, read-only, damaged, newer): it says
+//! why, and the app goes on without history.
+
+mod codec;
+mod error;
+mod export;
+mod queries;
+mod schema;
+mod writer;
+
+pub use error::StoreError;
+pub use export::{ExportFormat, markdown, utc};
+pub use queries::RunFilter;
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::event::{RunEvent, RunId};
+use crate::sink::RunSink;
+use crate::workflow::Workflow;
+use writer::{Created, Health, Msg, Writer};
+
+/// How long opening waits for another writer before calling the database locked.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub struct Store {
+    path: PathBuf,
+    shown: String,
+    reader: Mutex<Connection>,
+    tx: Sender<Msg>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    health: Health,
+    /// Held (shared) for the store's life: while any process holds it, none marks runs
+    /// interrupted.
+    _lock: File,
+}
+
+impl Store {
+    /// The history file the app and the CLI share: `~/.local/share/org.stepwise.desktop/history.db`
+    /// on Linux (the app's data folder elsewhere).
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::data_dir().map(|d| d.join(crate::APP_IDENTIFIER).join("history.db"))
+    }
+
+    /// Opens (creating if needed) and migrates the database; marks runs left `pending` or
+    /// `running` by a process that died as `interrupted`; starts the writer.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let io = |e: std::io::Error| StoreError::Io {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        // Respect a read-only file even where the OS would let us write it (as root).
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly()) {
+            return Err(StoreError::ReadOnly(shown));
+        }
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_path(path))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    StoreError::ReadOnly(shown.clone())
+                }
+                _ => io(e),
+            })?;
+        let sql = |e: rusqlite::Error| StoreError::from_sqlite(&e, &shown);
+
+        let mut conn = connect(path).map_err(sql)?;
+        // Reading the header first tells a damaged file from a busy one before anything writes.
+        schema::version(&conn).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        schema::migrate(&mut conn, &shown)?;
+
+        // Alone with the file: runs still marked live belong to a process that died.
+        if lock.try_lock().is_ok() {
+            queries::mark_interrupted(&conn).map_err(sql)?;
+            lock.unlock().map_err(io)?;
+        }
+        lock.lock_shared().map_err(io)?;
+
+        let health: Health = Arc::default();
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer::new(connect(path).map_err(sql)?, health.clone());
+        let handle = std::thread::Builder::new()
+            .name("stepwise-history".into())
+            .spawn(move || writer.run(rx))
+            .map_err(io)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            shown,
+            reader: Mutex::new(conn),
+            tx,
+            writer: Mutex::new(Some(handle)),
+            health,
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the engine records runs through.
+    pub fn sink(&self) -> Arc<dyn RunSink> {
+        Arc::new(StoreSink {
+            tx: self.tx.clone(),
+        })
+    }
+
+    /// Waits (up to `limit`) until everything recorded so far is committed.
+    pub fn flush(&self, limit: Duration) -> Result<(), StoreError> {
+        self.ask(Msg::Flush, limit)
+    }
+
+    /// Commits what is left and stops the writer; later events are not recorded.
+    pub fn close(&self, limit: Duration) -> Result<(), StoreError> {
+        let result = self.ask(Msg::Shutdown, limit);
+        if let Some(h) = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            if result.is_ok() {
+                let _ = h.join();
+            }
+        }
+        result
+    }
+
+    fn ask(
+        &self,
+        msg: impl FnOnce(Sender<Result<(), String>>) -> Msg,
+        limit: Duration,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = mpsc::channel();
+        self.tx
+            .send(msg(reply))
+            .map_err(|_| StoreError::NotSaved("the history writer has stopped".into()))?;
+        match answer.recv_timeout(limit) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if e.contains("full") => Err(StoreError::Full),
+            Ok(Err(e)) => Err(StoreError::NotSaved(e)),
+            Err(_) => Err(StoreError::NotSaved(format!(
+                "still writing after {} ms",
+                limit.as_millis()
+            ))),
+        }
+    }
+
+    /// The last write error, while writes are failing (for example a full disk).
+    pub fn health(&self) -> Option<String> {
+        self.health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sql(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::from_sqlite(&e, &self.shown)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.close(Duration::from_secs(5));
+    }
+}
+
+fn lock_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL with NORMAL sync survives a process crash; a power cut may lose the last commits.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Hands runs and events to the writer thread without blocking the run.
+struct StoreSink {
+    tx: Sender<Msg>,
+}
+
+impl RunSink for StoreSink {
+    fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) {
+        let _ = self.tx.send(Msg::Created(Created {
+            run_id,
+            workflow_name: workflow.name.clone(),
+            workflow_json: serde_json::to_string(workflow).unwrap_or_default(),
+            input: input.to_string(),
+            created_at_ms,
+        }));
+    }
+
+    fn event(&self, event: &RunEvent) {
+        let _ = self.tx.send(Msg::Event(event.clone()));
+    }
+}

@@ -1,0 +1,83 @@
+//! The schema and its migrations. `PRAGMA user_version` is the number of migrations applied;
+//! each runs once, in a transaction. A database from a newer Stepwise is refused, untouched.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Version 1: runs, steps, the event log. Version 2: full-text search over input and output.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE runs (
+        id             TEXT PRIMARY KEY,
+        workflow_name  TEXT NOT NULL,
+        workflow_json  TEXT NOT NULL,      -- the workflow exactly as it ran
+        input          TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        reason         TEXT,               -- why a cancelled run was cancelled
+        error_step     INTEGER,
+        error_kind     TEXT,
+        error_message  TEXT,
+        final_output   TEXT,
+        created_at_ms  INTEGER NOT NULL,
+        started_at_ms  INTEGER,
+        ended_at_ms    INTEGER,
+        last_seq       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_by_created ON runs (created_at_ms DESC);
+    CREATE INDEX runs_by_status ON runs (status);
+    CREATE TABLE steps (
+        run_id         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        idx            INTEGER NOT NULL,
+        name           TEXT NOT NULL,
+        model          TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        text           TEXT NOT NULL DEFAULT '',
+        started_at_ms  INTEGER,
+        duration_ms    INTEGER,
+        input_tokens   INTEGER,
+        output_tokens  INTEGER,
+        PRIMARY KEY (run_id, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq     INTEGER NOT NULL,
+        ts_ms   INTEGER NOT NULL,
+        type    TEXT NOT NULL,
+        body    TEXT NOT NULL,            -- the event's JSON, exactly as subscribers got it
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;",
+    // The index shares the rowid of `runs`; existing runs are indexed as the migration runs.
+    "CREATE VIRTUAL TABLE runs_fts USING fts5 (input, output);
+    INSERT INTO runs_fts (rowid, input, output)
+        SELECT r.rowid, r.input,
+               COALESCE((SELECT group_concat(text, char(10) || char(10))
+                         FROM (SELECT text FROM steps WHERE run_id = r.id ORDER BY idx)), '')
+        FROM runs r;",
+];
+
+pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;
+
+pub(super) fn version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Brings the schema up to [`VERSION`].
+pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
+    let sql = |e: rusqlite::Error| StoreError::from_sqlite(&e, path);
+    let found = version(conn).map_err(sql)?;
+    if found > VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_string(),
+            found,
+            supported: VERSION,
+        });
+    }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction().map_err(sql)?;
+        tx.execute_batch(migration).map_err(sql)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)
+            .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+    }
+    Ok(())
+}

@@ -3,12 +3,15 @@
 //! object as the last line. Figures, not assertions: this machine is shared and noisy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
+use stepwise_engine::store::Store;
 use stepwise_engine::{
-    CancelReason, Engine, EngineConfig, EventKind, RunId, StartRun, Subscription, Workflow,
-    workflow,
+    CancelReason, Engine, EngineConfig, EventKind, RunEvent, RunId, RunSink, StartRun,
+    Subscription, Workflow, workflow,
 };
 
 fn main() {
@@ -18,8 +21,8 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let hot = cancel_latencies(DemoPace::INSTANT, 1_000, 20_000).await;
-        let paced = cancel_latencies(
+        let (hot, hot_rx) = cancel_latencies(DemoPace::INSTANT, 1_000, 2_000).await;
+        let (paced, paced_rx) = cancel_latencies(
             DemoPace { first_token: Duration::from_millis(2), per_word: Duration::from_millis(1) },
             300,
             120,
@@ -27,39 +30,91 @@ fn main() {
         .await;
         let mut all: Vec<Duration> = hot.iter().chain(&paced).copied().collect();
         all.sort();
-        let deltas_per_sec = delta_rate(1_000_000).await;
+        let mut all_rx: Vec<Duration> = hot_rx.iter().chain(&paced_rx).copied().collect();
+        all_rx.sort();
+        let (deltas_per_sec, durable_per_sec) = delta_rate(1_000_000).await;
         let cancel_all = cancel_all_live(1_000).await;
         let rss_mb = peak_rss_kb() as f64 / 1024.0;
 
         let (p50, p99) = (pct(&all, 50.0), pct(&all, 99.0));
-        println!("{:<52} {:>14}", "measure", "value");
-        println!("{:<52} {:>14}", "cancel → RunCancelled, streaming flat out: p50", us(pct(&hot, 50.0)));
-        println!("{:<52} {:>14}", "cancel → RunCancelled, streaming flat out: p99", us(pct(&hot, 99.0)));
-        println!("{:<52} {:>14}", "cancel → RunCancelled, 1 word/ms: p50", us(pct(&paced, 50.0)));
-        println!("{:<52} {:>14}", "cancel → RunCancelled, 1 word/ms: p99", us(pct(&paced, 99.0)));
-        println!("{:<52} {:>14}", format!("cancel → RunCancelled, all {} cancels: p50", all.len()), us(p50));
-        println!("{:<52} {:>14}", format!("cancel → RunCancelled, all {} cancels: p99", all.len()), us(p99));
-        println!("{:<52} {:>14.0}", "deltas per second, one run, zero-delay demo", deltas_per_sec);
-        println!("{:<52} {:>11.2} ms", "1,000 live runs: cancel all → all terminal", ms(cancel_all));
-        println!("{:<52} {:>11.1} MB", "peak RSS", rss_mb);
+        println!("{:<60} {:>14}", "measure (history store enabled)", "value");
+        println!("{:<60} {:>14}", "cancel → RunCancelled emitted, streaming flat out: p50", us(pct(&hot, 50.0)));
+        println!("{:<60} {:>14}", "cancel → RunCancelled emitted, streaming flat out: p99", us(pct(&hot, 99.0)));
+        println!("{:<60} {:>14}", "cancel → RunCancelled emitted, 1 word/ms: p50", us(pct(&paced, 50.0)));
+        println!("{:<60} {:>14}", "cancel → RunCancelled emitted, 1 word/ms: p99", us(pct(&paced, 99.0)));
+        println!("{:<60} {:>14}", format!("cancel → RunCancelled emitted, all {} cancels: p50", all.len()), us(p50));
+        println!("{:<60} {:>14}", format!("cancel → RunCancelled emitted, all {} cancels: p99", all.len()), us(p99));
+        println!("{:<60} {:>14}", "cancel → RunCancelled received by a subscriber: p50", us(pct(&all_rx, 50.0)));
+        println!("{:<60} {:>14}", "cancel → RunCancelled received by a subscriber: p99", us(pct(&all_rx, 99.0)));
+        println!("{:<60} {:>14.0}", "deltas per second, one run, zero-delay demo", deltas_per_sec);
+        println!("{:<60} {:>14.0}", "  … counting until all are saved in the history", durable_per_sec);
+        println!("{:<60} {:>11.2} ms", "1,000 live runs: cancel all → all terminal", ms(cancel_all));
+        println!("{:<60} {:>11.1} MB", "peak RSS", rss_mb);
         println!(
-            "{{\"cancels\":{},\"cancel_p50_us\":{:.1},\"cancel_p99_us\":{:.1},\"deltas_per_sec\":{:.0},\
-             \"cancel_all_1000_ms\":{:.2},\"peak_rss_mb\":{:.1}}}",
+            "{{\"store\":true,\"cancels\":{},\"cancel_p50_us\":{:.1},\"cancel_p99_us\":{:.1},\"received_p99_us\":{:.1},\"deltas_per_sec\":{:.0},\
+             \"durable_deltas_per_sec\":{:.0},\"cancel_all_1000_ms\":{:.2},\"peak_rss_mb\":{:.1}}}",
             all.len(),
             p50.as_secs_f64() * 1e6,
             p99.as_secs_f64() * 1e6,
+            pct(&all_rx, 99.0).as_secs_f64() * 1e6,
             deltas_per_sec,
+            durable_per_sec,
             ms(cancel_all),
             rss_mb
         );
     });
 }
 
+/// Every engine here records into one history database, as the app does.
+fn store() -> &'static Arc<Store> {
+    static STORE: OnceLock<Arc<Store>> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("stepwise-bench-cancel-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Arc::new(Store::open(&dir.join("history.db")).unwrap())
+    })
+}
+
+/// Passes everything to the history and notes the instant each `RunCancelled` is emitted (sinks
+/// are called as events are emitted, under the run's lock).
+struct Timing {
+    history: Arc<dyn RunSink>,
+    cancelled_at: Mutex<HashMap<RunId, Instant>>,
+}
+
+impl RunSink for Timing {
+    fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) {
+        self.history
+            .run_created(run_id, workflow, input, created_at_ms);
+    }
+
+    fn event(&self, event: &RunEvent) {
+        if matches!(event.kind, EventKind::RunCancelled { .. }) {
+            self.cancelled_at
+                .lock()
+                .unwrap()
+                .insert(event.run_id, Instant::now());
+        }
+        self.history.event(event);
+    }
+}
+
+fn timing() -> &'static Arc<Timing> {
+    static TIMING: OnceLock<Arc<Timing>> = OnceLock::new();
+    TIMING.get_or_init(|| {
+        Arc::new(Timing {
+            history: store().sink(),
+            cancelled_at: Mutex::default(),
+        })
+    })
+}
+
 fn engine(demo: DemoModel) -> Engine {
     Engine::new(EngineConfig {
         providers: Providers::demo(demo),
         default_model: None,
-        sink: None,
+        sink: Some(timing().clone()),
     })
 }
 
@@ -84,10 +139,15 @@ fn start(engine: &Engine, workflow: Workflow) -> (RunId, Subscription) {
 
 /// Cancels runs at random points (before the first word, mid-step, in step 2) and times cancel →
 /// `RunCancelled` as a subscriber receives it.
-async fn cancel_latencies(pace: DemoPace, runs: usize, words: usize) -> Vec<Duration> {
+async fn cancel_latencies(
+    pace: DemoPace,
+    runs: usize,
+    words: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
     let engine = engine(DemoModel::new(pace).with_words(words));
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     let mut out = Vec::with_capacity(runs);
+    let mut received = Vec::with_capacity(runs);
     while out.len() < runs {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -120,14 +180,19 @@ async fn cancel_latencies(pace: DemoPace, runs: usize, words: usize) -> Vec<Dura
                 None => panic!("stream ended without RunCancelled"),
             }
         }
-        out.push(t0.elapsed());
+        received.push(t0.elapsed());
+        let emitted = timing().cancelled_at.lock().unwrap().remove(&id).unwrap();
+        out.push(emitted.duration_since(t0));
     }
     out.sort();
-    out
+    received.sort();
+    (out, received)
 }
 
-/// One run with a zero-delay demo model, read by one subscriber.
-async fn delta_rate(words: usize) -> f64 {
+/// One run with a zero-delay demo model, read by one subscriber: deltas per second as the
+/// subscriber got them, and counting until the history has saved them all.
+async fn delta_rate(words: usize) -> (f64, f64) {
+    store().flush(Duration::from_secs(60)).unwrap();
     let engine = engine(DemoModel::new(DemoPace::INSTANT).with_words(words));
     let one = workflow::parse(
         "name = \"B\"\n[[steps]]\nname = \"A\"\ninstructions = \"List facts.\"\n",
@@ -143,7 +208,12 @@ async fn delta_rate(words: usize) -> f64 {
         }
     }
     assert_eq!(deltas, words);
-    deltas as f64 / t0.elapsed().as_secs_f64()
+    let streamed = t0.elapsed().as_secs_f64();
+    store().flush(Duration::from_secs(120)).unwrap();
+    (
+        deltas as f64 / streamed,
+        deltas as f64 / t0.elapsed().as_secs_f64(),
+    )
 }
 
 /// Starts `n` runs streaming at a human pace, then cancels them all at once.

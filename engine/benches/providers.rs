@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stepwise_engine::provider::{DemoModel, HttpOptions, OpenAiProvider, Providers};
+use stepwise_engine::store::Store;
 use stepwise_engine::{
     CancelReason, Engine, EngineConfig, EventKind, ProviderKind, RunId, StartRun, Subscription,
     workflow,
@@ -24,7 +25,10 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let server = TestServer::start().await.unwrap();
-        let engine = engine_for(&server);
+        let dir = std::env::temp_dir().join(format!("stepwise-bench-providers-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir.join("history.db")).unwrap();
+        let engine = engine_for(&server, &store);
 
         let closes = close_latencies(&server, &engine, 200).await;
         let rate = delta_rate(&server, &engine, 200_000).await;
@@ -43,7 +47,7 @@ fn main() {
         }
         println!("{:<58} {:>9.1} MB", "peak RSS (engine, client and server in one process)", rss_mb);
         println!(
-            "{{\"cancels\":{},\"close_p50_us\":{:.1},\"close_p99_us\":{:.1},\"deltas_per_sec\":{:.0},\
+            "{{\"store\":true,\"cancels\":{},\"close_p50_us\":{:.1},\"close_p99_us\":{:.1},\"deltas_per_sec\":{:.0},\
              \"cancel_all_100_ms\":{:.2},\"open_after_1s_100\":{},\"cancel_all_1000_ms\":{:.2},\
              \"open_after_1s_1000\":{},\"peak_rss_mb\":{:.1}}}",
             closes.len(),
@@ -59,7 +63,8 @@ fn main() {
     });
 }
 
-fn engine_for(server: &TestServer) -> Engine {
+/// The engine records into the history, as the app does.
+fn engine_for(server: &TestServer, store: &Store) -> Engine {
     let openai = OpenAiProvider::new(
         server.openai_base(),
         Some("sk-bench".into()),
@@ -70,7 +75,7 @@ fn engine_for(server: &TestServer) -> Engine {
         providers: Providers::demo(DemoModel::default())
             .with(ProviderKind::OpenAi, Arc::new(openai)),
         default_model: None,
-        sink: None,
+        sink: Some(store.sink()),
     })
 }
 
@@ -163,7 +168,14 @@ async fn cancel_all(server: &TestServer, engine: &Engine, n: usize) -> (f64, usi
     }
     let elapsed = t0.elapsed().as_secs_f64() * 1e3;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    (elapsed, server.open_connections())
+    // Connections of this phase's requests that the server never saw close. (Counting the
+    // server's open connections would include keep-alive ones pooled by earlier, completed runs.)
+    let open = server
+        .requests()
+        .iter()
+        .filter(|r| !r.disconnected && !r.completed)
+        .count();
+    (elapsed, open)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {

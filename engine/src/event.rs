@@ -76,6 +76,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The `type` tag of the wire form.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::RunStarted { .. } => "RunStarted",
+            EventKind::StepStarted { .. } => "StepStarted",
+            EventKind::TextDelta { .. } => "TextDelta",
+            EventKind::StepCompleted { .. } => "StepCompleted",
+            EventKind::RunCompleted { .. } => "RunCompleted",
+            EventKind::RunCancelled { .. } => "RunCancelled",
+            EventKind::RunFailed { .. } => "RunFailed",
+        }
+    }
+
     /// RunCompleted, RunCancelled and RunFailed end a run; exactly one of them is emitted.
     pub fn is_terminal(&self) -> bool {
         matches!(
@@ -147,6 +160,7 @@ mod tests {
                 "ts_ms": 42, "type": "TextDelta", "step_index": 0, "text": "hi"
             })
         );
+        assert_eq!(json["type"], e.kind.type_name());
         let back: RunEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, e);
     }

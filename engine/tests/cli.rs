@@ -6,8 +6,17 @@ use std::process::{Command, Output, Stdio};
 
 use stepwise_engine::{EventKind, RunEvent};
 
+/// One history database for this test binary, never the user's.
+fn test_db() -> String {
+    let dir = std::env::temp_dir().join(format!("stepwise-cli-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("history.db").display().to_string()
+}
+
 fn stepwise() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    c.env("STEPWISE_DB", test_db())
+        .env("STEPWISE_SETTINGS", "/nonexistent/settings.toml");
     // Fast but not instant, so that cancels land mid-run.
     c.env("STEPWISE_DEMO_FIRST_TOKEN_MS", "0")
         .env("STEPWISE_DEMO_WORD_MS", "1");

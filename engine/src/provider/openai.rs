@@ -122,10 +122,10 @@ impl WireParser for ChatCompletions {
             ));
         }
         if let Some(choice) = choices.and_then(|c| c.first()) {
-            if let Some(text) = choice.pointer("/delta/content").and_then(|t| t.as_str()) {
-                if !text.is_empty() {
-                    out.push(Chunk::Text(text.to_string()));
-                }
+            if let Some(text) = choice.pointer("/delta/content").and_then(|t| t.as_str())
+                && !text.is_empty()
+            {
+                out.push(Chunk::Text(text.to_string()));
             }
             if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
                 self.finished = true;

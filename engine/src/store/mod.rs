@@ -32,10 +32,24 @@ use rusqlite::{Connection, OpenFlags};
 use crate::event::{RunEvent, RunId};
 use crate::sink::RunSink;
 use crate::workflow::Workflow;
-use writer::{Created, Health, Msg, Writer};
+use std::sync::atomic::Ordering;
+use std::thread::Thread;
+
+use writer::{BATCH_MAX, Created, Health, Msg, Signal, Writer};
 
 /// How long opening waits for another writer before calling the database locked.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How a store is opened. The defaults are what the app uses.
+#[derive(Clone, Debug, Default)]
+pub struct StoreOptions {
+    /// Caps the database's size; past it, writes fail exactly as on a full disk (SQLite's
+    /// `max_page_count`). `None`: no cap.
+    pub max_bytes: Option<u64>,
+    /// How long the writer collects events before writing them (default 250 ms): at most this
+    /// much streamed text is lost if the process dies.
+    pub batch_interval: Option<Duration>,
+}
 
 pub struct Store {
     path: PathBuf,
@@ -43,6 +57,7 @@ pub struct Store {
     reader: Mutex<Connection>,
     tx: Sender<Msg>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    wake: Waker,
     health: Health,
     /// Held (shared) for the store's life: while any process holds it, none marks runs
     /// interrupted.
@@ -59,6 +74,10 @@ impl Store {
     /// Opens (creating if needed) and migrates the database; marks runs left `pending` or
     /// `running` by a process that died as `interrupted`; starts the writer.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, &StoreOptions::default())
+    }
+
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         let io = |e: std::io::Error| StoreError::Io {
             path: shown.clone(),
@@ -100,17 +119,35 @@ impl Store {
 
         let health: Health = Arc::default();
         let (tx, rx) = mpsc::channel();
-        let writer = Writer::new(connect(path).map_err(sql)?, health.clone());
+        let write_conn = connect(path).map_err(sql)?;
+        if let Some(bytes) = options.max_bytes {
+            let page: i64 = write_conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .map_err(sql)?;
+            let pages = (bytes / page.max(1) as u64).max(1) as i64;
+            write_conn
+                .pragma_update(None, "max_page_count", pages)
+                .map_err(sql)?;
+        }
+        let interval = options.batch_interval.unwrap_or(writer::BATCH_INTERVAL);
+        let writer = Writer::new(write_conn, health.clone(), interval);
+        let signal = Arc::new(Signal::default());
+        let writer_signal = signal.clone();
         let handle = std::thread::Builder::new()
             .name("stepwise-history".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || writer.run(rx, writer_signal))
             .map_err(io)?;
+        let wake = Waker {
+            thread: handle.thread().clone(),
+            signal,
+        };
         Ok(Store {
             path: path.to_path_buf(),
             shown,
             reader: Mutex::new(conn),
             tx,
             writer: Mutex::new(Some(handle)),
+            wake,
             health,
             _lock: lock,
         })
@@ -124,6 +161,7 @@ impl Store {
     pub fn sink(&self) -> Arc<dyn RunSink> {
         Arc::new(StoreSink {
             tx: self.tx.clone(),
+            wake: self.wake.clone(),
         })
     }
 
@@ -135,15 +173,16 @@ impl Store {
     /// Commits what is left and stops the writer; later events are not recorded.
     pub fn close(&self, limit: Duration) -> Result<(), StoreError> {
         let result = self.ask(Msg::Shutdown, limit);
-        if let Some(h) = self
+        let handle = self
             .writer
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take()
+            .take();
+        // Join only a writer that answered; one stuck on a dead disk is left behind.
+        if let Some(h) = handle
+            && result.is_ok()
         {
-            if result.is_ok() {
-                let _ = h.join();
-            }
+            let _ = h.join();
         }
         result
     }
@@ -157,6 +196,8 @@ impl Store {
         self.tx
             .send(msg(reply))
             .map_err(|_| StoreError::NotSaved("the history writer has stopped".into()))?;
+        // Do not let the writer wait out its batch interval: someone is waiting.
+        self.wake.now();
         match answer.recv_timeout(limit) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) if e.contains("full") => Err(StoreError::Full),
@@ -211,9 +252,31 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Cuts the writer's batch interval short.
+#[derive(Clone)]
+struct Waker {
+    thread: Thread,
+    signal: Arc<Signal>,
+}
+
+impl Waker {
+    fn now(&self) {
+        self.signal.urgent.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+
+    /// Counts a queued message; a full batch is written without waiting out the interval.
+    fn queued(&self) {
+        if self.signal.queued.fetch_add(1, Ordering::AcqRel) + 1 == BATCH_MAX {
+            self.now();
+        }
+    }
+}
+
 /// Hands runs and events to the writer thread without blocking the run.
 struct StoreSink {
     tx: Sender<Msg>,
+    wake: Waker,
 }
 
 impl RunSink for StoreSink {
@@ -228,6 +291,8 @@ impl RunSink for StoreSink {
     }
 
     fn event(&self, event: &RunEvent) {
-        let _ = self.tx.send(Msg::Event(event.clone()));
+        if self.tx.send(Msg::Event(event.clone())).is_ok() {
+            self.wake.queued();
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! The one thread that writes history. It folds each run's events into a snapshot (the same fold
 //! the engine uses) and writes in batches: one transaction at most every [`BATCH_INTERVAL`] or
-//! [`BATCH_MAX`] messages, and at once when a run ends or someone asks for a flush.
+//! [`BATCH_MAX`] messages, and at once when someone asks for a flush (the app on exit).
 //!
 //! Step text is written from the snapshot, not appended, so a batch that fails (a full disk) is
 //! repaired by the next one that succeeds: what is saved is always a prefix of what was shown.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -18,7 +19,11 @@ use crate::snapshot::RunSnapshot;
 use crate::status::StepStatus;
 
 pub(super) const BATCH_INTERVAL: Duration = Duration::from_millis(250);
-const BATCH_MAX: usize = 5_000;
+/// Queued messages that cut a batch interval short.
+pub(super) const BATCH_MAX: usize = 5_000;
+/// At most this many messages go into one transaction, so a writer that has fallen behind holds
+/// a bounded amount in memory; it goes straight on to the next batch.
+const MAX_PER_COMMIT: usize = 20_000;
 /// While writes keep failing, how often to try again.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// Past this many unsaved events (writes failing for a long time), the oldest event-log rows are
@@ -45,11 +50,20 @@ pub(super) struct Created {
 /// The last write error, if the last write failed; shared with the store for `health`.
 pub(super) type Health = Arc<Mutex<Option<String>>>;
 
+/// Lets senders cut the writer's batch interval short (see [`Writer::run`]).
+#[derive(Default)]
+pub(super) struct Signal {
+    /// A flush or shutdown is waiting, or the batch is full: write now.
+    pub urgent: AtomicBool,
+    /// Messages sent since the writer last took the queue.
+    pub queued: AtomicUsize,
+}
+
 struct EventRow {
     run_id: String,
     seq: i64,
     ts_ms: i64,
-    kind: String,
+    kind: &'static str,
     body: String,
 }
 
@@ -64,27 +78,36 @@ struct Live {
 pub(super) struct Writer {
     conn: Connection,
     health: Health,
+    interval: Duration,
     created: Vec<Created>,
     rows: Vec<EventRow>,
     live: HashMap<RunId, Live>,
 }
 
 impl Writer {
-    pub fn new(conn: Connection, health: Health) -> Self {
+    pub fn new(conn: Connection, health: Health, interval: Duration) -> Self {
         Writer {
             conn,
             health,
+            interval,
             created: Vec::new(),
             rows: Vec::new(),
             live: HashMap::new(),
         }
     }
 
-    pub fn run(mut self, rx: Receiver<Msg>) {
+    /// One wake-up per batch: the first message wakes the writer, which then parks until the
+    /// batch interval is up — or until a flush, a shutdown or a full batch unparks it — and takes
+    /// everything queued in one transaction. (Waking per event would cost a context switch per
+    /// token and compete with the runs for the CPU.)
+    pub fn run(mut self, rx: Receiver<Msg>, signal: Arc<Signal>) {
         let mut replies = Vec::new();
+        let mut behind = false;
         loop {
             // Wait for work; while unsaved work remains after a failure, wake up to retry.
-            let first = if self.pending() {
+            let first = if behind {
+                rx.try_recv().ok()
+            } else if self.pending() {
                 match rx.recv_timeout(RETRY_INTERVAL) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -100,36 +123,38 @@ impl Writer {
                     Err(_) => return,
                 }
             };
-            let deadline = Instant::now() + BATCH_INTERVAL;
+            let deadline = Instant::now() + self.interval;
+            while !behind && !signal.urgent.load(Ordering::Acquire) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::park_timeout(left);
+            }
+            signal.urgent.store(false, Ordering::Release);
+            signal.queued.store(0, Ordering::Release);
             let mut stop = false;
-            let mut urgent = false;
             let mut taken = 0;
-            let mut next = first;
-            while let Some(msg) = next.take() {
+            for msg in first
+                .into_iter()
+                .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+            {
                 taken += 1;
                 match msg {
                     Msg::Created(c) => self.created(c),
-                    Msg::Event(e) => urgent |= self.event(e),
-                    Msg::Flush(reply) => {
-                        replies.push(reply);
-                        urgent = true;
-                    }
+                    Msg::Event(e) => self.event(e),
+                    Msg::Flush(reply) => replies.push(reply),
                     Msg::Shutdown(reply) => {
                         replies.push(reply);
                         stop = true;
+                        break;
                     }
                 }
-                if stop || taken >= BATCH_MAX {
+                if taken == MAX_PER_COMMIT {
                     break;
                 }
-                // Urgent: take what is already queued, then write. Otherwise wait out the batch.
-                next = if urgent {
-                    rx.try_recv().ok()
-                } else {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    rx.recv_timeout(left).ok()
-                };
             }
+            behind = taken == MAX_PER_COMMIT;
             let result = self.commit();
             for reply in replies.drain(..) {
                 let _ = reply.send(result.clone());
@@ -157,29 +182,21 @@ impl Writer {
         self.created.push(c);
     }
 
-    /// Takes one event; true when it ends a run (worth writing at once).
-    fn event(&mut self, e: RunEvent) -> bool {
+    fn event(&mut self, e: RunEvent) {
         // Runs that started before this store was attached are not recorded.
         let Some(live) = self.live.get_mut(&e.run_id) else {
-            return false;
+            return;
         };
         live.snapshot.apply(&e);
         live.dirty = true;
-        let terminal = e.kind.is_terminal();
-        live.ended |= terminal;
-        let body = serde_json::to_string(&e).unwrap_or_default();
-        let kind = serde_json::to_value(&e)
-            .ok()
-            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
-            .unwrap_or_default();
+        live.ended |= e.kind.is_terminal();
         self.rows.push(EventRow {
             run_id: e.run_id.to_string(),
             seq: e.seq as i64,
             ts_ms: e.ts_ms as i64,
-            kind,
-            body,
+            kind: e.kind.type_name(),
+            body: serde_json::to_string(&e).unwrap_or_default(),
         });
-        terminal
     }
 
     /// Writes everything unsaved in one transaction. On failure nothing is marked saved, so the

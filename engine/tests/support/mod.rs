@@ -155,13 +155,11 @@ impl Provider for ScriptedProvider {
         Box::pin(stream::unfold(
             (0usize, script, flag),
             |(i, script, flag)| async move {
-                if let Some((n, kind)) = script.fail_after {
-                    if i == n {
-                        return Some((
-                            Err(ProviderError::new(kind, "scripted failure")),
-                            (usize::MAX, script, flag),
-                        ));
-                    }
+                if let Some((n, kind)) = script.fail_after
+                    && i == n
+                {
+                    let failure = Err(ProviderError::new(kind, "scripted failure"));
+                    return Some((failure, (usize::MAX, script, flag)));
                 }
                 let piece = script.pieces.get(i)?.clone();
                 let delay = if i == 0 {

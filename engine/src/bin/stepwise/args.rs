@@ -56,7 +56,7 @@ pub enum Command {
 
 #[derive(Args)]
 pub struct DbArg {
-    /// The history database (default: the app's, in your data folder).
+    /// The history database (default: `STEPWISE_DB`, else the app's, in your data folder).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
 }

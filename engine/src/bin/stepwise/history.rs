@@ -8,11 +8,12 @@ use stepwise_engine::store::{ExportFormat, RunFilter, Store, StoreError};
 use crate::EXIT_BAD_INPUT;
 use crate::args::{DbArg, Format, HistoryArgs};
 
-/// The history database: `--db`, else the app's.
+/// The history database: `--db`, else `STEPWISE_DB`, else the app's.
 pub fn open(db: &DbArg) -> Result<Store, StoreError> {
     let path = db
         .db
         .clone()
+        .or_else(|| std::env::var_os("STEPWISE_DB").map(Into::into))
         .or_else(Store::default_path)
         .ok_or_else(|| StoreError::Io {
             path: "(none)".into(),

@@ -1,0 +1,536 @@
+//! The history store: what it keeps of every outcome, migrations, concurrency, queries, exports,
+//! and every bad state (locked, read-only, damaged, newer, full).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
+use stepwise_engine::store::{ExportFormat, RunFilter, Store, StoreError, StoreOptions};
+use stepwise_engine::workflow::templates;
+use stepwise_engine::{
+    CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunId, RunStatus,
+    StepStatus,
+};
+use support::*;
+
+const SOON: Duration = Duration::from_secs(10);
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stepwise-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("history.db")
+}
+
+fn engine_with_store(store: &Store, pace: DemoPace) -> Engine {
+    Engine::new(EngineConfig {
+        providers: Providers::demo(DemoModel::new(pace)),
+        default_model: None,
+        sink: Some(store.sink()),
+    })
+}
+
+const PACED: DemoPace = DemoPace {
+    first_token: Duration::ZERO,
+    per_word: Duration::from_millis(1),
+};
+
+#[tokio::test]
+async fn every_outcome_is_saved_exactly_as_the_engine_saw_it() {
+    let path = temp_db("outcomes");
+    let store = Store::open(&path).unwrap();
+    let mut script = Script::words(10, Duration::ZERO);
+    script.fail_after = Some((3, ErrorKind::Provider));
+    let engine = Engine::new(EngineConfig {
+        providers: Providers::demo(DemoModel::new(PACED))
+            .with(ProviderKind::OpenAi, ScriptedProvider::new(script)),
+        default_model: None,
+        sink: Some(store.sink()),
+    });
+    let wf = templates::get("research-and-write").unwrap().workflow;
+    let (done, mut a) = start(&engine, wf.clone(), "tidal energy");
+    let (failed, mut b) = start(&engine, steps(2, "openai:m"), "will fail");
+    let (cancelled, mut c) = start(&engine, wf.clone(), "to cancel");
+    while !matches!(
+        c.next().await.unwrap().kind,
+        EventKind::TextDelta { step_index: 0, .. }
+    ) {}
+    assert!(engine.cancel(cancelled, CancelReason::User));
+    let mut all = Vec::new();
+    for sub in [&mut a, &mut b, &mut c] {
+        all.push(collect(sub).await);
+    }
+    store.flush(SOON).unwrap();
+
+    for (id, status) in [
+        (done, RunStatus::Completed),
+        (failed, RunStatus::Failed),
+        (cancelled, RunStatus::Cancelled),
+    ] {
+        let saved = store.get_run(id).unwrap().unwrap();
+        assert_eq!(saved.status, status);
+        assert_eq!(
+            saved,
+            engine.get(id).unwrap(),
+            "the saved run is the engine's final snapshot"
+        );
+        let events = store.events(id).unwrap();
+        assert_eq!(events.len() as u64, saved.last_seq);
+        let mut replay = stepwise_engine::RunSnapshot::new(id);
+        for e in &events {
+            assert!(replay.apply(e));
+        }
+        assert_eq!(replay, saved, "the event log replays to the saved run");
+    }
+    // The workflow as it ran is kept, so editing it later changes nothing here.
+    assert_eq!(store.workflow_of(done).unwrap().unwrap(), wf);
+    let f = store.get_run(failed).unwrap().unwrap();
+    assert_eq!(f.steps[0].text, "w0 w1 w2 ");
+    assert_eq!(f.error.unwrap().kind, ErrorKind::Provider);
+    let c = store.get_run(cancelled).unwrap().unwrap();
+    assert_eq!(c.steps[0].status, StepStatus::Cancelled);
+    assert!(!c.steps[0].text.is_empty());
+    assert_eq!(c.cancel_reason, Some(CancelReason::User));
+    assert!(store.health().is_none());
+}
+
+#[tokio::test]
+async fn text_is_durable_while_the_run_streams() {
+    let path = temp_db("durable");
+    let store = Store::open(&path).unwrap();
+    let engine = engine_with_store(
+        &store,
+        DemoPace {
+            first_token: Duration::ZERO,
+            per_word: Duration::from_millis(2),
+        },
+    );
+    let (id, mut sub) = start(
+        &engine,
+        templates::get("long-story").unwrap().workflow,
+        "a dragon",
+    );
+    let mut shown = String::new();
+    while shown.split_whitespace().count() < 100 {
+        if let EventKind::TextDelta { text, .. } = sub.next().await.unwrap().kind {
+            shown.push_str(&text);
+        }
+    }
+    // Without any flush: within a batch interval or two, the text shown so far is on disk.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let other = Store::open(&path).unwrap();
+    let saved = other.get_run(id).unwrap().unwrap();
+    assert_eq!(
+        saved.status,
+        RunStatus::Running,
+        "a second reader must not mark a live run interrupted"
+    );
+    assert!(
+        saved.steps[0].text.starts_with(&shown),
+        "saved {} words, shown {}",
+        saved.steps[0].text.len(),
+        shown.len()
+    );
+    assert!(engine.cancel(id, CancelReason::User));
+    collect(&mut sub).await;
+}
+
+#[tokio::test]
+async fn a_flush_does_not_wait_out_the_batch_interval() {
+    // With an hour-long batch interval, only a flush that cuts it short can answer in time.
+    let options = StoreOptions {
+        batch_interval: Some(Duration::from_secs(3600)),
+        ..StoreOptions::default()
+    };
+    let store = Store::open_with(&temp_db("flush"), &options).unwrap();
+    let engine = engine_with_store(&store, DemoPace::INSTANT);
+    for _ in 0..3 {
+        let (id, mut sub) = start(&engine, steps(1, "demo"), "quick");
+        collect(&mut sub).await;
+        store.flush(SOON).unwrap();
+        assert_eq!(
+            store.get_run(id).unwrap().unwrap().status,
+            RunStatus::Completed
+        );
+    }
+}
+
+#[tokio::test]
+async fn many_concurrent_runs_all_land_intact() {
+    let path = temp_db("concurrent");
+    let store = Store::open(&path).unwrap();
+    let engine = engine_with_store(&store, PACED);
+    let mut subs = Vec::new();
+    for i in 0..200 {
+        let wf = if i % 2 == 0 {
+            steps(2, "demo")
+        } else {
+            templates::get("meeting-notes").unwrap().workflow
+        };
+        subs.push(start(&engine, wf, &format!("topic number {i}")));
+    }
+    for (i, (id, sub)) in subs.iter_mut().enumerate() {
+        if i % 5 == 0 {
+            engine.cancel(*id, CancelReason::User);
+        }
+        collect(sub).await;
+    }
+    store.flush(SOON).unwrap();
+    for (id, _) in &subs {
+        assert_eq!(
+            store.get_run(*id).unwrap().unwrap(),
+            engine.get(*id).unwrap()
+        );
+    }
+    let all = store
+        .list_runs(&RunFilter {
+            limit: Some(500),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(all.len(), 200);
+    let cancelled = store
+        .list_runs(&RunFilter {
+            status: Some(RunStatus::Cancelled),
+            limit: Some(500),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(
+        cancelled.len(),
+        engine
+            .list()
+            .iter()
+            .filter(|r| r.status == RunStatus::Cancelled)
+            .count()
+    );
+}
+
+async fn seeded(name: &str) -> (Store, Engine, Vec<RunId>) {
+    let store = Store::open(&temp_db(name)).unwrap();
+    let engine = engine_with_store(&store, DemoPace::INSTANT);
+    let mut ids = Vec::new();
+    for (t, input) in [
+        ("research-and-write", "tidal energy"),
+        ("long-story", "a dragon who learns to code"),
+        ("research-and-write", "honey bees"),
+    ] {
+        let (id, mut sub) = start(&engine, templates::get(t).unwrap().workflow, input);
+        collect(&mut sub).await;
+        ids.push(id);
+        // Distinct creation times, so the newest-first order is certain.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    store.flush(SOON).unwrap();
+    (store, engine, ids)
+}
+
+#[tokio::test]
+async fn search_filters_and_pages() {
+    let (store, _engine, ids) = seeded("search").await;
+    let list = |f: RunFilter| {
+        store
+            .list_runs(&f)
+            .unwrap()
+            .iter()
+            .map(|r| r.run_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(RunFilter::default()),
+        [ids[2], ids[1], ids[0]],
+        "newest first"
+    );
+    assert_eq!(
+        list(RunFilter {
+            search: Some("tidal".into()),
+            ..Default::default()
+        }),
+        [ids[0]]
+    );
+    // Output is searched too: the story's text mentions its chapters.
+    assert_eq!(
+        list(RunFilter {
+            search: Some("chapter".into()),
+            ..Default::default()
+        }),
+        [ids[1]]
+    );
+    assert_eq!(
+        list(RunFilter {
+            search: Some("HONEY bee".into()),
+            ..Default::default()
+        }),
+        [ids[2]],
+        "prefix, any case"
+    );
+    assert!(
+        list(RunFilter {
+            search: Some("\"unbalanced OR (".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        list(RunFilter {
+            workflow: Some("Long story".into()),
+            ..Default::default()
+        }),
+        [ids[1]]
+    );
+    assert_eq!(
+        list(RunFilter {
+            limit: Some(2),
+            offset: Some(1),
+            ..Default::default()
+        }),
+        [ids[1], ids[0]]
+    );
+    assert!(
+        list(RunFilter {
+            status: Some(RunStatus::Failed),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    let since = store
+        .get_run(ids[1])
+        .unwrap()
+        .unwrap()
+        .started_at_ms
+        .unwrap()
+        - 1;
+    assert_eq!(
+        list(RunFilter {
+            since_ms: Some(since),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    let prefix = &ids[0].to_string()[..8];
+    assert_eq!(store.resolve_id(prefix).unwrap(), Some(ids[0]));
+    assert_eq!(store.resolve_id("zz").unwrap(), None);
+}
+
+#[tokio::test]
+async fn delete_one_or_all_but_never_a_live_run() {
+    let (store, engine, ids) = seeded("delete").await;
+    assert!(store.delete_run(ids[0]).unwrap());
+    assert!(!store.delete_run(ids[0]).unwrap(), "already gone");
+    assert!(store.get_run(ids[0]).unwrap().is_none());
+    assert!(
+        store.events(ids[0]).unwrap().is_empty(),
+        "its events went with it"
+    );
+    assert!(
+        store
+            .list_runs(&RunFilter {
+                search: Some("tidal".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .is_empty()
+    );
+
+    let paced = engine_with_store(&store, DemoPace::HUMAN);
+    let (live, _sub) = start(&paced, steps(1, "demo"), "still going");
+    store.flush(SOON).unwrap();
+    assert_eq!(store.delete_run(live), Err(StoreError::RunIsLive));
+    assert_eq!(store.delete_all().unwrap(), 2, "the two finished runs");
+    assert_eq!(
+        store.list_runs(&RunFilter::default()).unwrap().len(),
+        1,
+        "the live run stays"
+    );
+    drop(engine);
+}
+
+#[tokio::test]
+async fn export_as_markdown_and_json() {
+    let (store, engine, ids) = seeded("export").await;
+    let md = store
+        .export(ids[0], ExportFormat::Markdown)
+        .unwrap()
+        .unwrap();
+    let run = engine.get(ids[0]).unwrap();
+    assert!(
+        md.starts_with("# Research and write\n\n**Input:** tidal energy"),
+        "{md}"
+    );
+    assert!(md.contains("**Status:** Completed"));
+    assert!(
+        md.contains("## 1. Research (demo, done in") && md.contains("## 2. Write (demo, done in")
+    );
+    assert!(md.contains(run.steps[1].text.trim_end()));
+    let json: serde_json::Value =
+        serde_json::from_str(&store.export(ids[0], ExportFormat::Json).unwrap().unwrap()).unwrap();
+    assert_eq!(json["run"]["status"], "completed");
+    assert_eq!(json["workflow"]["name"], "Research and write");
+    assert_eq!(
+        json["events"].as_array().unwrap().len() as u64,
+        run.last_seq
+    );
+    assert!(
+        store
+            .export(RunId::new_v4(), ExportFormat::Markdown)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn an_empty_file_becomes_a_fresh_history() {
+    let path = temp_db("empty");
+    std::fs::write(&path, b"").unwrap();
+    let store = Store::open(&path).unwrap();
+    assert!(store.list_runs(&RunFilter::default()).unwrap().is_empty());
+}
+
+#[test]
+fn the_first_schema_migrates_and_keeps_its_runs() {
+    let path = temp_db("v1");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("fixtures/history-v1.sql"))
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let id: RunId = "6f1c2b9e-0000-4000-8000-000000000001".parse().unwrap();
+    let run = store.get_run(id).unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.input.as_str()),
+        (RunStatus::Completed, "the moons of Jupiter")
+    );
+    assert_eq!(run.steps[0].text, "Io has volcanoes. Europa has an ocean.");
+    // Version 2 added search; the old run is indexed by the migration.
+    let found = store
+        .list_runs(&RunFilter {
+            search: Some("europa".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.iter().map(|r| r.run_id).collect::<Vec<_>>(), [id]);
+    assert_eq!(store.events(id).unwrap().len(), 1);
+    drop(store);
+    let version: u32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+fn bytes_of(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn a_damaged_file_is_refused_and_left_untouched() {
+    let path = temp_db("corrupt");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    assert!(err.to_string().contains("runs still work"));
+    assert_eq!(bytes_of(&path), garbage, "nothing overwritten");
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_untouched() {
+    let path = temp_db("newer");
+    drop(Store::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let before = bytes_of(&path);
+    let err = Store::open(&path).err().unwrap();
+    assert_eq!(
+        err,
+        StoreError::TooNew {
+            path: path.display().to_string(),
+            found: 99,
+            supported: 2
+        }
+    );
+    assert_eq!(bytes_of(&path), before);
+}
+
+#[test]
+fn a_read_only_file_is_refused_and_left_untouched() {
+    let path = temp_db("readonly");
+    drop(Store::open(&path).unwrap());
+    let before = bytes_of(&path);
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&path, perms).unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::ReadOnly(_)), "{err}");
+    assert_eq!(bytes_of(&path), before);
+}
+
+#[test]
+fn a_locked_database_is_reported_in_bounded_time() {
+    let path = temp_db("locked");
+    drop(Store::open(&path).unwrap());
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .unwrap();
+    let t = std::time::Instant::now();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Locked(_)), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    drop(holder);
+    assert!(Store::open(&path).is_ok(), "usable again once released");
+}
+
+#[tokio::test]
+async fn a_full_disk_never_stops_a_run() {
+    let path = temp_db("full");
+    let store = Store::open_with(
+        &path,
+        &StoreOptions {
+            max_bytes: Some(512 * 1024),
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let engine = engine_with_store(&store, DemoPace::INSTANT);
+    let (small, mut s1) = start(&engine, steps(1, "demo"), "fits");
+    collect(&mut s1).await;
+    store.flush(SOON).unwrap();
+    // A run far larger than the cap: every write of it fails, the run does not notice.
+    let big = Engine::new(EngineConfig {
+        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT).with_words(100_000)),
+        default_model: None,
+        sink: Some(store.sink()),
+    });
+    let (id, mut sub) = start(&big, steps(1, "demo"), "too big");
+    let events = collect(&mut sub).await;
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCompleted { .. }
+    ));
+    assert_eq!(
+        big.get(id).unwrap().steps[0]
+            .text
+            .split_whitespace()
+            .count(),
+        100_000
+    );
+    assert_eq!(store.flush(SOON), Err(StoreError::Full));
+    assert!(
+        store.health().unwrap().contains("full"),
+        "{:?}",
+        store.health()
+    );
+    // What was saved before is intact and readable.
+    assert_eq!(
+        store.get_run(small).unwrap().unwrap().status,
+        RunStatus::Completed
+    );
+}

@@ -1,0 +1,230 @@
+//! History through the `stepwise` binary: surviving a crash (SIGKILL mid-stream), and the
+//! history, show, export and delete commands.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use stepwise_engine::store::Store;
+use stepwise_engine::{EventKind, RunEvent, RunId, RunStatus, StepStatus};
+
+fn stepwise(_db: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    c.env("STEPWISE_DEMO_FIRST_TOKEN_MS", "0")
+        .env("STEPWISE_DEMO_WORD_MS", "1")
+        .env("STEPWISE_SETTINGS", "/nonexistent/settings.toml");
+    c
+}
+
+fn db_path(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("stepwise-store-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("history.db")
+}
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    stepwise(db)
+        .args(args)
+        .args(["--db", db.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_killed_run_is_found_interrupted_with_its_text() {
+    let db = db_path("crash");
+    let mut child = stepwise(&db)
+        .env("STEPWISE_DEMO_WORD_MS", "5")
+        .args([
+            "run",
+            "long-story",
+            "--input",
+            "a dragon who learns to code",
+            "--json",
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut events: Vec<RunEvent> = Vec::new();
+    let deltas = |evs: &[RunEvent]| -> String {
+        evs.iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::TextDelta { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    };
+    // Stream 50 words, then keep going for a second more: those 50 are older than any batch.
+    while deltas(&events).split_whitespace().count() < 50 {
+        events.push(
+            serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap(),
+        );
+    }
+    let early = deltas(&events);
+    let until = Instant::now() + Duration::from_secs(1);
+    while let Ok(line) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        events.push(serde_json::from_str(&line).unwrap());
+    }
+    child.kill().unwrap(); // SIGKILL: no flush, no clean exit
+    child.wait().unwrap();
+    let shown = deltas(&events);
+    let id = events[0].run_id;
+
+    let store = Store::open(&db).unwrap();
+    let saved_run = store.get_run(id).unwrap().unwrap();
+    assert_eq!(saved_run.status, RunStatus::Interrupted);
+    assert_eq!(saved_run.steps[0].status, StepStatus::Cancelled);
+    let saved = &saved_run.steps[0].text;
+    assert!(
+        saved.starts_with(&early),
+        "everything older than a batch is saved ({} of {} bytes)",
+        saved.len(),
+        early.len()
+    );
+    assert!(
+        shown.starts_with(saved.as_str()),
+        "what is saved is what was shown, never more"
+    );
+    assert!(saved_run.ended_at_ms.is_some());
+    drop(store);
+
+    let out = run(&db, &["show", &id.to_string()[..8]]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Interrupted (Stepwise stopped unexpectedly)") && text.contains(&early[..40]),
+        "{text}"
+    );
+}
+
+fn ids_of(out: &Output) -> Vec<RunId> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn history_show_export_and_delete() {
+    let db = db_path("commands");
+    assert_eq!(
+        run(
+            &db,
+            &["run", "research-and-write", "--input", "tidal energy"]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(
+            &db,
+            &[
+                "run",
+                "long-story",
+                "--input",
+                "a dragon",
+                "--cancel-after-ms",
+                "30"
+            ]
+        )
+        .status
+        .code(),
+        Some(130)
+    );
+    assert_eq!(
+        run(
+            &db,
+            &[
+                "run",
+                "research-and-write",
+                "--input",
+                "no history",
+                "--no-history"
+            ]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+
+    let all = ids_of(&run(&db, &["history", "--json"]));
+    assert_eq!(all.len(), 2, "--no-history runs are not recorded");
+    let found = ids_of(&run(&db, &["history", "--search", "tidal", "--json"]));
+    assert_eq!(found, [all[1]]);
+    let cancelled = ids_of(&run(&db, &["history", "--status", "cancelled", "--json"]));
+    assert_eq!(cancelled, [all[0]]);
+    let listed = String::from_utf8(run(&db, &["history"]).stdout).unwrap();
+    assert!(
+        listed.contains("cancelled")
+            && listed.contains("completed")
+            && listed.contains("tidal energy"),
+        "{listed}"
+    );
+    assert_eq!(
+        run(&db, &["history", "--status", "weird"]).status.code(),
+        Some(2)
+    );
+
+    let md = run(&db, &["export", &all[1].to_string(), "--format", "md"]);
+    assert!(
+        String::from_utf8(md.stdout)
+            .unwrap()
+            .starts_with("# Research and write")
+    );
+    let json = run(&db, &["export", &all[1].to_string(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["run"]["status"], "completed");
+    assert!(v["events"].as_array().unwrap().len() > 10);
+
+    assert_eq!(
+        run(&db, &["show", "ffffffff"]).status.code(),
+        Some(2),
+        "unknown run"
+    );
+    assert_eq!(
+        run(&db, &["delete", &all[0].to_string()]).status.code(),
+        Some(0)
+    );
+    assert_eq!(ids_of(&run(&db, &["history", "--json"])), [all[1]]);
+    let out = run(&db, &["delete", "--all"]);
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("Deleted 1 runs")
+    );
+    assert!(ids_of(&run(&db, &["history", "--json"])).is_empty());
+}
+
+#[test]
+fn a_damaged_history_costs_the_history_not_the_run() {
+    let db = db_path("damaged");
+    std::fs::write(&db, vec![7u8; 4096]).unwrap();
+    let out = run(&db, &["run", "research-and-write", "--input", "still runs"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("damaged") && err.contains("runs still work"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), vec![7u8; 4096]);
+    assert_eq!(run(&db, &["history"]).status.code(), Some(1));
+}

@@ -3,9 +3,13 @@
 //! object as the last line. Figures, not assertions: this machine is shared and noisy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use common::{ms, pct, us};
 
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::store::Store;
@@ -34,7 +38,7 @@ fn main() {
         all_rx.sort();
         let (deltas_per_sec, durable_per_sec) = delta_rate(1_000_000).await;
         let cancel_all = cancel_all_live(1_000).await;
-        let rss_mb = peak_rss_kb() as f64 / 1024.0;
+        let rss_mb = common::peak_rss_mb();
 
         let (p50, p99) = (pct(&all, 50.0), pct(&all, 99.0));
         println!("{:<60} {:>14}", "measure (history store enabled)", "value");
@@ -236,29 +240,4 @@ async fn cancel_all_live(n: usize) -> Duration {
     let elapsed = t0.elapsed();
     assert_eq!(engine.live_count(), 0);
     elapsed
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[i]
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// The process's peak resident set (VmHWM), in kB.
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }

@@ -4,8 +4,12 @@
 //! then one JSON object as the last line. Figures, not assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::{pct, us};
 
 use stepwise_engine::provider::{DemoModel, HttpOptions, OpenAiProvider, Providers};
 use stepwise_engine::store::Store;
@@ -34,7 +38,7 @@ fn main() {
         let rate = delta_rate(&server, &engine, 200_000).await;
         let c100 = cancel_all(&server, &engine, 100).await;
         let c1000 = cancel_all(&server, &engine, 1_000).await;
-        let rss_mb = peak_rss_kb() as f64 / 1024.0;
+        let rss_mb = common::peak_rss_mb();
 
         let (p50, p99) = (pct(&closes, 50.0), pct(&closes, 99.0));
         println!("{:<58} {:>12}", "measure", "value");
@@ -176,23 +180,4 @@ async fn cancel_all(server: &TestServer, engine: &Engine, n: usize) -> (f64, usi
         .filter(|r| !r.disconnected && !r.completed)
         .count();
     (elapsed, open)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
-}
-
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }

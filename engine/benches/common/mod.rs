@@ -1,0 +1,30 @@
+//! What the benchmarks share: percentiles, formatting, the process's peak memory.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+/// The `p`th percentile of sorted durations.
+pub fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]
+}
+
+pub fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The process's peak resident set (VmHWM), in MB; 0 where /proc is not there.
+pub fn peak_rss_mb() -> f64 {
+    let kb: u64 = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0);
+    kb as f64 / 1024.0
+}

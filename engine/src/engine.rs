@@ -54,7 +54,8 @@ pub struct Engine {
 }
 
 struct Inner {
-    config: EngineConfig,
+    /// Read at each start, so a reconfiguration applies to the next run (running ones keep theirs).
+    config: Mutex<EngineConfig>,
     runs: Mutex<Runs>,
     /// Every run's driver task, so that shutdown can wait for all of them.
     drivers: TaskTracker,
@@ -72,7 +73,7 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Self {
         Engine {
             inner: Arc::new(Inner {
-                config,
+                config: Mutex::new(config),
                 runs: Mutex::new(Runs::default()),
                 drivers: TaskTracker::new(),
             }),
@@ -85,6 +86,25 @@ impl Engine {
             .runs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn config(&self) -> EngineConfig {
+        self.inner
+            .config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// New providers and default model (settings changed) for the runs started from now on.
+    pub fn reconfigure(&self, providers: Providers, default_model: Option<ModelRef>) {
+        let mut config = self
+            .inner
+            .config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        config.providers = providers;
+        config.default_model = default_model;
     }
 
     fn run(&self, id: RunId) -> Option<Arc<RunState>> {
@@ -122,13 +142,9 @@ impl Engine {
         if let Some(existing) = runs.by_id.get(&id) {
             return Ok((id, existing.subscribe()));
         }
-        let default_model = self
-            .inner
-            .config
-            .default_model
-            .clone()
-            .unwrap_or_else(ModelRef::demo);
-        let sink = self.inner.config.sink.clone();
+        let config = self.config();
+        let default_model = config.default_model.clone().unwrap_or_else(ModelRef::demo);
+        let sink = config.sink.clone();
         if let Some(sink) = &sink {
             sink.run_created(id, &req.workflow, &input, crate::run::now_ms());
         }
@@ -154,7 +170,7 @@ impl Engine {
         let cx = DriveContext {
             workflow: req.workflow,
             input,
-            providers: self.inner.config.providers.clone(),
+            providers: config.providers,
             default_model,
         };
         self.inner.drivers.spawn(drive(run, cx));

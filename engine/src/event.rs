@@ -1,6 +1,9 @@
 //! The run event protocol (DESIGN.md §4): one tagged enum, versioned, every event numbered.
 //!
 //! This serde form is the wire format: the CLI's `--json` prints it and the UI receives it.
+//! Counters and times are `u64` here and plain numbers in TypeScript (the `specta(type = u32)`
+//! overrides only name the TS type: JSON numbers are exact up to 2^53, far beyond any seq or
+//! millisecond timestamp).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,10 +20,15 @@ pub type RunId = Uuid;
 pub struct RunEvent {
     pub v: u32,
     pub run_id: RunId,
-    #[specta(type = f64)]
+    #[specta(type = u32)]
     pub seq: u64,
+    /// Set only on a coalesced `TextDelta` that stands for the events `first_seq..=seq` (a front
+    /// end may merge deltas to bound its load); absent means `first_seq == seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[specta(type = Option<u32>)]
+    pub first_seq: Option<u64>,
     /// Milliseconds since the Unix epoch.
-    #[specta(type = f64)]
+    #[specta(type = u32)]
     pub ts_ms: u64,
     #[serde(flatten)]
     pub kind: EventKind,
@@ -47,13 +55,13 @@ pub enum EventKind {
     StepCompleted {
         step_index: u32,
         output: String,
-        #[specta(type = f64)]
+        #[specta(type = u32)]
         duration_ms: u64,
         usage: Option<Usage>,
     },
     RunCompleted {
         output: String,
-        #[specta(type = f64)]
+        #[specta(type = u32)]
         duration_ms: u64,
     },
     RunCancelled {
@@ -62,7 +70,7 @@ pub enum EventKind {
         step_index: Option<u32>,
         /// The running step's text so far. Completed steps keep their outputs too.
         partial_output: String,
-        #[specta(type = f64)]
+        #[specta(type = u32)]
         duration_ms: u64,
     },
     RunFailed {
@@ -70,9 +78,16 @@ pub enum EventKind {
         error: ErrorKind,
         /// Written for a person: what went wrong and what to do about it.
         message: String,
-        #[specta(type = f64)]
+        #[specta(type = u32)]
         duration_ms: u64,
     },
+}
+
+impl RunEvent {
+    /// The first `seq` this event stands for (its own, unless it is a coalesced delta).
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq.unwrap_or(self.seq)
+    }
 }
 
 impl EventKind {
@@ -146,6 +161,7 @@ mod tests {
             v: PROTOCOL_VERSION,
             run_id: Uuid::nil(),
             seq: 3,
+            first_seq: None,
             ts_ms: 42,
             kind: EventKind::TextDelta {
                 step_index: 0,

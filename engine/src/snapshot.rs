@@ -20,11 +20,11 @@ pub struct RunSnapshot {
     pub final_output: Option<String>,
     pub cancel_reason: Option<CancelReason>,
     pub error: Option<RunError>,
-    #[specta(type = Option<f64>)]
+    #[specta(type = Option<u32>)]
     pub started_at_ms: Option<u64>,
-    #[specta(type = Option<f64>)]
+    #[specta(type = Option<u32>)]
     pub ended_at_ms: Option<u64>,
-    #[specta(type = f64)]
+    #[specta(type = u32)]
     pub last_seq: u64,
 }
 
@@ -35,9 +35,9 @@ pub struct StepSnapshot {
     pub status: StepStatus,
     /// Everything streamed so far; the output once completed.
     pub text: String,
-    #[specta(type = Option<f64>)]
+    #[specta(type = Option<u32>)]
     pub started_at_ms: Option<u64>,
-    #[specta(type = Option<f64>)]
+    #[specta(type = Option<u32>)]
     pub duration_ms: Option<u64>,
     pub usage: Option<Usage>,
 }
@@ -56,9 +56,9 @@ pub struct RunSummary {
     pub workflow_name: String,
     pub input: String,
     pub status: RunStatus,
-    #[specta(type = Option<f64>)]
+    #[specta(type = Option<u32>)]
     pub started_at_ms: Option<u64>,
-    #[specta(type = Option<f64>)]
+    #[specta(type = Option<u32>)]
     pub ended_at_ms: Option<u64>,
 }
 
@@ -99,9 +99,11 @@ impl RunSnapshot {
     }
 
     /// Applies the next event. Returns false (and changes nothing) for an event that is not the
-    /// next one (`seq != last_seq + 1`) or belongs to another run, which makes re-delivery harmless.
+    /// next one (it must start at `last_seq + 1`; a coalesced delta covers `first_seq..=seq`) or
+    /// belongs to another run, which makes re-delivery harmless.
     pub fn apply(&mut self, event: &RunEvent) -> bool {
-        if event.run_id != self.run_id || event.seq != self.last_seq + 1 {
+        let next = self.last_seq + 1;
+        if event.run_id != self.run_id || event.first_seq() != next || event.seq < next {
             return false;
         }
         self.last_seq = event.seq;

@@ -33,6 +33,33 @@ impl DemoPace {
     };
 }
 
+impl DemoPace {
+    /// The human pace, changed by `STEPWISE_DEMO_FIRST_TOKEN_MS` and `STEPWISE_DEMO_WORD_MS`
+    /// (whole milliseconds; `0` for no waiting) — how tests and demos speed the model up.
+    pub fn from_env() -> Result<DemoPace, String> {
+        let ms = |name: &str| -> Result<Option<Duration>, String> {
+            match std::env::var(name) {
+                Err(_) => Ok(None),
+                Ok(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .map(|ms| Some(Duration::from_millis(ms)))
+                    .map_err(|_| {
+                        format!("{name} must be a whole number of milliseconds, not `{v}`")
+                    }),
+            }
+        };
+        let mut pace = DemoPace::HUMAN;
+        if let Some(d) = ms("STEPWISE_DEMO_FIRST_TOKEN_MS")? {
+            pace.first_token = d;
+        }
+        if let Some(d) = ms("STEPWISE_DEMO_WORD_MS")? {
+            pace.per_word = d;
+        }
+        Ok(pace)
+    }
+}
+
 impl Default for DemoPace {
     fn default() -> Self {
         DemoPace::HUMAN

@@ -189,6 +189,7 @@ impl Inner {
             v: PROTOCOL_VERSION,
             run_id,
             seq: self.snapshot.last_seq + 1,
+            first_seq: None,
             ts_ms: now_ms(),
             kind,
         };

@@ -17,10 +17,10 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     pub workflow: Option<String>,
     /// Runs created at or after this time (ms since the Unix epoch).
-    #[specta(type = Option<f64>)]
+    #[specta(type = Option<u32>)]
     pub since_ms: Option<u64>,
     /// Runs created before this time.
-    #[specta(type = Option<f64>)]
+    #[specta(type = Option<u32>)]
     pub until_ms: Option<u64>,
     pub search: Option<String>,
     /// Page size (default 50, at most 500) and how many to skip.

@@ -1,0 +1,39 @@
+//! The typed IPC surface: every command and event, exported to `ui/src/bindings.ts` by specta.
+
+use tauri::Runtime;
+
+use crate::bridge::RunUpdate;
+use crate::commands::{runs, settings, workflows};
+
+/// Commands and events, for any runtime (the app's, or Tauri's mock runtime in tests).
+pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new()
+        .commands(tauri_specta::collect_commands![
+            workflows::list_templates,
+            workflows::list_workflows,
+            workflows::get_workflow,
+            workflows::save_workflow,
+            workflows::delete_workflow,
+            runs::start_run,
+            runs::cancel_run,
+            runs::get_run,
+            runs::list_runs,
+            runs::delete_run,
+            runs::export_run,
+            settings::get_settings,
+            settings::save_settings,
+            settings::set_api_key,
+            settings::clear_api_key,
+            settings::test_connection,
+        ])
+        .events(tauri_specta::collect_events![RunUpdate])
+}
+
+/// Writes the TypeScript bindings to `path`.
+pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+    let ts = specta_typescript::Typescript::default()
+        .header("// Generated from Stepwise's Rust types by specta (src-tauri/src/bindings.rs). Do not edit.\n");
+    builder::<tauri::Wry>()
+        .export(ts, path)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,161 @@
+//! The event bridge: one task per run forwards the engine's events to the webview as typed Tauri
+//! events, merging text deltas within a short window.
+//!
+//! The bridge also keeps, per run, the fold of what it has sent. `get_run` answers from it, so a
+//! webview that (re)loads gets a snapshot that ends exactly on an event it was sent: every later
+//! event starts after it, none straddles it, and the text arrives exactly once.
+
+mod coalesce;
+
+pub use coalesce::Coalescer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use stepwise_engine::{EventKind, RunEvent, RunId, RunSnapshot, Subscription};
+use tokio::time::Instant;
+
+/// What the webview receives: one run event (a merged `TextDelta` covers `first_seq..=seq`).
+/// The Tauri event is named `run-update`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct RunUpdate(pub RunEvent);
+
+/// Sends one update to the webview(s).
+pub type Emit = Arc<dyn Fn(RunUpdate) + Send + Sync>;
+
+/// At most this long between a delta arriving and the webview getting it: one frame.
+pub const DEFAULT_WINDOW: Duration = Duration::from_millis(16);
+
+pub struct Bridge {
+    emit: Emit,
+    window: Duration,
+    runs: Mutex<HashMap<RunId, Arc<Mutex<RunSnapshot>>>>,
+}
+
+impl Bridge {
+    /// `window` zero forwards every event as it comes.
+    pub fn new(emit: Emit, window: Duration) -> Self {
+        Bridge {
+            emit,
+            window,
+            runs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn runs(&self) -> MutexGuard<'_, HashMap<RunId, Arc<Mutex<RunSnapshot>>>> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts forwarding a run, unless it is already forwarded (a re-sent start). `sub` must have
+    /// been taken before the run's first event.
+    pub fn follow(&self, run_id: RunId, sub: Subscription) {
+        let sent = {
+            let mut runs = self.runs();
+            if runs.contains_key(&run_id) {
+                return;
+            }
+            let sent = Arc::new(Mutex::new(sub.snapshot.clone()));
+            runs.insert(run_id, sent.clone());
+            sent
+        };
+        tauri::async_runtime::spawn(forward(sub, sent, self.emit.clone(), self.window));
+    }
+
+    /// The run as the webview has been sent it, if the bridge forwards it.
+    pub fn snapshot(&self, run_id: RunId) -> Option<RunSnapshot> {
+        let sent = self.runs().get(&run_id).cloned()?;
+        let snap = sent.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        Some(snap)
+    }
+
+    /// Forgets a finished run (its record lives on in the history).
+    pub fn forget(&self, run_id: RunId) {
+        self.runs().remove(&run_id);
+    }
+}
+
+async fn forward(
+    mut sub: Subscription,
+    sent: Arc<Mutex<RunSnapshot>>,
+    emit: Emit,
+    window: Duration,
+) {
+    let mut coalescer = Coalescer::default();
+    let mut deadline: Option<Instant> = None;
+    let send = |event: RunEvent| {
+        // Fold and send under one lock, so `snapshot` never sits between the two.
+        let mut snap = sent.lock().unwrap_or_else(PoisonError::into_inner);
+        snap.apply(&event);
+        log_milestone(&event);
+        emit(RunUpdate(event));
+    };
+    loop {
+        let next = match deadline {
+            Some(at) => tokio::select! {
+                biased;
+                e = sub.next() => e,
+                _ = tokio::time::sleep_until(at) => {
+                    if let Some(e) = coalescer.flush() {
+                        send(e);
+                    }
+                    deadline = None;
+                    continue;
+                }
+            },
+            None => sub.next().await,
+        };
+        let Some(event) = next else {
+            if let Some(e) = coalescer.flush() {
+                send(e);
+            }
+            return;
+        };
+        if window.is_zero() {
+            send(event);
+            continue;
+        }
+        for e in coalescer.push(event) {
+            send(e);
+        }
+        deadline = match (coalescer.is_holding(), deadline) {
+            (true, None) => Some(Instant::now() + window),
+            (true, d) => d,
+            (false, _) => None,
+        };
+    }
+}
+
+/// Run starts, ends and failures go to the log with the run id; never the model's text.
+fn log_milestone(e: &RunEvent) {
+    match &e.kind {
+        EventKind::RunStarted {
+            workflow_name,
+            steps,
+            ..
+        } => {
+            tracing::info!(run_id = %e.run_id, workflow = %workflow_name, steps = steps.len(), "run started");
+        }
+        EventKind::RunCompleted { duration_ms, .. } => {
+            tracing::info!(run_id = %e.run_id, duration_ms, "run completed");
+        }
+        EventKind::RunCancelled {
+            reason,
+            step_index,
+            duration_ms,
+            ..
+        } => {
+            tracing::info!(run_id = %e.run_id, ?reason, ?step_index, duration_ms, "run cancelled");
+        }
+        EventKind::RunFailed {
+            step_index,
+            error,
+            message,
+            ..
+        } => {
+            tracing::warn!(run_id = %e.run_id, step_index, ?error, %message, "run failed");
+        }
+        _ => {}
+    }
+}

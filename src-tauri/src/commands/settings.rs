@@ -1,0 +1,229 @@
+//! Settings, API keys and the connection test. No response ever carries a key: only whether one
+//! is set, and where keys are kept.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use stepwise_engine::ProviderKind;
+use stepwise_engine::provider::{Chunk, ModelRequest};
+use stepwise_engine::settings::ProviderSettings;
+use tauri::State;
+
+use crate::error::AppError;
+use crate::secrets::KeyStorage;
+use crate::state::{AppState, HistoryStatus};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct SettingsView {
+    /// Model for steps that name none: `demo`, `openai:NAME`, …
+    pub default_model: String,
+    pub openai: ProviderView,
+    pub anthropic: ProviderView,
+    pub ollama: ProviderView,
+    pub idle_timeout_secs: u32,
+    pub key_storage: KeyStorage,
+    pub history: HistoryStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ProviderView {
+    /// Empty: the provider's usual address.
+    pub base_url: String,
+    pub default_model: String,
+    pub has_key: bool,
+    /// The key (or base URL) comes from an environment variable, which wins over Settings.
+    pub from_environment: bool,
+}
+
+/// What Settings can change. Keys are set separately, write-only (`set_api_key`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct SettingsUpdate {
+    pub default_model: String,
+    pub openai: ProviderUpdate,
+    pub anthropic: ProviderUpdate,
+    pub ollama: ProviderUpdate,
+    pub idle_timeout_secs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ProviderUpdate {
+    pub base_url: String,
+    pub default_model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ConnectionReport {
+    pub ok: bool,
+    /// What happened, in words for a person.
+    pub message: String,
+    #[specta(type = Option<u32>)]
+    pub latency_ms: Option<u64>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
+    view(&state)
+}
+
+fn view(state: &AppState) -> SettingsView {
+    let saved = state.settings().clone();
+    let effective = state.effective_settings();
+    let env = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let provider =
+        |saved: &ProviderSettings, eff: &ProviderSettings, env_vars: &[&str]| ProviderView {
+            base_url: saved.base_url.clone().unwrap_or_default(),
+            default_model: saved.default_model.clone().unwrap_or_default(),
+            has_key: eff.api_key.is_some(),
+            from_environment: env_vars.iter().any(|v| env(v)),
+        };
+    SettingsView {
+        default_model: saved.default_model.clone().unwrap_or_else(|| "demo".into()),
+        openai: provider(
+            &saved.openai,
+            &effective.openai,
+            &["OPENAI_API_KEY", "OPENAI_BASE_URL"],
+        ),
+        anthropic: provider(
+            &saved.anthropic,
+            &effective.anthropic,
+            &["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"],
+        ),
+        ollama: provider(&saved.ollama, &effective.ollama, &[]),
+        idle_timeout_secs: saved.network.idle_timeout_secs as u32,
+        key_storage: state.secrets.storage(),
+        history: state.history.clone(),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn save_settings(
+    state: State<'_, AppState>,
+    update: SettingsUpdate,
+) -> Result<SettingsView, AppError> {
+    let default_model = update.default_model.trim().to_string();
+    default_model
+        .parse::<stepwise_engine::ModelRef>()
+        .map_err(|e| AppError::Settings(format!("Default model: {e}")))?;
+    if update.idle_timeout_secs == 0 {
+        return Err(AppError::Settings(
+            "The idle timeout must be at least 1 second".into(),
+        ));
+    }
+    let mut s = state.settings().clone();
+    s.default_model = Some(default_model);
+    for (p, u) in [
+        (&mut s.openai, &update.openai),
+        (&mut s.anthropic, &update.anthropic),
+        (&mut s.ollama, &update.ollama),
+    ] {
+        p.base_url = Some(u.base_url.trim().to_string()).filter(|v| !v.is_empty());
+        p.default_model = Some(u.default_model.trim().to_string()).filter(|v| !v.is_empty());
+    }
+    s.network.idle_timeout_secs = u64::from(update.idle_timeout_secs);
+    state.save_settings(s)?;
+    Ok(view(&state))
+}
+
+/// Stores a key (keychain, or the private file where there is none) and says where.
+#[tauri::command]
+#[specta::specta]
+pub fn set_api_key(
+    state: State<'_, AppState>,
+    provider: ProviderKind,
+    key: String,
+) -> Result<KeyStorage, AppError> {
+    if provider == ProviderKind::Demo {
+        return Err(AppError::Settings("The demo model needs no key".into()));
+    }
+    let storage = state.secrets.set(provider, &key)?;
+    state.apply_settings()?;
+    tracing::info!(provider = provider.prefix(), ?storage, "API key set");
+    Ok(storage)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn clear_api_key(state: State<'_, AppState>, provider: ProviderKind) -> Result<(), AppError> {
+    state.secrets.clear(provider)?;
+    state.apply_settings()?;
+    tracing::info!(provider = provider.prefix(), "API key cleared");
+    Ok(())
+}
+
+/// Asks the provider for a one-word answer and reports, in plain words, whether it came.
+#[tauri::command]
+#[specta::specta]
+pub async fn test_connection(
+    state: State<'_, AppState>,
+    provider: ProviderKind,
+) -> Result<ConnectionReport, AppError> {
+    if provider == ProviderKind::Demo {
+        return Ok(ConnectionReport {
+            ok: true,
+            message: "The demo model works offline.".into(),
+            latency_ms: Some(0),
+        });
+    }
+    let settings = state.effective_settings();
+    let configured = match provider {
+        ProviderKind::OpenAi => settings.openai.default_model.clone(),
+        ProviderKind::Anthropic => settings.anthropic.default_model.clone(),
+        ProviderKind::Ollama => settings.ollama.default_model.clone(),
+        ProviderKind::Demo => None,
+    };
+    let model = configured.unwrap_or_else(|| match provider {
+        ProviderKind::Anthropic => "claude-sonnet-4-5".into(),
+        ProviderKind::Ollama => "llama3.2".into(),
+        _ => "gpt-5-mini".into(),
+    });
+    let model_ref = format!("{}:{model}", provider.prefix())
+        .parse::<stepwise_engine::ModelRef>()
+        .map_err(|e| AppError::Settings(e.to_string()))?;
+    let providers = state.providers()?;
+    let p = providers
+        .resolve(&model_ref)
+        .map_err(|e| AppError::Settings(e.message))?;
+    let request = ModelRequest {
+        model: model_ref,
+        instructions: "Reply with the single word OK.".into(),
+        input: "Connection test".into(),
+        previous: None,
+    };
+    let started = Instant::now();
+    let mut stream = p.stream(request);
+    // The first piece of text is proof enough; dropping the stream closes the connection.
+    let first = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Chunk::Text(_))) | None => return Ok(()),
+                Some(Ok(Chunk::Usage(_))) => {}
+                Some(Err(e)) => return Err(e),
+            }
+        }
+    })
+    .await;
+    let latency = started.elapsed().as_millis() as u64;
+    Ok(match first {
+        Ok(Ok(())) => ConnectionReport {
+            ok: true,
+            message: format!(
+                "Connected: {model} answered in {:.1} s.",
+                latency as f64 / 1000.0
+            ),
+            latency_ms: Some(latency),
+        },
+        Ok(Err(e)) => ConnectionReport {
+            ok: false,
+            message: e.message,
+            latency_ms: None,
+        },
+        Err(_) => ConnectionReport {
+            ok: false,
+            message: "No answer within 30 s. Check the address and try again.".into(),
+            latency_ms: None,
+        },
+    })
+}

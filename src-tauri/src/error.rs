@@ -1,0 +1,48 @@
+//! Errors that cross to the front end: a typed union in TypeScript (`{ kind, detail }`), each with
+//! a message a person can act on.
+
+use serde::Serialize;
+use stepwise_engine::store::StoreError;
+use stepwise_engine::{StartError, WorkflowError};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, specta::Type)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum AppError {
+    /// A workflow did not validate; every issue names its step and field.
+    #[error("{0}")]
+    InvalidWorkflow(WorkflowError),
+    #[error("the input is empty: type what the workflow should work on")]
+    EmptyInput,
+    #[error("`{0}` is not a run id")]
+    InvalidRunId(String),
+    #[error("there is no workflow `{0}`")]
+    WorkflowNotFound(String),
+    #[error("{0}")]
+    History(StoreError),
+    #[error("History is unavailable: {0}")]
+    HistoryUnavailable(String),
+    #[error("{0}")]
+    Settings(String),
+    #[error("the API key could not be stored: {0}")]
+    Secrets(String),
+    #[error("Stepwise is closing and starts no new runs")]
+    ShuttingDown,
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<StartError> for AppError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::EmptyInput => AppError::EmptyInput,
+            StartError::InvalidWorkflow(w) => AppError::InvalidWorkflow(w),
+            StartError::ShuttingDown => AppError::ShuttingDown,
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::History(e)
+    }
+}

@@ -1,0 +1,89 @@
+//! The Stepwise desktop shell: a thin Tauri layer over `stepwise-engine`.
+//!
+//! ```text
+//! webview ──command──▶ commands/ ──▶ engine (runs) / store (history) / workflows / secrets
+//!    ▲                                   │ events
+//!    └──── `run-update` ◀── bridge/ ◀────┘ (coalesced, folded for rejoining)
+//! ```
+//! Nothing here runs a workflow; `state.rs` wires the parts, `lifecycle.rs` saves on quit.
+
+mod bindings;
+pub mod bridge;
+pub mod commands;
+pub mod error;
+pub mod lifecycle;
+mod logging;
+pub mod paths;
+pub mod secrets;
+pub mod state;
+pub mod workflows;
+
+pub use bindings::{builder, export_bindings};
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tauri::Manager;
+use tauri_specta::Event;
+
+use bridge::{Emit, RunUpdate};
+use lifecycle::Exiting;
+use paths::AppPaths;
+use state::{AppState, StateOptions};
+
+/// Builds and runs the desktop app until it quits.
+pub fn run() -> ExitCode {
+    let specta = builder::<tauri::Wry>();
+    // In a source checkout, keep the UI's bindings in step with the Rust types.
+    #[cfg(debug_assertions)]
+    {
+        let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src");
+        if ui.is_dir() {
+            if let Err(e) = export_bindings(&ui.join("bindings.ts")) {
+                eprintln!("stepwise: could not export the TypeScript bindings: {e}");
+            }
+        }
+    }
+    let handler = specta.invoke_handler();
+    let app = tauri::Builder::default()
+        // First plugin: a second launch focuses the running window instead of starting again.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.show();
+                let _ = w.set_focus();
+            }
+        }))
+        .invoke_handler(handler)
+        .setup(move |app| {
+            specta.mount_events(app);
+            let path = app.path();
+            let paths = AppPaths {
+                data_dir: path.app_data_dir()?,
+                config_dir: path.app_config_dir()?,
+                log_dir: path.app_log_dir()?,
+            };
+            app.manage(logging::init(&paths.log_dir));
+            let handle = app.handle().clone();
+            let emit: Emit = Arc::new(move |update: RunUpdate| {
+                if let Err(e) = update.emit(&handle) {
+                    tracing::error!("cannot send a run update to the window: {e}");
+                }
+            });
+            let options = StateOptions::desktop(&paths);
+            app.manage(AppState::new(paths, emit, options));
+            app.manage(Exiting::default());
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => {
+            app.run(lifecycle::on_event);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stepwise: cannot start: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! What the app holds while it runs: the engine, the history, the bridge, settings and keys.
+//! Commands borrow it; none of them holds run logic.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
+use stepwise_engine::settings::{ApiKey, Settings};
+use stepwise_engine::store::Store;
+use stepwise_engine::{Engine, EngineConfig, ProviderKind};
+
+use crate::bridge::{Bridge, DEFAULT_WINDOW, Emit};
+use crate::error::AppError;
+use crate::paths::AppPaths;
+use crate::secrets::Secrets;
+use crate::workflows::Workflows;
+
+/// Whether history can be used, and if not, why (shown in the UI; runs work either way).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct HistoryStatus {
+    pub available: bool,
+    pub path: String,
+    pub message: Option<String>,
+}
+
+/// How the state is built; the desktop app and the tests differ only here.
+pub struct StateOptions {
+    pub demo_pace: DemoPace,
+    pub secrets: Secrets,
+    /// The bridge's coalescing window; zero forwards every delta.
+    pub window: Duration,
+}
+
+impl StateOptions {
+    /// The real app: demo pace from the environment, keys in the OS keychain when it answers.
+    pub fn desktop(paths: &AppPaths) -> Self {
+        let demo_pace = DemoPace::from_env().unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the normal demo pace");
+            DemoPace::HUMAN
+        });
+        StateOptions {
+            demo_pace,
+            secrets: Secrets::open(paths.secrets_file()),
+            window: DEFAULT_WINDOW,
+        }
+    }
+}
+
+pub struct AppState {
+    pub engine: Engine,
+    pub store: Option<Arc<Store>>,
+    pub history: HistoryStatus,
+    pub bridge: Bridge,
+    pub workflows: Workflows,
+    pub secrets: Secrets,
+    pub paths: AppPaths,
+    settings: Mutex<Settings>,
+    demo: DemoModel,
+}
+
+impl AppState {
+    pub fn new(paths: AppPaths, emit: Emit, options: StateOptions) -> AppState {
+        let path = paths.history_db();
+        let (store, history) = match Store::open(&path) {
+            Ok(s) => (
+                Some(Arc::new(s)),
+                HistoryStatus {
+                    available: true,
+                    path: path.display().to_string(),
+                    message: None,
+                },
+            ),
+            Err(e) => {
+                tracing::error!("history unavailable: {e}");
+                let status = HistoryStatus {
+                    available: false,
+                    path: path.display().to_string(),
+                    message: Some(e.to_string()),
+                };
+                (None, status)
+            }
+        };
+        let settings = Settings::load(&paths.settings_file()).unwrap_or_else(|e| {
+            tracing::error!("{e}; using the default settings");
+            Settings::default()
+        });
+        let demo = DemoModel::new(options.demo_pace);
+        let engine = Engine::new(EngineConfig {
+            providers: Providers::demo(demo.clone()),
+            default_model: None,
+            sink: store.as_ref().map(|s| s.sink()),
+        });
+        let state = AppState {
+            engine,
+            store,
+            history,
+            bridge: Bridge::new(emit, options.window),
+            workflows: Workflows::new(paths.workflows_dir()),
+            secrets: options.secrets,
+            paths,
+            settings: Mutex::new(settings),
+            demo,
+        };
+        if let Err(e) = state.apply_settings() {
+            tracing::error!("{e}; real providers are unavailable until Settings are fixed");
+        }
+        state
+    }
+
+    pub fn settings(&self) -> MutexGuard<'_, Settings> {
+        self.settings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The settings as providers see them: the file, keys from the keychain, then the
+    /// environment (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …), which wins.
+    pub fn effective_settings(&self) -> Settings {
+        let mut s = self.settings().clone();
+        for (kind, p) in [
+            (ProviderKind::OpenAi, &mut s.openai),
+            (ProviderKind::Anthropic, &mut s.anthropic),
+            (ProviderKind::Ollama, &mut s.ollama),
+        ] {
+            if let Some(k) = self.secrets.get(kind) {
+                p.api_key = Some(ApiKey::new(k));
+            }
+        }
+        s.with_env(|k| std::env::var(k).ok())
+    }
+
+    pub fn providers(&self) -> Result<Providers, AppError> {
+        self.effective_settings()
+            .providers(self.demo.clone())
+            .map_err(|e| AppError::Settings(e.to_string()))
+    }
+
+    /// Rebuilds the providers for the runs started from now on.
+    pub fn apply_settings(&self) -> Result<(), AppError> {
+        let effective = self.effective_settings();
+        let providers = effective
+            .providers(self.demo.clone())
+            .map_err(|e| AppError::Settings(e.to_string()))?;
+        let default_model = effective
+            .default_model()
+            .map_err(|e| AppError::Settings(e.to_string()))?;
+        self.engine.reconfigure(providers, default_model);
+        Ok(())
+    }
+
+    /// Writes the settings file (never with keys: those live in `Secrets`).
+    pub fn save_settings(&self, settings: Settings) -> Result<(), AppError> {
+        let mut to_file = settings.clone();
+        for p in [
+            &mut to_file.openai,
+            &mut to_file.anthropic,
+            &mut to_file.ollama,
+        ] {
+            p.api_key = None;
+        }
+        let text =
+            toml::to_string_pretty(&to_file).map_err(|e| AppError::Settings(e.to_string()))?;
+        let file = self.paths.settings_file();
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| AppError::Io(e.to_string()))?;
+        }
+        std::fs::write(&file, text)
+            .map_err(|e| AppError::Io(format!("{}: {e}", file.display())))?;
+        *self.settings() = to_file;
+        self.apply_settings()
+    }
+}

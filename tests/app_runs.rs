@@ -1,0 +1,196 @@
+//! Runs through IPC on the mock runtime: events in order with no gap, coalescing rules, cancel,
+//! joining a live run, idempotent start.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use stepwise_engine::{EventKind, RunEvent, RunSnapshot, RunStatus};
+use support::*;
+
+/// Applies updates in order to a fresh snapshot: every one must start right after the last.
+fn fold(run_id: &str, events: &[RunEvent]) -> RunSnapshot {
+    let mut snap = RunSnapshot::new(run_id.parse().unwrap());
+    for e in events {
+        assert!(
+            snap.apply(e),
+            "update {}..={} does not follow {}",
+            e.first_seq(),
+            e.seq,
+            snap.last_seq
+        );
+    }
+    snap
+}
+
+#[test]
+fn updates_arrive_in_order_with_no_gap_and_rebuild_the_run() {
+    let t = app("order", PACED, Duration::from_millis(16));
+    let id = t.start_template("research-and-write", "tidal energy");
+    let events = t.wait_end(&id);
+    let folded = fold(&id, &events);
+    let snap: RunSnapshot = t.ok("get_run", json!({ "runId": id }));
+    assert_eq!(folded, snap, "what the webview was sent is the run");
+    assert_eq!(snap.status, RunStatus::Completed);
+    assert!(matches!(events[0].kind, EventKind::RunStarted { .. }));
+    assert!(matches!(
+        events.last().unwrap().kind,
+        EventKind::RunCompleted { .. }
+    ));
+}
+
+#[test]
+fn coalescing_merges_deltas_but_never_across_a_step_or_the_end() {
+    let t = app("coalesce", PACED, Duration::from_millis(16));
+    let id = t.start_template("meeting-notes", "Q3 planning");
+    let events = t.wait_end(&id);
+    fold(&id, &events);
+    let last_seq = events.last().unwrap().seq;
+    assert!(
+        (events.len() as u64) < last_seq / 2,
+        "{} updates for {last_seq} events: not coalesced",
+        events.len()
+    );
+    // Each merged delta is one step's text: the step that started last and has not completed.
+    let mut current: Option<u32> = None;
+    for e in &events {
+        match &e.kind {
+            EventKind::StepStarted { step_index, .. } => current = Some(*step_index),
+            EventKind::StepCompleted { step_index, .. } => {
+                assert_eq!(current, Some(*step_index));
+                current = None;
+            }
+            EventKind::TextDelta { step_index, .. } => assert_eq!(current, Some(*step_index)),
+            _ => {}
+        }
+    }
+    let merged = events.iter().filter(|e| e.first_seq.is_some()).count();
+    assert!(merged > 0);
+}
+
+#[test]
+fn without_a_window_every_event_is_forwarded_as_it_is() {
+    let t = app("nowindow", INSTANT, Duration::ZERO);
+    let id = t.start_template("research-and-write", "bees");
+    let events = t.wait_end(&id);
+    fold(&id, &events);
+    assert_eq!(events.len() as u64, events.last().unwrap().seq);
+    assert!(events.iter().all(|e| e.first_seq.is_none()));
+}
+
+#[test]
+fn cancel_through_ipc_stops_the_run_and_run_cancelled_is_last() {
+    let t = app("cancel", PACED, Duration::from_millis(16));
+    let id = t.start_template("long-story", "a dragon who learns to code");
+    while !t
+        .events_of(&id)
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::TextDelta { .. }))
+    {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(t.ok::<bool>("cancel_run", json!({ "runId": id })), true);
+    let events = t.wait_end(&id);
+    let EventKind::RunCancelled { partial_output, .. } = &events.last().unwrap().kind else {
+        panic!()
+    };
+    let shown: String = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::TextDelta { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(*partial_output, shown, "the kept text is what was shown");
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        t.events_of(&id).len(),
+        events.len(),
+        "nothing after RunCancelled"
+    );
+    assert_eq!(
+        t.ok::<bool>("cancel_run", json!({ "runId": id })),
+        false,
+        "second cancel"
+    );
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        t.ok::<bool>("cancel_run", json!({ "runId": unknown })),
+        false,
+        "unknown run"
+    );
+    let err = t
+        .call("cancel_run", json!({ "runId": "nonsense" }))
+        .unwrap_err();
+    assert_eq!(err["kind"], "invalid_run_id");
+    let snap: RunSnapshot = t.ok("get_run", json!({ "runId": id }));
+    assert_eq!(snap.status, RunStatus::Cancelled);
+}
+
+#[test]
+fn joining_a_live_run_mid_stream_yields_the_full_text_exactly_once() {
+    let t = app("join", PACED, Duration::from_millis(16));
+    let id = t.start_template("long-story", "a lighthouse keeper");
+    while t.events_of(&id).len() < 10 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // A webview that reloads: snapshot first, then the updates after it.
+    let snap: RunSnapshot = t.ok("get_run", json!({ "runId": id }));
+    assert!(snap.last_seq > 0 && snap.status.is_live());
+    let events = t.wait_end(&id);
+    let mut joined = snap.clone();
+    for e in events.iter().filter(|e| e.seq > snap.last_seq) {
+        assert!(
+            joined.apply(e),
+            "the first update after the snapshot starts right after it"
+        );
+    }
+    let full = fold(&id, &events);
+    assert_eq!(joined, full);
+    assert!(joined.steps[0].text.len() > 1000);
+}
+
+#[test]
+fn starting_again_with_the_same_id_starts_nothing_new() {
+    let t = app("idempotent", PACED, Duration::from_millis(16));
+    let wf = stepwise_engine::workflow::templates::get("long-story")
+        .unwrap()
+        .workflow;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let args = json!({ "workflow": wf, "input": "x", "runId": run_id });
+    let a: String = t.ok("start_run", args.clone());
+    let b: String = t.ok("start_run", args);
+    assert_eq!((a.as_str(), b.as_str()), (run_id.as_str(), run_id.as_str()));
+    assert!(t.ok::<bool>("cancel_run", json!({ "runId": run_id })));
+    let events = t.wait_end(&run_id);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::RunStarted { .. }))
+            .count(),
+        1
+    );
+    fold(&run_id, &events);
+}
+
+#[test]
+fn list_runs_shows_live_runs_then_history() {
+    let t = app("list", PACED, Duration::from_millis(16));
+    let done = t.start_template("research-and-write", "finished topic");
+    t.wait_end(&done);
+    let live = t.start_template("long-story", "still going");
+    let list: Value = t.ok("list_runs", json!({ "filter": {} }));
+    let ids: Vec<&str> = list["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [live.as_str(), done.as_str()]);
+    assert_eq!(list["history"]["available"], true);
+    let found: Value = t.ok("list_runs", json!({ "filter": { "search": "finished" } }));
+    assert_eq!(found["runs"].as_array().unwrap().len(), 1);
+    t.ok::<bool>("cancel_run", json!({ "runId": live }));
+}

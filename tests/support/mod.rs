@@ -1,0 +1,148 @@
+//! A Stepwise app on Tauri's mock runtime: real commands, real events, no display.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use stepwise_app::bridge::{Emit, RunUpdate};
+use stepwise_app::paths::AppPaths;
+use stepwise_app::secrets::Secrets;
+use stepwise_app::state::{AppState, StateOptions};
+use stepwise_engine::RunEvent;
+use stepwise_engine::provider::DemoPace;
+use tauri::test::{
+    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
+use tauri_specta::Event;
+
+pub struct TestApp {
+    pub app: App<MockRuntime>,
+    pub window: WebviewWindow<MockRuntime>,
+    /// Every `run-update` the webview was sent, in order, as JSON (what the UI parses).
+    pub updates: Arc<Mutex<Vec<Value>>>,
+    pub root: PathBuf,
+}
+
+pub fn temp_root(name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("stepwise-app-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    root
+}
+
+/// An app whose demo model streams at `pace`, with the bridge's coalescing `window`.
+pub fn app(name: &str, pace: DemoPace, window: Duration) -> TestApp {
+    let root = temp_root(name);
+    let specta = stepwise_app::builder::<MockRuntime>();
+    let app = mock_builder()
+        .invoke_handler(specta.invoke_handler())
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    specta.mount_events(&app);
+    let updates: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = updates.clone();
+    app.listen_any("run-update", move |e| {
+        seen.lock()
+            .unwrap()
+            .push(serde_json::from_str(e.payload()).unwrap())
+    });
+    let handle = app.handle().clone();
+    let emit: Emit = Arc::new(move |u: RunUpdate| {
+        u.emit(&handle).unwrap();
+    });
+    let paths = AppPaths::under(&root);
+    let secrets = Secrets::file_only(paths.secrets_file());
+    app.manage(AppState::new(
+        paths,
+        emit,
+        StateOptions {
+            demo_pace: pace,
+            secrets,
+            window,
+        },
+    ));
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    TestApp {
+        app,
+        window,
+        updates,
+        root,
+    }
+}
+
+impl TestApp {
+    /// Invokes a command as the webview would; Ok is the command's value, Err its error.
+    pub fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let res = get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: tauri::ipc::CallbackFn(0),
+                error: tauri::ipc::CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: tauri::ipc::InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        );
+        res.map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    pub fn ok<T: DeserializeOwned>(&self, cmd: &str, args: Value) -> T {
+        let v = self
+            .call(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"));
+        serde_json::from_value(v).unwrap()
+    }
+
+    pub fn state(&self) -> tauri::State<'_, AppState> {
+        self.app.state::<AppState>()
+    }
+
+    /// Updates of one run, parsed.
+    pub fn events_of(&self, run_id: &str) -> Vec<RunEvent> {
+        self.updates
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["run_id"] == run_id)
+            .map(|v| serde_json::from_value(v.clone()).unwrap())
+            .collect()
+    }
+
+    /// Waits (up to 20 s) until the run's terminal update has been sent.
+    pub fn wait_end(&self, run_id: &str) -> Vec<RunEvent> {
+        for _ in 0..4000 {
+            let evs = self.events_of(run_id);
+            if evs.last().is_some_and(|e| e.kind.is_terminal()) {
+                return evs;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("run {run_id} did not end")
+    }
+
+    /// Starts a template by id with `input`.
+    pub fn start_template(&self, template: &str, input: &str) -> String {
+        let wf = stepwise_engine::workflow::templates::get(template)
+            .unwrap()
+            .workflow;
+        self.ok(
+            "start_run",
+            json!({ "workflow": wf, "input": input, "runId": null }),
+        )
+    }
+}
+
+pub const INSTANT: DemoPace = DemoPace::INSTANT;
+pub const PACED: DemoPace = DemoPace {
+    first_token: Duration::ZERO,
+    per_word: Duration::from_millis(2),
+};

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Launches Stepwise. For now that is the `stepwise` command line streaming a built-in workflow on
-# the offline demo model; pass your own input as the first argument.
-#   bash scripts/app.sh "the history of tea"
+# Launches the Stepwise desktop app, building what is missing first.
+#   bash scripts/app.sh
 source "$(dirname "$0")/lib.sh"
 
 need_rust
-say "Building Stepwise"
-cargo build --release --quiet -p stepwise-engine --bin stepwise
-input="${1:-tidal energy}"
-exec target/release/stepwise run research-and-write --input "$input"
+need_app_build_deps
+need_ui
+build_ui
+say "Building Stepwise (the first build takes a few minutes)"
+cargo build --release --locked --features custom-protocol --bin stepwise-app
+if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    echo "Stepwise is a desktop app and there is no display here (DISPLAY is not set)." >&2
+    echo "Run it from a desktop session, or under a virtual one: xvfb-run target/release/stepwise-app" >&2
+    echo "The command line works anywhere: target/release/stepwise run research-and-write --input \"tidal energy\"" >&2
+    cargo build --release --locked -p stepwise-engine --bin stepwise
+    exit 1
+fi
+exec target/release/stepwise-app

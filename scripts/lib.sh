@@ -62,3 +62,30 @@ need_rust() {
         done
     fi
 }
+
+# System libraries the desktop app builds against (WebKitGTK pulls GTK and libsoup).
+need_app_build_deps() {
+    need_apt pkg-config libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev
+}
+
+# Node.js 20.19 or newer (Vite 8) and the UI's npm packages, exactly as package-lock.json has them.
+need_ui() {
+    if ! command -v node >/dev/null 2>&1; then
+        need_apt nodejs npm
+    fi
+    local v
+    v="$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); console.log(a*100+b)')"
+    if [ "$v" -lt 2019 ]; then
+        echo "Stepwise's UI needs Node.js 20.19 or newer; found $(node --version). Install a newer Node.js and try again." >&2
+        exit 1
+    fi
+    if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+        say "Installing the UI's npm packages"
+        (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}
+
+build_ui() {
+    say "Building the UI"
+    (cd ui && npm run --silent build)
+}

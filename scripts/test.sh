@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Runs every check and test of Stepwise, installing what is missing first.
-#   bash scripts/test.sh            formatting, lints, all tests
+#   bash scripts/test.sh                    formatting, lints, type checks, all tests
 #   STEPWISE_BENCH=1 bash scripts/test.sh   … and the benchmarks too (they take a few minutes)
 source "$(dirname "$0")/lib.sh"
 
 need_rust
+need_app_build_deps
+need_ui
 
 say "Formatting (cargo fmt --check)"
 cargo fmt --all -- --check
+
+# The app embeds ui/dist and type-checks the UI against the generated bindings.
+build_ui
 
 say "Lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -19,4 +24,5 @@ if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     say "Benchmarks"
     cargo bench -p stepwise-engine --bench cancel --locked
     cargo bench -p stepwise-engine --bench providers --locked
+    cargo bench --bench events --locked
 fi

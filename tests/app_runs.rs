@@ -91,7 +91,7 @@ fn cancel_through_ipc_stops_the_run_and_run_cancelled_is_last() {
     {
         std::thread::sleep(Duration::from_millis(2));
     }
-    assert_eq!(t.ok::<bool>("cancel_run", json!({ "runId": id })), true);
+    assert!(t.ok::<bool>("cancel_run", json!({ "runId": id })));
     let events = t.wait_end(&id);
     let EventKind::RunCancelled { partial_output, .. } = &events.last().unwrap().kind else {
         panic!()
@@ -110,15 +110,13 @@ fn cancel_through_ipc_stops_the_run_and_run_cancelled_is_last() {
         events.len(),
         "nothing after RunCancelled"
     );
-    assert_eq!(
-        t.ok::<bool>("cancel_run", json!({ "runId": id })),
-        false,
+    assert!(
+        !t.ok::<bool>("cancel_run", json!({ "runId": id })),
         "second cancel"
     );
     let unknown = uuid::Uuid::new_v4().to_string();
-    assert_eq!(
-        t.ok::<bool>("cancel_run", json!({ "runId": unknown })),
-        false,
+    assert!(
+        !t.ok::<bool>("cancel_run", json!({ "runId": unknown })),
         "unknown run"
     );
     let err = t

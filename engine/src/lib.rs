@@ -31,4 +31,4 @@ pub use run::Subscription;
 pub use sink::RunSink;
 pub use snapshot::{RunError, RunSnapshot, RunSummary, StepSnapshot};
 pub use status::{RunStatus, StepStatus};
-pub use workflow::{Step, Workflow, WorkflowError, WorkflowIssue};
+pub use workflow::{Step, StepDraft, Workflow, WorkflowDraft, WorkflowError, WorkflowIssue};

@@ -38,10 +38,10 @@ pub fn run() -> ExitCode {
     #[cfg(debug_assertions)]
     {
         let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src");
-        if ui.is_dir() {
-            if let Err(e) = export_bindings(&ui.join("bindings.ts")) {
-                eprintln!("stepwise: could not export the TypeScript bindings: {e}");
-            }
+        if ui.is_dir()
+            && let Err(e) = export_bindings(&ui.join("bindings.ts"))
+        {
+            eprintln!("stepwise: could not export the TypeScript bindings: {e}");
         }
     }
     let handler = specta.invoke_handler();

@@ -15,6 +15,8 @@ pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
 pub fn init(dir: &Path) -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,stepwise_app=info,stepwise_engine=info"));
+    // The appender prunes old files at start and complains if the folder is not there yet.
+    let _ = std::fs::create_dir_all(dir);
     let file = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix("stepwise")

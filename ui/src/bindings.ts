@@ -12,13 +12,13 @@ export const commands = {
 	listWorkflows: () => typedError<SavedWorkflow_Serialize[], AppError_Serialize>(__TAURI_INVOKE("list_workflows")),
 	getWorkflow: (id: string) => typedError<SavedWorkflow_Serialize, AppError_Serialize>(__TAURI_INVOKE("get_workflow", { id })),
 	/**  Validates and saves; errors name the step and field. Returns the workflow's id. */
-	saveWorkflow: (id: string | null, workflow: Workflow_Deserialize) => typedError<string, AppError_Serialize>(__TAURI_INVOKE("save_workflow", { id, workflow })),
+	saveWorkflow: (id: string | null, workflow: WorkflowDraft_Deserialize) => typedError<string, AppError_Serialize>(__TAURI_INVOKE("save_workflow", { id, workflow })),
 	deleteWorkflow: (id: string) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("delete_workflow", { id })),
 	/**
 	 *  Starts a run and returns its id. With `run_id` (chosen by the UI) a repeated call — a webview
 	 *  reload re-sending it — returns the run already started instead of starting another.
 	 */
-	startRun: (workflow: Workflow_Deserialize, input: string, runId: string | null) => typedError<string, AppError_Serialize>(__TAURI_INVOKE("start_run", { workflow, input, runId })),
+	startRun: (workflow: WorkflowDraft_Deserialize, input: string, runId: string | null) => typedError<string, AppError_Serialize>(__TAURI_INVOKE("start_run", { workflow, input, runId })),
 	/**  True only when this call stopped a live run; false for an unknown or finished run. */
 	cancelRun: (runId: string) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("cancel_run", { runId })),
 	/**
@@ -369,6 +369,22 @@ export type SettingsView_Serialize = {
  */
 export type Step = Step_Serialize | Step_Deserialize;
 
+export type StepDraft = StepDraft_Serialize | StepDraft_Deserialize;
+
+export type StepDraft_Deserialize = {
+	name?: string,
+	instructions?: string,
+	/**  Empty or absent: the default model. */
+	model?: string | null,
+};
+
+export type StepDraft_Serialize = {
+	name: string,
+	instructions: string,
+	/**  Empty or absent: the default model. */
+	model: string | null,
+};
+
 /**  A step as announced in `RunStarted`. */
 export type StepInfo = {
 	name: string,
@@ -467,6 +483,35 @@ export type Usage_Serialize = {
  *  code) so that the engine never sees an invalid one.
  */
 export type Workflow = Workflow_Serialize | Workflow_Deserialize;
+
+/**
+ *  A workflow as an editor holds it: any text in any field, a model not yet checked. It crosses
+ *  from the UI in this form so that every mistake comes back as a [`WorkflowError`] on its field,
+ *  never as a failure to read the message. A [`Workflow`] serializes to the same shape.
+ */
+export type WorkflowDraft = WorkflowDraft_Serialize | WorkflowDraft_Deserialize;
+
+/**
+ *  A workflow as an editor holds it: any text in any field, a model not yet checked. It crosses
+ *  from the UI in this form so that every mistake comes back as a [`WorkflowError`] on its field,
+ *  never as a failure to read the message. A [`Workflow`] serializes to the same shape.
+ */
+export type WorkflowDraft_Deserialize = {
+	name?: string,
+	description?: string,
+	steps?: StepDraft_Deserialize[],
+};
+
+/**
+ *  A workflow as an editor holds it: any text in any field, a model not yet checked. It crosses
+ *  from the UI in this form so that every mistake comes back as a [`WorkflowError`] on its field,
+ *  never as a failure to read the message. A [`Workflow`] serializes to the same shape.
+ */
+export type WorkflowDraft_Serialize = {
+	name: string,
+	description: string,
+	steps: StepDraft_Serialize[],
+};
 
 /**  Everything wrong with one workflow file, in file order. */
 export type WorkflowError = WorkflowError_Serialize | WorkflowError_Deserialize;

@@ -38,7 +38,7 @@ pub struct Step {
 impl Workflow {
     /// Checks a workflow built in code (or edited in the UI) by the same rules as a file.
     pub fn validate(&self) -> Result<(), WorkflowError> {
-        parse::Draft::from_workflow(self).validate(None).map(|_| ())
+        WorkflowDraft::from(self).validate().map(|_| ())
     }
 
     /// Replaces every step's model (the CLI's `--model`).
@@ -47,5 +47,50 @@ impl Workflow {
             step.model = Some(model.clone());
         }
         self
+    }
+}
+
+/// A workflow as an editor holds it: any text in any field, a model not yet checked. It crosses
+/// from the UI in this form so that every mistake comes back as a [`WorkflowError`] on its field,
+/// never as a failure to read the message. A [`Workflow`] serializes to the same shape.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(default)]
+pub struct WorkflowDraft {
+    pub name: String,
+    pub description: String,
+    pub steps: Vec<StepDraft>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(default)]
+pub struct StepDraft {
+    pub name: String,
+    pub instructions: String,
+    /// Empty or absent: the default model.
+    pub model: Option<String>,
+}
+
+impl WorkflowDraft {
+    /// The workflow, checked by the same rules as a file (no line numbers: there is no file).
+    pub fn validate(&self) -> Result<Workflow, WorkflowError> {
+        parse::Draft::from_draft(self).validate(None)
+    }
+}
+
+impl From<&Workflow> for WorkflowDraft {
+    fn from(w: &Workflow) -> Self {
+        WorkflowDraft {
+            name: w.name.clone(),
+            description: w.description.clone(),
+            steps: w
+                .steps
+                .iter()
+                .map(|s| StepDraft {
+                    name: s.name.clone(),
+                    instructions: s.instructions.clone(),
+                    model: s.model.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Step, Workflow, WorkflowError, WorkflowIssue};
+use super::{Step, Workflow, WorkflowDraft, WorkflowError, WorkflowIssue};
 use crate::model_ref::ModelRef;
 
 const MAX_NAME_CHARS: usize = 100;
@@ -118,7 +118,7 @@ impl Draft {
         }
     }
 
-    pub(super) fn from_workflow(w: &Workflow) -> Self {
+    pub(super) fn from_draft(w: &WorkflowDraft) -> Self {
         Draft {
             name: Field::plain(Some(w.name.clone())),
             description: Field::plain(Some(w.description.clone())),
@@ -130,7 +130,7 @@ impl Draft {
                     line: None,
                     name: Field::plain(Some(s.name.clone())),
                     instructions: Field::plain(Some(s.instructions.clone())),
-                    model: Field::plain(s.model.as_ref().map(ToString::to_string)),
+                    model: Field::plain(s.model.clone().filter(|m| !m.trim().is_empty())),
                 })
                 .collect(),
         }

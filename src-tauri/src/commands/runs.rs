@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use stepwise_engine::store::{ExportFormat, RunFilter, markdown};
-use stepwise_engine::{CancelReason, RunSnapshot, RunStatus, RunSummary, StartRun, Workflow};
+use stepwise_engine::{CancelReason, RunSnapshot, RunStatus, RunSummary, StartRun, WorkflowDraft};
 use tauri::State;
 
 use super::parse_run_id;
@@ -15,11 +15,12 @@ use crate::state::{AppState, HistoryStatus};
 #[specta::specta]
 pub async fn start_run(
     state: State<'_, AppState>,
-    workflow: Workflow,
+    workflow: WorkflowDraft,
     input: String,
     run_id: Option<String>,
 ) -> Result<String, AppError> {
     let run_id = run_id.as_deref().map(parse_run_id).transpose()?;
+    let workflow = workflow.validate().map_err(AppError::InvalidWorkflow)?;
     let (id, sub) = state.engine.start_subscribed(StartRun {
         workflow,
         input,

@@ -1,6 +1,6 @@
 //! Templates and the user's own workflows.
 
-use stepwise_engine::Workflow;
+use stepwise_engine::WorkflowDraft;
 use stepwise_engine::workflow::templates::{self, Template};
 use tauri::State;
 
@@ -33,8 +33,9 @@ pub fn get_workflow(state: State<'_, AppState>, id: String) -> Result<SavedWorkf
 pub fn save_workflow(
     state: State<'_, AppState>,
     id: Option<String>,
-    workflow: Workflow,
+    workflow: WorkflowDraft,
 ) -> Result<String, AppError> {
+    let workflow = workflow.validate().map_err(AppError::InvalidWorkflow)?;
     state.workflows.save(id.as_deref(), &workflow)
 }
 

@@ -1,0 +1,261 @@
+//! Every command round-trips through IPC on the mock runtime, with typed errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use stepwise_testkit::{Behavior, TestServer};
+use support::*;
+
+#[test]
+fn templates_are_listed() {
+    let t = app("templates", INSTANT, Duration::ZERO);
+    let list: Value = t.ok("list_templates", json!({}));
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"research-and-write") && ids.contains(&"long-story"));
+}
+
+#[test]
+fn workflows_are_saved_listed_read_and_deleted_with_field_errors() {
+    let t = app("workflows", INSTANT, Duration::ZERO);
+    let wf = json!({ "name": "My flow", "description": "", "steps": [
+        { "name": "Draft", "instructions": "Write a draft." },
+        { "name": "Polish", "instructions": "Polish it.", "model": "demo" } ] });
+    let id: String = t.ok("save_workflow", json!({ "id": null, "workflow": wf }));
+    assert_eq!(id, "my-flow");
+    let second: String = t.ok("save_workflow", json!({ "id": null, "workflow": wf }));
+    assert_eq!(
+        second, "my-flow-2",
+        "a new workflow never overwrites another"
+    );
+    let list: Value = t.ok("list_workflows", json!({}));
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let got: Value = t.ok("get_workflow", json!({ "id": "my-flow" }));
+    assert_eq!(got["workflow"]["steps"][1]["name"], "Polish");
+
+    let bad = json!({ "name": "Bad", "description": "", "steps": [
+        { "name": "A", "instructions": "" }, { "name": "a", "instructions": "x", "model": "gpt" } ] });
+    let err = t
+        .call("save_workflow", json!({ "id": "my-flow", "workflow": bad }))
+        .unwrap_err();
+    assert_eq!(err["kind"], "invalid_workflow");
+    let issues = err["detail"]["issues"].as_array().unwrap();
+    let at: Vec<(i64, &str)> = issues
+        .iter()
+        .map(|i| {
+            (
+                i["step_index"].as_i64().unwrap(),
+                i["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(at, [(0, "instructions"), (1, "name"), (1, "model")]);
+    assert_eq!(
+        t.ok::<Value>("get_workflow", json!({ "id": "my-flow" }))["workflow"]["name"],
+        "My flow",
+        "unchanged"
+    );
+
+    assert!(t.ok::<bool>("delete_workflow", json!({ "id": "my-flow" })));
+    assert!(!t.ok::<bool>("delete_workflow", json!({ "id": "my-flow" })));
+    assert_eq!(
+        t.call("get_workflow", json!({ "id": "my-flow" }))
+            .unwrap_err()["kind"],
+        "workflow_not_found"
+    );
+    assert_eq!(
+        t.call("get_workflow", json!({ "id": "../../etc/passwd" }))
+            .unwrap_err()["kind"],
+        "workflow_not_found"
+    );
+}
+
+#[test]
+fn bad_starts_are_typed_errors() {
+    let t = app("badstart", INSTANT, Duration::ZERO);
+    let wf = stepwise_engine::workflow::templates::get("long-story")
+        .unwrap()
+        .workflow;
+    let err = t
+        .call(
+            "start_run",
+            json!({ "workflow": wf, "input": "  ", "runId": null }),
+        )
+        .unwrap_err();
+    assert_eq!(err["kind"], "empty_input");
+    let err = t
+        .call(
+            "start_run",
+            json!({ "workflow": wf, "input": "x", "runId": "not-a-uuid" }),
+        )
+        .unwrap_err();
+    assert_eq!(err["kind"], "invalid_run_id");
+}
+
+#[test]
+fn runs_are_read_exported_and_deleted() {
+    let t = app("history", INSTANT, Duration::ZERO);
+    let id = t.start_template("research-and-write", "tidal energy");
+    t.wait_end(&id);
+    let md: String = t.ok("export_run", json!({ "runId": id, "format": "markdown" }));
+    assert!(md.starts_with("# Research and write"));
+    let js: String = t.ok("export_run", json!({ "runId": id, "format": "json" }));
+    assert_eq!(
+        serde_json::from_str::<Value>(&js).unwrap()["run"]["status"],
+        "completed"
+    );
+    assert!(t.ok::<bool>("delete_run", json!({ "runId": id })));
+    assert_eq!(
+        t.ok::<Value>("get_run", json!({ "runId": id })),
+        Value::Null
+    );
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        t.ok::<Value>("get_run", json!({ "runId": unknown })),
+        Value::Null
+    );
+}
+
+#[test]
+fn settings_round_trip_and_are_validated() {
+    let t = app("settings", INSTANT, Duration::ZERO);
+    let s: Value = t.ok("get_settings", json!({}));
+    assert_eq!(s["default_model"], "demo");
+    assert_eq!(s["key_storage"], "file");
+    assert_eq!(s["openai"]["has_key"], false);
+    let update = json!({ "update": {
+        "default_model": "ollama:llama3.2",
+        "openai": { "base_url": "http://localhost:1234/v1", "default_model": "qwen" },
+        "anthropic": { "base_url": "", "default_model": "" },
+        "ollama": { "base_url": "", "default_model": "llama3.2" },
+        "idle_timeout_secs": 30 } });
+    let saved: Value = t.ok("save_settings", update.clone());
+    assert_eq!(saved["default_model"], "ollama:llama3.2");
+    assert_eq!(saved["openai"]["base_url"], "http://localhost:1234/v1");
+    assert_eq!(
+        t.ok::<Value>("get_settings", json!({}))["idle_timeout_secs"],
+        30
+    );
+    let mut bad = update.clone();
+    bad["update"]["default_model"] = json!("gpt4");
+    let err = t.call("save_settings", bad).unwrap_err();
+    assert_eq!(err["kind"], "settings");
+    assert!(err["detail"].as_str().unwrap().contains("Default model"));
+}
+
+#[test]
+fn keys_are_set_and_cleared_but_never_shown() {
+    let t = app("keys", INSTANT, Duration::ZERO);
+    let secret = "sk-test-secret-5f3a9c";
+    assert_eq!(
+        t.ok::<String>(
+            "set_api_key",
+            json!({ "provider": "open_ai", "key": secret })
+        ),
+        "file"
+    );
+    let mut responses = vec![
+        t.call("get_settings", json!({})).unwrap(),
+        t.call("list_templates", json!({})).unwrap(),
+        t.call("list_workflows", json!({})).unwrap(),
+        t.call("list_runs", json!({ "filter": {} })).unwrap(),
+    ];
+    assert_eq!(responses[0]["openai"]["has_key"], true);
+    let id = t.start_template("research-and-write", "x");
+    t.wait_end(&id);
+    responses.push(t.call("get_run", json!({ "runId": id })).unwrap());
+    responses.push(
+        t.call("export_run", json!({ "runId": id, "format": "json" }))
+            .unwrap(),
+    );
+    responses.push(
+        t.call("test_connection", json!({ "provider": "demo" }))
+            .unwrap(),
+    );
+    responses.push(
+        t.call(
+            "save_workflow",
+            json!({ "id": null, "workflow": { "name": "x", "steps": [] } }),
+        )
+        .unwrap_err(),
+    );
+    for r in &responses {
+        assert!(
+            !r.to_string().contains(secret),
+            "a response carried the key: {r}"
+        );
+    }
+    assert!(
+        t.updates
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|u| !u.to_string().contains(secret))
+    );
+    let settings_file =
+        std::fs::read_to_string(t.root.join("config/settings.toml")).unwrap_or_default();
+    assert!(!settings_file.contains(secret));
+    assert!(
+        t.call("set_api_key", json!({ "provider": "demo", "key": "x" }))
+            .is_err()
+    );
+    t.ok::<Value>("clear_api_key", json!({ "provider": "open_ai" }));
+    assert_eq!(
+        t.ok::<Value>("get_settings", json!({}))["openai"]["has_key"],
+        false
+    );
+}
+
+#[test]
+fn test_connection_says_plainly_whether_the_provider_answers() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(TestServer::start()).unwrap();
+    let t = app("connection", INSTANT, Duration::ZERO);
+    let update = json!({ "update": {
+        "default_model": "demo",
+        "openai": { "base_url": server.openai_base(), "default_model": "test-model" },
+        "anthropic": { "base_url": "", "default_model": "" },
+        "ollama": { "base_url": "", "default_model": "" },
+        "idle_timeout_secs": 10 } });
+    t.ok::<Value>("save_settings", update);
+    t.ok::<String>(
+        "set_api_key",
+        json!({ "provider": "open_ai", "key": "sk-good" }),
+    );
+    let ok: Value = t.ok("test_connection", json!({ "provider": "open_ai" }));
+    assert_eq!(ok["ok"], true, "{ok}");
+    assert!(
+        ok["message"]
+            .as_str()
+            .unwrap()
+            .contains("test-model answered")
+    );
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Bearer sk-good")
+    );
+
+    server.set_default(Behavior::status(401, "bad key"));
+    let bad: Value = t.ok("test_connection", json!({ "provider": "open_ai" }));
+    assert_eq!(bad["ok"], false);
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("API key was rejected"),
+        "{bad}"
+    );
+    let demo: Value = t.ok("test_connection", json!({ "provider": "demo" }));
+    assert_eq!(demo["ok"], true);
+}

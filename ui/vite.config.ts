@@ -1,0 +1,8 @@
+import { defineConfig } from "vite";
+
+// The Tauri shell loads http://localhost:5173 in development and ui/dist when built.
+export default defineConfig({
+  clearScreen: false,
+  server: { port: 5173, strictPort: true },
+  build: { target: "es2022", outDir: "dist", emptyOutDir: true },
+});

@@ -81,7 +81,9 @@ need_ui() {
     fi
     if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
         say "Installing the UI's npm packages"
-        (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+        # `npm install` keeps the locked versions; `npm ci` rejects locks written where the
+        # registry setup omits other platforms' optional binaries (as on this project's machines).
+        (cd ui && npm install --no-audit --no-fund --loglevel=error)
     fi
 }
 

@@ -80,22 +80,13 @@ fn workflows_are_saved_listed_read_and_deleted_with_field_errors() {
 #[test]
 fn bad_starts_are_typed_errors() {
     let t = app("badstart", INSTANT, Duration::ZERO);
-    let wf = stepwise_engine::workflow::templates::get("long-story")
-        .unwrap()
-        .workflow;
     let err = t
-        .call(
-            "start_run",
-            json!({ "workflow": wf, "input": "  ", "runId": null }),
-        )
+        .call("start_run", start_args("long-story", "  "))
         .unwrap_err();
     assert_eq!(err["kind"], "empty_input");
-    let err = t
-        .call(
-            "start_run",
-            json!({ "workflow": wf, "input": "x", "runId": "not-a-uuid" }),
-        )
-        .unwrap_err();
+    let mut args = start_args("long-story", "x");
+    args["runId"] = json!("not-a-uuid");
+    let err = t.call("start_run", args).unwrap_err();
     assert_eq!(err["kind"], "invalid_run_id");
 }
 

@@ -54,14 +54,8 @@ fn app_exit_cancels_and_saves_every_live_run() {
         RunStatus::Completed,
         "finished runs are untouched"
     );
-    let wf = stepwise_engine::workflow::templates::get("long-story")
-        .unwrap()
-        .workflow;
     let err = t
-        .call(
-            "start_run",
-            serde_json::json!({ "workflow": wf, "input": "late", "runId": null }),
-        )
+        .call("start_run", start_args("long-story", "late"))
         .unwrap_err();
     assert_eq!(err["kind"], "shutting_down");
 }

@@ -131,14 +131,16 @@ impl TestApp {
 
     /// Starts a template by id with `input`.
     pub fn start_template(&self, template: &str, input: &str) -> String {
-        let wf = stepwise_engine::workflow::templates::get(template)
-            .unwrap()
-            .workflow;
-        self.ok(
-            "start_run",
-            json!({ "workflow": wf, "input": input, "runId": null }),
-        )
+        self.ok("start_run", start_args(template, input))
     }
+}
+
+/// The arguments of `start_run` for a template, as the UI sends them.
+pub fn start_args(template: &str, input: &str) -> Value {
+    let wf = stepwise_engine::workflow::templates::get(template)
+        .unwrap()
+        .workflow;
+    json!({ "workflow": wf, "input": input, "runId": null })
 }
 
 pub const INSTANT: DemoPace = DemoPace::INSTANT;

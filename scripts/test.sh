@@ -7,6 +7,8 @@ source "$(dirname "$0")/lib.sh"
 need_rust
 need_app_build_deps
 need_ui
+# The UI's browser tests drive Debian's Chromium (no browser is downloaded).
+need_apt chromium
 
 say "Formatting (cargo fmt --check)"
 cargo fmt --all -- --check
@@ -19,6 +21,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "Tests (cargo test)"
 cargo test --workspace --locked
+
+say "UI tests (Vitest)"
+(cd ui && npm run --silent test)
+
+say "UI in a browser (Chromium, backend faked through Tauri's IPC mocks; screenshots in test-artifacts/ui/)"
+(cd ui && npm run --silent test:browser)
 
 if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     say "Benchmarks"

@@ -1,0 +1,123 @@
+// A stand-in for the Rust backend in browser tests: the real UI, with IPC answered here through
+// Tauri's own mocks. Runs stream `run-update` events like the bridge does. The scenario comes from
+// the page's URL (`?scenario=…`); every command the page invokes is recorded in `window.__calls`.
+import { emit } from "@tauri-apps/api/event";
+import { mockIPC } from "@tauri-apps/api/mocks";
+
+type Json = Record<string, unknown>;
+declare global {
+  interface Window { __calls: { cmd: string; args: Json }[]; __fake: { tokensPerTick: number; tickMs: number } }
+}
+
+const params = new URLSearchParams(location.search);
+const scenario = params.get("scenario") ?? "normal";
+window.__calls = [];
+window.__fake = { tokensPerTick: 3, tickMs: 30 };
+
+const TEMPLATE = {
+  id: "research-and-write",
+  workflow: {
+    name: "Research and write", description: "Research a topic, then write an article about it",
+    steps: [{ name: "Research", instructions: "List facts.", model: "demo" }, { name: "Write", instructions: "Write.", model: "demo" }],
+  },
+};
+
+const XSS = [
+  "Here is the answer. ", "<img src=x onerror=\"window.__pwned=1\"> ", "<script>window.__pwned=2</script> ",
+  "[click me](javascript:window.__pwned=3) ", "<iframe src=\"https://example.invalid\"></iframe> ",
+  "<a href=\"https://example.invalid\" onclick=\"window.__pwned=4\">link</a> ", "**bold** and done.",
+];
+
+function words(step: number): string[] {
+  if (scenario === "xss") return XSS;
+  const base = step === 0 ? "Key fact about the topic number" : "Paragraph of the article, sentence";
+  return Array.from({ length: 400 }, (_, i) => `${base} ${i}. `);
+}
+
+interface Live { id: string; seq: number; timer?: ReturnType<typeof setInterval>; step: number; sent: number; text: string; ended: boolean; snapshot: Json }
+const runs = new Map<string, Live>();
+
+function send(run: Live, body: Json) {
+  run.seq += 1;
+  const event = { v: 1, run_id: run.id, seq: run.seq, ts_ms: Date.now(), ...body };
+  applyToSnapshot(run, event);
+  void emit("run-update", event);
+}
+
+function applyToSnapshot(run: Live, e: Json) {
+  const s = run.snapshot as { last_seq: number; status: string; steps: Json[]; workflow_name: string; input: string; started_at_ms: number | null };
+  s.last_seq = e.seq as number;
+  switch (e.type) {
+    case "RunStarted":
+      s.workflow_name = e.workflow_name as string; s.input = e.input as string; s.started_at_ms = e.ts_ms as number;
+      s.steps = (e.steps as Json[]).map((st) => ({ name: st.name, model: st.model, status: "pending", text: "", started_at_ms: null, duration_ms: null, usage: null }));
+      break;
+    case "StepStarted": s.status = "running"; Object.assign(s.steps[e.step_index as number], { status: "running", started_at_ms: e.ts_ms }); break;
+    case "TextDelta": (s.steps[e.step_index as number] as { text: string }).text += e.text as string; break;
+    case "StepCompleted": Object.assign(s.steps[e.step_index as number], { status: "completed", duration_ms: e.duration_ms }); break;
+    default: s.status = e.type === "RunCompleted" ? "completed" : e.type === "RunCancelled" ? "cancelled" : "failed";
+  }
+}
+
+function startRun(args: Json): string {
+  const id = (args.runId as string) ?? crypto.randomUUID();
+  const input = String(args.input ?? "").trim();
+  if (!input) throw { kind: "empty_input" };
+  const run: Live = { id, seq: 0, step: 0, sent: 0, text: "", ended: false,
+    snapshot: { run_id: id, workflow_name: "", input: "", status: "pending", steps: [], final_output: null, cancel_reason: null, error: null, started_at_ms: null, ended_at_ms: null, last_seq: 0 } };
+  runs.set(id, run);
+  const wf = args.workflow as { name: string; steps: { name: string; model?: string }[] };
+  send(run, { type: "RunStarted", workflow_name: wf.name, input, steps: wf.steps.map((s) => ({ name: s.name, model: s.model ?? "demo" })) });
+  send(run, { type: "StepStarted", step_index: 0, name: wf.steps[0].name, model: "demo" });
+  run.timer = setInterval(() => tick(run, wf.steps.length), window.__fake.tickMs);
+  return id;
+}
+
+function tick(run: Live, stepCount: number) {
+  if (run.ended) return;
+  if (scenario.startsWith("fail:") && run.sent >= 6) {
+    const kind = scenario.slice(5);
+    end(run, { type: "RunFailed", step_index: run.step, error: kind, message: `The provider said no (${kind}).`, duration_ms: 100 });
+    return;
+  }
+  const all = words(run.step);
+  for (let i = 0; i < window.__fake.tokensPerTick && run.sent < all.length; i++) {
+    send(run, { type: "TextDelta", step_index: run.step, text: all[run.sent] });
+    run.text += all[run.sent];
+    run.sent += 1;
+  }
+  if (run.sent >= all.length) {
+    send(run, { type: "StepCompleted", step_index: run.step, output: run.text, duration_ms: 1000, usage: null });
+    run.step += 1; run.sent = 0; run.text = "";
+    if (run.step >= stepCount) { end(run, { type: "RunCompleted", output: "done", duration_ms: 2000 }); return; }
+    send(run, { type: "StepStarted", step_index: run.step, name: `Step ${run.step + 1}`, model: "demo" });
+  }
+}
+
+function end(run: Live, body: Json) {
+  run.ended = true;
+  clearInterval(run.timer);
+  send(run, body);
+}
+
+mockIPC(
+  (cmd, args) => {
+    const a = (args ?? {}) as Json;
+    if (!cmd.startsWith("plugin:event")) window.__calls.push({ cmd, args: a });
+    switch (cmd) {
+      case "list_templates": return [TEMPLATE];
+      case "list_workflows": return [];
+      case "list_runs": return { runs: [], history: { available: true, path: "/tmp/history.db", message: null } };
+      case "start_run": return startRun(a);
+      case "get_run": return runs.get(a.runId as string)?.snapshot ?? null;
+      case "cancel_run": {
+        const run = runs.get(a.runId as string);
+        if (!run || run.ended) return false;
+        end(run, { type: "RunCancelled", reason: "user", step_index: run.step, partial_output: run.text, duration_ms: 500 });
+        return true;
+      }
+      default: throw { kind: "io", detail: `the fake backend has no ${cmd}` };
+    }
+  },
+  { shouldMockEvents: true },
+);

@@ -1,0 +1,177 @@
+// The built UI in headless Chromium (Debian's), the backend faked through Tauri's IPC mocks
+// (tests/browser/fake-backend.ts). Screenshots of each state go to test-artifacts/ui/.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const DIST = path.join(here, "dist");
+const ARTIFACTS = path.resolve(here, "../../../test-artifacts/ui");
+const AXE = path.resolve(here, "../../node_modules/axe-core/axe.min.js");
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
+
+let server, base, context;
+
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const file = path.join(DIST, url.pathname === "/" ? "index.html" : url.pathname);
+    if (!file.startsWith(DIST) || !fs.existsSync(file)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${server.address().port}`;
+  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-ui-")), {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1200, height: 800 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+      "--disable-sync", "--no-first-run"],
+  });
+});
+
+after(async () => {
+  await context?.close();
+  server?.close();
+});
+
+async function open(scenario = "normal") {
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(e.message));
+  page.on("dialog", (d) => { page.problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
+  await page.goto(`${base}/?scenario=${scenario}`);
+  await page.getByText("Research and write").first().waitFor();
+  return page;
+}
+
+async function run(page, input = "tidal energy") {
+  await page.getByLabel("What should it work on?").fill(input);
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+const cancelButton = (page) => page.getByRole("button", { name: "Cancel", exact: true });
+const status = (page, text) => page.locator("p.status", { hasText: text });
+const streamText = (page) => page.getByRole("region", { name: /Text of step/ }).innerText();
+
+test("start → steps advance → text streams → Cancel → Cancelled with the partial text", async () => {
+  const page = await open();
+  await shot(page, "1-home");
+  await run(page);
+  await page.getByRole("button", { name: /Step 1: Research, Running/ }).waitFor();
+  await page.getByText("Key fact about the topic number 5.").waitFor();
+  await shot(page, "2-streaming");
+  const before = await cancelButton(page).boundingBox();
+  await page.getByText("Key fact about the topic number 25.").waitFor();
+  assert.deepEqual(await cancelButton(page).boundingBox(), before, "Cancel never moves or resizes while text streams");
+  assert.equal(await cancelButton(page).isEnabled(), true);
+
+  await cancelButton(page).click();
+  await status(page, "Cancelled. The text written so far is kept.").waitFor();
+  assert.equal(await cancelButton(page).isEnabled(), false, "Cancel is disabled once the run is over");
+  const kept = await streamText(page);
+  assert.match(kept, /Key fact about the topic number 25\./);
+  await page.waitForTimeout(300);
+  assert.equal(await streamText(page), kept, "no more text arrives");
+  assert.match(await page.getByRole("button", { name: /Step 2: Write/ }).innerText(), /Skipped/);
+  assert.deepEqual(await cancelButton(page).boundingBox(), before, "and it is still in the same place");
+  await shot(page, "3-cancelled");
+  assert.ok(await page.evaluate(() => window.__calls.some((c) => c.cmd === "cancel_run")));
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("Esc cancels the running run", async () => {
+  const page = await open();
+  await run(page);
+  await page.getByText("Key fact about the topic number 3.").waitFor();
+  await page.keyboard.press("Escape");
+  await status(page, "Cancelled. The text written so far is kept.").waitFor();
+  await page.close();
+});
+
+test("a finished run completes and every step's text is one click away", async () => {
+  const page = await open();
+  await page.evaluate(() => { window.__fake.tokensPerTick = 80; });
+  await run(page);
+  await status(page, "Completed.").waitFor({ timeout: 15_000 });
+  await page.getByRole("button", { name: /Step 1: Research, Done in/ }).click();
+  assert.match(await streamText(page), /Key fact about the topic number 399\./);
+  await shot(page, "4-completed");
+  await page.close();
+});
+
+const KINDS = {
+  auth: /API key was not accepted.*Settings/s,
+  rate_limit: /limiting requests.*Wait a little/s,
+  provider: /provider had a problem/,
+  network: /connection failed/,
+  timeout: /stopped answering/,
+  invalid_config: /setup is not complete/,
+  internal: /inside Stepwise/,
+};
+
+test("each kind of failure says what went wrong and what to do", async () => {
+  for (const [kind, words] of Object.entries(KINDS)) {
+    const page = await open(`fail:${kind}`);
+    await run(page);
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    const text = await alert.innerText();
+    assert.match(text, words, kind);
+    assert.match(text, new RegExp(`provider said no \\(${kind}\\)`), `${kind}: the backend's message is shown`);
+    await page.getByRole("button", { name: "Try again" }).waitFor();
+    if (kind === "auth") await shot(page, "5-failed-auth");
+    await page.close();
+  }
+});
+
+test("model output cannot run code, navigate or call commands (XSS)", async () => {
+  const page = await open("xss");
+  await run(page);
+  await page.getByText("and done.").waitFor({ timeout: 15_000 });
+  const region = page.getByRole("region", { name: /Text of step/ });
+  assert.equal(await page.evaluate(() => window.__pwned), undefined, "no injected code ran");
+  assert.equal(await region.locator("img, script, iframe, svg, form").count(), 0);
+  assert.equal(await region.locator("a[href]").count(), 0, "links cannot navigate the window");
+  assert.equal(await region.locator("[onerror], [onclick]").count(), 0);
+  assert.match(await region.innerText(), /bold/);
+  const cmds = await page.evaluate(() => [...new Set(window.__calls.map((c) => c.cmd))].sort());
+  assert.deepEqual(cmds, ["get_run", "list_runs", "list_templates", "list_workflows", "start_run"], "only the UI's own calls");
+  assert.deepEqual(page.problems, []);
+  await shot(page, "6-xss");
+  await page.close();
+});
+
+test("no serious or critical accessibility violations (axe-core)", async () => {
+  const page = await open();
+  const check = async (when) => {
+    await page.addScriptTag({ path: AXE });
+    const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+    const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(bad.map((v) => `${v.id}: ${v.help}`), [], when);
+  };
+  await check("home");
+  await run(page);
+  await page.getByText("Key fact about the topic number 5.").waitFor();
+  await check("while running");
+  await cancelButton(page).click();
+  await status(page, "Cancelled. The text written so far is kept.").waitFor();
+  await check("cancelled");
+  await page.close();
+});
+
+test("an empty input is refused with a plain message", async () => {
+  const page = await open();
+  await run(page, "   ");
+  await page.getByText("Type what the workflow should work on first.").waitFor();
+  await page.close();
+});

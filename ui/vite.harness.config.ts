@@ -1,0 +1,10 @@
+import { svelte } from "@sveltejs/vite-plugin-svelte";
+import { defineConfig } from "vite";
+
+// A build of the real UI for browser tests, with IPC answered by tests/browser/fake-backend.ts.
+export default defineConfig({
+  plugins: [svelte({ configFile: "../../svelte.config.js" })],
+  root: "tests/browser",
+  base: "./",
+  build: { outDir: "dist", emptyOutDir: true, target: "es2022" },
+});

@@ -34,6 +34,38 @@ function words(step: number): string[] {
   return Array.from({ length: 400 }, (_, i) => `${base} ${i}. `);
 }
 
+// History, settings and saved workflows, in memory.
+const past = [
+  { run_id: "11111111-0000-4000-8000-000000000001", workflow_name: "Research and write", input: "tidal energy", status: "completed", started_at_ms: 1_790_000_000_000, ended_at_ms: 1_790_000_010_000 },
+  { run_id: "11111111-0000-4000-8000-000000000002", workflow_name: "Long story", input: "a dragon who learns to code", status: "cancelled", started_at_ms: 1_790_000_100_000, ended_at_ms: 1_790_000_110_000 },
+  { run_id: "11111111-0000-4000-8000-000000000003", workflow_name: "Research and write", input: "honey bees", status: "failed", started_at_ms: 1_790_000_200_000, ended_at_ms: 1_790_000_210_000 },
+];
+const savedKeys: Record<string, string> = {};
+let settingsView = {
+  default_model: "demo", idle_timeout_secs: 60, key_storage: "file",
+  history: { available: true, path: "/tmp/history.db", message: null },
+  openai: { base_url: "", default_model: "", has_key: false, from_environment: false },
+  anthropic: { base_url: "", default_model: "", has_key: false, from_environment: false },
+  ollama: { base_url: "", default_model: "", has_key: false, from_environment: false },
+};
+const workflows = new Map<string, Json>();
+const PROVIDER_KEY: Record<string, "openai" | "anthropic" | "ollama"> = { open_ai: "openai", anthropic: "anthropic", ollama: "ollama" };
+
+/** The backend's rules, as far as these tests need them. */
+function validate(w: { name?: string; steps?: { name?: string; instructions?: string; model?: string | null }[] }) {
+  const issues: Json[] = [];
+  const issue = (step_index: number | null, field: string, message: string) =>
+    issues.push({ step_index, step_name: null, field, line: null, message });
+  if (!w.name?.trim()) issue(null, "name", "the workflow needs a name");
+  if (!w.steps?.length) issue(null, "steps", "the workflow needs at least one step");
+  (w.steps ?? []).forEach((st, i) => {
+    if (!st.name?.trim()) issue(i, "name", "the step needs a name");
+    if (!st.instructions?.trim()) issue(i, "instructions", "the instructions are empty; say what this step should do");
+    if (st.model && !/^(demo|(openai|anthropic|ollama):\S+)$/.test(st.model)) issue(i, "model", `unknown provider \`${st.model}\``);
+  });
+  return issues;
+}
+
 interface Live { id: string; seq: number; timer?: ReturnType<typeof setInterval>; step: number; sent: number; text: string; ended: boolean; snapshot: Json }
 const runs = new Map<string, Live>();
 
@@ -106,8 +138,47 @@ mockIPC(
     if (!cmd.startsWith("plugin:event")) window.__calls.push({ cmd, args: a });
     switch (cmd) {
       case "list_templates": return [TEMPLATE];
-      case "list_workflows": return [];
-      case "list_runs": return { runs: [], history: { available: true, path: "/tmp/history.db", message: null } };
+      case "list_workflows": return [...workflows.entries()].map(([id, workflow]) => ({ id, workflow }));
+      case "list_runs": {
+        const words = String((a.filter as Json)?.search ?? "").toLowerCase().split(/\s+/).filter(Boolean);
+        const runs = scenario === "history" ? past.filter((r) => words.every((w) => r.input.includes(w))) : [];
+        return { runs, history: { available: true, path: "/tmp/history.db", message: null } };
+      }
+      case "delete_run": {
+        const i = past.findIndex((r) => r.run_id === a.runId);
+        if (i >= 0) past.splice(i, 1);
+        return i >= 0;
+      }
+      case "export_run": return `# ${past.find((r) => r.run_id === a.runId)?.workflow_name}\n`;
+      case "get_settings": return settingsView;
+      case "save_settings": {
+        const u = a.update as typeof settingsView;
+        if (!/^(demo|(openai|anthropic|ollama):\S+)$/.test(u.default_model)) throw { kind: "settings", detail: "Default model: unknown provider" };
+        settingsView = { ...settingsView, default_model: u.default_model, idle_timeout_secs: u.idle_timeout_secs };
+        return settingsView;
+      }
+      case "set_api_key": {
+        const k = PROVIDER_KEY[a.provider as string];
+        savedKeys[k] = a.key as string;
+        settingsView = { ...settingsView, [k]: { ...settingsView[k], has_key: true } };
+        return "file";
+      }
+      case "clear_api_key": {
+        const k = PROVIDER_KEY[a.provider as string];
+        delete savedKeys[k];
+        settingsView = { ...settingsView, [k]: { ...settingsView[k], has_key: false } };
+        return null;
+      }
+      case "test_connection": return { ok: false, message: "The API key was rejected by api.example.com (401 Unauthorized) — check it in Settings.", latency_ms: null };
+      case "save_workflow": {
+        const w = a.workflow as Json;
+        const issues = validate(w as never);
+        if (issues.length) throw { kind: "invalid_workflow", detail: { file: null, issues } };
+        const id = (a.id as string) ?? String(w.name).toLowerCase().replace(/[^a-z0-9]+/g, "-");
+        workflows.set(id, w);
+        return id;
+      }
+      case "delete_workflow": return workflows.delete(a.id as string);
       case "start_run": return startRun(a);
       case "get_run": return runs.get(a.runId as string)?.snapshot ?? null;
       case "cancel_run": {

@@ -175,3 +175,68 @@ test("an empty input is refused with a plain message", async () => {
   await page.getByText("Type what the workflow should work on first.").waitFor();
   await page.close();
 });
+
+test("history: search, open, copy and delete past runs", async () => {
+  const page = await open("history");
+  await page.getByRole("button", { name: "History" }).click();
+  await page.getByText("a dragon who learns to code").waitFor();
+  assert.equal(await page.locator(".history-list li").count(), 3);
+  await page.getByLabel("Search inputs and results").fill("tidal");
+  await page.waitForFunction(() => document.querySelectorAll(".history-list li").length === 1);
+  await page.getByLabel("Search inputs and results").fill("");
+  await page.waitForFunction(() => document.querySelectorAll(".history-list li").length === 3);
+  const row = page.locator(".history-list li", { hasText: "honey bees" });
+  await row.getByRole("button", { name: "Delete" }).click();
+  await row.getByRole("button", { name: "Delete for good?" }).click();
+  await page.waitForFunction(() => document.querySelectorAll(".history-list li").length === 2);
+  assert.equal(await page.getByText("honey bees").count(), 0);
+  await shot(page, "7-history");
+  await page.close();
+});
+
+test("settings: a key can be saved but is never shown", async () => {
+  const page = await open();
+  await page.getByRole("button", { name: "Settings" }).click();
+  const secret = "sk-never-show-me-4242";
+  const field = page.getByLabel("API key").first();
+  await field.fill(secret);
+  await page.getByRole("button", { name: "Save key" }).first().click();
+  await page.getByText("key saved in a file only you can read").first().waitFor();
+  assert.equal(await field.inputValue(), "", "the field is emptied once the key is sent");
+  assert.equal(await field.getAttribute("type"), "password");
+  assert.match(await field.getAttribute("placeholder"), /A key is set/);
+  assert.ok(!(await page.content()).includes(secret), "the key appears nowhere in the page");
+  await page.getByRole("button", { name: "Test connection" }).first().click();
+  await page.getByText("The API key was rejected").waitFor();
+  await page.getByLabel("Model for steps that name none").fill("gpt4");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByRole("alert").getByText("unknown provider").waitFor();
+  await shot(page, "8-settings");
+  await page.close();
+});
+
+test("editor: the backend's validation messages appear on their fields", async () => {
+  const page = await open();
+  await page.getByRole("button", { name: "Workflows" }).click();
+  await page.getByRole("button", { name: "New workflow" }).click();
+  await page.getByRole("button", { name: "Add a step" }).click();
+  await page.locator("#s1-model").fill("gpt4");
+  await page.getByRole("button", { name: "Save workflow" }).click();
+  await page.getByText("the workflow needs a name").waitFor();
+  assert.equal(await page.locator("#wf-name").getAttribute("aria-invalid"), "true");
+  assert.match(await page.locator("#s0-ins-err").innerText(), /instructions are empty/);
+  assert.match(await page.locator("#s1-model-err").innerText(), /unknown provider/);
+  await shot(page, "9-editor-errors");
+  await page.locator("#wf-name").fill("My two steps");
+  await page.locator("#s0-ins").fill("Make a plan.");
+  await page.locator("#s1-ins").fill("Carry it out.");
+  await page.locator("#s1-model").fill("");
+  await page.getByRole("button", { name: "Move step 2 up" }).click();
+  assert.equal(await page.locator("#s0-ins").inputValue(), "Carry it out.", "steps reorder");
+  await page.getByRole("button", { name: "Save workflow" }).click();
+  await page.getByText('Saved "My two steps".').first().waitFor();
+  assert.equal(await page.locator(".field-error").count(), 0);
+  await page.getByRole("button", { name: "Runs", exact: true }).click();
+  await page.locator(".card", { hasText: "My two steps" }).waitFor();
+  await page.close();
+});

@@ -12,7 +12,7 @@ declare global {
 const params = new URLSearchParams(location.search);
 const scenario = params.get("scenario") ?? "normal";
 window.__calls = [];
-window.__fake = { tokensPerTick: 3, tickMs: 30 };
+window.__fake = scenario === "perf" ? { tokensPerTick: 10, tickMs: 10 } : { tokensPerTick: 3, tickMs: 30 };
 
 const TEMPLATE = {
   id: "research-and-write",
@@ -28,8 +28,13 @@ const XSS = [
   "<a href=\"https://example.invalid\" onclick=\"window.__pwned=4\">link</a> ", "**bold** and done.",
 ];
 
+const PERF_TOKENS = 100_000;
+
 function words(step: number): string[] {
   if (scenario === "xss") return XSS;
+  if (scenario === "perf") {
+    return Array.from({ length: PERF_TOKENS }, (_, i) => (i % 60 === 59 ? `word${i}.\n\n` : `word${i} `));
+  }
   const base = step === 0 ? "Key fact about the topic number" : "Paragraph of the article, sentence";
   return Array.from({ length: 400 }, (_, i) => `${base} ${i}. `);
 }
@@ -66,13 +71,24 @@ function validate(w: { name?: string; steps?: { name?: string; instructions?: st
   return issues;
 }
 
-interface Live { id: string; seq: number; timer?: ReturnType<typeof setInterval>; step: number; sent: number; text: string; ended: boolean; snapshot: Json }
+interface Live { id: string; seq: number; timer?: ReturnType<typeof setInterval>; step: number; sent: number; text: string; ended: boolean; snapshot: Json; stepCount: number }
 const runs = new Map<string, Live>();
+
+// Runs outlive a page reload, as they do in the real app (the backend keeps going); live ones resume.
+const STORE = "stepwise-fake-runs";
+function persist() {
+  sessionStorage.setItem(STORE, JSON.stringify([...runs.values()].map(({ timer: _t, ...r }) => r)));
+}
+for (const r of JSON.parse(sessionStorage.getItem(STORE) ?? "[]") as Live[]) {
+  runs.set(r.id, r);
+  if (!r.ended) r.timer = setInterval(() => tick(r, r.stepCount), window.__fake.tickMs);
+}
 
 function send(run: Live, body: Json) {
   run.seq += 1;
   const event = { v: 1, run_id: run.id, seq: run.seq, ts_ms: Date.now(), ...body };
   applyToSnapshot(run, event);
+  if (scenario !== "perf") persist();
   void emit("run-update", event);
 }
 
@@ -95,7 +111,7 @@ function startRun(args: Json): string {
   const id = (args.runId as string) ?? crypto.randomUUID();
   const input = String(args.input ?? "").trim();
   if (!input) throw { kind: "empty_input" };
-  const run: Live = { id, seq: 0, step: 0, sent: 0, text: "", ended: false,
+  const run: Live = { id, seq: 0, step: 0, sent: 0, text: "", ended: false, stepCount: (args.workflow as { steps: unknown[] }).steps.length,
     snapshot: { run_id: id, workflow_name: "", input: "", status: "pending", steps: [], final_output: null, cancel_reason: null, error: null, started_at_ms: null, ended_at_ms: null, last_seq: 0 } };
   runs.set(id, run);
   const wf = args.workflow as { name: string; steps: { name: string; model?: string }[] };
@@ -141,8 +157,13 @@ mockIPC(
       case "list_workflows": return [...workflows.entries()].map(([id, workflow]) => ({ id, workflow }));
       case "list_runs": {
         const words = String((a.filter as Json)?.search ?? "").toLowerCase().split(/\s+/).filter(Boolean);
-        const runs = scenario === "history" ? past.filter((r) => words.every((w) => r.input.includes(w))) : [];
-        return { runs, history: { available: true, path: "/tmp/history.db", message: null } };
+        const live = [...runs.values()].map((r) => {
+          const s = r.snapshot as { workflow_name: string; input: string; status: string; started_at_ms: number | null };
+          return { run_id: r.id, workflow_name: s.workflow_name, input: s.input, status: s.status, started_at_ms: s.started_at_ms, ended_at_ms: null };
+        }).reverse();
+        const older = scenario === "history" ? past : [];
+        const list = [...live, ...older].filter((r) => words.every((w) => r.input.includes(w)));
+        return { runs: list, history: { available: true, path: "/tmp/history.db", message: null } };
       }
       case "delete_run": {
         const i = past.findIndex((r) => r.run_id === a.runId);

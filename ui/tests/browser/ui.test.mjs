@@ -240,3 +240,62 @@ test("editor: the backend's validation messages appear on their fields", async (
   await page.locator(".card", { hasText: "My two steps" }).waitFor();
   await page.close();
 });
+
+test("several runs: each keeps its own view, and switching loses nothing", async () => {
+  const page = await open();
+  await run(page, "first topic");
+  await page.getByText("Key fact about the topic number 4.").waitFor();
+  await run(page, "second topic");
+  await status(page, "Step 1 of 2").waitFor();
+  const list = page.getByRole("navigation", { name: "Runs" });
+  assert.equal(await list.getByRole("button").count(), 2);
+  await list.getByRole("button", { name: /first topic/ }).click();
+  await page.getByText("Input: first topic").waitFor();
+  await cancelButton(page).click();
+  await status(page, "Cancelled.").waitFor();
+  const firstText = await streamText(page);
+  await list.getByRole("button", { name: /second topic/ }).click();
+  await page.getByText("Input: second topic").waitFor();
+  assert.equal(await cancelButton(page).isEnabled(), true, "the other run is still going");
+  await list.getByRole("button", { name: /first topic/ }).click();
+  assert.equal(await streamText(page), firstText, "the cancelled run's text is as it was");
+  assert.match(await list.getByRole("button", { name: /first topic/ }).innerText(), /Cancelled/);
+  assert.match(await list.getByRole("button", { name: /second topic/ }).innerText(), /Running/);
+  await page.close();
+});
+
+test("a reload mid-run rebuilds the view from the snapshot and later updates", async () => {
+  const page = await open();
+  await run(page, "survives a reload");
+  await page.getByText("Key fact about the topic number 10.").waitFor();
+  await page.reload();
+  await page.getByRole("navigation", { name: "Runs" }).getByRole("button", { name: /survives a reload/ }).click();
+  await page.getByText("Key fact about the topic number 40.").waitFor();
+  const text = await streamText(page);
+  for (const n of [0, 10, 40]) {
+    const hits = text.split(`Key fact about the topic number ${n}.`).length - 1;
+    assert.equal(hits, 1, `sentence ${n} appears exactly once after the reload`);
+  }
+  await cancelButton(page).click();
+  await status(page, "Cancelled.").waitFor();
+  await page.close();
+});
+
+test("readable at 200% zoom and in the dark theme", async () => {
+  const page = await open();
+  // 200% zoom of a 1200-pixel window leaves 600 CSS pixels.
+  await page.setViewportSize({ width: 600, height: 800 });
+  await run(page);
+  await page.getByText("Key fact about the topic number 5.").waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling at 200% (${overflow}px too wide)`);
+  assert.ok(await cancelButton(page).isVisible());
+  await shot(page, "10-zoom-200");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.help}`), [], "dark theme");
+  await shot(page, "11-dark");
+  await page.close();
+});

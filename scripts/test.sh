@@ -33,4 +33,5 @@ if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     cargo bench -p stepwise-engine --bench cancel --locked
     cargo bench -p stepwise-engine --bench providers --locked
     cargo bench --bench events --locked
+    (cd ui && npm run --silent bench:frames)
 fi

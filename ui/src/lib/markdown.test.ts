@@ -39,3 +39,22 @@ describe("rendering model output", () => {
     expect(r.render("para one")).toBe(a);
   });
 });
+
+describe("splitting text as it streams", async () => {
+  const { BlockSplitter } = await import("./markdown");
+  it("gives the same blocks as splitting the whole text, however it arrives", () => {
+    const text = "# Title\n\nOne para.\n\n```\ncode\n\nstill code\n```\n\n- a\n- b\n\n\nLast words without end";
+    for (const size of [1, 2, 3, 7, 13, 40, text.length]) {
+      const s = new BlockSplitter();
+      let got: string[] = [];
+      for (let i = size; i < text.length + size; i += size) got = s.update(text.slice(0, i));
+      expect(got, `chunks of ${size}`).toEqual(splitBlocks(text));
+    }
+  });
+
+  it("starts afresh when the text is replaced", () => {
+    const s = new BlockSplitter();
+    s.update("a\n\nb");
+    expect(s.update("x\n\ny")).toEqual(["x", "y"]);
+  });
+});

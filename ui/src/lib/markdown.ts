@@ -65,3 +65,31 @@ export class BlockRenderer {
     return html;
   }
 }
+
+/**
+ * `splitBlocks` for text that only grows: blocks before the last are finished and kept, so each
+ * update splits just the new tail. Text that does not extend the previous one starts afresh.
+ */
+export class BlockSplitter {
+  private done: string[] = [];
+  private doneLength = 0; // characters of the text covered by `done`, blank lines included
+  private seen = "";
+
+  update(text: string): string[] {
+    if (!this.seen || !text.startsWith(this.seen)) {
+      this.done = [];
+      this.doneLength = 0;
+    }
+    this.seen = text;
+    // After a finished block, more blank lines are still separators (they may arrive later).
+    if (this.done.length) while (text[this.doneLength] === "\n") this.doneLength++;
+    const tail = splitBlocks(text.slice(this.doneLength));
+    for (const b of tail.slice(0, -1)) {
+      this.done.push(b);
+      let at = text.indexOf(b, this.doneLength) + b.length;
+      while (text[at] === "\n") at++;
+      this.doneLength = at;
+    }
+    return [...this.done, ...tail.slice(-1)];
+  }
+}

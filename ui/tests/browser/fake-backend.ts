@@ -33,6 +33,7 @@ const PERF_TOKENS = 100_000;
 function words(step: number): string[] {
   if (scenario === "xss") return XSS;
   if (scenario === "perf") {
+    if (step > 0) return ["Done."];
     return Array.from({ length: PERF_TOKENS }, (_, i) => (i % 60 === 59 ? `word${i}.\n\n` : `word${i} `));
   }
   const base = step === 0 ? "Key fact about the topic number" : "Paragraph of the article, sentence";

@@ -2,44 +2,25 @@
 // (tests/browser/fake-backend.ts). Screenshots of each state go to test-artifacts/ui/.
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import http from "node:http";
-import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { startHarness } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const DIST = path.join(here, "dist");
 const ARTIFACTS = path.resolve(here, "../../../test-artifacts/ui");
 const AXE = path.resolve(here, "../../node_modules/axe-core/axe.min.js");
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
 
-let server, base, context;
+let harness, base, context;
 
 before(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url, "http://x");
-    const file = path.join(DIST, url.pathname === "/" ? "index.html" : url.pathname);
-    if (!file.startsWith(DIST) || !fs.existsSync(file)) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${server.address().port}`;
-  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-ui-")), {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1200, height: 800 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run"],
-  });
+  harness = await startHarness();
+  ({ base, context } = harness);
 });
 
 after(async () => {
-  await context?.close();
-  server?.close();
+  await harness?.close();
 });
 
 async function open(scenario = "normal") {

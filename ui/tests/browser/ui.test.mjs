@@ -110,7 +110,11 @@ test("each kind of failure says what went wrong and what to do", async () => {
     assert.match(text, words, kind);
     assert.match(text, new RegExp(`provider said no \\(${kind}\\)`), `${kind}: the backend's message is shown`);
     await page.getByRole("button", { name: "Try again" }).waitFor();
-    if (kind === "auth") await shot(page, "5-failed-auth");
+    if (kind === "auth") {
+      await shot(page, "5-failed-auth");
+      await page.getByRole("button", { name: "Open Settings" }).click();
+      await page.getByRole("heading", { name: "Settings" }).waitFor();
+    }
     await page.close();
   }
 });

@@ -91,3 +91,17 @@ build_ui() {
     say "Building the UI"
     (cd ui && npm run --silent build)
 }
+
+# What the end-to-end tests drive the real window with: a virtual display, WebKit's WebDriver,
+# tauri-driver between them, and webdriverio.
+need_e2e() {
+    need_apt xvfb xauth webkit2gtk-driver
+    if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+        say "Installing tauri-driver"
+        cargo install tauri-driver --locked --quiet
+    fi
+    if [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
+        say "Installing the end-to-end tests' npm packages"
+        (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error)
+    fi
+}

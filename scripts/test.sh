@@ -28,6 +28,14 @@ say "UI tests (Vitest)"
 say "UI in a browser (Chromium, backend faked through Tauri's IPC mocks; screenshots in test-artifacts/ui/)"
 (cd ui && npm run --silent test:browser)
 
+say "End to end: the real window under Xvfb, through tauri-driver and WebKitWebDriver"
+need_e2e
+cargo build --release --locked --features custom-protocol --bin stepwise-app
+cargo build --release --locked -p stepwise-testkit --bin stepwise-test-server
+(cd tests/e2e && xvfb-run -a -s "-screen 0 1280x800x24" npm test --silent)
+
+echo "Screenshots and figures: $ROOT/test-artifacts/ (ui/, e2e/)"
+
 if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     say "Benchmarks"
     cargo bench -p stepwise-engine --bench cancel --locked

@@ -1,0 +1,254 @@
+// End to end: the real Stepwise window under Xvfb, through tauri-driver and WebKitWebDriver.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { click, freshRoot, launch, shot, statusText, waitFor } from "./support.mjs";
+
+const streamText = async (browser) => {
+  const r = await browser.$(".stream");
+  return (await r.isExisting()) ? r.getText() : "";
+};
+
+test("first launch → run a template on the demo model → Cancel → kept in history", async () => {
+  const app = await launch(freshRoot("cancel"));
+  const { browser } = app;
+  try {
+    await shot(browser, "1-first-launch");
+    await click(browser, "Run");
+    await waitFor(async () => /Running \d:\d\d/.test(await (await browser.$(".stepper")).getText()), "step 1 running with its time");
+    await waitFor(async () => (await streamText(browser)).length > 40, "text streaming in");
+    await shot(browser, "2-streaming");
+    await click(browser, "Cancel");
+    await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "Cancelled");
+    const kept = await streamText(browser);
+    assert.ok(kept.length > 40, "the partial text is kept");
+    await browser.pause(500);
+    assert.equal(await streamText(browser), kept, "no more text arrives");
+    assert.equal(await (await browser.$("button.cancel")).isEnabled(), false, "Cancel is disabled");
+    await shot(browser, "3-cancelled");
+    await click(browser, "History");
+    const row = await browser.$(".history-list li");
+    await row.waitForExist({ timeout: 10_000 });
+    assert.match(await row.getProperty("textContent"), /Research and write[\s\S]*tidal energy[\s\S]*Cancelled/);
+    await click(browser, "Open");
+    await waitFor(async () => (await streamText(browser)) === kept, "the saved text, as shown");
+    await shot(browser, "4-history");
+  } finally {
+    await app.close();
+  }
+});
+
+import fs from "node:fs";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { ARTIFACTS, ROOT } from "./support.mjs";
+
+/** Picks a workflow card by its visible name. */
+async function choose(browser, name) {
+  const card = await browser.$(`//label[contains(@class,"card")][.//span[normalize-space()="${name}"]]`);
+  await card.waitForClickable({ timeout: 10_000 });
+  await card.click();
+}
+
+async function setInput(browser, text) {
+  const box = await browser.$("#input");
+  await box.clearValue();
+  await box.setValue(text);
+}
+
+test("a run completes; its result can be copied and it opens from history", async () => {
+  const app = await launch(freshRoot("complete"), { STEPWISE_DEMO_WORD_MS: "2" });
+  const { browser } = app;
+  try {
+    await click(browser, "Run");
+    await waitFor(async () => (await statusText(browser)) === "Completed.", "Completed", 60_000);
+    const result = await streamText(browser);
+    await click(browser, "Copy the result");
+    await (await browser.$('//button[normalize-space()="Copied"]')).waitForExist({ timeout: 5_000 });
+    await shot(browser, "5-completed");
+    await click(browser, "History");
+    await click(browser, "Open");
+    await waitFor(async () => (await statusText(browser)) === "Completed.", "the run from history");
+    assert.equal(await streamText(browser), result);
+  } finally {
+    await app.close();
+  }
+});
+
+/** The test SSE server as its own process. */
+async function startServer() {
+  const bin = path.join(ROOT, "target/release/stepwise-test-server");
+  const proc = spawn(bin, ["0"], { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    proc.stdout.on("data", (d) => {
+      const m = /listening on (http:\/\/\S+)/.exec(String(d));
+      if (m) resolve(m[1]);
+    });
+    proc.once("exit", () => reject(new Error("the test server exited")));
+  });
+  const control = async (method, p, body) => {
+    const r = await fetch(`${url}/_control/${p}`, { method, body: body ? JSON.stringify(body) : undefined });
+    return r.json();
+  };
+  return { url, control, stop: () => proc.kill() };
+}
+
+const behavior = (over = {}) => ({ tokens: [], numbered: 5000, first_token_delay_ms: 20, token_interval_ms: 20, usage: true, fault: { kind: "none" }, ...over });
+
+test("against the test SSE server: streams, Cancel closes the connection, faults are explained", async () => {
+  const server = await startServer();
+  const root = freshRoot("sse");
+  const dir = path.join(root, "data/org.stepwise.desktop/workflows");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "ask-the-server.toml"),
+    'name = "Ask the server"\ndescription = "One step on the local test server"\n\n[[steps]]\nname = "Answer"\ninstructions = "Answer."\nmodel = "openai:test-model"\n');
+  const app = await launch(root, { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: "sk-e2e" });
+  const { browser } = app;
+  try {
+    await server.control("PUT", "default", behavior());
+    await choose(browser, "Ask the server");
+    await click(browser, "Run");
+    await waitFor(async () => /tok20 /.test(await streamText(browser)), "text from the server");
+    await click(browser, "Cancel");
+    await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "Cancelled");
+    await waitFor(async () => (await server.control("GET", "requests")).at(-1)?.disconnected === true, "the server to see the close", 5_000);
+    const [req] = await server.control("GET", "requests");
+    assert.ok(req.chunks_sent < 1000, `not drained: ${req.chunks_sent} chunks`);
+    await shot(browser, "6-sse-cancelled");
+
+    const faults = [
+      [{ kind: "status", code: 401, message: "bad key", retry_after_secs: null }, /API key was not accepted/],
+      [{ kind: "status", code: 429, message: "slow down", retry_after_secs: 90 }, /limiting requests/],
+      [{ kind: "drop_after", tokens: 5 }, /connection failed/],
+    ];
+    for (const [fault, words] of faults) {
+      await server.control("PUT", "default", behavior({ numbered: 50, fault }));
+      await click(browser, "Run");
+      const alert = await browser.$('[role="alert"]');
+      await alert.waitForExist({ timeout: 20_000 });
+      assert.match(await alert.getText(), words, JSON.stringify(fault));
+      if (fault.code === 401) await shot(browser, "7-sse-401");
+    }
+  } finally {
+    await app.close();
+    server.stop();
+  }
+});
+
+test("two runs at once: cancel one, the other completes", async () => {
+  const app = await launch(freshRoot("two"), { STEPWISE_DEMO_WORD_MS: "10" });
+  const { browser } = app;
+  try {
+    await choose(browser, "Long story");
+    await click(browser, "Run");
+    await choose(browser, "Research and write");
+    await click(browser, "Run");
+    const story = await browser.$('//nav[@aria-label="Runs"]//button[.//span[normalize-space()="Long story"]]');
+    await story.click();
+    await click(browser, "Cancel");
+    await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "the story cancelled");
+    const other = await browser.$('//nav[@aria-label="Runs"]//button[.//span[normalize-space()="Research and write"]]');
+    await other.click();
+    await waitFor(async () => (await statusText(browser)) === "Completed.", "the other run completed", 60_000);
+    await shot(browser, "8-two-runs");
+  } finally {
+    await app.close();
+  }
+});
+
+test("quit with a live run, relaunch: the run is there with its text", async () => {
+  const root = freshRoot("relaunch");
+  let app = await launch(root);
+  let text;
+  try {
+    await choose(app.browser, "Long story");
+    await click(app.browser, "Run");
+    await waitFor(async () => (await streamText(app.browser)).length > 100, "text");
+    await app.browser.pause(600); // let the history catch up with what is shown
+    text = await streamText(app.browser);
+  } finally {
+    await app.close(); // tauri-driver ends the app without asking it
+  }
+  app = await launch(root);
+  try {
+    await click(app.browser, "History");
+    const row = await app.browser.$(".history-list li");
+    await row.waitForExist({ timeout: 10_000 });
+    assert.match(await row.getProperty("textContent"), /Long story[\s\S]*(Interrupted|Cancelled)/);
+    await click(app.browser, "Open");
+    await waitFor(async () => (await streamText(app.browser)).length > 100, "the saved text");
+    assert.ok(text.startsWith((await streamText(app.browser)).slice(0, 100)), "the text as it was shown");
+    await shot(app.browser, "9-relaunched");
+  } finally {
+    await app.close();
+  }
+});
+
+test("make a two-step workflow in the editor and run it", async () => {
+  const app = await launch(freshRoot("editor"), { STEPWISE_DEMO_WORD_MS: "2" });
+  const { browser } = app;
+  try {
+    await click(browser, "Workflows");
+    await click(browser, "New workflow");
+    await (await browser.$("#wf-name")).setValue("My two steps");
+    await (await browser.$("#s0-ins")).setValue("List the key facts.");
+    await click(browser, "Add a step");
+    await (await browser.$("#s1-ins")).setValue("Write a short article from the facts.");
+    await click(browser, "Save workflow");
+    await (await browser.$('//*[contains(text(),"Saved")]')).waitForExist({ timeout: 10_000 });
+    await click(browser, "Runs");
+    await choose(browser, "My two steps");
+    await setInput(browser, "lighthouses");
+    await click(browser, "Run");
+    await waitFor(async () => (await statusText(browser)) === "Completed.", "Completed", 60_000);
+    assert.match(await (await browser.$(".stepper")).getText(), /Step 1[\s\S]*Done[\s\S]*Step 2[\s\S]*Done/);
+    await shot(browser, "10-editor-run");
+  } finally {
+    await app.close();
+  }
+});
+
+test("measured in the real window: cancel → Cancelled, first paint, memory", async () => {
+  const app = await launch(freshRoot("measure"));
+  const { browser } = app;
+  const latencies = [];
+  try {
+    const idle = app.rssKb();
+    await choose(browser, "Long story");
+    for (let i = 0; i < 20; i++) {
+      await click(browser, "Run");
+      await waitFor(async () => (await streamText(browser)).length > 20, "text");
+      // Timed inside the page: from the click to the moment "Cancelled" is on screen.
+      const ms = await browser.executeAsync((done) => {
+        const status = () => document.querySelector("p.status")?.textContent ?? "";
+        const t0 = performance.now();
+        const obs = new MutationObserver(() => {
+          if (status().startsWith("Cancelled")) { obs.disconnect(); requestAnimationFrame(() => done(performance.now() - t0)); }
+        });
+        obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+        document.querySelector("button.cancel").click();
+      });
+      latencies.push(ms);
+      if (i === 10) await browser.pause(10);
+    }
+    await click(browser, "Run");
+    await waitFor(async () => (await streamText(browser)).length > 500, "streaming");
+    const streaming = app.rssKb();
+    await click(browser, "Cancel");
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const pct = (p) => sorted[Math.round((p / 100) * (sorted.length - 1))];
+    const figures = {
+      cancels: latencies.length,
+      cancel_to_cancelled_p50_ms: Number(pct(50).toFixed(1)),
+      cancel_to_cancelled_p95_ms: Number(pct(95).toFixed(1)),
+      cancel_to_cancelled_max_ms: Number(sorted.at(-1).toFixed(1)),
+      cold_start_to_first_paint_ms: app.firstPaintMs,
+      rss_idle_mb: Number((idle / 1024).toFixed(1)),
+      rss_streaming_mb: Number((streaming / 1024).toFixed(1)),
+    };
+    fs.writeFileSync(path.join(ARTIFACTS, "figures.json"), JSON.stringify(figures, null, 2));
+    console.log(JSON.stringify(figures));
+    assert.equal(latencies.length, 20);
+  } finally {
+    await app.close();
+  }
+});

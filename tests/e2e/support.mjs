@@ -1,0 +1,131 @@
+// The real Stepwise window, driven as a person would: tauri-driver launches the release binary
+// through WebKitWebDriver, with a fresh data folder per launch (XDG_* folders under a temp root).
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { remote } from "webdriverio";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(here, "../..");
+export const APP = path.join(ROOT, "target/release/stepwise-app");
+export const ARTIFACTS = path.join(ROOT, "test-artifacts/e2e");
+const DRIVER = process.env.TAURI_DRIVER ?? path.join(os.homedir(), ".cargo/bin/tauri-driver");
+
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+export function freshRoot(name) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `stepwise-e2e-${name}-`));
+  for (const d of ["data", "config", "cache"]) fs.mkdirSync(path.join(root, d));
+  return root;
+}
+
+async function waitForPort(port, ms = 20_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, "127.0.0.1", () => { s.destroy(); r(true); });
+      s.on("error", () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+/** Launches the app on the data folders under `root`. */
+export async function launch(root, env = {}) {
+  const driver = spawn(DRIVER, [], {
+    env: {
+      ...process.env,
+      XDG_DATA_HOME: path.join(root, "data"),
+      XDG_CONFIG_HOME: path.join(root, "config"),
+      XDG_CACHE_HOME: path.join(root, "cache"),
+      STEPWISE_DEMO_FIRST_TOKEN_MS: "100",
+      STEPWISE_DEMO_WORD_MS: "20",
+      ...env,
+    },
+    // No pipes: the app, started below the driver, must not hold this process open.
+    stdio: "ignore",
+  });
+  await waitForPort(4444);
+  await waitForPort(4445);
+  const started = Date.now();
+  const browser = await remote({
+    hostname: "127.0.0.1",
+    port: 4444,
+    logLevel: "error",
+    capabilities: { "tauri:options": { application: APP }, "wdio:enforceWebDriverClassic": true },
+  });
+  await (await browser.$("h1")).waitForExist({ timeout: 20_000 });
+  const firstPaintMs = Date.now() - started;
+  return {
+    browser,
+    firstPaintMs,
+    /** Resident memory (kB) of this app and its WebKit processes. */
+    rssKb: () => descendants(driver.pid).reduce((sum, pid) => sum + rssOf(pid), 0),
+    async close() {
+      const tree = descendants(driver.pid);
+      try { await browser.deleteSession(); } catch { /* the app may be gone already */ }
+      driver.kill("SIGTERM");
+      await new Promise((r) => driver.once("exit", r));
+      // Whatever of this launch is still running (the app, its WebKit helpers) ends here.
+      for (const pid of tree) {
+        try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+      }
+    },
+  };
+}
+
+/** Every process below `root`, from /proc. */
+function descendants(root) {
+  const parent = new Map();
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch { /* exited */ }
+  }
+  const below = [];
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid); p; p = parent.get(p)) {
+      if (p === root) { below.push(pid); break; }
+    }
+  }
+  return below;
+}
+
+function rssOf(pid) {
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+    return Number(line?.split(/\s+/)[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+export const shot = (browser, name) => browser.saveScreenshot(path.join(ARTIFACTS, `${name}.png`));
+
+/** Clicks a button by its visible text. */
+export async function click(browser, text) {
+  const b = await browser.$(`//button[normalize-space()="${text}"]`);
+  await b.waitForClickable({ timeout: 10_000 });
+  await b.click();
+}
+
+export async function statusText(browser) {
+  const s = await browser.$("p.status");
+  return (await s.isExisting()) ? s.getText() : "";
+}
+
+export async function waitFor(fn, what, ms = 20_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

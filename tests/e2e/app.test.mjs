@@ -101,10 +101,27 @@ test("against the test SSE server: streams, Cancel closes the connection, faults
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "ask-the-server.toml"),
     'name = "Ask the server"\ndescription = "One step on the local test server"\n\n[[steps]]\nname = "Answer"\ninstructions = "Answer."\nmodel = "openai:test-model"\n');
-  const app = await launch(root, { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: "sk-e2e" });
+  const app = await launch(root);
   const { browser } = app;
   try {
+    await server.control("PUT", "default", behavior({ numbered: 3 }));
+    // Point Settings at the server, as a person would.
+    await click(browser, "Settings");
+    await (await browser.$("#openai-url")).setValue(`${server.url}/v1`);
+    await (await browser.$("#openai-model")).setValue("test-model");
+    await (await browser.$("#openai-key")).setValue("sk-e2e-secret");
+    await click(browser, "Save key");
+    await (await browser.$('//*[contains(text(),"key saved")]')).waitForExist({ timeout: 10_000 });
+    await click(browser, "Save settings");
+    await (await browser.$('//*[contains(text(),"Settings saved")]')).waitForExist({ timeout: 10_000 });
+    assert.ok(!(await browser.getPageSource()).includes("sk-e2e-secret"), "the key is not in the page");
+    await click(browser, "Test connection");
+    await waitFor(async () => /Connected: test-model answered/.test(await (await browser.$(".result")).getText()), "the connection test");
+    assert.equal((await server.control("GET", "requests"))[0].headers.find(([k]) => k === "authorization")?.[1], "Bearer sk-e2e-secret");
+    await shot(browser, "6-settings-server");
+    await server.control("POST", "reset");
     await server.control("PUT", "default", behavior());
+    await click(browser, "Runs");
     await choose(browser, "Ask the server");
     await click(browser, "Run");
     await waitFor(async () => /tok20 /.test(await streamText(browser)), "text from the server");
@@ -113,7 +130,7 @@ test("against the test SSE server: streams, Cancel closes the connection, faults
     await waitFor(async () => (await server.control("GET", "requests")).at(-1)?.disconnected === true, "the server to see the close", 5_000);
     const [req] = await server.control("GET", "requests");
     assert.ok(req.chunks_sent < 1000, `not drained: ${req.chunks_sent} chunks`);
-    await shot(browser, "6-sse-cancelled");
+    await shot(browser, "7-sse-cancelled");
 
     const faults = [
       [{ kind: "status", code: 401, message: "bad key", retry_after_secs: null }, /API key was not accepted/],
@@ -126,7 +143,7 @@ test("against the test SSE server: streams, Cancel closes the connection, faults
       const alert = await browser.$('[role="alert"]');
       await alert.waitForExist({ timeout: 20_000 });
       assert.match(await alert.getText(), words, JSON.stringify(fault));
-      if (fault.code === 401) await shot(browser, "7-sse-401");
+      if (fault.code === 401) await shot(browser, "8-sse-401");
     }
   } finally {
     await app.close();
@@ -149,7 +166,7 @@ test("two runs at once: cancel one, the other completes", async () => {
     const other = await browser.$('//nav[@aria-label="Runs"]//button[.//span[normalize-space()="Research and write"]]');
     await other.click();
     await waitFor(async () => (await statusText(browser)) === "Completed.", "the other run completed", 60_000);
-    await shot(browser, "8-two-runs");
+    await shot(browser, "9-two-runs");
   } finally {
     await app.close();
   }
@@ -177,7 +194,7 @@ test("quit with a live run, relaunch: the run is there with its text", async () 
     await click(app.browser, "Open");
     await waitFor(async () => (await streamText(app.browser)).length > 100, "the saved text");
     assert.ok(text.startsWith((await streamText(app.browser)).slice(0, 100)), "the text as it was shown");
-    await shot(app.browser, "9-relaunched");
+    await shot(app.browser, "10-relaunched");
   } finally {
     await app.close();
   }
@@ -201,7 +218,7 @@ test("make a two-step workflow in the editor and run it", async () => {
     await click(browser, "Run");
     await waitFor(async () => (await statusText(browser)) === "Completed.", "Completed", 60_000);
     assert.match(await (await browser.$(".stepper")).getText(), /Step 1[\s\S]*Done[\s\S]*Step 2[\s\S]*Done/);
-    await shot(browser, "10-editor-run");
+    await shot(browser, "11-editor-run");
   } finally {
     await app.close();
   }

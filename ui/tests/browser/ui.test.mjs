@@ -183,6 +183,7 @@ test("settings: a key can be saved but is never shown", async () => {
   const page = await open();
   await page.getByRole("button", { name: "Settings" }).click();
   const secret = "sk-never-show-me-4242";
+  await page.locator("#openai-url").fill("http://localhost:1234/v1");
   const field = page.getByLabel("API key").first();
   await field.fill(secret);
   await page.getByRole("button", { name: "Save key" }).first().click();
@@ -191,6 +192,7 @@ test("settings: a key can be saved but is never shown", async () => {
   assert.equal(await field.getAttribute("type"), "password");
   assert.match(await field.getAttribute("placeholder"), /A key is set/);
   assert.ok(!(await page.content()).includes(secret), "the key appears nowhere in the page");
+  assert.equal(await page.locator("#openai-url").inputValue(), "http://localhost:1234/v1", "saving a key keeps unsaved edits");
   await page.getByRole("button", { name: "Test connection" }).first().click();
   await page.getByText("The API key was rejected").waitFor();
   await page.getByLabel("Model for steps that name none").fill("gpt4");

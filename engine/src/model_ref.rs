@@ -28,6 +28,17 @@ impl ProviderKind {
         }
     }
 
+    /// A model this provider commonly serves: the example in messages, and what a connection test
+    /// asks for when Settings name none. Empty for the demo model.
+    pub fn example_model(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "gpt-5-mini",
+            ProviderKind::Anthropic => "claude-sonnet-4-5",
+            ProviderKind::Ollama => "llama3.2",
+            ProviderKind::Demo => "",
+        }
+    }
+
     /// A name for people.
     pub fn label(self) -> &'static str {
         match self {
@@ -105,7 +116,7 @@ impl FromStr for ModelRef {
             (ProviderKind::Demo, None) => String::new(),
             (ProviderKind::Demo, Some(_)) => return Err(ModelRefError::DemoWithName),
             (p, None) | (p, Some("")) => {
-                return Err(ModelRefError::MissingModel(p.prefix(), example_model(p)));
+                return Err(ModelRefError::MissingModel(p.prefix(), p.example_model()));
             }
             (_, Some(m)) => {
                 if m.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -115,15 +126,6 @@ impl FromStr for ModelRef {
             }
         };
         Ok(ModelRef { provider, model })
-    }
-}
-
-fn example_model(p: ProviderKind) -> &'static str {
-    match p {
-        ProviderKind::OpenAi => "gpt-5-mini",
-        ProviderKind::Anthropic => "claude-sonnet-4-5",
-        ProviderKind::Ollama => "llama3.2",
-        ProviderKind::Demo => "",
     }
 }
 

@@ -174,11 +174,7 @@ pub async fn test_connection(
         ProviderKind::Ollama => settings.ollama.default_model.clone(),
         ProviderKind::Demo => None,
     };
-    let model = configured.unwrap_or_else(|| match provider {
-        ProviderKind::Anthropic => "claude-sonnet-4-5".into(),
-        ProviderKind::Ollama => "llama3.2".into(),
-        _ => "gpt-5-mini".into(),
-    });
+    let model = configured.unwrap_or_else(|| provider.example_model().to_string());
     let model_ref = format!("{}:{model}", provider.prefix())
         .parse::<stepwise_engine::ModelRef>()
         .map_err(|e| AppError::Settings(e.to_string()))?;

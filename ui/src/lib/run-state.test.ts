@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunEvent } from "../bindings";
-import { applyEvent, emptySnapshot, failureAdvice, focusStep, join, runWords, stepWords } from "./run-state";
+import { applyEvent, emptySnapshot, failureAdvice, focusStep, join, runStatusWord, runWords, stepWords } from "./run-state";
 
 const ID = "00000000-0000-4000-8000-000000000001";
 let t = 1_000;
@@ -91,6 +91,11 @@ describe("words", () => {
     expect(stepWords({ ...st, status: "completed", duration_ms: 34_000 }, 0)).toBe("Done in 0:34");
     expect(stepWords({ ...st, status: "pending" }, 0)).toBe("Waiting");
     expect(stepWords({ ...st, status: "running", started_at_ms: 0 }, 3_725_000)).toBe("Running 1:02:05");
+  });
+
+  it("has one word for every run state", () => {
+    const words = (["pending", "running", "completed", "cancelled", "failed", "interrupted"] as const).map(runStatusWord);
+    expect(words).toEqual(["Starting", "Running", "Completed", "Cancelled", "Failed", "Interrupted"]);
   });
 
   it("has advice for every error kind", () => {

@@ -140,3 +140,15 @@ export function runWords(s: RunSnapshot): string {
     case "interrupted": return "Interrupted: Stepwise stopped unexpectedly. The text saved so far is kept.";
   }
 }
+
+/** One word for a run's state, as lists show it. */
+export function runStatusWord(status: RunStatus): string {
+  switch (status) {
+    case "pending": return "Starting";
+    case "running": return "Running";
+    case "completed": return "Completed";
+    case "cancelled": return "Cancelled";
+    case "failed": return "Failed";
+    case "interrupted": return "Interrupted";
+  }
+}

@@ -62,7 +62,10 @@ pub fn list(args: HistoryArgs) -> ExitCode {
         println!("No runs found.");
     }
     for r in runs {
-        let when = r.started_at_ms.map(utc).unwrap_or_default();
+        let when = r
+            .started_at_ms
+            .map(stepwise_engine::store::utc)
+            .unwrap_or_default();
         let status = serde_json::to_value(r.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string));
@@ -158,8 +161,4 @@ fn parse_status(s: &str) -> Result<RunStatus, String> {
     serde_json::from_value(serde_json::Value::String(s.to_lowercase())).map_err(|_| {
         format!("--status: `{s}` is not one of completed, failed, cancelled, interrupted, running, pending")
     })
-}
-
-fn utc(ms: u64) -> String {
-    stepwise_engine::store::utc(ms)
 }

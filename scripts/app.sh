@@ -3,6 +3,7 @@
 #   bash scripts/app.sh
 source "$(dirname "$0")/lib.sh"
 
+need_disk 3
 need_rust
 need_app_build_deps
 need_ui

@@ -29,6 +29,20 @@ need_apt() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# need_disk GB: stop with a plain message, before building, when the disk under the repo has less
+# than GB gigabytes free — rather than let the linker die half-way with "Bus error". GB is what a
+# build from scratch needs; with a target/ folder already there, 2 GB is enough.
+need_disk() {
+    local want="$1" have
+    [ -d "$ROOT/target" ] && want=2
+    have="$(df -P -BG "$ROOT" | awk 'NR==2 { sub("G", "", $4); print $4 }')"
+    if [ "$have" -lt "$want" ]; then
+        echo "Only ${have} GB free on the disk holding $ROOT; the build needs about ${want} GB." >&2
+        echo "Free some space (for example: cargo clean in other checkouts) and run this again." >&2
+        exit 1
+    fi
+}
+
 # The Rust toolchain (1.89 or newer: edition 2024, std file locks) with rustfmt and clippy.
 need_rust() {
     if [ -f "$HOME/.cargo/env" ]; then

@@ -4,6 +4,11 @@
 #   STEPWISE_BENCH=1 bash scripts/test.sh   … and the benchmarks too (they take a few minutes)
 source "$(dirname "$0")/lib.sh"
 
+# CI builds once from scratch: incremental caches would only cost disk (~4 GB) there. A cold
+# build with all tests and the release app peaks near 4 GB.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+need_disk 6
+
 need_rust
 need_app_build_deps
 need_ui

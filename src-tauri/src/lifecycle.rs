@@ -1,5 +1,6 @@
 //! Quitting: live runs are cancelled with reason `app_exit` and saved before the process ends,
-//! waiting at most [`EXIT_LIMIT`]. Closing the last window quits.
+//! waiting at most [`EXIT_LIMIT`]. Closing the last window quits, and so does a polite signal
+//! (SIGTERM at log-out or shutdown, SIGINT from a terminal, SIGHUP when the terminal closes).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,4 +66,66 @@ pub fn on_event<R: Runtime>(app: &AppHandle<R>, event: tauri::RunEvent) {
         }
         app.exit(code.unwrap_or(0));
     });
+}
+
+/// Turns the first polite termination signal into an ordinary quit, so runs are saved as
+/// `app_exit` rather than found `interrupted` at the next launch. A second signal (Ctrl-C pressed
+/// twice) ends the process at once, as people expect of a terminal.
+pub fn quit_on_signal<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        let mut signals = match TerminationSignals::new() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot listen for termination signals: {e}");
+                return;
+            }
+        };
+        let name = signals.next().await;
+        tracing::info!(signal = name, "quitting on a signal");
+        app.exit(0);
+        let name = signals.next().await;
+        tracing::warn!(signal = name, "second signal: quitting without waiting");
+        std::process::exit(130);
+    });
+}
+
+#[cfg(unix)]
+struct TerminationSignals([tokio::signal::unix::Signal; 3]);
+
+#[cfg(unix)]
+impl TerminationSignals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self([
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::hangup())?,
+        ]))
+    }
+
+    async fn next(&mut self) -> &'static str {
+        let [term, int, hup] = &mut self.0;
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = hup.recv() => "SIGHUP",
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct TerminationSignals;
+
+#[cfg(not(unix))]
+impl TerminationSignals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn next(&mut self) -> &'static str {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        "Ctrl-C"
+    }
 }

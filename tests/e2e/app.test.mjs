@@ -172,33 +172,45 @@ test("two runs at once: cancel one, the other completes", async () => {
   }
 });
 
-test("quit with a live run, relaunch: the run is there with its text", async () => {
-  const root = freshRoot("relaunch");
-  let app = await launch(root);
-  let text;
-  try {
-    await choose(app.browser, "Long story");
-    await click(app.browser, "Run");
-    await waitFor(async () => (await streamText(app.browser)).length > 100, "text");
-    await app.browser.pause(600); // let the history catch up with what is shown
-    text = await streamText(app.browser);
-  } finally {
-    await app.close(); // tauri-driver ends the app without asking it
-  }
-  app = await launch(root);
-  try {
-    await click(app.browser, "History");
-    const row = await app.browser.$(".history-list li");
-    await row.waitForExist({ timeout: 10_000 });
-    assert.match(await row.getProperty("textContent"), /Long story[\s\S]*(Interrupted|Cancelled)/);
-    await click(app.browser, "Open");
-    await waitFor(async () => (await streamText(app.browser)).length > 100, "the saved text");
-    assert.ok(text.startsWith((await streamText(app.browser)).slice(0, 100)), "the text as it was shown");
-    await shot(app.browser, "10-relaunched");
-  } finally {
-    await app.close();
-  }
-});
+// Quitting politely (SIGTERM, as at log-out) saves the run as cancelled; a kill leaves it to be
+// found interrupted at the next launch. Either way its text is there.
+for (const [signal, word, why] of [
+  ["SIGTERM", "Cancelled", /Stepwise was closing/],
+  ["SIGKILL", "Interrupted", /stopped unexpectedly/],
+]) {
+  test(`quit with a live run (${signal}), relaunch: the run is there, ${word}, with its text`, async () => {
+    const root = freshRoot(`relaunch-${signal}`);
+    let app = await launch(root);
+    let text;
+    try {
+      await choose(app.browser, "Long story");
+      await click(app.browser, "Run");
+      await waitFor(async () => (await streamText(app.browser)).length > 100, "text");
+      // A kill loses at most the last history batch: let it catch up with what is shown.
+      if (signal === "SIGKILL") await app.browser.pause(600);
+      text = await streamText(app.browser);
+      await app.signalApp(signal);
+    } finally {
+      await app.close();
+    }
+    app = await launch(root);
+    try {
+      await click(app.browser, "History");
+      const row = await app.browser.$(".history-list li");
+      await row.waitForExist({ timeout: 10_000 });
+      assert.match(await row.getProperty("textContent"), new RegExp(`Long story[\\s\\S]*${word}`));
+      await click(app.browser, "Open");
+      await waitFor(async () => (await streamText(app.browser)).length > 100, "the saved text");
+      const saved = await streamText(app.browser);
+      assert.ok(saved.startsWith(text.slice(0, 100)), "the text as it was shown");
+      if (signal === "SIGTERM") assert.ok(saved.length >= text.length, "nothing shown was lost on quit");
+      assert.match(await statusText(app.browser), why);
+      await shot(app.browser, `10-relaunched-after-${signal}`);
+    } finally {
+      await app.close();
+    }
+  });
+}
 
 test("make a two-step workflow in the editor and run it", async () => {
   const app = await launch(freshRoot("editor"), { STEPWISE_DEMO_WORD_MS: "2" });

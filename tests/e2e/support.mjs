@@ -66,6 +66,13 @@ export async function launch(root, env = {}) {
     firstPaintMs,
     /** Resident memory (kB) of this app and its WebKit processes. */
     rssKb: () => descendants(driver.pid).reduce((sum, pid) => sum + rssOf(pid), 0),
+    /** Sends `signal` to the app process itself and waits until it has ended. */
+    async signalApp(signal, ms = 10_000) {
+      const pid = descendants(driver.pid).find((p) => commOf(p) === "stepwise-app");
+      if (!pid) throw new Error("the app process is not running");
+      process.kill(pid, signal);
+      await waitFor(async () => !isAlive(pid), `the app to end after ${signal}`, ms);
+    },
     async close() {
       const tree = descendants(driver.pid);
       try { await browser.deleteSession(); } catch { /* the app may be gone already */ }
@@ -96,6 +103,20 @@ function descendants(root) {
     }
   }
   return below;
+}
+
+function commOf(pid) {
+  try { return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim(); } catch { return ""; }
+}
+
+/** Running, as opposed to gone or a zombie waiting for its parent. */
+function isAlive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 function rssOf(pid) {

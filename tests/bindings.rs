@@ -5,7 +5,7 @@
 #[test]
 fn typescript_bindings_are_current() {
     let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/bindings.ts");
-    let fresh = std::env::temp_dir().join(format!("stepwise-bindings-{}.ts", std::process::id()));
+    let fresh = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("bindings.ts");
     stepwise_app::export_bindings(&fresh).unwrap();
     let fresh_text = std::fs::read_to_string(&fresh).unwrap();
     if std::env::var_os("STEPWISE_UPDATE_BINDINGS").is_some() {

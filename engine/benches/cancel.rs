@@ -67,15 +67,14 @@ fn main() {
             rss_mb
         );
     });
+    let _ = std::fs::remove_dir_all(common::scratch_dir("bench-cancel"));
 }
 
 /// Every engine here records into one history database, as the app does.
 fn store() -> &'static Arc<Store> {
     static STORE: OnceLock<Arc<Store>> = OnceLock::new();
     STORE.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("stepwise-bench-cancel-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = common::scratch_dir("bench-cancel");
         Arc::new(Store::open(&dir.join("history.db")).unwrap())
     })
 }

@@ -19,6 +19,9 @@ use stepwise_engine::{
 };
 use stepwise_testkit::{Behavior, TestServer};
 
+/// How many times the 1,000-run cancel is measured.
+const REPEATS_1000: usize = 7;
+
 fn main() {
     // 1,000 runs hold 2,000 sockets in this process (client and server side).
     let _ = rlimit::increase_nofile_limit(8_192);
@@ -27,17 +30,33 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // The server gets its own runtime (one thread), as a provider is its own process: its
+    // tasks share the machine's two cores with the engine but not the engine's task queues.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_rt.block_on(TestServer::start()).unwrap();
     rt.block_on(async {
-        let server = TestServer::start().await.unwrap();
-        let dir = std::env::temp_dir().join(format!("stepwise-bench-providers-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = common::scratch_dir("bench-providers");
         let store = Store::open(&dir.join("history.db")).unwrap();
         let engine = engine_for(&server, &store);
 
         let closes = close_latencies(&server, &engine, 200).await;
         let rate = delta_rate(&server, &engine, 200_000).await;
         let c100 = cancel_all(&server, &engine, 100).await;
-        let c1000 = cancel_all(&server, &engine, 1_000).await;
+        // One sample of the 1,000-run figure says little on a shared 2-core machine: take several.
+        let mut c1000s = Vec::new();
+        for _ in 0..REPEATS_1000 {
+            c1000s.push(cancel_all(&server, &engine, 1_000).await);
+        }
+        c1000s.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let c1000 = (
+            c1000s[c1000s.len() / 2].0,
+            c1000s.iter().map(|r| r.1).max().unwrap_or(0),
+        );
+        let c1000_max = c1000s.last().map_or(0.0, |r| r.0);
         let rss_mb = common::peak_rss_mb();
 
         let (p50, p99) = (pct(&closes, 50.0), pct(&closes, 99.0));
@@ -45,15 +64,16 @@ fn main() {
         println!("{:<58} {:>12}", format!("cancel → server sees the close, p50 ({} cancels)", closes.len()), us(p50));
         println!("{:<58} {:>12}", "cancel → server sees the close, p99", us(p99));
         println!("{:<58} {:>12.0}", "deltas per second, OpenAI path, zero-delay server", rate);
-        for (n, r) in [(100, &c100), (1_000, &c1000)] {
-            println!("{:<58} {:>9.2} ms", format!("{n} streaming runs: cancel all → all terminal"), r.0);
-            println!("{:<58} {:>12}", format!("{n} streaming runs: connections open 1 s later"), r.1);
-        }
+        println!("{:<58} {:>9.2} ms", "100 streaming runs: cancel all → all terminal", c100.0);
+        println!("{:<58} {:>12}", "100 streaming runs: connections open 1 s later", c100.1);
+        println!("{:<58} {:>9.2} ms", format!("1000 streaming runs: cancel all → all terminal, median of {REPEATS_1000}"), c1000.0);
+        println!("{:<58} {:>9.2} ms", "1000 streaming runs: cancel all → all terminal, slowest", c1000_max);
+        println!("{:<58} {:>12}", "1000 streaming runs: connections open 1 s later (worst)", c1000.1);
         println!("{:<58} {:>9.1} MB", "peak RSS (engine, client and server in one process)", rss_mb);
         println!(
             "{{\"store\":true,\"cancels\":{},\"close_p50_us\":{:.1},\"close_p99_us\":{:.1},\"deltas_per_sec\":{:.0},\
              \"cancel_all_100_ms\":{:.2},\"open_after_1s_100\":{},\"cancel_all_1000_ms\":{:.2},\
-             \"open_after_1s_1000\":{},\"peak_rss_mb\":{:.1}}}",
+             \"cancel_all_1000_max_ms\":{:.2},\"open_after_1s_1000\":{},\"peak_rss_mb\":{:.1}}}",
             closes.len(),
             p50.as_secs_f64() * 1e6,
             p99.as_secs_f64() * 1e6,
@@ -61,10 +81,12 @@ fn main() {
             c100.0,
             c100.1,
             c1000.0,
+            c1000_max,
             c1000.1,
             rss_mb
         );
     });
+    let _ = std::fs::remove_dir_all(common::scratch_dir("bench-providers"));
 }
 
 /// The engine records into the history, as the app does.
@@ -79,7 +101,7 @@ fn engine_for(server: &TestServer, store: &Store) -> Engine {
         providers: Providers::demo(DemoModel::default())
             .with(ProviderKind::OpenAi, Arc::new(openai)),
         default_model: None,
-        sink: Some(store.sink()),
+        sink: std::env::var_os("NOSTORE").is_none().then(|| store.sink()),
     })
 }
 

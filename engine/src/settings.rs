@@ -257,5 +257,6 @@ mod tests {
             Settings::load(&p).unwrap().default_model(),
             Err(SettingsError::DefaultModel(_))
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

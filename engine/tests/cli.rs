@@ -6,10 +6,15 @@ use std::process::{Command, Output, Stdio};
 
 use stepwise_engine::{EventKind, RunEvent};
 
-/// One history database for this test binary, never the user's.
+/// One history database for this test binary, never the user's; emptied once per run.
 fn test_db() -> String {
-    let dir = std::env::temp_dir().join(format!("stepwise-cli-db-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-db");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    });
     dir.join("history.db").display().to_string()
 }
 
@@ -53,7 +58,7 @@ fn templates_lists_ids_names_and_descriptions() {
 
 #[test]
 fn validate_prints_ok_or_the_errors_with_exit_2() {
-    let dir = std::env::temp_dir().join(format!("stepwise-cli-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-validate");
     std::fs::create_dir_all(&dir).unwrap();
     let good = dir.join("good.toml");
     std::fs::write(

@@ -19,7 +19,8 @@ use support::*;
 const SOON: Duration = Duration::from_secs(10);
 
 fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("stepwise-store-{}-{name}", std::process::id()));
+    // Under target/tmp, replaced on every run: tests leave nothing to pile up in /tmp.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("history.db")

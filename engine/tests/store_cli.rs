@@ -20,8 +20,7 @@ fn stepwise(_db: &Path) -> Command {
 }
 
 fn db_path(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("stepwise-store-cli-{}-{name}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-cli-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("history.db")

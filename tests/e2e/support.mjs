@@ -16,9 +16,16 @@ const DRIVER = process.env.TAURI_DRIVER ?? path.join(os.homedir(), ".cargo/bin/t
 
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
+const roots = [];
+// Each test's data folders go when the test process ends.
+process.on("exit", () => {
+  for (const root of roots) fs.rmSync(root, { recursive: true, force: true });
+});
+
 export function freshRoot(name) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `stepwise-e2e-${name}-`));
   for (const d of ["data", "config", "cache"]) fs.mkdirSync(path.join(root, d));
+  roots.push(root);
   return root;
 }
 

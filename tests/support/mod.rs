@@ -29,7 +29,9 @@ pub struct TestApp {
 }
 
 pub fn temp_root(name: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("stepwise-app-{}-{name}", std::process::id()));
+    // Under target/tmp, replaced on every run: tests leave nothing to pile up in /tmp.
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{}-{name}", env!("CARGO_CRATE_NAME")));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     root

@@ -1,7 +1,16 @@
 //! What the benchmarks share: percentiles, formatting, the process's peak memory.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// Where a bench keeps its history database: under target/tmp, emptied first. The bench removes
+/// it when done (these grow to gigabytes).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
 
 /// The `p`th percentile of sorted durations.
 pub fn pct(sorted: &[Duration], p: f64) -> Duration {

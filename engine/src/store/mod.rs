@@ -39,6 +39,8 @@ use writer::{BATCH_MAX, Created, Health, Msg, Signal, Writer};
 
 /// How long opening waits for another writer before calling the database locked.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Pages the write-ahead log may hold before it is copied back into the database (see `open`).
+const WAL_CHECKPOINT_PAGES: i64 = 10_000;
 
 /// How a store is opened. The defaults are what the app uses.
 #[derive(Clone, Debug, Default)]
@@ -120,6 +122,18 @@ impl Store {
         let health: Health = Arc::default();
         let (tx, rx) = mpsc::channel();
         let write_conn = connect(path).map_err(sql)?;
+        // The writer only adds rows under runs it inserted itself, and runs are deleted (with their
+        // rows, by cascade) on the other connection, where foreign keys stay on: checking the
+        // parent of every event row here would only cost time.
+        write_conn
+            .pragma_update(None, "foreign_keys", "OFF")
+            .map_err(sql)?;
+        // Under many streams one batch dirties more than SQLite's default 1,000 pages, so every
+        // commit would also copy the log back into the database. Let the log grow to ~40 MB
+        // between those copies; it is reset after each one.
+        write_conn
+            .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .map_err(sql)?;
         if let Some(bytes) = options.max_bytes {
             let page: i64 = write_conn
                 .query_row("PRAGMA page_size", [], |r| r.get(0))

@@ -260,16 +260,17 @@ impl Writer {
 
 fn insert_run(tx: &Transaction<'_>, c: &Created) -> rusqlite::Result<()> {
     let id = c.run_id.to_string();
-    let inserted = tx.execute(
-        "INSERT OR IGNORE INTO runs (id, workflow_name, workflow_json, input, status, created_at_ms)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-        params![id, c.workflow_name, c.workflow_json, c.input, c.created_at_ms as i64],
-    )?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO runs (id, workflow_name, workflow_json, input, status, created_at_ms)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+        )?
+        .execute(params![id, c.workflow_name, c.workflow_json, c.input, c.created_at_ms as i64])?;
     if inserted == 1 {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO runs_fts (rowid, input, output) SELECT rowid, input, '' FROM runs WHERE id = ?1",
-            params![id],
-        )?;
+        )?
+        .execute(params![id])?;
     }
     Ok(())
 }

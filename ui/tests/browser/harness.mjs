@@ -19,7 +19,8 @@ export async function startHarness({ width = 1200, height = 800 } = {}) {
     fs.createReadStream(file).pipe(res);
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-ui-")), {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-ui-"));
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: "/usr/bin/chromium",
     headless: true,
     viewport: { width, height },
@@ -29,6 +30,10 @@ export async function startHarness({ width = 1200, height = 800 } = {}) {
   return {
     base: `http://127.0.0.1:${server.address().port}`,
     context,
-    async close() { await context.close(); server.close(); },
+    async close() {
+      await context.close();
+      server.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
   };
 }

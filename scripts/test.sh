@@ -37,7 +37,9 @@ say "End to end: the real window under Xvfb, through tauri-driver and WebKitWebD
 need_e2e
 cargo build --release --locked --features custom-protocol --bin stepwise-app
 cargo build --release --locked -p stepwise-testkit --bin stepwise-test-server
-(cd tests/e2e && xvfb-run -a -s "-screen 0 1280x800x24" npm test --silent)
+# A desktop session has a D-Bus session bus (a second launch finds the first through it): give the
+# window one of its own.
+(cd tests/e2e && dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" npm test --silent)
 
 echo "Screenshots and figures: $ROOT/test-artifacts/ (ui/, e2e/)"
 

@@ -1,7 +1,10 @@
 // End to end: the real Stepwise window under Xvfb, through tauri-driver and WebKitWebDriver.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
-import { click, freshRoot, launch, shot, statusText, waitFor } from "./support.mjs";
+import { APP, ARTIFACTS, ROOT, appEnv, click, freshRoot, launch, shot, statusText, waitFor } from "./support.mjs";
 
 const streamText = async (browser) => {
   const r = await browser.$(".stream");
@@ -36,11 +39,6 @@ test("first launch → run a template on the demo model → Cancel → kept in h
     await app.close();
   }
 });
-
-import fs from "node:fs";
-import path from "node:path";
-import { spawn } from "node:child_process";
-import { ARTIFACTS, ROOT } from "./support.mjs";
 
 /** Picks a workflow card by its visible name. */
 async function choose(browser, name) {
@@ -211,6 +209,32 @@ for (const [signal, word, why] of [
     }
   });
 }
+
+test("a second launch leaves the running window alone instead of starting again", async () => {
+  const root = freshRoot("single");
+  const app = await launch(root);
+  try {
+    await choose(app.browser, "Long story");
+    await click(app.browser, "Run");
+    await waitFor(async () => (await streamText(app.browser)).length > 20, "text");
+    const second = spawn(APP, [], { env: appEnv(root), stdio: "ignore" });
+    const code = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        second.kill("SIGKILL");
+        reject(new Error("the second launch kept running"));
+      }, 15_000);
+      second.once("exit", (c) => { clearTimeout(timer); resolve(c); });
+    });
+    assert.equal(code, 0, "the second launch hands over and exits cleanly");
+    assert.equal(app.appPids().length, 1, "one Stepwise is running");
+    // The first window is untouched: its run goes on streaming.
+    const before = (await streamText(app.browser)).length;
+    await waitFor(async () => (await streamText(app.browser)).length > before, "the first window's run to go on");
+    await shot(app.browser, "11-after-a-second-launch");
+  } finally {
+    await app.close();
+  }
+});
 
 test("make a two-step workflow in the editor and run it", async () => {
   const app = await launch(freshRoot("editor"), { STEPWISE_DEMO_WORD_MS: "2" });

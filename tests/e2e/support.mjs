@@ -42,18 +42,23 @@ async function waitForPort(port, ms = 20_000) {
   throw new Error(`nothing listens on ${port}`);
 }
 
+/** The environment of an app whose data folders are under `root`. */
+export function appEnv(root, env = {}) {
+  return {
+    ...process.env,
+    XDG_DATA_HOME: path.join(root, "data"),
+    XDG_CONFIG_HOME: path.join(root, "config"),
+    XDG_CACHE_HOME: path.join(root, "cache"),
+    STEPWISE_DEMO_FIRST_TOKEN_MS: "100",
+    STEPWISE_DEMO_WORD_MS: "20",
+    ...env,
+  };
+}
+
 /** Launches the app on the data folders under `root`. */
 export async function launch(root, env = {}) {
   const driver = spawn(DRIVER, [], {
-    env: {
-      ...process.env,
-      XDG_DATA_HOME: path.join(root, "data"),
-      XDG_CONFIG_HOME: path.join(root, "config"),
-      XDG_CACHE_HOME: path.join(root, "cache"),
-      STEPWISE_DEMO_FIRST_TOKEN_MS: "100",
-      STEPWISE_DEMO_WORD_MS: "20",
-      ...env,
-    },
+    env: appEnv(root, env),
     // No pipes: the app, started below the driver, must not hold this process open.
     stdio: "ignore",
   });
@@ -73,9 +78,11 @@ export async function launch(root, env = {}) {
     firstPaintMs,
     /** Resident memory (kB) of this app and its WebKit processes. */
     rssKb: () => descendants(driver.pid).reduce((sum, pid) => sum + rssOf(pid), 0),
+    /** The app's own processes (not its WebKit helpers) below this launch. */
+    appPids: () => descendants(driver.pid).filter((p) => commOf(p) === "stepwise-app" && isAlive(p)),
     /** Sends `signal` to the app process itself and waits until it has ended. */
     async signalApp(signal, ms = 10_000) {
-      const pid = descendants(driver.pid).find((p) => commOf(p) === "stepwise-app");
+      const [pid] = this.appPids();
       if (!pid) throw new Error("the app process is not running");
       process.kill(pid, signal);
       await waitFor(async () => !isAlive(pid), `the app to end after ${signal}`, ms);

@@ -109,8 +109,10 @@ build_ui() {
 # What the end-to-end tests drive the real window with: a virtual display, WebKit's WebDriver,
 # tauri-driver between them, and webdriverio.
 need_e2e() {
-    # dbus-daemon: a private session bus, which a second launch uses to find the first.
-    need_apt xvfb xauth webkit2gtk-driver dbus-daemon
+    need_apt xvfb xauth webkit2gtk-driver
+    # A private session bus, which a second launch uses to find the first: dbus-run-session comes
+    # with the package dbus (through dbus-daemon on Debian 12, directly on older releases).
+    command -v dbus-run-session >/dev/null 2>&1 || need_apt dbus
     if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
         say "Installing tauri-driver"
         cargo install tauri-driver --locked --quiet

@@ -90,6 +90,14 @@ pub(super) fn from_reqwest(e: &reqwest::Error, host: &str, idle: Duration) -> Pr
         return silent(host, idle);
     }
     let cause = root_cause(e);
+    if e.is_connect() && is_name_lookup(e) {
+        return ProviderError::new(
+            ErrorKind::Network,
+            format!(
+                "Could not find the server {host} ({cause}). Check the base URL in Settings and that this computer is online."
+            ),
+        );
+    }
     if e.is_connect() {
         return ProviderError::new(
             ErrorKind::Network,
@@ -110,6 +118,19 @@ pub(super) fn from_reqwest(e: &reqwest::Error, host: &str, idle: Duration) -> Pr
         ErrorKind::Network,
         format!("The request to {host} failed ({cause}). Try again."),
     )
+}
+
+/// Whether the host name could not be resolved. reqwest has no accessor for it; its connector
+/// says "dns error" in the chain of causes.
+fn is_name_lookup(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cause {
+        if c.to_string().starts_with("dns error") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// The innermost cause: "Connection refused (os error 111)" rather than reqwest's wrapper.
@@ -180,5 +201,37 @@ mod tests {
         );
         let long = "x".repeat(5000);
         assert!(status(500, &long, None).message.chars().count() < 450);
+    }
+
+    /// A resolver that knows no name, so the test sends no query off this machine.
+    struct NoNames;
+
+    impl reqwest::dns::Resolve for NoNames {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            Box::pin(async { Err("Name or service not known".into()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_is_a_network_error_naming_the_host() {
+        let client = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(NoNames))
+            .build()
+            .unwrap();
+        let e = client
+            .get("http://models.example.invalid/v1/chat/completions")
+            .send()
+            .await
+            .unwrap_err();
+        let e = from_reqwest(&e, "models.example.invalid", Duration::from_secs(60));
+        assert_eq!(e.kind, ErrorKind::Network);
+        assert!(
+            e.message
+                .starts_with("Could not find the server models.example.invalid")
+                && e.message.contains("Name or service not known")
+                && e.message.contains("base URL in Settings"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -15,6 +15,9 @@ need_ui
 # The UI's browser tests drive Debian's Chromium (no browser is downloaded).
 need_apt chromium
 
+# Screenshots and figures are this run's only.
+rm -rf "$ROOT/test-artifacts"
+
 say "Formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 

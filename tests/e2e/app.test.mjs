@@ -254,7 +254,7 @@ test("make a two-step workflow in the editor and run it", async () => {
     await click(browser, "Run");
     await waitFor(async () => (await statusText(browser)) === "Completed.", "Completed", 60_000);
     assert.match(await (await browser.$(".stepper")).getText(), /Step 1[\s\S]*Done[\s\S]*Step 2[\s\S]*Done/);
-    await shot(browser, "11-editor-run");
+    await shot(browser, "12-editor-run");
   } finally {
     await app.close();
   }

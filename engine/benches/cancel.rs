@@ -67,14 +67,18 @@ fn main() {
             rss_mb
         );
     });
-    let _ = std::fs::remove_dir_all(common::scratch_dir("bench-cancel"));
+    let _ = std::fs::remove_dir_all(common::scratch_dir(SCRATCH));
 }
+
+/// The folder of the history database below.
+const SCRATCH: &str = "bench-cancel";
 
 /// Every engine here records into one history database, as the app does.
 fn store() -> &'static Arc<Store> {
     static STORE: OnceLock<Arc<Store>> = OnceLock::new();
     STORE.get_or_init(|| {
-        let dir = common::scratch_dir("bench-cancel");
+        let dir = common::scratch_dir(SCRATCH);
+        let _ = std::fs::remove_dir_all(&dir);
         Arc::new(Store::open(&dir.join("history.db")).unwrap())
     })
 }

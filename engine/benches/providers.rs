@@ -38,8 +38,9 @@ fn main() {
         .build()
         .unwrap();
     let server = server_rt.block_on(TestServer::start()).unwrap();
+    let dir = common::scratch_dir("bench-providers");
+    let _ = std::fs::remove_dir_all(&dir);
     rt.block_on(async {
-        let dir = common::scratch_dir("bench-providers");
         let store = Store::open(&dir.join("history.db")).unwrap();
         let engine = engine_for(&server, &store);
 
@@ -86,7 +87,7 @@ fn main() {
             rss_mb
         );
     });
-    let _ = std::fs::remove_dir_all(common::scratch_dir("bench-providers"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The engine records into the history, as the app does.
@@ -101,7 +102,7 @@ fn engine_for(server: &TestServer, store: &Store) -> Engine {
         providers: Providers::demo(DemoModel::default())
             .with(ProviderKind::OpenAi, Arc::new(openai)),
         default_model: None,
-        sink: std::env::var_os("NOSTORE").is_none().then(|| store.sink()),
+        sink: Some(store.sink()),
     })
 }
 

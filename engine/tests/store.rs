@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
@@ -17,14 +17,6 @@ use stepwise_engine::{
 use support::*;
 
 const SOON: Duration = Duration::from_secs(10);
-
-fn temp_db(name: &str) -> PathBuf {
-    // Under target/tmp, replaced on every run: tests leave nothing to pile up in /tmp.
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("history.db")
-}
 
 fn engine_with_store(store: &Store, pace: DemoPace) -> Engine {
     Engine::new(EngineConfig {
@@ -41,7 +33,7 @@ const PACED: DemoPace = DemoPace {
 
 #[tokio::test]
 async fn every_outcome_is_saved_exactly_as_the_engine_saw_it() {
-    let path = temp_db("outcomes");
+    let path = scratch_db("outcomes");
     let store = Store::open(&path).unwrap();
     let mut script = Script::words(10, Duration::ZERO);
     script.fail_after = Some((3, ErrorKind::Provider));
@@ -100,7 +92,7 @@ async fn every_outcome_is_saved_exactly_as_the_engine_saw_it() {
 
 #[tokio::test]
 async fn text_is_durable_while_the_run_streams() {
-    let path = temp_db("durable");
+    let path = scratch_db("durable");
     let store = Store::open(&path).unwrap();
     let engine = engine_with_store(
         &store,
@@ -146,7 +138,7 @@ async fn a_flush_does_not_wait_out_the_batch_interval() {
         batch_interval: Some(Duration::from_secs(3600)),
         ..StoreOptions::default()
     };
-    let store = Store::open_with(&temp_db("flush"), &options).unwrap();
+    let store = Store::open_with(&scratch_db("flush"), &options).unwrap();
     let engine = engine_with_store(&store, DemoPace::INSTANT);
     for _ in 0..3 {
         let (id, mut sub) = start(&engine, steps(1, "demo"), "quick");
@@ -161,7 +153,7 @@ async fn a_flush_does_not_wait_out_the_batch_interval() {
 
 #[tokio::test]
 async fn many_concurrent_runs_all_land_intact() {
-    let path = temp_db("concurrent");
+    let path = scratch_db("concurrent");
     let store = Store::open(&path).unwrap();
     let engine = engine_with_store(&store, PACED);
     let mut subs = Vec::new();
@@ -211,7 +203,7 @@ async fn many_concurrent_runs_all_land_intact() {
 }
 
 async fn seeded(name: &str) -> (Store, Engine, Vec<RunId>) {
-    let store = Store::open(&temp_db(name)).unwrap();
+    let store = Store::open(&scratch_db(name)).unwrap();
     let engine = engine_with_store(&store, DemoPace::INSTANT);
     let mut ids = Vec::new();
     for (t, input) in [
@@ -385,7 +377,7 @@ async fn export_as_markdown_and_json() {
 
 #[test]
 fn an_empty_file_becomes_a_fresh_history() {
-    let path = temp_db("empty");
+    let path = scratch_db("empty");
     std::fs::write(&path, b"").unwrap();
     let store = Store::open(&path).unwrap();
     assert!(store.list_runs(&RunFilter::default()).unwrap().is_empty());
@@ -393,7 +385,7 @@ fn an_empty_file_becomes_a_fresh_history() {
 
 #[test]
 fn the_first_schema_migrates_and_keeps_its_runs() {
-    let path = temp_db("v1");
+    let path = scratch_db("v1");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(include_str!("fixtures/history-v1.sql"))
@@ -430,7 +422,7 @@ fn bytes_of(path: &Path) -> Vec<u8> {
 
 #[test]
 fn a_damaged_file_is_refused_and_left_untouched() {
-    let path = temp_db("corrupt");
+    let path = scratch_db("corrupt");
     let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&path, &garbage).unwrap();
     let err = Store::open(&path).err().unwrap();
@@ -441,7 +433,7 @@ fn a_damaged_file_is_refused_and_left_untouched() {
 
 #[test]
 fn a_newer_schema_is_refused_and_left_untouched() {
-    let path = temp_db("newer");
+    let path = scratch_db("newer");
     drop(Store::open(&path).unwrap());
     rusqlite::Connection::open(&path)
         .unwrap()
@@ -462,7 +454,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
 
 #[test]
 fn a_read_only_file_is_refused_and_left_untouched() {
-    let path = temp_db("readonly");
+    let path = scratch_db("readonly");
     drop(Store::open(&path).unwrap());
     let before = bytes_of(&path);
     let mut perms = std::fs::metadata(&path).unwrap().permissions();
@@ -475,7 +467,7 @@ fn a_read_only_file_is_refused_and_left_untouched() {
 
 #[test]
 fn a_locked_database_is_reported_in_bounded_time() {
-    let path = temp_db("locked");
+    let path = scratch_db("locked");
     drop(Store::open(&path).unwrap());
     let holder = rusqlite::Connection::open(&path).unwrap();
     holder
@@ -491,7 +483,7 @@ fn a_locked_database_is_reported_in_bounded_time() {
 
 #[tokio::test]
 async fn a_full_disk_never_stops_a_run() {
-    let path = temp_db("full");
+    let path = scratch_db("full");
     let store = Store::open_with(
         &path,
         &StoreOptions {

@@ -2,14 +2,17 @@
 //! history, show, export and delete commands.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use stepwise_engine::store::Store;
 use stepwise_engine::{EventKind, RunEvent, RunId, RunStatus, StepStatus};
+use support::scratch_db;
 
 fn stepwise(_db: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
@@ -17,13 +20,6 @@ fn stepwise(_db: &Path) -> Command {
         .env("STEPWISE_DEMO_WORD_MS", "1")
         .env("STEPWISE_SETTINGS", "/nonexistent/settings.toml");
     c
-}
-
-fn db_path(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-cli-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("history.db")
 }
 
 fn run(db: &Path, args: &[&str]) -> Output {
@@ -36,7 +32,7 @@ fn run(db: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn a_killed_run_is_found_interrupted_with_its_text() {
-    let db = db_path("crash");
+    let db = scratch_db("crash");
     let mut child = stepwise(&db)
         .env("STEPWISE_DEMO_WORD_MS", "5")
         .args([
@@ -123,7 +119,7 @@ fn ids_of(out: &Output) -> Vec<RunId> {
 
 #[test]
 fn history_show_export_and_delete() {
-    let db = db_path("commands");
+    let db = scratch_db("commands");
     assert_eq!(
         run(
             &db,
@@ -215,7 +211,7 @@ fn history_show_export_and_delete() {
 
 #[test]
 fn a_damaged_history_costs_the_history_not_the_run() {
-    let db = db_path("damaged");
+    let db = scratch_db("damaged");
     std::fs::write(&db, vec![7u8; 4096]).unwrap();
     let out = run(&db, &["run", "research-and-write", "--input", "still runs"]);
     assert_eq!(out.status.code(), Some(0));

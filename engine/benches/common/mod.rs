@@ -4,12 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where a bench keeps its history database: under target/tmp, emptied first. The bench removes
-/// it when done (these grow to gigabytes).
+/// Where a bench keeps its history database: under target/tmp. The bench empties it first and
+/// removes it when done (these grow to gigabytes).
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
 /// The `p`th percentile of sorted durations.

@@ -1,6 +1,7 @@
 //! Shared helpers for the engine's integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -174,4 +175,14 @@ impl Provider for ScriptedProvider {
             },
         ))
     }
+}
+
+/// A history database path of its own for the test `name`, in an empty folder under target/tmp
+/// (replaced on every run, so tests leave nothing to pile up in /tmp).
+pub fn scratch_db(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{}-{name}", env!("CARGO_CRATE_NAME")));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("history.db")
 }

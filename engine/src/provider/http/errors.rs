@@ -90,21 +90,18 @@ pub(super) fn from_reqwest(e: &reqwest::Error, host: &str, idle: Duration) -> Pr
         return silent(host, idle);
     }
     let cause = root_cause(e);
-    if e.is_connect() && is_name_lookup(e) {
-        return ProviderError::new(
-            ErrorKind::Network,
+    if e.is_connect() {
+        // reqwest has no accessor for a failed name lookup; its connector says "dns error".
+        let message = if causes(e).any(|c| c.to_string().starts_with("dns error")) {
             format!(
                 "Could not find the server {host} ({cause}). Check the base URL in Settings and that this computer is online."
-            ),
-        );
-    }
-    if e.is_connect() {
-        return ProviderError::new(
-            ErrorKind::Network,
+            )
+        } else {
             format!(
                 "Could not connect to {host} ({cause}). Check that it is running and that the base URL in Settings is right."
-            ),
-        );
+            )
+        };
+        return ProviderError::new(ErrorKind::Network, message);
     }
     if e.is_body() || e.is_decode() {
         return ProviderError::new(
@@ -120,26 +117,17 @@ pub(super) fn from_reqwest(e: &reqwest::Error, host: &str, idle: Duration) -> Pr
     )
 }
 
-/// Whether the host name could not be resolved. reqwest has no accessor for it; its connector
-/// says "dns error" in the chain of causes.
-fn is_name_lookup(e: &reqwest::Error) -> bool {
-    let mut cause: Option<&dyn std::error::Error> = Some(e);
-    while let Some(c) = cause {
-        if c.to_string().starts_with("dns error") {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
+/// The error and each of its causes, outermost first.
+fn causes(e: &reqwest::Error) -> impl Iterator<Item = &dyn std::error::Error> {
+    std::iter::successors(Some(e as &dyn std::error::Error), |c| c.source())
 }
 
 /// The innermost cause: "Connection refused (os error 111)" rather than reqwest's wrapper.
 fn root_cause(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    quote(&cause.to_string())
+    causes(e)
+        .last()
+        .map(|c| quote(&c.to_string()))
+        .unwrap_or_default()
 }
 
 pub(super) fn silent(host: &str, idle: Duration) -> ProviderError {

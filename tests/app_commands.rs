@@ -250,3 +250,27 @@ fn test_connection_says_plainly_whether_the_provider_answers() {
     let demo: Value = t.ok("test_connection", json!({ "provider": "demo" }));
     assert_eq!(demo["ok"], true);
 }
+
+/// The window's thread must never wait on SQLite: with the history's write lock held by someone
+/// else (another Stepwise process, say), deleting a run waits — on a worker, not on the thread
+/// that sent the command (in the real app, the window's main thread).
+#[test]
+fn history_work_never_holds_the_calling_thread() {
+    let t = app("never-freezes", INSTANT, Duration::ZERO);
+    let id = t.start_template("research-and-write", "tidal energy");
+    t.wait_end(&id);
+    let store = t.state().store.clone().unwrap();
+    store.flush(Duration::from_secs(10)).unwrap();
+    let db = t.root.join("data/history.db");
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let answer = t.send("delete_run", json!({ "runId": id }));
+    // The send returned while the lock is still held: nothing could have answered yet.
+    assert!(
+        answer.try_recv().is_err(),
+        "the command ran on the calling thread"
+    );
+    other.execute_batch("COMMIT").unwrap();
+    let deleted = answer.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(deleted, Ok(json!(true)));
+}

@@ -122,6 +122,7 @@ fn engine(demo: DemoModel) -> Engine {
         providers: Providers::demo(demo),
         default_model: None,
         sink: Some(timing().clone()),
+        ..EngineConfig::default()
     })
 }
 

@@ -96,13 +96,13 @@ fn engine_for(server: &TestServer, store: &Store) -> Engine {
         server.openai_base(),
         Some("sk-bench".into()),
         HttpOptions::default(),
-    )
-    .unwrap();
+    );
     Engine::new(EngineConfig {
         providers: Providers::demo(DemoModel::default())
             .with(ProviderKind::OpenAi, Arc::new(openai)),
         default_model: None,
         sink: Some(store.sink()),
+        ..EngineConfig::default()
     })
 }
 

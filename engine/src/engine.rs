@@ -16,14 +16,34 @@ use crate::sink::RunSink;
 use crate::snapshot::{RunSnapshot, RunSummary};
 use crate::workflow::{Workflow, WorkflowError};
 
+/// A step's text is cut off here unless configured otherwise (1 MB).
+pub const DEFAULT_MAX_STEP_OUTPUT: usize = 1_000_000;
+
+/// Finished runs kept in memory, newest first, for `get`, `wait` and `list`; older ones live on
+/// only in the history. Keeps a long session's memory flat however many runs it made.
+pub const RETAINED_FINISHED_RUNS: usize = 32;
+
 /// How an engine runs models.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct EngineConfig {
     pub providers: Providers,
     /// Used by steps that name no model.
     pub default_model: Option<ModelRef>,
     /// Receives every run and event (the history store).
     pub sink: Option<Arc<dyn RunSink>>,
+    /// A step that writes more text than this (bytes) is stopped and fails with a clear message.
+    pub max_step_output: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            providers: Providers::default(),
+            default_model: None,
+            sink: None,
+            max_step_output: DEFAULT_MAX_STEP_OUTPUT,
+        }
+    }
 }
 
 /// What to run.
@@ -46,6 +66,9 @@ pub enum StartError {
     InvalidWorkflow(WorkflowError),
     #[error("Stepwise is shutting down and starts no new runs")]
     ShuttingDown,
+    /// A caller-chosen id that an earlier run (in the history) already has.
+    #[error("a run with this id already exists in the history; start with a new id")]
+    RunExists,
 }
 
 #[derive(Clone)]
@@ -66,7 +89,22 @@ struct Runs {
     by_id: HashMap<RunId, Arc<RunState>>,
     /// Start order, for `list`.
     order: Vec<RunId>,
+    /// Runs that have ended, oldest first; at most [`RETAINED_FINISHED_RUNS`] stay.
+    finished: std::collections::VecDeque<RunId>,
     shutting_down: bool,
+}
+
+impl Runs {
+    /// A run has emitted its terminal event: keep it among the recent ones, drop the oldest.
+    fn retire(&mut self, id: RunId) {
+        self.finished.push_back(id);
+        while self.finished.len() > RETAINED_FINISHED_RUNS {
+            if let Some(old) = self.finished.pop_front() {
+                self.by_id.remove(&old);
+                self.order.retain(|x| *x != old);
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -96,8 +134,14 @@ impl Engine {
             .clone()
     }
 
-    /// New providers and default model (settings changed) for the runs started from now on.
-    pub fn reconfigure(&self, providers: Providers, default_model: Option<ModelRef>) {
+    /// New providers, default model and step limit (settings changed) for the runs started from
+    /// now on.
+    pub fn reconfigure(
+        &self,
+        providers: Providers,
+        default_model: Option<ModelRef>,
+        max_step_output: usize,
+    ) {
         let mut config = self
             .inner
             .config
@@ -105,6 +149,7 @@ impl Engine {
             .unwrap_or_else(PoisonError::into_inner);
         config.providers = providers;
         config.default_model = default_model;
+        config.max_step_output = max_step_output;
     }
 
     fn run(&self, id: RunId) -> Option<Arc<RunState>> {
@@ -134,15 +179,23 @@ impl Engine {
             .validate()
             .map_err(StartError::InvalidWorkflow)?;
 
+        let config = self.config();
+        let id = req.run_id.unwrap_or_else(Uuid::new_v4);
+        // A chosen id may belong to a run that has left memory but lives on in the history:
+        // never merge a new run into its record. (Asked before taking the lock: it reads a file.)
+        let in_history = |sink: &Option<Arc<dyn RunSink>>| {
+            req.run_id.is_some() && sink.as_ref().is_some_and(|s| s.has_run(id))
+        };
+        if self.run(id).is_none() && in_history(&config.sink) {
+            return Err(StartError::RunExists);
+        }
         let mut runs = self.runs();
         if runs.shutting_down {
             return Err(StartError::ShuttingDown);
         }
-        let id = req.run_id.unwrap_or_else(Uuid::new_v4);
         if let Some(existing) = runs.by_id.get(&id) {
             return Ok((id, existing.subscribe()));
         }
-        let config = self.config();
         let default_model = config.default_model.clone().unwrap_or_else(ModelRef::demo);
         let sink = config.sink.clone();
         if let Some(sink) = &sink {
@@ -165,15 +218,24 @@ impl Engine {
         });
         runs.by_id.insert(id, run.clone());
         runs.order.push(id);
-        drop(runs);
 
         let cx = DriveContext {
             workflow: req.workflow,
             input,
             providers: config.providers,
             default_model,
+            max_step_output: config.max_step_output,
         };
-        self.inner.drivers.spawn(drive(run, cx));
+        // Spawned under the lock: a shutdown that takes the lock next finds the driver on the
+        // tracker and waits for it.
+        let engine = Arc::downgrade(&self.inner);
+        self.inner.drivers.spawn(async move {
+            drive(run, cx).await;
+            if let Some(inner) = engine.upgrade() {
+                Engine { inner }.runs().retire(id);
+            }
+        });
+        drop(runs);
         Ok((id, subscription))
     }
 
@@ -201,12 +263,23 @@ impl Engine {
         runs.iter().map(|r| r.summary()).collect()
     }
 
+    /// Drops a finished run from memory (it was deleted from the history). A live run stays.
+    pub fn forget(&self, id: RunId) {
+        let mut runs = self.runs();
+        if runs.by_id.get(&id).is_some_and(|r| r.is_finished()) {
+            runs.by_id.remove(&id);
+            runs.order.retain(|x| *x != id);
+            runs.finished.retain(|x| *x != id);
+        }
+    }
+
     /// The run's snapshot plus every later event, with no gap and no duplicate.
     pub fn subscribe(&self, id: RunId) -> Option<Subscription> {
         self.run(id).map(|r| r.subscribe())
     }
 
-    /// Waits until the run has emitted its terminal event, then returns its final snapshot.
+    /// Waits until the run has emitted its terminal event, then returns its final snapshot
+    /// (`None` for a run this engine does not know, or no longer keeps in memory).
     pub async fn wait(&self, id: RunId) -> Option<RunSnapshot> {
         let run = self.run(id)?;
         run.wait_finished().await;

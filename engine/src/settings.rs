@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::model_ref::{ModelRef, ProviderKind};
 use crate::provider::{
     ANTHROPIC_BASE_URL, AnthropicProvider, DemoModel, HttpOptions, OLLAMA_BASE_URL,
-    OPENAI_BASE_URL, OpenAiProvider, Providers, RetryPolicy,
+    OPENAI_BASE_URL, OPENAI_MAX_TOKENS, OpenAiProvider, Providers, RetryPolicy,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -34,6 +34,24 @@ pub struct Settings {
     pub anthropic: ProviderSettings,
     pub ollama: ProviderSettings,
     pub network: NetworkSettings,
+    pub limits: LimitSettings,
+}
+
+/// Bounds on what one step may do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// A step that writes more text than this (bytes of UTF-8) is stopped with a clear message:
+    /// a model caught in a loop would otherwise fill memory and history.
+    pub max_step_output_bytes: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            max_step_output_bytes: crate::engine::DEFAULT_MAX_STEP_OUTPUT as u64,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -43,7 +61,8 @@ pub struct ProviderSettings {
     pub api_key: Option<ApiKey>,
     /// The model Settings offers first for this provider.
     pub default_model: Option<String>,
-    /// Anthropic only: the answer's length limit (its API requires one).
+    /// The answer's length limit in tokens (default 4096 for Anthropic, whose API requires one,
+    /// and 16384 for OpenAI-compatible servers).
     pub max_tokens: Option<u32>,
 }
 
@@ -84,6 +103,9 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// The longest idle timeout honoured (one day).
+const MAX_IDLE_SECS: u64 = 24 * 3600;
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read the settings file {path}: {message}")]
@@ -92,8 +114,6 @@ pub enum SettingsError {
     Invalid { path: String, message: String },
     #[error("default_model in the settings: {0}")]
     DefaultModel(String),
-    #[error("cannot set up the model providers: {0}")]
-    Providers(String),
 }
 
 impl Settings {
@@ -142,7 +162,10 @@ impl Settings {
 
     pub fn http_options(&self) -> HttpOptions {
         HttpOptions {
-            idle_timeout: Duration::from_secs(self.network.idle_timeout_secs.max(1)),
+            // A day is "never" for a step; larger values would only risk overflow in timers.
+            idle_timeout: Duration::from_secs(
+                self.network.idle_timeout_secs.clamp(1, MAX_IDLE_SECS),
+            ),
             retry: RetryPolicy {
                 max_retries: self.network.max_retries,
                 ..RetryPolicy::default()
@@ -162,9 +185,8 @@ impl Settings {
 
     /// The demo model plus every HTTP provider as these settings configure it. A provider with
     /// no key is still there: its first request fails with a clear `auth` error.
-    pub fn providers(&self, demo: DemoModel) -> Result<Providers, SettingsError> {
+    pub fn providers(&self, demo: DemoModel) -> Providers {
         let http = self.http_options();
-        let err = |e: crate::provider::ProviderError| SettingsError::Providers(e.message);
         let key = |p: &ProviderSettings| p.api_key.as_ref().map(|k| k.expose().to_string());
         let base = |p: &ProviderSettings, default: &str| {
             p.base_url
@@ -172,29 +194,31 @@ impl Settings {
                 .filter(|u| !u.trim().is_empty())
                 .unwrap_or_else(|| default.to_string())
         };
-        let openai = OpenAiProvider::new(
-            base(&self.openai, OPENAI_BASE_URL),
-            key(&self.openai),
-            http.clone(),
-        )
-        .map_err(err)?;
-        let ollama = OpenAiProvider::new(
-            base(&self.ollama, OLLAMA_BASE_URL),
-            key(&self.ollama),
-            http.clone(),
-        )
-        .map_err(err)?;
+        let openai_like = |p: &ProviderSettings, default: &str| {
+            OpenAiProvider::new(base(p, default), key(p), http.clone())
+                .with_max_tokens(p.max_tokens.unwrap_or(OPENAI_MAX_TOKENS))
+        };
         let anthropic = AnthropicProvider::new(
             base(&self.anthropic, ANTHROPIC_BASE_URL),
             key(&self.anthropic),
             self.anthropic.max_tokens.unwrap_or(4096),
-            http,
-        )
-        .map_err(err)?;
-        Ok(Providers::demo(demo)
-            .with(ProviderKind::OpenAi, Arc::new(openai))
-            .with(ProviderKind::Ollama, Arc::new(ollama))
-            .with(ProviderKind::Anthropic, Arc::new(anthropic)))
+            http.clone(),
+        );
+        Providers::demo(demo)
+            .with(
+                ProviderKind::OpenAi,
+                Arc::new(openai_like(&self.openai, OPENAI_BASE_URL)),
+            )
+            .with(
+                ProviderKind::Ollama,
+                Arc::new(openai_like(&self.ollama, OLLAMA_BASE_URL)),
+            )
+            .with(ProviderKind::Anthropic, Arc::new(anthropic))
+    }
+
+    /// The per-step output limit in bytes.
+    pub fn max_step_output(&self) -> usize {
+        usize::try_from(self.limits.max_step_output_bytes.max(1)).unwrap_or(usize::MAX)
     }
 }
 
@@ -230,6 +254,17 @@ mod tests {
         );
         assert_eq!(s.anthropic.base_url.as_deref(), Some("http://b"));
         assert_eq!(s.default_model().unwrap().unwrap().to_string(), "openai:m");
+    }
+
+    #[test]
+    fn a_huge_idle_timeout_is_clamped_not_overflowed() {
+        let s: Settings =
+            toml::from_str(&format!("[network]\nidle_timeout_secs = {}\n", u64::MAX)).unwrap();
+        assert_eq!(
+            s.http_options().idle_timeout,
+            Duration::from_secs(MAX_IDLE_SECS)
+        );
+        let _ = s.providers(DemoModel::default());
     }
 
     #[test]

@@ -11,4 +11,9 @@ pub trait RunSink: Send + Sync + 'static {
     fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64);
     /// Every event of every run, in `seq` order per run.
     fn event(&self, event: &RunEvent);
+    /// Whether a run with this id was ever recorded (so a new run must not take its id).
+    /// Called outside any run's lock; it may read a file.
+    fn has_run(&self, _run_id: RunId) -> bool {
+        false
+    }
 }

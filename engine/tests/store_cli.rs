@@ -108,6 +108,46 @@ fn a_killed_run_is_found_interrupted_with_its_text() {
     );
 }
 
+/// The app holds the history open while a `stepwise run` in a terminal crashes: the app's store
+/// notices the dead process and marks its run interrupted — it does not stay "running" forever.
+#[test]
+fn a_run_of_a_crashed_process_is_interrupted_while_another_holds_the_history() {
+    let db = scratch_db("crash-shared");
+    let holder = Store::open(&db).unwrap();
+    let mut child = stepwise(&db)
+        .env("STEPWISE_DEMO_WORD_MS", "5")
+        .args(["run", "long-story", "--input", "a dragon", "--json", "--db"])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: RunEvent = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    // Wait until the run is saved as running, then kill it without warning.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while holder
+        .get_run(first.run_id)
+        .unwrap()
+        .is_none_or(|r| r.status != RunStatus::Running)
+    {
+        assert!(Instant::now() < deadline, "the run was never saved");
+        lines.next();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(holder.recover_interrupted().unwrap(), 1);
+    let saved = holder.get_run(first.run_id).unwrap().unwrap();
+    assert_eq!(saved.status, RunStatus::Interrupted);
+    assert_eq!(saved.steps[0].status, StepStatus::Cancelled);
+    assert_eq!(holder.recover_interrupted().unwrap(), 0, "once");
+    // `stepwise history` opened beside the holder sees it the same way.
+    drop(holder);
+    let holder = Store::open(&db).unwrap();
+    let out = run(&db, &["history", "--json"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
+    drop(holder);
+}
+
 fn ids_of(out: &Output) -> Vec<RunId> {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_array()
@@ -188,7 +228,9 @@ fn history_show_export_and_delete() {
     let json = run(&db, &["export", &all[1].to_string(), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["run"]["status"], "completed");
-    assert!(v["events"].as_array().unwrap().len() > 10);
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.last().unwrap()["type"], "RunCompleted");
+    assert!(events.last().unwrap()["seq"].as_u64().unwrap() > 10);
 
     assert_eq!(
         run(&db, &["show", "ffffffff"]).status.code(),

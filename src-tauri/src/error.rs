@@ -29,6 +29,12 @@ pub enum AppError {
     ShuttingDown,
     #[error("{0}")]
     Io(String),
+    /// A start re-sent with the id of a run that is already in the history.
+    #[error("a run with this id already exists; start it again as a new run")]
+    RunExists,
+    /// A bug in Stepwise (a background task failed); the message says what.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<StartError> for AppError {
@@ -37,6 +43,7 @@ impl From<StartError> for AppError {
             StartError::EmptyInput => AppError::EmptyInput,
             StartError::InvalidWorkflow(w) => AppError::InvalidWorkflow(w),
             StartError::ShuttingDown => AppError::ShuttingDown,
+            StartError::RunExists => AppError::RunExists,
         }
     }
 }

@@ -71,7 +71,7 @@ pub fn run() -> ExitCode {
                 }
             });
             let options = StateOptions::desktop(&paths);
-            app.manage(AppState::new(paths, emit, options));
+            app.manage(Arc::new(AppState::new(paths, emit, options)));
             app.manage(Exiting::default());
             lifecycle::quit_on_signal(app.handle().clone());
             Ok(())

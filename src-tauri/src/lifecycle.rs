@@ -61,7 +61,7 @@ pub fn on_event<R: Runtime>(app: &AppHandle<R>, event: tauri::RunEvent) {
     api.prevent_exit();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        if let Some(state) = app.try_state::<AppState>() {
+        if let Some(state) = app.try_state::<Arc<AppState>>() {
             shutdown(&state, EXIT_LIMIT).await;
         }
         app.exit(code.unwrap_or(0));

@@ -5,15 +5,17 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
-use stepwise_engine::settings::{ApiKey, Settings};
+use stepwise_engine::provider::{
+    ANTHROPIC_BASE_URL, DemoModel, DemoPace, OLLAMA_BASE_URL, OPENAI_BASE_URL, Providers,
+};
+use stepwise_engine::settings::{ApiKey, ProviderSettings, Settings};
 use stepwise_engine::store::Store;
 use stepwise_engine::{Engine, EngineConfig, ProviderKind};
 
 use crate::bridge::{Bridge, DEFAULT_WINDOW, Emit};
 use crate::error::AppError;
 use crate::paths::AppPaths;
-use crate::secrets::Secrets;
+use crate::secrets::{Secrets, StoredKey, origin_of};
 use crate::workflows::Workflows;
 
 /// Whether history can be used, and if not, why (shown in the UI; runs work either way).
@@ -22,6 +24,8 @@ pub struct HistoryStatus {
     pub available: bool,
     pub path: String,
     pub message: Option<String>,
+    /// Set while the history cannot save (a full disk): runs go on, but are not being kept.
+    pub saving_error: Option<String>,
 }
 
 /// How the state is built; the desktop app and the tests differ only here.
@@ -69,6 +73,7 @@ impl AppState {
                     available: true,
                     path: path.display().to_string(),
                     message: None,
+                    saving_error: None,
                 },
             ),
             Err(e) => {
@@ -77,6 +82,7 @@ impl AppState {
                     available: false,
                     path: path.display().to_string(),
                     message: Some(e.to_string()),
+                    saving_error: None,
                 };
                 (None, status)
             }
@@ -90,6 +96,7 @@ impl AppState {
             providers: Providers::demo(demo.clone()),
             default_model: None,
             sink: store.as_ref().map(|s| s.sink()),
+            max_step_output: settings.max_step_output(),
         });
         let state = AppState {
             engine,
@@ -112,8 +119,17 @@ impl AppState {
         self.settings.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The settings as providers see them: the file, keys from the keychain, then the
-    /// environment (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …), which wins.
+    /// Whether history works now, and whether it is saving.
+    pub fn history_status(&self) -> HistoryStatus {
+        let mut status = self.history.clone();
+        status.saving_error = self.store.as_ref().and_then(|s| s.health()).map(|e| {
+            format!("Runs are not being saved to the history right now ({e}). Free some disk space; what is waiting is saved as soon as writing works again.")
+        });
+        status
+    }
+
+    /// The settings as providers see them: the file, keys from the keychain (each only for the
+    /// address it was saved for), then the environment (`OPENAI_API_KEY`, …), which wins.
     pub fn effective_settings(&self) -> Settings {
         let mut s = self.settings().clone();
         for (kind, p) in [
@@ -121,29 +137,43 @@ impl AppState {
             (ProviderKind::Anthropic, &mut s.anthropic),
             (ProviderKind::Ollama, &mut s.ollama),
         ] {
-            if let Some(k) = self.secrets.get(kind) {
-                p.api_key = Some(ApiKey::new(k));
+            if let Some(stored) = self.secrets.get(kind)
+                && key_fits(&stored, kind, p)
+            {
+                p.api_key = Some(ApiKey::new(stored.key));
             }
         }
         s.with_env(|k| std::env::var(k).ok())
     }
 
-    pub fn providers(&self) -> Result<Providers, AppError> {
-        self.effective_settings()
-            .providers(self.demo.clone())
-            .map_err(|e| AppError::Settings(e.to_string()))
+    /// A key saved for another address than the provider's base URL now: not sent, and Settings
+    /// asks for it again. Returns the address it was saved for.
+    pub fn key_saved_elsewhere(&self, kind: ProviderKind) -> Option<String> {
+        let settings = self.settings().clone();
+        let p = match kind {
+            ProviderKind::OpenAi => &settings.openai,
+            ProviderKind::Anthropic => &settings.anthropic,
+            ProviderKind::Ollama => &settings.ollama,
+            ProviderKind::Demo => return None,
+        };
+        let stored = self.secrets.get(kind)?;
+        (!key_fits(&stored, kind, p)).then(|| stored.origin.unwrap_or_default())
+    }
+
+    /// The offline demo model as this app runs it.
+    pub fn demo(&self) -> &DemoModel {
+        &self.demo
     }
 
     /// Rebuilds the providers for the runs started from now on.
     pub fn apply_settings(&self) -> Result<(), AppError> {
         let effective = self.effective_settings();
-        let providers = effective
-            .providers(self.demo.clone())
-            .map_err(|e| AppError::Settings(e.to_string()))?;
+        let providers = effective.providers(self.demo.clone());
         let default_model = effective
             .default_model()
             .map_err(|e| AppError::Settings(e.to_string()))?;
-        self.engine.reconfigure(providers, default_model);
+        self.engine
+            .reconfigure(providers, default_model, effective.max_step_output());
         Ok(())
     }
 
@@ -167,5 +197,30 @@ impl AppState {
             .map_err(|e| AppError::Io(format!("{}: {e}", file.display())))?;
         *self.settings() = to_file;
         self.apply_settings()
+    }
+}
+
+/// The base URL a provider's requests go to with these settings.
+pub fn base_url_of(kind: ProviderKind, p: &ProviderSettings) -> String {
+    p.base_url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| {
+            match kind {
+                ProviderKind::OpenAi => OPENAI_BASE_URL,
+                ProviderKind::Anthropic => ANTHROPIC_BASE_URL,
+                ProviderKind::Ollama => OLLAMA_BASE_URL,
+                ProviderKind::Demo => "",
+            }
+            .to_string()
+        })
+}
+
+/// A key goes only to the address it was saved for (keys from before addresses were kept go
+/// wherever the provider points, as they always did).
+fn key_fits(stored: &StoredKey, kind: ProviderKind, p: &ProviderSettings) -> bool {
+    match &stored.origin {
+        None => true,
+        Some(o) => origin_of(&base_url_of(kind, p)).as_deref() == Some(o.as_str()),
     }
 }

@@ -96,4 +96,15 @@ pub enum Fault {
     StallAfter { tokens: usize },
     /// After this many tokens, send the provider's in-stream error event.
     ErrorEventAfter { tokens: usize, message: String },
+    /// After this many tokens, send only SSE comments and empty events, every `interval_ms`,
+    /// until the client closes (a server that keeps the line alive but says nothing).
+    KeepAliveAfter { tokens: usize, interval_ms: u64 },
+    /// After this many tokens, send the start of an event with a byte that is not UTF-8, then
+    /// nothing more (the connection stays open).
+    InvalidUtf8After { tokens: usize },
+    /// After this many tokens, send a data line of this many bytes with no line end, then
+    /// nothing more.
+    HugeLineAfter { tokens: usize, bytes: usize },
+    /// Answer `307 Temporary Redirect` to `location`.
+    Redirect { location: String },
 }

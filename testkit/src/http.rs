@@ -111,8 +111,15 @@ pub async fn write_stream_head(wr: &mut OwnedWriteHalf) -> io::Result<()> {
 
 /// One HTTP chunk; an empty `data` ends the body.
 pub async fn write_chunk(wr: &mut OwnedWriteHalf, data: &str) -> io::Result<()> {
-    let framed = format!("{:x}\r\n{data}\r\n", data.len());
-    wr.write_all(framed.as_bytes()).await?;
+    write_chunk_bytes(wr, data.as_bytes()).await
+}
+
+/// One chunk of a chunked body, whatever its bytes.
+pub async fn write_chunk_bytes(wr: &mut OwnedWriteHalf, data: &[u8]) -> io::Result<()> {
+    let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
+    framed.extend_from_slice(data);
+    framed.extend_from_slice(b"\r\n");
+    wr.write_all(&framed).await?;
     wr.flush().await
 }
 

@@ -243,6 +243,14 @@ async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut Owned
             disconnected(shared);
             return false;
         }
+        Fault::Redirect { location } => {
+            let extra = [("Location", location.clone())];
+            let ok = http::write_full(wr, 307, &extra, "text/plain", "moved")
+                .await
+                .is_ok();
+            shared.update(index, |r| r.completed = ok);
+            return ok;
+        }
         _ => {}
     }
 
@@ -286,6 +294,34 @@ async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut Owned
                 disconnected(shared);
                 return false;
             }
+            Item::RawThenStall(bytes) => {
+                // In pieces, as a long line would arrive.
+                for piece in bytes.chunks(64 * 1024) {
+                    if http::write_chunk_bytes(wr, piece).await.is_err() {
+                        disconnected(shared);
+                        return false;
+                    }
+                }
+                closed(rd).await;
+                disconnected(shared);
+                return false;
+            }
+            Item::KeepAlive { interval_ms } => loop {
+                tokio::select! {
+                    _ = closed(rd) => {
+                        disconnected(shared);
+                        return false;
+                    }
+                    _ = tokio::time::sleep(Duration::from_millis(interval_ms)) => {}
+                }
+                if http::write_chunk(wr, ": keep-alive\n\ndata:\n\n")
+                    .await
+                    .is_err()
+                {
+                    disconnected(shared);
+                    return false;
+                }
+            },
         }
     }
     let ok = http::write_chunk(wr, "").await.is_ok();

@@ -32,6 +32,12 @@ pub enum Item {
     },
     Drop,
     Stall,
+    /// Bytes sent as they are (they may not be UTF-8), then a stall.
+    RawThenStall(Vec<u8>),
+    /// Comments and empty events every `interval_ms` until the client closes.
+    KeepAlive {
+        interval_ms: u64,
+    },
 }
 
 fn sse(event: Option<&str>, data: &serde_json::Value) -> String {
@@ -162,6 +168,27 @@ fn fault_at(format: Format, fault: &Fault, at: usize) -> Option<Item> {
     match fault {
         Fault::DropAfter { tokens } if *tokens == at => Some(Item::Drop),
         Fault::StallAfter { tokens } if *tokens == at => Some(Item::Stall),
+        Fault::KeepAliveAfter {
+            tokens,
+            interval_ms,
+        } if *tokens == at => Some(Item::KeepAlive {
+            interval_ms: *interval_ms,
+        }),
+        Fault::InvalidUtf8After { tokens } if *tokens == at => {
+            Some(Item::RawThenStall(match format {
+                Format::OpenAi => {
+                    b"data: {\"choices\": [{\"delta\": {\"content\": \"caf\xff".to_vec()
+                }
+                Format::Anthropic => {
+                    b"event: content_block_delta\ndata: {\"delta\": {\"text\": \"caf\xff".to_vec()
+                }
+            }))
+        }
+        Fault::HugeLineAfter { tokens, bytes } if *tokens == at => {
+            let mut line = b"data: ".to_vec();
+            line.resize(6 + bytes, b'a');
+            Some(Item::RawThenStall(line))
+        }
         Fault::MalformedAfter { tokens } if *tokens == at => Some(ev(match format {
             Format::OpenAi => "data: {\"choices\": [{\"delta\": {\"content\": oops\n\n".to_string(),
             Format::Anthropic => {

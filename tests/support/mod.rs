@@ -20,6 +20,18 @@ use tauri::webview::InvokeRequest;
 use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
 use tauri_specta::Event;
 
+fn request(cmd: &str, args: Value) -> InvokeRequest {
+    InvokeRequest {
+        cmd: cmd.into(),
+        callback: tauri::ipc::CallbackFn(0),
+        error: tauri::ipc::CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: tauri::ipc::InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    }
+}
+
 pub struct TestApp {
     pub app: App<MockRuntime>,
     pub window: WebviewWindow<MockRuntime>,
@@ -59,7 +71,7 @@ pub fn app(name: &str, pace: DemoPace, window: Duration) -> TestApp {
     });
     let paths = AppPaths::under(&root);
     let secrets = Secrets::file_only(paths.secrets_file());
-    app.manage(AppState::new(
+    app.manage(Arc::new(AppState::new(
         paths,
         emit,
         StateOptions {
@@ -67,7 +79,7 @@ pub fn app(name: &str, pace: DemoPace, window: Duration) -> TestApp {
             secrets,
             window,
         },
-    ));
+    )));
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
@@ -82,19 +94,26 @@ pub fn app(name: &str, pace: DemoPace, window: Duration) -> TestApp {
 impl TestApp {
     /// Invokes a command as the webview would; Ok is the command's value, Err its error.
     pub fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let res = get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: tauri::ipc::CallbackFn(0),
-                error: tauri::ipc::CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: tauri::ipc::InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        );
+        let res = get_ipc_response(&self.window, request(cmd, args));
         res.map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    /// Sends a command the way the webview does and returns at once, as the webview's own
+    /// thread would; the answer arrives on the channel.
+    pub fn send(&self, cmd: &str, args: Value) -> std::sync::mpsc::Receiver<Result<Value, Value>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let webview: &tauri::Webview<MockRuntime> = self.window.as_ref();
+        webview.clone().on_message(
+            request(cmd, args),
+            Box::new(move |_, _, response, _, _| {
+                let answer = match response {
+                    tauri::ipc::InvokeResponse::Ok(b) => Ok(b.deserialize::<Value>().unwrap()),
+                    tauri::ipc::InvokeResponse::Err(e) => Err(e.0),
+                };
+                let _ = tx.send(answer);
+            }),
+        );
+        rx
     }
 
     pub fn ok<T: DeserializeOwned>(&self, cmd: &str, args: Value) -> T {
@@ -104,8 +123,8 @@ impl TestApp {
         serde_json::from_value(v).unwrap()
     }
 
-    pub fn state(&self) -> tauri::State<'_, AppState> {
-        self.app.state::<AppState>()
+    pub fn state(&self) -> tauri::State<'_, Arc<AppState>> {
+        self.app.state::<Arc<AppState>>()
     }
 
     /// Updates of one run, parsed.

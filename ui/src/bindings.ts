@@ -30,7 +30,7 @@ export const commands = {
 	deleteRun: (runId: string) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("delete_run", { runId })),
 	/**  The run as Markdown or JSON, from the history (or, without one, from this session). */
 	exportRun: (runId: string, format: ExportFormat) => typedError<string | null, AppError_Serialize>(__TAURI_INVOKE("export_run", { runId, format })),
-	getSettings: () => __TAURI_INVOKE<SettingsView_Serialize>("get_settings"),
+	getSettings: () => typedError<SettingsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("get_settings")),
 	saveSettings: (update: SettingsUpdate) => typedError<SettingsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("save_settings", { update })),
 	/**  Stores a key (keychain, or the private file where there is none) and says where. */
 	setApiKey: (provider: ProviderKind, key: string) => typedError<KeyStorage, AppError_Serialize>(__TAURI_INVOKE("set_api_key", { provider, key })),
@@ -49,11 +49,19 @@ export type AppError = AppError_Serialize | AppError_Deserialize;
 
 export type AppError_Deserialize = 
 /**  A workflow did not validate; every issue names its step and field. */
-{ kind: "invalid_workflow"; detail: WorkflowError_Deserialize } | { kind: "empty_input" } | { kind: "invalid_run_id"; detail: string } | { kind: "workflow_not_found"; detail: string } | { kind: "history"; detail: StoreError } | { kind: "history_unavailable"; detail: string } | { kind: "settings"; detail: string } | { kind: "secrets"; detail: string } | { kind: "shutting_down" } | { kind: "io"; detail: string };
+{ kind: "invalid_workflow"; detail: WorkflowError_Deserialize } | { kind: "empty_input" } | { kind: "invalid_run_id"; detail: string } | { kind: "workflow_not_found"; detail: string } | { kind: "history"; detail: StoreError } | { kind: "history_unavailable"; detail: string } | { kind: "settings"; detail: string } | { kind: "secrets"; detail: string } | { kind: "shutting_down" } | { kind: "io"; detail: string } | 
+/**  A start re-sent with the id of a run that is already in the history. */
+{ kind: "run_exists" } | 
+/**  A bug in Stepwise (a background task failed); the message says what. */
+{ kind: "internal"; detail: string };
 
 export type AppError_Serialize = 
 /**  A workflow did not validate; every issue names its step and field. */
-{ kind: "invalid_workflow"; detail: WorkflowError_Serialize } | { kind: "empty_input" } | { kind: "invalid_run_id"; detail: string } | { kind: "workflow_not_found"; detail: string } | { kind: "history"; detail: StoreError } | { kind: "history_unavailable"; detail: string } | { kind: "settings"; detail: string } | { kind: "secrets"; detail: string } | { kind: "shutting_down" } | { kind: "io"; detail: string };
+{ kind: "invalid_workflow"; detail: WorkflowError_Serialize } | { kind: "empty_input" } | { kind: "invalid_run_id"; detail: string } | { kind: "workflow_not_found"; detail: string } | { kind: "history"; detail: StoreError } | { kind: "history_unavailable"; detail: string } | { kind: "settings"; detail: string } | { kind: "secrets"; detail: string } | { kind: "shutting_down" } | { kind: "io"; detail: string } | 
+/**  A start re-sent with the id of a run that is already in the history. */
+{ kind: "run_exists" } | 
+/**  A bug in Stepwise (a background task failed); the message says what. */
+{ kind: "internal"; detail: string };
 
 export type CancelReason = 
 /**  The user asked (Cancel button, Esc, Ctrl-C, `--cancel-after-ms`). */
@@ -112,6 +120,8 @@ export type HistoryStatus_Deserialize = {
 	available: boolean,
 	path: string,
 	message?: string | null,
+	/**  Set while the history cannot save (a full disk): runs go on, but are not being kept. */
+	saving_error?: string | null,
 };
 
 /**  Whether history can be used, and if not, why (shown in the UI; runs work either way). */
@@ -119,6 +129,8 @@ export type HistoryStatus_Serialize = {
 	available: boolean,
 	path: string,
 	message: string | null,
+	/**  Set while the history cannot save (a full disk): runs go on, but are not being kept. */
+	saving_error: string | null,
 };
 
 /**  Where keys are kept, as the Settings screen explains it. */
@@ -137,13 +149,34 @@ export type ProviderUpdate = {
 	default_model: string,
 };
 
-export type ProviderView = {
+export type ProviderView = ProviderView_Serialize | ProviderView_Deserialize;
+
+export type ProviderView_Deserialize = {
 	/**  Empty: the provider's usual address. */
 	base_url: string,
 	default_model: string,
 	has_key: boolean,
 	/**  The key (or base URL) comes from an environment variable, which wins over Settings. */
 	from_environment: boolean,
+	/**
+	 *  The saved key belongs to another address than the base URL now set (it is not sent
+	 *  there): the address it was saved for.
+	 */
+	key_saved_for?: string | null,
+};
+
+export type ProviderView_Serialize = {
+	/**  Empty: the provider's usual address. */
+	base_url: string,
+	default_model: string,
+	has_key: boolean,
+	/**  The key (or base URL) comes from an environment variable, which wins over Settings. */
+	from_environment: boolean,
+	/**
+	 *  The saved key belongs to another address than the base URL now set (it is not sent
+	 *  there): the address it was saved for.
+	 */
+	key_saved_for: string | null,
 };
 
 export type RunError = {
@@ -344,22 +377,26 @@ export type SettingsView = SettingsView_Serialize | SettingsView_Deserialize;
 export type SettingsView_Deserialize = {
 	/**  Model for steps that name none: `demo`, `openai:NAME`, … */
 	default_model: string,
-	openai: ProviderView,
-	anthropic: ProviderView,
-	ollama: ProviderView,
+	openai: ProviderView_Deserialize,
+	anthropic: ProviderView_Deserialize,
+	ollama: ProviderView_Deserialize,
 	idle_timeout_secs: number,
 	key_storage: KeyStorage,
+	/**  A problem with how keys are kept (for example a key file others could read). */
+	key_warning?: string | null,
 	history: HistoryStatus_Deserialize,
 };
 
 export type SettingsView_Serialize = {
 	/**  Model for steps that name none: `demo`, `openai:NAME`, … */
 	default_model: string,
-	openai: ProviderView,
-	anthropic: ProviderView,
-	ollama: ProviderView,
+	openai: ProviderView_Serialize,
+	anthropic: ProviderView_Serialize,
+	ollama: ProviderView_Serialize,
 	idle_timeout_secs: number,
 	key_storage: KeyStorage,
+	/**  A problem with how keys are kept (for example a key file others could read). */
+	key_warning: string | null,
 	history: HistoryStatus_Serialize,
 };
 

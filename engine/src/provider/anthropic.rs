@@ -23,13 +23,13 @@ impl AnthropicProvider {
         api_key: Option<String>,
         max_tokens: u32,
         options: HttpOptions,
-    ) -> Result<Self, ProviderError> {
-        Ok(AnthropicProvider {
-            core: HttpCore::new(options)?,
+    ) -> Self {
+        AnthropicProvider {
+            core: HttpCore::new(options),
             base_url: base_url.into(),
             api_key: api_key.filter(|k| !k.trim().is_empty()),
-            max_tokens,
-        })
+            max_tokens: max_tokens.max(1),
+        }
     }
 
     fn prepare(&self, req: &ModelRequest) -> Result<Prepared, ProviderError> {
@@ -40,6 +40,7 @@ impl AnthropicProvider {
                 format!("No API key for {host}. Add it in Settings (or set ANTHROPIC_API_KEY)."),
             ));
         };
+        http::key_may_go_to(&url, &host)?;
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", http::secret_header(key.trim(), "API key")?);
         headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
@@ -73,13 +74,12 @@ struct Messages {
 }
 
 impl WireParser for Messages {
-    fn on_event(
-        &mut self,
-        event: &eventsource_stream::Event,
-        host: &str,
-    ) -> Result<Step, ProviderError> {
+    fn on_event(&mut self, event: &http::SseEvent, host: &str) -> Result<Step, ProviderError> {
         let kind = event.event.as_str();
-        if matches!(kind, "ping" | "content_block_start" | "content_block_stop") {
+        // An empty event is a keep-alive, like a ping: nothing to read, and not content.
+        if matches!(kind, "ping" | "content_block_start" | "content_block_stop")
+            || event.data.trim().is_empty()
+        {
             return Ok(Step::More(Vec::new()));
         }
         let v = http::parse::json_of(event, host)?;
@@ -94,8 +94,8 @@ impl WireParser for Messages {
                     Some(text) => Ok(Step::More(vec![Chunk::Text(text.to_string())])),
                     None => Err(http::parse::malformed(host, "a text delta without `text`")),
                 },
-                // Tool input and thinking deltas are not text for the user.
-                Some(_) => Ok(Step::More(Vec::new())),
+                // Tool input and thinking deltas are not text for the user, but they are work.
+                Some(_) => Ok(Step::Progress),
                 None => Err(http::parse::malformed(
                     host,
                     "a content delta without a `delta.type`",

@@ -12,8 +12,8 @@ mod registry;
 
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicProvider};
 pub use demo::{DemoModel, DemoPace};
-pub use http::{HttpOptions, RetryPolicy};
-pub use openai::{OLLAMA_BASE_URL, OPENAI_BASE_URL, OpenAiProvider};
+pub use http::{HttpOptions, RetryPolicy, clients_built};
+pub use openai::{OLLAMA_BASE_URL, OPENAI_BASE_URL, OPENAI_MAX_TOKENS, OpenAiProvider};
 pub use registry::Providers;
 
 use std::pin::Pin;

@@ -10,27 +10,35 @@ use crate::event::{ErrorKind, Usage};
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const OLLAMA_BASE_URL: &str = "http://localhost:11434/v1";
 
+/// The answer's length limit (tokens) unless settings say otherwise: far above any normal answer,
+/// well below a runaway one.
+pub const OPENAI_MAX_TOKENS: u32 = 16_384;
+
 /// One OpenAI-compatible server: its base URL (ending in `/v1` for most) and an optional key.
 pub struct OpenAiProvider {
     core: HttpCore,
     base_url: String,
     api_key: Option<String>,
+    max_tokens: u32,
     /// How the key is set, for the message when a server needs one and there is none.
     key_hint: &'static str,
 }
 
 impl OpenAiProvider {
-    pub fn new(
-        base_url: impl Into<String>,
-        api_key: Option<String>,
-        options: HttpOptions,
-    ) -> Result<Self, ProviderError> {
-        Ok(OpenAiProvider {
-            core: HttpCore::new(options)?,
+    pub fn new(base_url: impl Into<String>, api_key: Option<String>, options: HttpOptions) -> Self {
+        OpenAiProvider {
+            core: HttpCore::new(options),
             base_url: base_url.into(),
             api_key: api_key.filter(|k| !k.trim().is_empty()),
+            max_tokens: OPENAI_MAX_TOKENS,
             key_hint: "OPENAI_API_KEY",
-        })
+        }
+    }
+
+    /// Caps each answer at `n` tokens.
+    pub fn with_max_tokens(mut self, n: u32) -> Self {
+        self.max_tokens = n.max(1);
+        self
     }
 
     fn prepare(&self, req: &ModelRequest) -> Result<Prepared, ProviderError> {
@@ -38,6 +46,7 @@ impl OpenAiProvider {
         let mut headers = HeaderMap::new();
         match &self.api_key {
             Some(key) => {
+                http::key_may_go_to(&url, &host)?;
                 headers.insert(
                     AUTHORIZATION,
                     http::secret_header(&format!("Bearer {}", key.trim()), "API key")?,
@@ -55,7 +64,7 @@ impl OpenAiProvider {
             }
             None => {}
         }
-        let body = json!({
+        let mut body = json!({
             "model": req.model.model(),
             "stream": true,
             "stream_options": {"include_usage": true},
@@ -64,6 +73,14 @@ impl OpenAiProvider {
                 {"role": "user", "content": req.user_message()},
             ],
         });
+        // OpenAI's newer models take only `max_completion_tokens`; the servers that copy the API
+        // (Ollama, LM Studio, llama.cpp, vLLM) know `max_tokens`.
+        let limit = if host == "api.openai.com" {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        body[limit] = json!(self.max_tokens);
         Ok(Prepared {
             url,
             headers,
@@ -87,11 +104,7 @@ struct ChatCompletions {
 }
 
 impl WireParser for ChatCompletions {
-    fn on_event(
-        &mut self,
-        event: &eventsource_stream::Event,
-        host: &str,
-    ) -> Result<Step, ProviderError> {
+    fn on_event(&mut self, event: &http::SseEvent, host: &str) -> Result<Step, ProviderError> {
         let data = event.data.trim();
         if data.is_empty() {
             return Ok(Step::More(Vec::new()));

@@ -3,14 +3,15 @@
 //! Every await races the step's cancellation token (a child of the run's), so a cancel stops the
 //! run at whatever it is waiting on; dropping the provider's stream is what closes its connection.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
 use super::RunState;
 use super::state::Decision;
-use crate::event::{EventKind, Usage};
+use crate::event::{ErrorKind, EventKind, Usage};
 use crate::model_ref::ModelRef;
 use crate::provider::{Chunk, ModelRequest, PreviousStep, ProviderError, Providers};
 use crate::snapshot::RunError;
@@ -22,11 +23,25 @@ pub(crate) struct DriveContext {
     pub input: String,
     pub providers: Providers,
     pub default_model: ModelRef,
+    /// Bytes of text one step may write.
+    pub max_step_output: usize,
 }
 
 /// Runs the workflow, then emits the terminal event once every task of the run has ended.
+/// A panic anywhere in the steps (a provider, a bug) ends the run `failed` with kind `internal`
+/// and its one terminal event, so no subscriber, `cancel` or `wait` is left hanging.
 pub(crate) async fn drive(run: Arc<RunState>, cx: DriveContext) {
-    if let Some(decision) = run_steps(&run, &cx).await {
+    let decision = match AssertUnwindSafe(run_steps(&run, &cx)).catch_unwind().await {
+        Ok(decision) => decision,
+        Err(_) => Some(Decision::Failed(RunError {
+            step_index: run.running_step().unwrap_or(0) as u32,
+            kind: ErrorKind::Internal,
+            message: "Stepwise hit an internal error and stopped this run. The text so far is \
+                      kept. Please try again; if it happens again, report it with the log."
+                .into(),
+        })),
+    };
+    if let Some(decision) = decision {
         // Loses (and changes nothing) if a cancel decided first.
         run.decide(decision);
     }
@@ -71,7 +86,7 @@ async fn run_steps(run: &RunState, cx: &DriveContext) -> Option<Decision> {
         let end = tokio::select! {
             biased;
             _ = token.cancelled() => StepEnd::Stopped,
-            end = stream_step(run, index, &cx.providers, request) => end,
+            end = stream_step(run, index, &cx.providers, request, cx.max_step_output) => end,
         };
         match end {
             StepEnd::Stopped => return None,
@@ -120,29 +135,67 @@ async fn stream_step(
     index: u32,
     providers: &Providers,
     request: ModelRequest,
+    max_output: usize,
 ) -> StepEnd {
     let provider = match providers.resolve(&request.model) {
         Ok(p) => p,
         Err(e) => return StepEnd::Failed(e),
     };
     let mut stream = provider.stream(request);
-    let mut output = String::new();
+    // The text itself lives in the run's snapshot; the step only counts it.
+    let mut written = 0usize;
     let mut usage = None;
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(Chunk::Text(text)) if text.is_empty() => {}
-            Ok(Chunk::Text(text)) => {
-                output.push_str(&text);
-                if !run.emit(EventKind::TextDelta {
-                    step_index: index,
-                    text,
-                }) {
+            Ok(Chunk::Text(mut text)) => {
+                let over = written + text.len() > max_output;
+                if over {
+                    text.truncate(floor_char_boundary(&text, max_output - written));
+                }
+                written += text.len();
+                if !text.is_empty()
+                    && !run.emit(EventKind::TextDelta {
+                        step_index: index,
+                        text,
+                    })
+                {
                     return StepEnd::Stopped;
+                }
+                if over {
+                    return StepEnd::Failed(too_long(max_output));
                 }
             }
             Ok(Chunk::Usage(u)) => usage = Some(u),
             Err(e) => return StepEnd::Failed(e),
         }
     }
-    StepEnd::Completed { output, usage }
+    StepEnd::Completed {
+        output: run.step_text(index as usize),
+        usage,
+    }
+}
+
+/// The largest index ≤ `at` that starts a character of `text`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    (0..=at.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
+fn too_long(max_output: usize) -> ProviderError {
+    let size = if max_output >= 1_000_000 {
+        format!("{} MB", max_output as f64 / 1_000_000.0)
+    } else {
+        format!("{} kB", (max_output as f64 / 1_000.0).ceil())
+    };
+    ProviderError::new(
+        ErrorKind::Provider,
+        format!(
+            "This step wrote more than {size} of text, so Stepwise stopped it (a model that repeats \
+             itself does this). The text so far is kept. The limit is `max_step_output_bytes` \
+             under [limits] in the settings file."
+        ),
+    )
 }

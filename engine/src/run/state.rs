@@ -153,6 +153,21 @@ impl RunState {
         self.finished.send_replace(true);
     }
 
+    /// The step that is running, if any.
+    pub fn running_step(&self) -> Option<usize> {
+        self.lock().snapshot.running_step()
+    }
+
+    /// A step's text so far (its output once it completes).
+    pub fn step_text(&self, index: usize) -> String {
+        self.lock()
+            .snapshot
+            .steps
+            .get(index)
+            .map(|s| s.text.clone())
+            .unwrap_or_default()
+    }
+
     pub fn snapshot(&self) -> RunSnapshot {
         self.lock().snapshot.clone()
     }

@@ -2,7 +2,7 @@
 //! its text, and the full event log, durable as it streams.
 //!
 //! ```text
-//! engine ──RunSink──▶ channel ──▶ writer thread (batches, one transaction each) ──▶ history.db
+//! engine ──RunSink──▶ queue (merged text) ──▶ writer thread (batches, one transaction each) ──▶ history.db
 //!                                 queries (list, search, get, export, delete) ◀── reader connection
 //! ```
 //!
@@ -13,6 +13,7 @@ mod codec;
 mod error;
 mod export;
 mod queries;
+mod queue;
 mod schema;
 mod writer;
 
@@ -22,25 +23,28 @@ pub use queries::RunFilter;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::event::{RunEvent, RunId};
 use crate::sink::RunSink;
 use crate::workflow::Workflow;
-use std::sync::atomic::Ordering;
-use std::thread::Thread;
 
-use writer::{BATCH_MAX, Created, Health, Msg, Signal, Writer};
+use queue::{Created, WAKE_BYTES};
+use writer::{Health, Msg, Owner, Shared, Writer};
 
 /// How long opening waits for another writer before calling the database locked.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pages the write-ahead log may hold before it is copied back into the database (see `open`).
 const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+/// After a checkpoint the write-ahead log file is cut back to this size (it would otherwise stay
+/// as large as it ever grew).
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// How a store is opened. The defaults are what the app uses.
 #[derive(Clone, Debug, Default)]
@@ -56,14 +60,18 @@ pub struct StoreOptions {
 pub struct Store {
     path: PathBuf,
     shown: String,
-    reader: Mutex<Connection>,
+    reader: Arc<Mutex<Connection>>,
     tx: Sender<Msg>,
     writer: Mutex<Option<JoinHandle<()>>>,
     wake: Waker,
     health: Health,
-    /// Held (shared) for the store's life: while any process holds it, none marks runs
-    /// interrupted.
+    /// Held (shared) for the store's life: while any process holds it, none marks every live
+    /// run interrupted at open.
     _lock: File,
+    owner_id: String,
+    /// Held (exclusively) for the store's life: this process's runs carry its name, and another
+    /// process that can take this lock knows we are gone and marks them interrupted.
+    _owner: File,
 }
 
 impl Store {
@@ -113,14 +121,35 @@ impl Store {
         schema::migrate(&mut conn, &shown)?;
 
         // Alone with the file: runs still marked live belong to a process that died.
+        let owners = owners_dir(path);
         if lock.try_lock().is_ok() {
-            queries::mark_interrupted(&conn).map_err(sql)?;
+            queries::mark_interrupted(&conn, None).map_err(sql)?;
+            // Nobody holds an owner file now: they are all left over.
+            if let Ok(dir) = std::fs::read_dir(&owners) {
+                for entry in dir.flatten() {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
             lock.unlock().map_err(io)?;
         }
         lock.lock_shared().map_err(io)?;
+        let owner_id = uuid::Uuid::new_v4().to_string();
+        std::fs::create_dir_all(&owners).map_err(io)?;
+        let owner_file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .open(owners.join(&owner_id))
+            .map_err(io)?;
+        owner_file
+            .try_lock()
+            .map_err(|e| io(std::io::Error::other(e)))?;
+        // Others share the file: their runs that outlived their process are interrupted.
+        queries::recover_dead_owners(&conn, &owner_id, &owners).map_err(sql)?;
 
         let health: Health = Arc::default();
         let (tx, rx) = mpsc::channel();
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(sql)?;
         let write_conn = connect(path).map_err(sql)?;
         // The writer only adds rows under runs it inserted itself, and runs are deleted (with their
         // rows, by cascade) on the other connection, where foreign keys stay on: checking the
@@ -134,6 +163,9 @@ impl Store {
         write_conn
             .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
             .map_err(sql)?;
+        write_conn
+            .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(sql)?;
         if let Some(bytes) = options.max_bytes {
             let page: i64 = write_conn
                 .query_row("PRAGMA page_size", [], |r| r.get(0))
@@ -144,26 +176,32 @@ impl Store {
                 .map_err(sql)?;
         }
         let interval = options.batch_interval.unwrap_or(writer::BATCH_INTERVAL);
-        let writer = Writer::new(write_conn, health.clone(), interval);
-        let signal = Arc::new(Signal::default());
-        let writer_signal = signal.clone();
+        let owner = Owner {
+            id: owner_id.clone(),
+            dir: owners,
+        };
+        let writer = Writer::new(write_conn, health.clone(), interval, owner);
+        let shared = Arc::new(Shared::default());
+        let writer_shared = shared.clone();
         let handle = std::thread::Builder::new()
             .name("stepwise-history".into())
-            .spawn(move || writer.run(rx, writer_signal))
+            .spawn(move || writer.run(rx, writer_shared))
             .map_err(io)?;
         let wake = Waker {
             thread: handle.thread().clone(),
-            signal,
+            shared,
         };
         Ok(Store {
             path: path.to_path_buf(),
             shown,
-            reader: Mutex::new(conn),
+            reader: Arc::new(Mutex::new(conn)),
             tx,
             writer: Mutex::new(Some(handle)),
             wake,
             health,
             _lock: lock,
+            owner_id,
+            _owner: owner_file,
         })
     }
 
@@ -174,9 +212,17 @@ impl Store {
     /// What the engine records runs through.
     pub fn sink(&self) -> Arc<dyn RunSink> {
         Arc::new(StoreSink {
-            tx: self.tx.clone(),
             wake: self.wake.clone(),
+            reader: self.reader.clone(),
         })
+    }
+
+    /// Marks interrupted the live runs of Stepwise processes that have died while this one
+    /// held the file (the writer also does this every few seconds). Returns how many.
+    pub fn recover_interrupted(&self) -> Result<usize, StoreError> {
+        let conn = self.reader();
+        queries::recover_dead_owners(&conn, &self.owner_id, &owners_dir(&self.path))
+            .map_err(|e| self.sql(e))
     }
 
     /// Waits (up to `limit`) until everything recorded so far is committed.
@@ -252,6 +298,13 @@ fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// One file per process using the history, named by the owner id its runs carry.
+fn owners_dir(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".owners");
+    PathBuf::from(p)
+}
+
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -266,47 +319,73 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Cuts the writer's batch interval short.
+/// Wakes the writer thread.
 #[derive(Clone)]
 struct Waker {
     thread: Thread,
-    signal: Arc<Signal>,
+    shared: Arc<Shared>,
 }
 
 impl Waker {
+    /// Write now: someone waits, or much is queued.
     fn now(&self) {
-        self.signal.urgent.store(true, Ordering::Release);
+        self.shared.urgent.store(true, Ordering::Release);
         self.thread.unpark();
     }
 
-    /// Counts a queued message; a full batch is written without waiting out the interval.
-    fn queued(&self) {
-        if self.signal.queued.fetch_add(1, Ordering::AcqRel) + 1 == BATCH_MAX {
-            self.now();
-        }
+    /// The first thing queued since the writer last took the queue: start the batch interval.
+    fn first(&self) {
+        self.thread.unpark();
     }
 }
 
-/// Hands runs and events to the writer thread without blocking the run.
+/// Hands runs and events to the writer's queue without blocking the run.
 struct StoreSink {
-    tx: Sender<Msg>,
     wake: Waker,
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl RunSink for StoreSink {
     fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) {
-        let _ = self.tx.send(Msg::Created(Created {
+        let created = Created {
             run_id,
             workflow_name: workflow.name.clone(),
             workflow_json: serde_json::to_string(workflow).unwrap_or_default(),
             input: input.to_string(),
             created_at_ms,
-        }));
+        };
+        let was_empty = {
+            let mut q = self.wake.shared.queue();
+            let was_empty = q.is_empty();
+            q.push_created(created);
+            was_empty
+        };
+        if was_empty {
+            self.wake.first();
+        }
     }
 
     fn event(&self, event: &RunEvent) {
-        if self.tx.send(Msg::Event(event.clone())).is_ok() {
-            self.wake.queued();
+        let (was_empty, bytes) = {
+            let mut q = self.wake.shared.queue();
+            let was_empty = q.is_empty();
+            (was_empty, q.push_event(event))
+        };
+        if bytes >= WAKE_BYTES {
+            self.wake.now();
+        } else if was_empty {
+            self.wake.first();
         }
+    }
+
+    fn has_run(&self, run_id: RunId) -> bool {
+        let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.query_row(
+            "SELECT 1 FROM runs WHERE id = ?1",
+            params![run_id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()
+        .is_ok_and(|found| found.is_some())
     }
 }

@@ -1,13 +1,15 @@
 //! Reading, searching and deleting history.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{parse, parse_opt, word};
 use super::{Store, StoreError};
-use crate::event::{RunEvent, RunId, Usage};
+use crate::event::{EventKind, RunEvent, RunId, Usage};
 use crate::snapshot::{RunError, RunSnapshot, RunSummary, StepSnapshot};
-use crate::status::RunStatus;
+use crate::status::{RunStatus, StepStatus};
 use crate::workflow::Workflow;
 
 /// Which runs to list. Every field narrows; `search` is full-text over input and output.
@@ -95,7 +97,7 @@ impl Store {
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
-    /// The run's event log, in `seq` order.
+    /// The run's event log, in `seq` order, exactly as subscribers got it (merged deltas aside).
     pub fn events(&self, id: RunId) -> Result<Vec<RunEvent>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn
@@ -106,10 +108,12 @@ impl Store {
             .map_err(|e| self.sql(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.sql(e))?;
-        Ok(bodies
+        let mut events: Vec<RunEvent> = bodies
             .iter()
             .filter_map(|b| serde_json::from_str(b).ok())
-            .collect())
+            .collect();
+        restore_texts(id, &mut events);
+        Ok(events)
     }
 
     /// A full run id from a unique prefix of one (as `stepwise show 3f2a` accepts).
@@ -142,7 +146,11 @@ impl Store {
     /// Deletes a finished run (and its steps and events). False when there is no such run.
     pub fn delete_run(&self, id: RunId) -> Result<bool, StoreError> {
         let mut conn = self.reader();
-        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        // Immediate: take the write lock before reading, so the writer committing meanwhile
+        // makes this wait (busy timeout) instead of failing with "database is locked".
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
         let status: Option<String> = tx
             .query_row(
                 "SELECT status FROM runs WHERE id = ?1",
@@ -170,7 +178,9 @@ impl Store {
     /// Deletes every finished run; live ones stay. Returns how many were deleted.
     pub fn delete_all(&self) -> Result<usize, StoreError> {
         let mut conn = self.reader();
-        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sql(e))?;
         tx.execute(
             "DELETE FROM runs_fts WHERE rowid IN (SELECT rowid FROM runs WHERE status NOT IN ('pending', 'running'))",
             [],
@@ -249,29 +259,125 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
             })
         })?
         .collect::<Result<_, _>>()?;
+    // Stored once, in the last step (older histories also kept a copy in the run's row).
+    if run.final_output.is_none() && run.status == RunStatus::Completed {
+        run.final_output = run.steps.last().map(|s| s.text.clone());
+    }
     Ok(Some(run))
 }
 
-/// Runs a dead process left `pending` or `running` become `interrupted`, keeping their text.
-pub(super) fn mark_interrupted(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.execute_batch(
-        "BEGIN;
-         UPDATE steps SET status = CASE status WHEN 'running' THEN 'cancelled' ELSE 'skipped' END
-           WHERE status IN ('pending', 'running')
-             AND run_id IN (SELECT id FROM runs WHERE status IN ('pending', 'running'));
-         UPDATE runs_fts SET output = COALESCE((SELECT group_concat(text, char(10) || char(10))
-             FROM (SELECT text FROM steps s JOIN runs r ON s.run_id = r.id
-                   WHERE r.rowid = runs_fts.rowid ORDER BY s.idx)), '')
-           WHERE rowid IN (SELECT rowid FROM runs WHERE status IN ('pending', 'running'));",
-    )?;
-    let n = conn.execute(
-        "UPDATE runs SET status = 'interrupted',
-             ended_at_ms = COALESCE(ended_at_ms, (SELECT MAX(ts_ms) FROM events e WHERE e.run_id = runs.id), created_at_ms)
-         WHERE status IN ('pending', 'running')",
-        [],
-    )?;
-    conn.execute_batch("COMMIT;")?;
-    Ok(n)
+/// Puts back the texts the writer leaves out of the log (a step's output at its end, the run's
+/// output, a cancelled step's partial text), from the deltas before them — the same rules by
+/// which the engine made them. Logs that kept them are left as they are.
+pub(super) fn restore_texts(id: RunId, events: &mut [RunEvent]) {
+    let mut fold = RunSnapshot::new(id);
+    for e in events.iter_mut() {
+        match &mut e.kind {
+            EventKind::StepCompleted {
+                step_index, output, ..
+            } if output.is_empty() => {
+                if let Some(s) = fold.steps.get(*step_index as usize) {
+                    output.clone_from(&s.text);
+                }
+            }
+            EventKind::RunCompleted { output, .. } if output.is_empty() => {
+                if let Some(s) = fold.steps.last() {
+                    output.clone_from(&s.text);
+                }
+            }
+            EventKind::RunCancelled {
+                partial_output,
+                step_index: Some(i),
+                ..
+            } if partial_output.is_empty() => {
+                if let Some(s) = fold.steps.get(*i as usize) {
+                    partial_output.clone_from(&s.text);
+                }
+            }
+            _ => {}
+        }
+        fold.apply(e);
+    }
+}
+
+/// Indexes a finished run's text for search (the index keeps no copy of it).
+pub(super) fn index_output(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO runs_fts (rowid, input, output)
+         SELECT r.rowid, r.input,
+                COALESCE((SELECT group_concat(text, char(10) || char(10))
+                          FROM (SELECT text FROM steps WHERE run_id = r.id ORDER BY idx)), '')
+         FROM runs r WHERE r.id = ?1",
+    )?
+    .execute(params![id])?;
+    Ok(())
+}
+
+/// Runs whose owning process has died become `interrupted`: another process sharing the file
+/// (the app while a `stepwise run` crashed, or the other way round) notices when it can take the
+/// dead owner's lock file. Returns how many runs it marked.
+pub(super) fn recover_dead_owners(
+    conn: &Connection,
+    me: &str,
+    owners: &Path,
+) -> rusqlite::Result<usize> {
+    let candidates: Vec<String> = conn
+        .prepare_cached(
+            "SELECT DISTINCT owner FROM runs
+             WHERE status IN ('pending', 'running') AND owner IS NOT NULL AND owner != ?1",
+        )?
+        .query_map(params![me], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut marked = 0;
+    for owner in candidates {
+        // Owner ids are uuids we made; anything else is not a file name to touch.
+        if owner.parse::<uuid::Uuid>().is_err() {
+            continue;
+        }
+        let file = owners.join(&owner);
+        let dead = match std::fs::OpenOptions::new().write(true).open(&file) {
+            Ok(f) => f.try_lock().is_ok(),
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        };
+        if dead {
+            marked += mark_interrupted(conn, Some(&owner))?;
+            let _ = std::fs::remove_file(&file);
+        }
+    }
+    Ok(marked)
+}
+
+/// Runs a dead process left `pending` or `running` become `interrupted`, keeping their text:
+/// every such run, or only those of one owner.
+pub(super) fn mark_interrupted(conn: &Connection, owner: Option<&str>) -> rusqlite::Result<usize> {
+    let tx = conn.unchecked_transaction()?;
+    let ids: Vec<String> = tx
+        .prepare_cached(
+            "SELECT id FROM runs WHERE status IN ('pending', 'running')
+               AND (?1 IS NULL OR owner = ?1)",
+        )?
+        .query_map(params![owner], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        tx.prepare_cached(
+            "UPDATE steps SET status = CASE status WHEN 'running' THEN ?2 ELSE ?3 END
+             WHERE run_id = ?1 AND status IN ('pending', 'running')",
+        )?
+        .execute(params![
+            id,
+            word(&StepStatus::Cancelled),
+            word(&StepStatus::Skipped)
+        ])?;
+        tx.prepare_cached(
+            "UPDATE runs SET status = 'interrupted',
+                 ended_at_ms = COALESCE(ended_at_ms, (SELECT MAX(ts_ms) FROM events e WHERE e.run_id = runs.id), created_at_ms)
+             WHERE id = ?1",
+        )?
+        .execute(params![id])?;
+        index_output(&tx, id)?;
+    }
+    tx.commit()?;
+    Ok(ids.len())
 }
 
 /// The user's words as an FTS5 query: every word must appear (as a prefix), and nothing the

@@ -6,6 +6,9 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Version 1: runs, steps, the event log. Version 2: full-text search over input and output.
+/// Version 3: text is stored once — the search index keeps no copy of it (contentless), the
+/// event log no copy of a step's text at its end (restored on reading), and `final_output` is
+/// read from the last step; runs name the process that owns them while they are live.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE runs (
         id             TEXT PRIMARY KEY,
@@ -53,6 +56,18 @@ const MIGRATIONS: &[&str] = &[
                COALESCE((SELECT group_concat(text, char(10) || char(10))
                          FROM (SELECT text FROM steps WHERE run_id = r.id ORDER BY idx)), '')
         FROM runs r;",
+    "ALTER TABLE runs ADD COLUMN owner TEXT;
+    DROP TABLE runs_fts;
+    CREATE VIRTUAL TABLE runs_fts USING fts5 (input, output, content = '', contentless_delete = 1);
+    INSERT INTO runs_fts (rowid, input, output)
+        SELECT r.rowid, r.input,
+               COALESCE((SELECT group_concat(text, char(10) || char(10))
+                         FROM (SELECT text FROM steps WHERE run_id = r.id ORDER BY idx)), '')
+        FROM runs r;
+    UPDATE events SET body = json_set(body, '$.output', '')
+        WHERE type IN ('StepCompleted', 'RunCompleted');
+    UPDATE events SET body = json_set(body, '$.partial_output', '') WHERE type = 'RunCancelled';
+    UPDATE runs SET final_output = NULL;",
 ];
 
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

@@ -1,62 +1,60 @@
-//! The one thread that writes history. It folds each run's events into a snapshot (the same fold
-//! the engine uses) and writes in batches: one transaction at most every [`BATCH_INTERVAL`] or
-//! [`BATCH_MAX`] messages, and at once when someone asks for a flush (the app on exit).
+//! The one thread that writes history. It takes what the engine queued (see `queue.rs`) at most
+//! every [`BATCH_INTERVAL`] — sooner when someone flushes or a lot of text is waiting — and
+//! writes it in one transaction.
 //!
-//! Step text is written from the snapshot, not appended, so a batch that fails (a full disk) is
-//! repaired by the next one that succeeds: what is saved is always a prefix of what was shown.
+//! Text is stored once: each step's new text is appended to its row, and the event log keeps the
+//! deltas; the copies of that text inside `StepCompleted`, `RunCompleted` and `RunCancelled` are
+//! left out of the log and restored when it is read (`queries::restore_texts`). The writer folds
+//! each run's events (the engine's own fold, with the text taken out) to know every status; it
+//! holds no text beyond the batch it is writing. A batch that fails (a full disk) stays pending
+//! and is written by the next one that succeeds: what is saved is always a prefix of what was shown.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, params};
 
 use super::codec::word;
-use crate::event::{RunEvent, RunId};
-use crate::snapshot::RunSnapshot;
-use crate::status::StepStatus;
+use super::queries;
+use super::queue::{Created, Queue};
+use crate::event::{EventKind, RunEvent, RunId};
+use crate::snapshot::{RunSnapshot, StepSnapshot};
 
 pub(super) const BATCH_INTERVAL: Duration = Duration::from_millis(250);
-/// Queued messages that cut a batch interval short.
-pub(super) const BATCH_MAX: usize = 5_000;
-/// At most this many messages go into one transaction, so a writer that has fallen behind holds
-/// a bounded amount in memory; it goes straight on to the next batch.
-const MAX_PER_COMMIT: usize = 20_000;
 /// While writes keep failing, how often to try again.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
-/// Past this many unsaved events (writes failing for a long time), the oldest event-log rows are
-/// given up; runs and their text are still saved once writing works again.
-const MAX_UNSAVED_EVENTS: usize = 500_000;
+/// How often an idle writer looks for runs left live by a Stepwise process that has died.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// Past this many unsaved event rows (writes failing for a long time), the event log of that
+/// stretch is given up; runs and their text are still saved once writing works again.
+const MAX_UNSAVED_EVENTS: usize = 200_000;
 
 pub(super) enum Msg {
-    Created(Created),
-    Event(RunEvent),
-    /// Commit everything sent so far, then answer.
+    /// Commit everything queued so far, then answer.
     Flush(Sender<Result<(), String>>),
     /// Commit and stop.
     Shutdown(Sender<Result<(), String>>),
 }
 
-pub(super) struct Created {
-    pub run_id: RunId,
-    pub workflow_name: String,
-    pub workflow_json: String,
-    pub input: String,
-    pub created_at_ms: u64,
-}
-
 /// The last write error, if the last write failed; shared with the store for `health`.
 pub(super) type Health = Arc<Mutex<Option<String>>>;
 
-/// Lets senders cut the writer's batch interval short (see [`Writer::run`]).
+/// What the sink and the store share with the writer.
 #[derive(Default)]
-pub(super) struct Signal {
-    /// A flush or shutdown is waiting, or the batch is full: write now.
+pub(super) struct Shared {
+    pub queue: Mutex<Queue>,
+    /// A flush or shutdown is waiting, or much text is queued: write now.
     pub urgent: AtomicBool,
-    /// Messages sent since the writer last took the queue.
-    pub queued: AtomicUsize,
+}
+
+impl Shared {
+    pub fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 struct EventRow {
@@ -67,106 +65,120 @@ struct EventRow {
     body: String,
 }
 
-/// A run the writer is following, and what of it is already on disk.
+/// A run the writer is following: its statuses (no text), and what of them is on disk.
 struct Live {
     snapshot: RunSnapshot,
-    written: Vec<Option<(StepStatus, usize)>>,
+    written: Vec<Option<StepSnapshot>>,
     dirty: bool,
     ended: bool,
+}
+
+/// Who this store is among the processes sharing the file (see `Store::open_with`).
+pub(super) struct Owner {
+    pub id: String,
+    pub dir: PathBuf,
 }
 
 pub(super) struct Writer {
     conn: Connection,
     health: Health,
     interval: Duration,
+    owner: Owner,
     created: Vec<Created>,
     rows: Vec<EventRow>,
+    /// New text per step, to append to its row.
+    appends: HashMap<(RunId, u32), String>,
     live: HashMap<RunId, Live>,
 }
 
 impl Writer {
-    pub fn new(conn: Connection, health: Health, interval: Duration) -> Self {
+    pub fn new(conn: Connection, health: Health, interval: Duration, owner: Owner) -> Self {
         Writer {
             conn,
             health,
             interval,
+            owner,
             created: Vec::new(),
             rows: Vec::new(),
+            appends: HashMap::new(),
             live: HashMap::new(),
         }
     }
 
-    /// One wake-up per batch: the first message wakes the writer, which then parks until the
-    /// batch interval is up — or until a flush, a shutdown or a full batch unparks it — and takes
-    /// everything queued in one transaction. (Waking per event would cost a context switch per
-    /// token and compete with the runs for the CPU.)
-    pub fn run(mut self, rx: Receiver<Msg>, signal: Arc<Signal>) {
+    /// One wake-up per batch: the first queued event unparks the writer, which then parks until
+    /// the batch interval is up — or until a flush, a shutdown or a large backlog unparks it —
+    /// and takes everything queued. (Waking per event would cost a context switch per token.)
+    pub fn run(mut self, rx: Receiver<Msg>, shared: Arc<Shared>) {
         let mut replies = Vec::new();
-        let mut behind = false;
+        let mut last_sweep = Instant::now();
         loop {
-            // Wait for work; while unsaved work remains after a failure, wake up to retry.
-            let first = if behind {
-                rx.try_recv().ok()
-            } else if self.pending() {
-                match rx.recv_timeout(RETRY_INTERVAL) {
-                    Ok(m) => Some(m),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => {
-                        // A last try; a failure stays in `health`.
-                        let _ = self.commit();
-                        return;
-                    }
-                }
+            // Wait for work; wake up anyway to retry a failed write or to sweep.
+            let wait = if self.pending() {
+                RETRY_INTERVAL
             } else {
-                match rx.recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => return,
-                }
+                SWEEP_INTERVAL
             };
+            let idle_until = Instant::now() + wait;
+            while shared.queue().is_empty() && !shared.urgent.load(Ordering::Acquire) {
+                let left = idle_until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::park_timeout(left);
+            }
             let deadline = Instant::now() + self.interval;
-            while !behind && !signal.urgent.load(Ordering::Acquire) {
+            while !shared.urgent.load(Ordering::Acquire) && !shared.queue().is_empty() {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break;
                 }
                 std::thread::park_timeout(left);
             }
-            signal.urgent.store(false, Ordering::Release);
-            signal.queued.store(0, Ordering::Release);
+            shared.urgent.store(false, Ordering::Release);
+            // Control messages first: a flush answers for everything queued before it was sent.
             let mut stop = false;
-            let mut taken = 0;
-            for msg in first
-                .into_iter()
-                .chain(std::iter::from_fn(|| rx.try_recv().ok()))
-            {
-                taken += 1;
-                match msg {
-                    Msg::Created(c) => self.created(c),
-                    Msg::Event(e) => self.event(e),
-                    Msg::Flush(reply) => replies.push(reply),
-                    Msg::Shutdown(reply) => {
+            let mut disconnected = false;
+            loop {
+                match rx.try_recv() {
+                    Ok(Msg::Flush(reply)) => replies.push(reply),
+                    Ok(Msg::Shutdown(reply)) => {
                         replies.push(reply);
                         stop = true;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
                         break;
                     }
                 }
-                if taken == MAX_PER_COMMIT {
-                    break;
-                }
             }
-            behind = taken == MAX_PER_COMMIT;
+            let taken = std::mem::take(&mut *shared.queue());
+            for c in taken.created {
+                self.created(c);
+            }
+            for e in taken.events {
+                self.event(e);
+            }
             let result = self.commit();
             for reply in replies.drain(..) {
                 let _ = reply.send(result.clone());
             }
-            if stop {
+            if stop || disconnected {
                 return;
+            }
+            if last_sweep.elapsed() >= SWEEP_INTERVAL {
+                last_sweep = Instant::now();
+                // A failure is tried again at the next sweep; nothing is lost meanwhile.
+                let _ = queries::recover_dead_owners(&self.conn, &self.owner.id, &self.owner.dir);
             }
         }
     }
 
     fn pending(&self) -> bool {
-        !self.created.is_empty() || !self.rows.is_empty() || self.live.values().any(|l| l.dirty)
+        !self.created.is_empty()
+            || !self.rows.is_empty()
+            || !self.appends.is_empty()
+            || self.live.values().any(|l| l.dirty)
     }
 
     fn created(&mut self, c: Created) {
@@ -182,14 +194,19 @@ impl Writer {
         self.created.push(c);
     }
 
-    fn event(&mut self, e: RunEvent) {
+    fn event(&mut self, mut e: RunEvent) {
         // Runs that started before this store was attached are not recorded.
         let Some(live) = self.live.get_mut(&e.run_id) else {
             return;
         };
-        live.snapshot.apply(&e);
-        live.dirty = true;
-        live.ended |= e.kind.is_terminal();
+        // The log keeps each delta's text; the copies of it at a step's or run's end are left
+        // out (restored on reading). The fold below then carries no text at all.
+        match &mut e.kind {
+            EventKind::StepCompleted { output, .. } => output.clear(),
+            EventKind::RunCompleted { output, .. } => output.clear(),
+            EventKind::RunCancelled { partial_output, .. } => partial_output.clear(),
+            _ => {}
+        }
         self.rows.push(EventRow {
             run_id: e.run_id.to_string(),
             seq: e.seq as i64,
@@ -197,6 +214,16 @@ impl Writer {
             kind: e.kind.type_name(),
             body: serde_json::to_string(&e).unwrap_or_default(),
         });
+        if let EventKind::TextDelta { step_index, text } = &mut e.kind {
+            let text = std::mem::take(text);
+            self.appends
+                .entry((e.run_id, *step_index))
+                .or_default()
+                .push_str(&text);
+        }
+        live.snapshot.apply(&e);
+        live.dirty = true;
+        live.ended |= e.kind.is_terminal();
     }
 
     /// Writes everything unsaved in one transaction. On failure nothing is marked saved, so the
@@ -212,6 +239,7 @@ impl Writer {
                 *health = None;
                 self.created.clear();
                 self.rows.clear();
+                self.appends.clear();
                 self.live.retain(|_, l| !l.ended);
                 for l in self.live.values_mut() {
                     l.dirty = false;
@@ -231,22 +259,34 @@ impl Writer {
     fn try_commit(&mut self) -> Result<(), String> {
         let tx = self.conn.transaction().map_err(|e| e.to_string())?;
         for c in &self.created {
-            insert_run(&tx, c).map_err(|e| e.to_string())?;
+            insert_run(&tx, c, &self.owner.id).map_err(|e| e.to_string())?;
+        }
+        let mut written = Vec::new();
+        for (id, live) in self.live.iter().filter(|(_, l)| l.dirty) {
+            written.push((*id, write_run(&tx, live).map_err(|e| e.to_string())?));
         }
         {
-            let mut stmt = tx
+            let mut append = tx
+                .prepare_cached("UPDATE steps SET text = text || ?3 WHERE run_id = ?1 AND idx = ?2")
+                .map_err(|e| e.to_string())?;
+            for ((run, step), text) in &self.appends {
+                append
+                    .execute(params![run.to_string(), step, text])
+                    .map_err(|e| e.to_string())?;
+            }
+            let mut insert = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO events (run_id, seq, ts_ms, type, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(|e| e.to_string())?;
             for r in &self.rows {
-                stmt.execute(params![r.run_id, r.seq, r.ts_ms, r.kind, r.body])
+                insert
+                    .execute(params![r.run_id, r.seq, r.ts_ms, r.kind, r.body])
                     .map_err(|e| e.to_string())?;
             }
         }
-        let mut written = Vec::new();
-        for (id, live) in self.live.iter().filter(|(_, l)| l.dirty) {
-            written.push((*id, write_run(&tx, live).map_err(|e| e.to_string())?));
+        for (id, _) in self.live.iter().filter(|(_, l)| l.dirty && l.ended) {
+            queries::index_output(&tx, &id.to_string()).map_err(|e| e.to_string())?;
         }
         tx.commit().map_err(|e| e.to_string())?;
         for (id, w) in written {
@@ -258,34 +298,32 @@ impl Writer {
     }
 }
 
-fn insert_run(tx: &Transaction<'_>, c: &Created) -> rusqlite::Result<()> {
+fn insert_run(tx: &Transaction<'_>, c: &Created, owner: &str) -> rusqlite::Result<()> {
     let id = c.run_id.to_string();
     let inserted = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO runs (id, workflow_name, workflow_json, input, status, created_at_ms)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+            "INSERT OR IGNORE INTO runs (id, workflow_name, workflow_json, input, status, created_at_ms, owner)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)",
         )?
-        .execute(params![id, c.workflow_name, c.workflow_json, c.input, c.created_at_ms as i64])?;
+        .execute(params![id, c.workflow_name, c.workflow_json, c.input, c.created_at_ms as i64, owner])?;
     if inserted == 1 {
         tx.prepare_cached(
-            "INSERT INTO runs_fts (rowid, input, output) SELECT rowid, input, '' FROM runs WHERE id = ?1",
+            "INSERT OR REPLACE INTO runs_fts (rowid, input, output) SELECT rowid, input, '' FROM runs WHERE id = ?1",
         )?
         .execute(params![id])?;
     }
     Ok(())
 }
 
-/// Writes a run's row and the steps that changed; returns what is now on disk of each step.
-fn write_run(
-    tx: &Transaction<'_>,
-    live: &Live,
-) -> rusqlite::Result<Vec<Option<(StepStatus, usize)>>> {
+/// Writes a run's row and the steps whose status changed (never their text: that is appended);
+/// returns what is now on disk of each step.
+fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<StepSnapshot>>> {
     let s = &live.snapshot;
     let id = s.run_id.to_string();
     let error = s.error.as_ref();
     tx.prepare_cached(
         "UPDATE runs SET status = ?2, reason = ?3, error_step = ?4, error_kind = ?5, error_message = ?6,
-                final_output = ?7, started_at_ms = ?8, ended_at_ms = ?9, last_seq = ?10
+                started_at_ms = ?7, ended_at_ms = ?8, last_seq = ?9
          WHERE id = ?1",
     )?
     .execute(params![
@@ -295,7 +333,6 @@ fn write_run(
         error.map(|e| e.step_index),
         error.map(|e| word(&e.kind)),
         error.map(|e| e.message.as_str()),
-        s.final_output,
         s.started_at_ms.map(|t| t as i64),
         s.ended_at_ms.map(|t| t as i64),
         s.last_seq as i64,
@@ -304,14 +341,13 @@ fn write_run(
     written.resize(s.steps.len(), None);
     let mut upsert = tx.prepare_cached(
         "INSERT INTO steps (run_id, idx, name, model, status, text, started_at_ms, duration_ms, input_tokens, output_tokens)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9)
          ON CONFLICT (run_id, idx) DO UPDATE SET model = excluded.model, status = excluded.status,
-             text = excluded.text, started_at_ms = excluded.started_at_ms, duration_ms = excluded.duration_ms,
+             started_at_ms = excluded.started_at_ms, duration_ms = excluded.duration_ms,
              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens",
     )?;
     for (i, step) in s.steps.iter().enumerate() {
-        let now = (step.status, step.text.len());
-        if written[i] == Some(now) {
+        if written[i].as_ref() == Some(step) {
             continue;
         }
         upsert.execute(params![
@@ -320,20 +356,12 @@ fn write_run(
             step.name,
             step.model,
             word(&step.status),
-            step.text,
             step.started_at_ms.map(|t| t as i64),
             step.duration_ms.map(|t| t as i64),
             step.usage.and_then(|u| u.input_tokens),
             step.usage.and_then(|u| u.output_tokens),
         ])?;
-        written[i] = Some(now);
-    }
-    if live.ended {
-        let output: Vec<&str> = s.steps.iter().map(|st| st.text.as_str()).collect();
-        tx.prepare_cached(
-            "UPDATE runs_fts SET output = ?2 WHERE rowid = (SELECT rowid FROM runs WHERE id = ?1)",
-        )?
-        .execute(params![id, output.join("\n\n")])?;
+        written[i] = Some(step.clone());
     }
     Ok(written)
 }

@@ -25,6 +25,7 @@ pub fn demo_engine(demo: DemoModel) -> Engine {
         providers: Providers::demo(demo),
         default_model: None,
         sink: None,
+        ..EngineConfig::default()
     })
 }
 
@@ -35,6 +36,7 @@ pub fn scripted_engine(provider: Arc<ScriptedProvider>) -> Engine {
             .with(ProviderKind::OpenAi, provider),
         default_model: None,
         sink: None,
+        ..EngineConfig::default()
     })
 }
 

@@ -5,9 +5,25 @@ pub mod runs;
 pub mod settings;
 pub mod workflows;
 
+use std::sync::Arc;
+
 use stepwise_engine::RunId;
 
 use crate::error::AppError;
+use crate::state::AppState;
+
+/// Runs `work` on a thread meant for blocking (SQLite, the keychain, files): never on the
+/// window's main thread, where it would freeze the window, nor on the async workers that
+/// stream runs. Every command that touches those goes through here.
+pub(crate) async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&AppState) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let state = Arc::clone(state);
+    tauri::async_runtime::spawn_blocking(move || work(&state))
+        .await
+        .map_err(|e| AppError::Internal(format!("a background task failed: {e}")))?
+}
 
 /// Run ids cross IPC as strings.
 pub(crate) fn parse_run_id(text: &str) -> Result<RunId, AppError> {

@@ -1,11 +1,13 @@
 //! Starting, cancelling and reading runs; the run history.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use stepwise_engine::store::{ExportFormat, RunFilter, markdown};
 use stepwise_engine::{CancelReason, RunSnapshot, RunStatus, RunSummary, StartRun, WorkflowDraft};
 use tauri::State;
 
-use super::parse_run_id;
+use super::{blocking, parse_run_id};
 use crate::error::AppError;
 use crate::state::{AppState, HistoryStatus};
 
@@ -14,26 +16,31 @@ use crate::state::{AppState, HistoryStatus};
 #[tauri::command]
 #[specta::specta]
 pub async fn start_run(
-    state: State<'_, AppState>,
+    state: State<'_, Arc<AppState>>,
     workflow: WorkflowDraft,
     input: String,
     run_id: Option<String>,
 ) -> Result<String, AppError> {
     let run_id = run_id.as_deref().map(parse_run_id).transpose()?;
     let workflow = workflow.validate().map_err(AppError::InvalidWorkflow)?;
-    let (id, sub) = state.engine.start_subscribed(StartRun {
-        workflow,
-        input,
-        run_id,
-    })?;
-    state.bridge.follow(id, sub);
+    // Starting may read the history (is this id taken?): off the async workers.
+    let id = blocking(&state, move |s| {
+        let (id, sub) = s.engine.start_subscribed(StartRun {
+            workflow,
+            input,
+            run_id,
+        })?;
+        s.bridge.follow(id, sub);
+        Ok(id)
+    })
+    .await?;
     Ok(id.to_string())
 }
 
 /// True only when this call stopped a live run; false for an unknown or finished run.
 #[tauri::command]
 #[specta::specta]
-pub fn cancel_run(state: State<'_, AppState>, run_id: String) -> Result<bool, AppError> {
+pub fn cancel_run(state: State<'_, Arc<AppState>>, run_id: String) -> Result<bool, AppError> {
     let id = parse_run_id(&run_id)?;
     let stopped = state.engine.cancel(id, CancelReason::User);
     tracing::info!(run_id = %id, stopped, "cancel requested");
@@ -44,18 +51,23 @@ pub fn cancel_run(state: State<'_, AppState>, run_id: String) -> Result<bool, Ap
 /// been sent so far (apply `run-update`s with a higher `seq` on top); otherwise from the history.
 #[tauri::command]
 #[specta::specta]
-pub fn get_run(
-    state: State<'_, AppState>,
+pub async fn get_run(
+    state: State<'_, Arc<AppState>>,
     run_id: String,
 ) -> Result<Option<RunSnapshot>, AppError> {
     let id = parse_run_id(&run_id)?;
     if let Some(snap) = state.bridge.snapshot(id) {
         return Ok(Some(snap));
     }
-    match &state.store {
-        Some(store) => Ok(store.get_run(id)?),
-        None => Ok(state.engine.get(id)),
+    // A run that has just ended is still in the engine (the history may be a batch behind).
+    if let Some(snap) = state.engine.get(id) {
+        return Ok(Some(snap));
     }
+    blocking(&state, move |s| match &s.store {
+        Some(store) => Ok(store.get_run(id)?),
+        None => Ok(None),
+    })
+    .await
 }
 
 /// Runs for a list: live runs of this session first, then the history (newest first).
@@ -67,7 +79,14 @@ pub struct RunList {
 
 #[tauri::command]
 #[specta::specta]
-pub fn list_runs(state: State<'_, AppState>, filter: RunFilter) -> Result<RunList, AppError> {
+pub async fn list_runs(
+    state: State<'_, Arc<AppState>>,
+    filter: RunFilter,
+) -> Result<RunList, AppError> {
+    blocking(&state, move |s| list(s, filter)).await
+}
+
+fn list(state: &AppState, filter: RunFilter) -> Result<RunList, AppError> {
     let first_page = filter.offset.unwrap_or(0) == 0;
     let mut runs: Vec<RunSummary> = if first_page {
         let words: Vec<String> = filter
@@ -107,32 +126,41 @@ pub fn list_runs(state: State<'_, AppState>, filter: RunFilter) -> Result<RunLis
     }
     Ok(RunList {
         runs,
-        history: state.history.clone(),
+        history: state.history_status(),
     })
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn delete_run(state: State<'_, AppState>, run_id: String) -> Result<bool, AppError> {
+pub async fn delete_run(state: State<'_, Arc<AppState>>, run_id: String) -> Result<bool, AppError> {
     let id = parse_run_id(&run_id)?;
-    let store = state
-        .store
-        .as_ref()
-        .ok_or_else(|| history_unavailable(&state))?;
-    let deleted = store.delete_run(id)?;
-    state.bridge.forget(id);
-    Ok(deleted)
+    blocking(&state, move |s| {
+        let store = s.store.as_ref().ok_or_else(|| history_unavailable(s))?;
+        let deleted = store.delete_run(id)?;
+        s.bridge.forget(id);
+        s.engine.forget(id);
+        Ok(deleted)
+    })
+    .await
 }
 
 /// The run as Markdown or JSON, from the history (or, without one, from this session).
 #[tauri::command]
 #[specta::specta]
-pub fn export_run(
-    state: State<'_, AppState>,
+pub async fn export_run(
+    state: State<'_, Arc<AppState>>,
     run_id: String,
     format: ExportFormat,
 ) -> Result<Option<String>, AppError> {
     let id = parse_run_id(&run_id)?;
+    blocking(&state, move |s| export(s, id, format)).await
+}
+
+fn export(
+    state: &AppState,
+    id: stepwise_engine::RunId,
+    format: ExportFormat,
+) -> Result<Option<String>, AppError> {
     if let Some(store) = &state.store {
         if let Some(s) = store.flush(std::time::Duration::from_secs(2)).err() {
             tracing::warn!("history flush before export: {s}");

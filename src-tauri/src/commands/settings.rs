@@ -1,6 +1,7 @@
 //! Settings, API keys and the connection test. No response ever carries a key: only whether one
 //! is set, and where keys are kept.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -10,9 +11,10 @@ use stepwise_engine::provider::{Chunk, ModelRequest};
 use stepwise_engine::settings::ProviderSettings;
 use tauri::State;
 
+use super::blocking;
 use crate::error::AppError;
-use crate::secrets::KeyStorage;
-use crate::state::{AppState, HistoryStatus};
+use crate::secrets::{KeyStorage, origin_of};
+use crate::state::{AppState, HistoryStatus, base_url_of};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct SettingsView {
@@ -23,6 +25,8 @@ pub struct SettingsView {
     pub ollama: ProviderView,
     pub idle_timeout_secs: u32,
     pub key_storage: KeyStorage,
+    /// A problem with how keys are kept (for example a key file others could read).
+    pub key_warning: Option<String>,
     pub history: HistoryStatus,
 }
 
@@ -34,6 +38,9 @@ pub struct ProviderView {
     pub has_key: bool,
     /// The key (or base URL) comes from an environment variable, which wins over Settings.
     pub from_environment: bool,
+    /// The saved key belongs to another address than the base URL now set (it is not sent
+    /// there): the address it was saved for.
+    pub key_saved_for: Option<String>,
 }
 
 /// What Settings can change. Keys are set separately, write-only (`set_api_key`).
@@ -63,46 +70,56 @@ pub struct ConnectionReport {
 
 #[tauri::command]
 #[specta::specta]
-pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
-    view(&state)
+pub async fn get_settings(state: State<'_, Arc<AppState>>) -> Result<SettingsView, AppError> {
+    blocking(&state, |s| Ok(view(s))).await
 }
 
 fn view(state: &AppState) -> SettingsView {
     let saved = state.settings().clone();
     let effective = state.effective_settings();
     let env = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    let provider =
-        |saved: &ProviderSettings, eff: &ProviderSettings, env_vars: &[&str]| ProviderView {
-            base_url: saved.base_url.clone().unwrap_or_default(),
-            default_model: saved.default_model.clone().unwrap_or_default(),
-            has_key: eff.api_key.is_some(),
-            from_environment: env_vars.iter().any(|v| env(v)),
-        };
+    let provider = |kind: ProviderKind,
+                    saved: &ProviderSettings,
+                    eff: &ProviderSettings,
+                    env_vars: &[&str]| ProviderView {
+        base_url: saved.base_url.clone().unwrap_or_default(),
+        default_model: saved.default_model.clone().unwrap_or_default(),
+        has_key: eff.api_key.is_some(),
+        from_environment: env_vars.iter().any(|v| env(v)),
+        key_saved_for: state.key_saved_elsewhere(kind),
+    };
     SettingsView {
         default_model: saved.default_model.clone().unwrap_or_else(|| "demo".into()),
         openai: provider(
+            ProviderKind::OpenAi,
             &saved.openai,
             &effective.openai,
             &["OPENAI_API_KEY", "OPENAI_BASE_URL"],
         ),
         anthropic: provider(
+            ProviderKind::Anthropic,
             &saved.anthropic,
             &effective.anthropic,
             &["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"],
         ),
-        ollama: provider(&saved.ollama, &effective.ollama, &[]),
+        ollama: provider(ProviderKind::Ollama, &saved.ollama, &effective.ollama, &[]),
         idle_timeout_secs: saved.network.idle_timeout_secs as u32,
         key_storage: state.secrets.storage(),
-        history: state.history.clone(),
+        key_warning: state.secrets.warning(),
+        history: state.history_status(),
     }
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn save_settings(
-    state: State<'_, AppState>,
+pub async fn save_settings(
+    state: State<'_, Arc<AppState>>,
     update: SettingsUpdate,
 ) -> Result<SettingsView, AppError> {
+    blocking(&state, move |s| save(s, update)).await
+}
+
+fn save(state: &AppState, update: SettingsUpdate) -> Result<SettingsView, AppError> {
     let default_model = update.default_model.trim().to_string();
     default_model
         .parse::<stepwise_engine::ModelRef>()
@@ -124,40 +141,57 @@ pub fn save_settings(
     }
     s.network.idle_timeout_secs = u64::from(update.idle_timeout_secs);
     state.save_settings(s)?;
-    Ok(view(&state))
+    Ok(view(state))
 }
 
 /// Stores a key (keychain, or the private file where there is none) and says where.
 #[tauri::command]
 #[specta::specta]
-pub fn set_api_key(
-    state: State<'_, AppState>,
+pub async fn set_api_key(
+    state: State<'_, Arc<AppState>>,
     provider: ProviderKind,
     key: String,
 ) -> Result<KeyStorage, AppError> {
     if provider == ProviderKind::Demo {
         return Err(AppError::Settings("The demo model needs no key".into()));
     }
-    let storage = state.secrets.set(provider, &key)?;
-    state.apply_settings()?;
-    tracing::info!(provider = provider.prefix(), ?storage, "API key set");
-    Ok(storage)
+    blocking(&state, move |s| {
+        // The key is for the address the provider points at now, and only for it.
+        let settings = s.settings().clone();
+        let p = match provider {
+            ProviderKind::OpenAi => &settings.openai,
+            ProviderKind::Anthropic => &settings.anthropic,
+            _ => &settings.ollama,
+        };
+        let origin = origin_of(&base_url_of(provider, p));
+        let storage = s.secrets.set(provider, &key, origin)?;
+        s.apply_settings()?;
+        tracing::info!(provider = provider.prefix(), ?storage, "API key set");
+        Ok(storage)
+    })
+    .await
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn clear_api_key(state: State<'_, AppState>, provider: ProviderKind) -> Result<(), AppError> {
-    state.secrets.clear(provider)?;
-    state.apply_settings()?;
-    tracing::info!(provider = provider.prefix(), "API key cleared");
-    Ok(())
+pub async fn clear_api_key(
+    state: State<'_, Arc<AppState>>,
+    provider: ProviderKind,
+) -> Result<(), AppError> {
+    blocking(&state, move |s| {
+        s.secrets.clear(provider)?;
+        s.apply_settings()?;
+        tracing::info!(provider = provider.prefix(), "API key cleared");
+        Ok(())
+    })
+    .await
 }
 
 /// Asks the provider for a one-word answer and reports, in plain words, whether it came.
 #[tauri::command]
 #[specta::specta]
 pub async fn test_connection(
-    state: State<'_, AppState>,
+    state: State<'_, Arc<AppState>>,
     provider: ProviderKind,
 ) -> Result<ConnectionReport, AppError> {
     if provider == ProviderKind::Demo {
@@ -167,7 +201,7 @@ pub async fn test_connection(
             latency_ms: Some(0),
         });
     }
-    let settings = state.effective_settings();
+    let settings = blocking(&state, |s| Ok(s.effective_settings())).await?;
     let configured = match provider {
         ProviderKind::OpenAi => settings.openai.default_model.clone(),
         ProviderKind::Anthropic => settings.anthropic.default_model.clone(),
@@ -178,7 +212,7 @@ pub async fn test_connection(
     let model_ref = format!("{}:{model}", provider.prefix())
         .parse::<stepwise_engine::ModelRef>()
         .map_err(|e| AppError::Settings(e.to_string()))?;
-    let providers = state.providers()?;
+    let providers = settings.providers(state.demo().clone());
     let p = providers
         .resolve(&model_ref)
         .map_err(|e| AppError::Settings(e.message))?;

@@ -1,9 +1,12 @@
 //! Templates and the user's own workflows.
 
+use std::sync::Arc;
+
 use stepwise_engine::WorkflowDraft;
 use stepwise_engine::workflow::templates::{self, Template};
 use tauri::State;
 
+use super::blocking;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::workflows::SavedWorkflow;
@@ -17,30 +20,38 @@ pub fn list_templates() -> Vec<Template> {
 
 #[tauri::command]
 #[specta::specta]
-pub fn list_workflows(state: State<'_, AppState>) -> Result<Vec<SavedWorkflow>, AppError> {
-    state.workflows.list()
+pub async fn list_workflows(
+    state: State<'_, Arc<AppState>>,
+) -> Result<Vec<SavedWorkflow>, AppError> {
+    blocking(&state, |s| s.workflows.list()).await
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn get_workflow(state: State<'_, AppState>, id: String) -> Result<SavedWorkflow, AppError> {
-    state.workflows.get(&id)
+pub async fn get_workflow(
+    state: State<'_, Arc<AppState>>,
+    id: String,
+) -> Result<SavedWorkflow, AppError> {
+    blocking(&state, move |s| s.workflows.get(&id)).await
 }
 
 /// Validates and saves; errors name the step and field. Returns the workflow's id.
 #[tauri::command]
 #[specta::specta]
-pub fn save_workflow(
-    state: State<'_, AppState>,
+pub async fn save_workflow(
+    state: State<'_, Arc<AppState>>,
     id: Option<String>,
     workflow: WorkflowDraft,
 ) -> Result<String, AppError> {
     let workflow = workflow.validate().map_err(AppError::InvalidWorkflow)?;
-    state.workflows.save(id.as_deref(), &workflow)
+    blocking(&state, move |s| s.workflows.save(id.as_deref(), &workflow)).await
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn delete_workflow(state: State<'_, AppState>, id: String) -> Result<bool, AppError> {
-    state.workflows.delete(&id)
+pub async fn delete_workflow(
+    state: State<'_, Arc<AppState>>,
+    id: String,
+) -> Result<bool, AppError> {
+    blocking(&state, move |s| s.workflows.delete(&id)).await
 }

@@ -73,7 +73,7 @@ fn provider_message(body: &str) -> Option<String> {
         });
     let text = from_json.unwrap_or_else(|| body.to_string());
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    Some(quote(&text))
+    Some(quote(&redact_urls(&text)))
 }
 
 pub(super) fn quote(text: &str) -> String {
@@ -126,8 +126,30 @@ fn causes(e: &reqwest::Error) -> impl Iterator<Item = &dyn std::error::Error> {
 fn root_cause(e: &reqwest::Error) -> String {
     causes(e)
         .last()
-        .map(|c| quote(&c.to_string()))
+        .map(|c| quote(&redact_urls(&c.to_string())))
         .unwrap_or_default()
+}
+
+/// Every URL in `text` without its `user:password@` and its query string, which is where
+/// secrets ride in URLs: a message quoting an address can go to the window or a log.
+pub(crate) fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | '\'' | ')' | '>' | ']'))
+            .unwrap_or(after.len());
+        let (url, tail) = after.split_at(end);
+        let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+        let (authority, path) = url.split_at(authority_end);
+        out.push_str(authority.rsplit('@').next().unwrap_or(authority));
+        out.push_str(path.split(['?', '#']).next().unwrap_or(path));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 pub(super) fn silent(host: &str, idle: Duration) -> ProviderError {
@@ -189,6 +211,28 @@ mod tests {
         );
         let long = "x".repeat(5000);
         assert!(status(500, &long, None).message.chars().count() < 450);
+    }
+
+    #[test]
+    fn quoted_urls_lose_their_secrets() {
+        assert_eq!(
+            redact_urls(
+                "error sending request for url (http://me:pw@host:8080/v1/x?key=sk-1#f) now"
+            ),
+            "error sending request for url (http://host:8080/v1/x) now"
+        );
+        assert_eq!(redact_urls("`https://a.b/?token=t`"), "`https://a.b/`");
+        assert_eq!(redact_urls("no address here"), "no address here");
+        let e = status(
+            500,
+            "failed at https://u:p@x.example/v1?api_key=secret",
+            None,
+        );
+        assert!(
+            !e.message.contains("secret") && !e.message.contains("u:p"),
+            "{}",
+            e.message
+        );
     }
 
     /// A resolver that knows no name, so the test sends no query off this machine.

@@ -7,21 +7,21 @@
 //! and closes the connection.
 
 mod errors;
-mod idle;
 pub(crate) mod parse;
+mod sse;
 
 pub(crate) use parse::{Step, WireParser};
+pub(crate) use sse::SseEvent;
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use eventsource_stream::{EventStream, Eventsource};
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::{self, StreamExt};
 use reqwest::header::{ACCEPT, ACCEPT_ENCODING, HeaderMap, HeaderValue, RETRY_AFTER};
 
 use super::{ChunkStream, ProviderError};
 use crate::event::ErrorKind;
-use idle::IdleTimeout;
 
 /// How a provider retries a 429 or 5xx answer. Only the request is retried, never a stream that
 /// has produced text.
@@ -47,8 +47,9 @@ impl Default for RetryPolicy {
 /// Connection settings shared by the HTTP providers.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
-    /// No byte for this long (while waiting for headers or for the next chunk) fails the step
-    /// with `timeout`. There is no overall limit: a long answer may stream for as long as it needs.
+    /// No content for this long (while connecting, waiting for headers or for the next piece of
+    /// the answer) fails the step with `timeout`. There is no overall limit: a long answer may
+    /// stream for as long as it needs.
     pub idle_timeout: Duration,
     pub retry: RetryPolicy,
 }
@@ -62,12 +63,35 @@ impl Default for HttpOptions {
     }
 }
 
-type SseEvents = EventStream<BoxStream<'static, Result<Bytes, ProviderError>>>;
+/// The one HTTP client of the process, built by the first request that needs it: building one
+/// reads the system's certificate bundle, which an offline run never needs. One client also
+/// means one connection pool for every provider.
+static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+static CLIENTS_BUILT: AtomicUsize = AtomicUsize::new(0);
 
-/// One HTTP client (and its connection pool) with the options every request uses.
+/// How many HTTP clients this process has built (0 or 1): start-up does none of that work.
+#[doc(hidden)]
+pub fn clients_built() -> usize {
+    CLIENTS_BUILT.load(Ordering::SeqCst)
+}
+
+fn client() -> Result<reqwest::Client, ProviderError> {
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    let built = reqwest::Client::builder()
+        // A key must never follow a redirect to another host (reqwest strips only
+        // `Authorization`, not Anthropic's `x-api-key`): a model API does not redirect.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ProviderError::new(ErrorKind::Internal, format!("cannot set up HTTP: {e}")))?;
+    CLIENTS_BUILT.fetch_add(1, Ordering::SeqCst);
+    Ok(CLIENT.get_or_init(|| built).clone())
+}
+
+/// The options every request of one provider uses. Cheap: the client is shared.
 #[derive(Clone)]
 pub(crate) struct HttpCore {
-    client: reqwest::Client,
     options: HttpOptions,
 }
 
@@ -80,15 +104,8 @@ pub(crate) struct Prepared {
 }
 
 impl HttpCore {
-    pub fn new(options: HttpOptions) -> Result<Self, ProviderError> {
-        let client = reqwest::Client::builder()
-            // Connecting is bounded like any other silence; there is no overall timeout.
-            .connect_timeout(options.idle_timeout)
-            .build()
-            .map_err(|e| {
-                ProviderError::new(ErrorKind::Internal, format!("cannot set up HTTP: {e}"))
-            })?;
-        Ok(HttpCore { client, options })
+    pub fn new(options: HttpOptions) -> Self {
+        HttpCore { options }
     }
 
     /// Streams the answer to `prepared`, parsed by `parser`. A failure before the stream exists
@@ -103,20 +120,21 @@ impl HttpCore {
             let opened = match prepared {
                 Ok(p) => {
                     let host = p.host.clone();
-                    core.open(p).await.map(|events| (events, host))
+                    core.open(p).await.map(|body| (body, host))
                 }
                 Err(e) => Err(e),
             };
             match opened {
-                Ok((events, host)) => parse::chunks(events, parser, host),
+                Ok((body, host)) => parse::chunks(body, parser, host, core.options.idle_timeout),
                 Err(e) => Box::pin(stream::iter([Err(e)])) as ChunkStream,
             }
         };
         Box::pin(stream::once(answer).flatten())
     }
 
-    /// Sends the request, retrying 429 and 5xx with back-off, and returns the SSE events.
-    async fn open(&self, p: Prepared) -> Result<SseEvents, ProviderError> {
+    /// Sends the request, retrying 429 and 5xx with back-off, and returns the body.
+    async fn open(&self, p: Prepared) -> Result<parse::Body, ProviderError> {
+        let client = client()?;
         let idle = self.options.idle_timeout;
         let retry = self.options.retry;
         let mut headers = p.headers;
@@ -125,13 +143,13 @@ impl HttpCore {
         headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         let mut attempt = 0;
         loop {
-            let send = self
-                .client
+            let send = client
                 .post(p.url.clone())
                 .headers(headers.clone())
                 .json(&p.body)
                 .send();
-            let response = match tokio::time::timeout(idle, send).await {
+            // Connecting and waiting for the headers are bounded like any other silence.
+            let response = match tokio::time::timeout_at(parse::deadline_after(idle), send).await {
                 Err(_) => return Err(errors::silent(&p.host, idle)),
                 Ok(Err(e)) => return Err(errors::from_reqwest(&e, &p.host, idle)),
                 Ok(Ok(r)) => r,
@@ -139,13 +157,10 @@ impl HttpCore {
             let status = response.status();
             if status.is_success() {
                 let host = p.host.clone();
-                let body = response
+                return Ok(response
                     .bytes_stream()
                     .map(move |r| r.map_err(|e| errors::from_reqwest(&e, &host, idle)))
-                    .boxed();
-                return Ok(IdleTimeout::new(body, idle, errors::silent(&p.host, idle))
-                    .boxed()
-                    .eventsource());
+                    .boxed());
             }
             let retry_after = response
                 .headers()
@@ -153,13 +168,18 @@ impl HttpCore {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let body = match tokio::time::timeout(idle, response.text()).await {
-                Ok(Ok(text)) => text,
-                _ => String::new(),
-            };
+            let body =
+                match tokio::time::timeout_at(parse::deadline_after(idle), response.text()).await {
+                    Ok(Ok(text)) => text,
+                    _ => String::new(),
+                };
             let error = errors::from_status(status, &body, retry_after, &p.host);
             let retryable = status.as_u16() == 429 || status.is_server_error();
-            let wait = retry_after.unwrap_or(retry.base_delay * 2u32.saturating_pow(attempt));
+            let wait = retry_after.unwrap_or(
+                retry
+                    .base_delay
+                    .saturating_mul(2u32.saturating_pow(attempt)),
+            );
             if !retryable || attempt >= retry.max_retries || wait > retry.max_wait {
                 return Err(error);
             }
@@ -167,6 +187,29 @@ impl HttpCore {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// A key goes only over an encrypted connection, or to this computer: over plain http anyone on
+/// the way could read it.
+pub(crate) fn key_may_go_to(url: &reqwest::Url, host: &str) -> Result<(), ProviderError> {
+    let bare = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() == "https" || loopback {
+        return Ok(());
+    }
+    Err(ProviderError::new(
+        ErrorKind::InvalidConfig,
+        format!(
+            "Stepwise will not send your API key to {host} over plain http, where anyone on the way could read it. Use an https:// base URL in Settings (or remove the key if the server needs none)."
+        ),
+    ))
 }
 
 /// `base` with a trailing slash, then `path` joined onto it (`Url::join` drops the last segment
@@ -181,11 +224,16 @@ pub(crate) fn endpoint(base: &str, path: &str) -> Result<(reqwest::Url, String),
             ErrorKind::InvalidConfig,
             format!(
                 "The base URL `{}` is not valid ({why}). Fix it in Settings.",
-                base.trim_end_matches('/')
+                errors::redact_urls(base.trim_end_matches('/'))
             ),
         )
     };
     let url = reqwest::Url::parse(&base).map_err(|e| bad(e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "it holds a user name or password; put a key in Settings instead".into(),
+        ));
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("it must start with http:// or https://".into()));
     }

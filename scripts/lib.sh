@@ -106,6 +106,17 @@ build_ui() {
     (cd ui && npm run --silent build)
 }
 
+# Builds the UI only when something it is made from is newer than the last build (so a launch
+# with nothing changed does not re-bundle it, which would also make the app relink).
+build_ui_if_changed() {
+    local stamp=ui/dist/index.html
+    if [ -f "$stamp" ] && [ -z "$(find ui/src ui/index.html ui/package.json ui/package-lock.json \
+            ui/vite.config.ts ui/tsconfig.json ui/svelte.config.js -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+        return 0
+    fi
+    build_ui
+}
+
 # What the end-to-end tests drive the real window with: a virtual display, WebKit's WebDriver,
 # tauri-driver between them, and webdriverio.
 need_e2e() {

@@ -40,6 +40,15 @@ say "End to end: the real window under Xvfb, through tauri-driver and WebKitWebD
 need_e2e
 cargo build --release --locked --features custom-protocol --bin stepwise-app
 cargo build --release --locked -p stepwise-testkit --bin stepwise-test-server
+# A second launch with nothing changed must start at once: it rebuilds neither the UI nor the app.
+say "A launch with nothing changed rebuilds nothing"
+before="$(stat -c %Y ui/dist/index.html target/release/stepwise-app)"
+STEPWISE_NO_LAUNCH=1 bash scripts/app.sh
+after="$(stat -c %Y ui/dist/index.html target/release/stepwise-app)"
+if [ "$before" != "$after" ]; then
+    echo "scripts/app.sh rebuilt the UI or the app although nothing had changed" >&2
+    exit 1
+fi
 # A desktop session has a D-Bus session bus (a second launch finds the first through it): give the
 # window one of its own.
 (cd tests/e2e && dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" npm test --silent)

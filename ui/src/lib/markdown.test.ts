@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
-import { BlockRenderer, renderMarkdown, splitBlocks } from "./markdown";
+import { BlockRenderer, BlockSplitter, renderMarkdown, splitBlocks } from "./markdown";
 
 describe("rendering model output", () => {
   it("renders Markdown", () => {
@@ -25,6 +25,47 @@ describe("rendering model output", () => {
       expect(html.toLowerCase()).not.toContain(bad);
     }
     expect(html).toContain("click");
+  });
+
+  it("keeps only what Markdown makes: nothing can overlay the app", () => {
+    const attack = [
+      "<dialog open>Your session expired. Type your key:</dialog>",
+      "<div popover>over everything</div>",
+      "<p class=\"modal\" id=\"app\">styled</p>",
+      "<map><area href=\"https://evil.example\" shape=\"rect\"></map>",
+      "<details open><summary>s</summary>x</details>",
+      "<span data-x=\"1\" aria-hidden=\"true\">hidden</span>",
+      "<marquee>m</marquee>",
+    ].join("\n\n");
+    const html = renderMarkdown(attack).toLowerCase();
+    for (const bad of ["<dialog", "popover", "class=", "id=", "<area", "href=", "<details", "data-x", "aria-hidden", "<marquee", "<span", "<div", "<map"]) {
+      expect(html).not.toContain(bad);
+    }
+    expect(html).toContain("your session expired");
+    const table = renderMarkdown("| a | b |\n|:-|-:|\n| 1 | 2 |\n\n3. three");
+    expect(table).toContain("<table>");
+    expect(table).toContain('align="right"');
+    expect(table).toContain('<ol start="3">');
+  });
+
+  it("a long unclosed code block re-renders only its last lines as it grows", () => {
+    const splitter = new BlockSplitter();
+    let text = "Here is the code:\n\n```js\n";
+    let previous: string[] = [];
+    let rerendered = 0;
+    for (let i = 0; i < 2000; i++) {
+      text += `const line${i} = ${i};\n`;
+      const blocks = splitter.update(text);
+      // Every block finished before is exactly as it was (cached); only the newest is small.
+      previous.slice(0, -1).forEach((b, j) => expect(blocks[j]).toBe(b));
+      rerendered += blocks[blocks.length - 1].length;
+      previous = blocks;
+    }
+    expect(previous.join("\n").length).toBeGreaterThan(40_000);
+    // Re-rendering the whole open block each time would be ~2000 × 40 kB / 2 = 40 MB.
+    expect(rerendered).toBeLessThan(2_000 * 1_000);
+    const html = renderMarkdown(previous[1]);
+    expect(html).toContain("<pre><code");
   });
 
   it("splits at blank lines but never inside a code fence", () => {

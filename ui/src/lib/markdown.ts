@@ -1,6 +1,8 @@
 // Model output is untrusted and this window can call the app's commands, so Markdown is rendered
-// by `marked` and then sanitized by DOMPurify: no scripts, handlers, frames, forms, styles or
-// images, and links lose their address (shown as a tooltip) so nothing navigates the window away.
+// by `marked` and then sanitized by DOMPurify against an allow-list: only the tags and attributes
+// Markdown itself produces survive (no scripts, handlers, frames, forms, styles, images, classes,
+// ids, dialogs or popovers that could overlay the app), and links lose their address (shown as a
+// tooltip) so nothing navigates the window away.
 import DOMPurify from "dompurify";
 import { Marked } from "marked";
 
@@ -21,11 +23,18 @@ function purifier() {
   return DOMPurify;
 }
 
+/** What Markdown renders to; everything else is dropped (its text kept where it has some). */
+const ALLOWED_TAGS = [
+  "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "li", "pre", "code",
+  "em", "strong", "del", "s", "a", "table", "thead", "tbody", "tr", "th", "td", "sup", "sub", "kbd",
+];
+/** `href` only so the hook can turn it into a tooltip; `align` for table columns, `start` for lists. */
+const ALLOWED_ATTR = ["href", "title", "align", "start"];
+
 export function renderMarkdown(text: string): string {
   const html = marked.parse(text) as string;
   return purifier().sanitize(html, {
-    FORBID_TAGS: ["style", "iframe", "frame", "object", "embed", "form", "input", "button", "textarea", "select", "img", "video", "audio", "svg", "math", "link", "meta", "base"],
-    FORBID_ATTR: ["style", "srcset", "action", "formaction"],
+    ALLOWED_TAGS, ALLOWED_ATTR, ALLOW_DATA_ATTR: false, ALLOW_ARIA_ATTR: false,
   });
 }
 
@@ -66,6 +75,33 @@ export class BlockRenderer {
   }
 }
 
+/** Lines of an unfinished code block rendered together; only the last such piece re-renders. */
+const FENCE_PIECE_LINES = 40;
+
+/**
+ * A block that ends inside an open code fence, as pieces: the text before the fence, then the
+ * fence's lines in groups, each group its own code block. A long code block that is still
+ * streaming re-renders only its last group each frame, not everything since the fence opened.
+ */
+export function splitOpenFence(block: string): string[] {
+  const lines = block.split("\n");
+  let opener = -1;
+  for (let i = lines.length - 1; i >= 0; i--) if (lines[i].startsWith("```")) { opener = i; break; }
+  if (opener < 0) return [block];
+  const head = lines.slice(0, opener).join("\n").trimEnd();
+  const fence = lines[opener];
+  const body = lines.slice(opener + 1);
+  const pieces: string[] = head ? [head] : [];
+  for (let i = 0; i < body.length || i === 0; i += FENCE_PIECE_LINES) {
+    pieces.push(`${fence}\n${body.slice(i, i + FENCE_PIECE_LINES).join("\n")}`);
+  }
+  return pieces;
+}
+
+function isOpenFence(block: string): boolean {
+  return (block.match(/^```/gm)?.length ?? 0) % 2 === 1;
+}
+
 /**
  * `splitBlocks` for text that only grows: blocks before the last are finished and kept, so each
  * update splits just the new tail. Text that does not extend the previous one starts afresh.
@@ -90,6 +126,8 @@ export class BlockSplitter {
       while (text[at] === "\n") at++;
       this.doneLength = at;
     }
-    return [...this.done, ...tail.slice(-1)];
+    const last = tail.slice(-1);
+    const open = last.length && isOpenFence(last[0]) ? splitOpenFence(last[0]) : last;
+    return [...this.done, ...open];
   }
 }

@@ -13,17 +13,29 @@ export class Runs {
   /** Step changes and outcomes, for the screen reader's live region. */
   announcement: string = $state("");
 
+  /** Set while the history cannot save (a full disk): said in the window. */
+  historyProblem: string | null = $state(null);
+
   private queue: RunEvent[] = [];
   private frame = false;
+  /** Runs whose start has not answered yet, and those of them the user asked to cancel. */
+  private starting = new Set<string>();
+  private cancelWanted = new Set<string>();
 
   async init(): Promise<void> {
     await events.runUpdate.listen((e) => this.receive(e.payload));
+    let tick = 0;
     setInterval(() => {
-      if (this.order.some((id) => isLive(this.byId[id]?.status ?? "completed"))) this.now = Date.now();
+      if (this.order.some((id) => isLive(this.byId[id]?.status ?? "completed"))) {
+        this.now = Date.now();
+        // While runs stream, look every few seconds whether the history is still saving.
+        if (++tick % 5 === 0) void this.checkHistory();
+      }
     }, 1000);
     // After a reload: rebuild every live and recent run from its snapshot.
     const list = await commands.listRuns({ limit: 20 });
     if (list.status === "ok") {
+      this.historyProblem = list.data.history.saving_error;
       for (const r of list.data.runs) {
         if (!this.byId[r.run_id]) {
           this.byId[r.run_id] = { ...emptySnapshot(r.run_id), workflow_name: r.workflow_name, input: r.input, status: r.status };
@@ -63,6 +75,11 @@ export class Runs {
     this.now = Date.now();
   }
 
+  private async checkHistory(): Promise<void> {
+    const list = await commands.listRuns({ limit: 1 });
+    if (list.status === "ok") this.historyProblem = list.data.history.saving_error;
+  }
+
   /** Takes the backend's snapshot and keeps whichever is newer. */
   async resync(id: string): Promise<void> {
     const snap = await commands.getRun(id);
@@ -82,18 +99,27 @@ export class Runs {
     this.byId[id] = emptySnapshot(id);
     this.order.unshift(id);
     this.active = id;
+    this.starting.add(id);
     const started = await commands.startRun(workflow, input, id);
+    this.starting.delete(id);
     if (started.status === "error") {
+      this.cancelWanted.delete(id);
       delete this.byId[id];
       this.order = this.order.filter((x) => x !== id);
       this.active = this.order[0] ?? null;
       return started.error;
     }
+    // Cancel was pressed before the start answered: the backend did not know the run yet, so
+    // the cancel is sent now that it does.
+    if (this.cancelWanted.delete(id)) await commands.cancelRun(id);
     void this.resync(id);
     return null;
   }
 
+  /** Cancel and Esc. A run whose start has not answered yet is cancelled as soon as it has. */
   async cancel(id: string): Promise<void> {
-    await commands.cancelRun(id);
+    if (this.starting.has(id)) this.cancelWanted.add(id);
+    const r = await commands.cancelRun(id);
+    if (r.status === "ok" && r.data) this.cancelWanted.delete(id);
   }
 }

@@ -49,10 +49,11 @@ const past = [
 const savedKeys: Record<string, string> = {};
 let settingsView = {
   default_model: "demo", idle_timeout_secs: 60, key_storage: "file",
-  history: { available: true, path: "/tmp/history.db", message: null },
-  openai: { base_url: "", default_model: "", has_key: false, from_environment: false },
-  anthropic: { base_url: "", default_model: "", has_key: false, from_environment: false },
-  ollama: { base_url: "", default_model: "", has_key: false, from_environment: false },
+  key_warning: null,
+  history: { available: true, path: "/tmp/history.db", message: null, saving_error: null },
+  openai: { base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null },
+  anthropic: { base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null },
+  ollama: { base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null },
 };
 const workflows = new Map<string, Json>();
 const PROVIDER_KEY: Record<string, "openai" | "anthropic" | "ollama"> = { open_ai: "openai", anthropic: "anthropic", ollama: "ollama" };
@@ -164,7 +165,8 @@ mockIPC(
         }).reverse();
         const older = scenario === "history" ? past : [];
         const list = [...live, ...older].filter((r) => words.every((w) => r.input.includes(w)));
-        return { runs: list, history: { available: true, path: "/tmp/history.db", message: null } };
+        const saving_error = scenario === "disk-full" ? "Runs are not being saved to the history right now (database or disk is full)." : null;
+        return { runs: list, history: { available: true, path: "/tmp/history.db", message: null, saving_error } };
       }
       case "delete_run": {
         const i = past.findIndex((r) => r.run_id === a.runId);
@@ -201,7 +203,10 @@ mockIPC(
         return id;
       }
       case "delete_workflow": return workflows.delete(a.id as string);
-      case "start_run": return startRun(a);
+      // A start that takes its time to answer (a slow disk, a busy machine).
+      case "start_run": return scenario === "slow-start"
+        ? new Promise((resolve) => setTimeout(() => resolve(startRun(a)), 800))
+        : startRun(a);
       case "get_run": return runs.get(a.runId as string)?.snapshot ?? null;
       case "cancel_run": {
         const run = runs.get(a.runId as string);

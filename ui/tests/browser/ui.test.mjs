@@ -286,3 +286,43 @@ test("readable at 200% zoom and in the dark theme", async () => {
   await shot(page, "11-dark");
   await page.close();
 });
+
+test("Cancel pressed before the start has answered still stops the run", async () => {
+  const page = await open("slow-start");
+  await run(page);
+  // The start takes 800 ms to answer; Cancel is there at once and must not be lost.
+  await cancelButton(page).click();
+  await status(page, "Cancelled. The text written so far is kept.").waitFor({ timeout: 10_000 });
+  const calls = await page.evaluate(() => window.__calls.map((c) => c.cmd));
+  const start = calls.indexOf("start_run");
+  assert.ok(start >= 0 && calls.lastIndexOf("cancel_run") > start, calls.join(", "));
+  await page.waitForTimeout(300);
+  const text = await streamText(page);
+  await page.waitForTimeout(300);
+  assert.equal(await streamText(page), text, "no text arrives after the cancel");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("Run again on a cancelled run starts a fresh run with the same input", async () => {
+  const page = await open();
+  await run(page, "honey bees");
+  await page.getByText("Key fact about the topic number 3.").waitFor();
+  await cancelButton(page).click();
+  await status(page, "Cancelled. The text written so far is kept.").waitFor();
+  await page.getByRole("button", { name: "Run again" }).click();
+  await page.getByRole("button", { name: /Step 1: Research, Running/ }).waitFor();
+  const starts = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "start_run").map((c) => c.args));
+  assert.equal(starts.length, 2);
+  assert.equal(starts[1].input, "honey bees");
+  assert.notEqual(starts[1].runId, starts[0].runId, "a new run, not the old one again");
+  await cancelButton(page).click();
+  await page.close();
+});
+
+test("a history that stopped saving says so in the window", async () => {
+  const page = await open("disk-full");
+  await page.getByRole("alert").filter({ hasText: "not being saved to the history" }).waitFor();
+  await shot(page, "history-not-saving");
+  await page.close();
+});

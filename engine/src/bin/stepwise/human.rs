@@ -22,6 +22,7 @@ impl HumanView {
                 self.steps = steps.iter().map(|s| s.name.clone()).collect();
                 let n = steps.len();
                 let plural = if n == 1 { "" } else { "s" };
+                let (workflow_name, input) = (plain(workflow_name), plain(input));
                 writeln!(out, "{workflow_name} · {n} step{plural} · input: {input}")?;
             }
             EventKind::StepStarted {
@@ -43,8 +44,11 @@ impl HumanView {
                 self.at_line_start = true;
             }
             EventKind::TextDelta { text, .. } => {
+                let text = plain(text);
                 out.write_all(text.as_bytes())?;
-                self.at_line_start = text.ends_with('\n');
+                if !text.is_empty() {
+                    self.at_line_start = text.ends_with('\n');
+                }
             }
             EventKind::StepCompleted {
                 step_index,
@@ -90,6 +94,7 @@ impl HumanView {
                 ..
             } => {
                 self.end_line(out)?;
+                let message = plain(message);
                 writeln!(
                     out,
                     "\n✗ Failed at step {} ({}): {message}\n  {}",
@@ -118,6 +123,21 @@ impl HumanView {
     }
 }
 
+/// Model text (and anything a provider said) without terminal control characters: an escape
+/// sequence in a model's answer must not recolour, retitle or rewrite the user's terminal.
+/// Line breaks and tabs stay.
+fn plain(text: &str) -> std::borrow::Cow<'_, str> {
+    let control = |c: char| (c.is_control() && c != '\n' && c != '\t');
+    if text.chars().any(control) {
+        text.chars()
+            .filter(|c| !control(*c))
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 fn secs(ms: u64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
 }
@@ -134,5 +154,36 @@ fn what_to_do(kind: ErrorKind) -> &'static str {
         ErrorKind::Timeout => "The provider stopped answering: try again, or pick another model.",
         ErrorKind::InvalidConfig => "Fix the workflow or the provider settings, then run again.",
         ErrorKind::Internal => "This is a bug in Stepwise: please report it with the run id.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stepwise_engine::event::PROTOCOL_VERSION;
+
+    #[test]
+    fn model_text_cannot_drive_the_terminal() {
+        let mut view = HumanView::default();
+        let mut out = Vec::new();
+        let event = RunEvent {
+            v: PROTOCOL_VERSION,
+            run_id: uuid::Uuid::nil(),
+            seq: 3,
+            first_seq: None,
+            ts_ms: 0,
+            kind: EventKind::TextDelta {
+                step_index: 0,
+                text: "ok\x1b]0;pwned\x07 \x1b[2J\r\u{9b}31mred\tcol\nnext\u{7f}".into(),
+            },
+        };
+        view.write(&mut out, &event).unwrap();
+        let shown = String::from_utf8(out).unwrap();
+        assert_eq!(shown, "ok]0;pwned [2J31mred\tcol\nnext");
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+        );
     }
 }

@@ -191,7 +191,8 @@ async fn cancel_all(server: &TestServer, engine: &Engine, n: usize) -> (f64, usi
         assert!(engine.cancel(*id, CancelReason::User));
     }
     for (id, _) in &runs {
-        engine.wait(*id).await.unwrap();
+        // `None`: it has ended and already left memory (only recent runs stay).
+        engine.wait(*id).await;
     }
     let elapsed = t0.elapsed().as_secs_f64() * 1e3;
     tokio::time::sleep(Duration::from_secs(1)).await;

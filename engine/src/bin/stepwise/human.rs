@@ -127,7 +127,7 @@ impl HumanView {
 /// sequence in a model's answer must not recolour, retitle or rewrite the user's terminal.
 /// Line breaks and tabs stay.
 fn plain(text: &str) -> std::borrow::Cow<'_, str> {
-    let control = |c: char| (c.is_control() && c != '\n' && c != '\t');
+    let control = |c: char| c.is_control() && c != '\n' && c != '\t';
     if text.chars().any(control) {
         text.chars()
             .filter(|c| !control(*c))

@@ -605,3 +605,49 @@ async fn history_can_be_deleted_while_runs_stream() {
         engine.cancel(id, CancelReason::User);
     }
 }
+
+/// After a large write the write-ahead log file shrinks back at the next checkpoint instead of
+/// keeping its largest size on disk for good.
+#[tokio::test]
+async fn the_write_ahead_log_does_not_keep_its_largest_size() {
+    let path = scratch_db("wal-limit");
+    let store = Store::open_with(
+        &path,
+        &StoreOptions {
+            wal_checkpoint_pages: Some(50),
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let wal = || std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
+    let piece = "x".repeat(64 * 1024);
+    let big = ScriptedProvider::new(Script {
+        pieces: vec![piece; 192], // 12 MB in one batch
+        first_delay: Duration::ZERO,
+        delay: Duration::ZERO,
+        fail_after: None,
+    });
+    let engine = Engine::new(EngineConfig {
+        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
+            .with(ProviderKind::OpenAi, big),
+        sink: Some(store.sink()),
+        max_step_output: usize::MAX,
+        ..EngineConfig::default()
+    });
+    let (_, mut sub) = start(&engine, steps(1, "openai:m"), "big");
+    collect(&mut sub).await;
+    store.flush(SOON).unwrap();
+    let largest = wal();
+    assert!(
+        largest > 10_000_000,
+        "the big write went through the log ({largest} bytes)"
+    );
+    // Small writes after it: the log is checkpointed, then cut back.
+    let small = engine_with_store(&store, DemoPace::INSTANT);
+    for _ in 0..5 {
+        let (_, mut sub) = start(&small, steps(1, "demo"), "small");
+        collect(&mut sub).await;
+        store.flush(SOON).unwrap();
+    }
+    assert!(wal() < 5_000_000, "the log was cut back to {} bytes", wal());
+}

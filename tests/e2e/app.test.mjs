@@ -149,6 +149,88 @@ test("against the test SSE server: streams, Cancel closes the connection, faults
   }
 });
 
+// Model output is untrusted: streamed through a real provider into the real window, none of it
+// may run, navigate, cover the app or reach a command — and the window itself may call nothing
+// beyond its capability, nor run inline script (the Content Security Policy).
+const HOSTILE = [
+  "Here is the answer.\n\n",
+  "<img src=x onerror=\"window.__pwned='img'\">\n\n",
+  "<script>window.__pwned='script'</script>\n\n",
+  "[click me](javascript:window.__pwned='link')\n\n",
+  "<svg onload=\"window.__pwned='svg'\"><script>window.__pwned='svg-script'</script></svg>\n\n",
+  "<iframe src=\"javascript:parent.__pwned='iframe'\"></iframe>\n\n",
+  "<dialog open>Your session expired. Enter your API key:</dialog>\n\n",
+  "<div popover id=\"over\">covering the app</div>\n\n",
+  "<style>body { display: none }</style>\n\n",
+  "<a href=\"https://example.invalid/\" onclick=\"window.__pwned='click'\">a link</a>\n\n",
+  "<form action=\"https://example.invalid/\"><button>Go</button></form>\n\n",
+  "<meta http-equiv=\"refresh\" content=\"0;url=https://example.invalid/\">\n\n",
+  "<img src=x onerror=\"window.__TAURI_INTERNALS__.invoke('delete_workflow',{id:'x'})\">\n\n",
+  "**Bold words** and the end.",
+];
+
+test("hostile model output streamed into the real window runs nothing, covers nothing, calls nothing", async () => {
+  const server = await startServer();
+  const root = freshRoot("xss");
+  const data = path.join(root, "data/org.stepwise.desktop/workflows");
+  const config = path.join(root, "config/org.stepwise.desktop");
+  fs.mkdirSync(data, { recursive: true });
+  fs.mkdirSync(config, { recursive: true });
+  fs.writeFileSync(path.join(data, "hostile.toml"),
+    'name = "Hostile answer"\ndescription = "One step on the local test server"\n\n[[steps]]\nname = "Answer"\ninstructions = "Answer."\nmodel = "openai:test-model"\n');
+  fs.writeFileSync(path.join(config, "settings.toml"), `[openai]\nbase_url = "${server.url}/v1"\n`);
+  const app = await launch(root);
+  const { browser } = app;
+  try {
+    await server.control("PUT", "default", behavior({ tokens: HOSTILE, numbered: 0, token_interval_ms: 30 }));
+    const home = await browser.getUrl();
+    // Every command the page sends from now on, recorded at the IPC door.
+    await browser.execute(() => {
+      window.__cmds = [];
+      const invoke = window.__TAURI_INTERNALS__.invoke;
+      window.__TAURI_INTERNALS__.invoke = (cmd, ...rest) => { window.__cmds.push(cmd); return invoke(cmd, ...rest); };
+    });
+    await choose(browser, "Hostile answer");
+    await click(browser, "Run");
+    await waitFor(async () => (await statusText(browser)).startsWith("Completed"), "the run to complete");
+    const text = await streamText(browser);
+    assert.match(text, /Bold words and the end\./);
+    assert.match(text, /Your session expired/, "the words stay, as text");
+    await shot(browser, "9-hostile-output");
+    const seen = await browser.execute(() => ({
+      pwned: window.__pwned ?? null,
+      cmds: window.__cmds,
+      dangerous: document.querySelectorAll(".stream :is(script, iframe, dialog, [popover], style, form, button, img, svg, meta, a[href], [onerror], [onclick], [onload])").length,
+      openDialogs: document.querySelectorAll("dialog[open], :popover-open").length,
+      bodyShown: getComputedStyle(document.body).display !== "none",
+    }));
+    assert.equal(seen.pwned, null, "no model code ran");
+    assert.equal(seen.dangerous, 0, "nothing active is in the text");
+    assert.equal(seen.openDialogs, 0, "nothing covers the app");
+    assert.ok(seen.bodyShown, "no model style applied");
+    assert.equal(await browser.getUrl(), home, "the window did not navigate");
+    const allowed = new Set(["start_run", "get_run", "list_runs", "cancel_run", "plugin:event|listen", "plugin:event|unlisten"]);
+    assert.deepEqual(seen.cmds.filter((c) => !allowed.has(c)), [], `only the UI's own commands: ${seen.cmds.join(", ")}`);
+
+    // The capability: a command the window is not granted is refused by the app.
+    const refused = await browser.executeAsync((done) => {
+      window.__TAURI_INTERNALS__.invoke("plugin:app|version").then((v) => done(`ran: ${v}`), (e) => done(`refused: ${e}`));
+    });
+    assert.match(refused, /^refused: .*not allowed/i, refused);
+    // The CSP: script added inline (as injected markup would be) does not run.
+    const inline = await browser.execute(() => {
+      const s = document.createElement("script");
+      s.textContent = "window.__inline = 1";
+      document.body.appendChild(s);
+      return window.__inline ?? null;
+    });
+    assert.equal(inline, null, "the Content Security Policy blocks inline script");
+  } finally {
+    await app.close();
+    server.stop();
+  }
+});
+
 test("two runs at once: cancel one, the other completes", async () => {
   const app = await launch(freshRoot("two"), { STEPWISE_DEMO_WORD_MS: "10" });
   const { browser } = app;

@@ -44,7 +44,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 const WAL_CHECKPOINT_PAGES: i64 = 10_000;
 /// After a checkpoint the write-ahead log file is cut back to this size (it would otherwise stay
 /// as large as it ever grew).
-const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 /// How a store is opened. The defaults are what the app uses.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +55,9 @@ pub struct StoreOptions {
     /// How long the writer collects events before writing them (default 250 ms): at most this
     /// much streamed text is lost if the process dies.
     pub batch_interval: Option<Duration>,
+    /// Pages the write-ahead log may hold before it is copied back (default 10,000); tests set
+    /// it small to see the log's size limit work without writing 40 MB.
+    pub wal_checkpoint_pages: Option<i64>,
 }
 
 pub struct Store {
@@ -161,7 +164,11 @@ impl Store {
         // commit would also copy the log back into the database. Let the log grow to ~40 MB
         // between those copies; it is reset after each one.
         write_conn
-            .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                options.wal_checkpoint_pages.unwrap_or(WAL_CHECKPOINT_PAGES),
+            )
             .map_err(sql)?;
         write_conn
             .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)

@@ -274,3 +274,58 @@ fn history_work_never_holds_the_calling_thread() {
     let deleted = answer.recv_timeout(Duration::from_secs(30)).unwrap();
     assert_eq!(deleted, Ok(json!(true)));
 }
+
+/// A key goes only to the address it was saved for: pointing the provider somewhere else stops
+/// sending it (that server could be anyone's) until the user enters it again for that address.
+#[test]
+fn a_key_is_not_sent_to_an_address_it_was_not_saved_for() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let first = rt.block_on(TestServer::start()).unwrap();
+    let other = rt.block_on(TestServer::start()).unwrap();
+    let t = app("key-address", INSTANT, Duration::ZERO);
+    let point_at = |base: &str| {
+        let update = json!({ "update": {
+            "default_model": "demo",
+            "openai": { "base_url": base, "default_model": "test-model" },
+            "anthropic": { "base_url": "", "default_model": "" },
+            "ollama": { "base_url": "", "default_model": "" },
+            "idle_timeout_secs": 10 } });
+        t.ok::<Value>("save_settings", update)
+    };
+    point_at(&first.openai_base());
+    t.ok::<String>(
+        "set_api_key",
+        json!({ "provider": "open_ai", "key": "sk-for-first" }),
+    );
+    let _: Value = t.ok("test_connection", json!({ "provider": "open_ai" }));
+    assert_eq!(
+        first.requests()[0].header("authorization"),
+        Some("Bearer sk-for-first")
+    );
+
+    let view = point_at(&other.openai_base());
+    assert_eq!(view["openai"]["has_key"], false);
+    assert_eq!(view["openai"]["key_saved_for"], first.url());
+    let _: Value = t.ok("test_connection", json!({ "provider": "open_ai" }));
+    assert_eq!(other.request_count(), 1);
+    assert_eq!(
+        other.requests()[0].header("authorization"),
+        None,
+        "the key stayed home"
+    );
+
+    // Entered again for the new address: sent there.
+    t.ok::<String>(
+        "set_api_key",
+        json!({ "provider": "open_ai", "key": "sk-for-other" }),
+    );
+    let _: Value = t.ok("test_connection", json!({ "provider": "open_ai" }));
+    assert_eq!(
+        other.requests()[1].header("authorization"),
+        Some("Bearer sk-for-other")
+    );
+}

@@ -192,3 +192,43 @@ fn list_runs_shows_live_runs_then_history() {
     assert_eq!(found["runs"].as_array().unwrap().len(), 1);
     t.ok::<bool>("cancel_run", json!({ "runId": live }));
 }
+
+/// A long session keeps no finished run's text in the bridge, and only recent ones in the engine;
+/// a finished run still reads back whole.
+#[test]
+fn finished_runs_leave_the_bridge_and_the_engine_keeps_only_recent_ones() {
+    let t = app("release", INSTANT, Duration::ZERO);
+    let ids: Vec<String> = (0..40)
+        .map(|i| {
+            let id = t.start_template("meeting-notes", &format!("meeting {i}"));
+            t.wait_end(&id);
+            id
+        })
+        .collect();
+    let parse = |id: &str| id.parse::<stepwise_engine::RunId>().unwrap();
+    let state = t.state();
+    // The forwarding task lets go right after the terminal event; give it a moment.
+    for _ in 0..200 {
+        if ids
+            .iter()
+            .all(|id| state.bridge.snapshot(parse(id)).is_none())
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        ids.iter()
+            .all(|id| state.bridge.snapshot(parse(id)).is_none())
+    );
+    assert!(state.engine.list().len() <= stepwise_engine::engine::RETAINED_FINISHED_RUNS);
+    state
+        .store
+        .as_ref()
+        .unwrap()
+        .flush(Duration::from_secs(10))
+        .unwrap();
+    let first: RunSnapshot = t.ok("get_run", json!({ "runId": ids[0] }));
+    assert_eq!(first.status, RunStatus::Completed);
+    assert_eq!(first.input, "meeting 0");
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use stepwise_engine::provider::{
     AnthropicProvider, DemoModel, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
 };
-use stepwise_engine::{Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent};
+use stepwise_engine::{Engine, EngineConfig, ErrorKind, EventKind, ProviderKind};
 use stepwise_testkit::{Behavior, Fault, TestServer};
 use support::*;
 
@@ -47,18 +47,6 @@ fn engine_at(openai_base: &str, anthropic_base: &str, idle_secs: u64) -> Engine 
             ),
         ..EngineConfig::default()
     })
-}
-
-async fn run_one(engine: &Engine, model: &str) -> Vec<RunEvent> {
-    let (_, mut sub) = start(engine, steps(1, model), "the question");
-    collect(&mut sub).await
-}
-
-fn failure(events: &[RunEvent]) -> (ErrorKind, String) {
-    match assert_well_formed(events) {
-        EventKind::RunFailed { error, message, .. } => (*error, message.clone()),
-        other => panic!("expected RunFailed, got {other:?}"),
-    }
 }
 
 const MODELS: [&str; 2] = ["openai:m", "anthropic:m"];

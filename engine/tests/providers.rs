@@ -49,18 +49,6 @@ fn engine_with(server: &TestServer, options: HttpOptions) -> Engine {
     })
 }
 
-async fn run_one(engine: &Engine, model: &str) -> Vec<RunEvent> {
-    let (_, mut sub) = start(engine, steps(1, model), "the question");
-    collect(&mut sub).await
-}
-
-fn failure(events: &[RunEvent]) -> (ErrorKind, String) {
-    match assert_well_formed(events) {
-        EventKind::RunFailed { error, message, .. } => (*error, message.clone()),
-        other => panic!("expected RunFailed, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn both_formats_stream_every_token_in_order_with_usage() {
     let server = TestServer::start().await.unwrap();

@@ -350,7 +350,8 @@ pub(super) fn recover_dead_owners(
 /// Runs a dead process left `pending` or `running` become `interrupted`, keeping their text:
 /// every such run, or only those of one owner.
 pub(super) fn mark_interrupted(conn: &Connection, owner: Option<&str>) -> rusqlite::Result<usize> {
-    let tx = conn.unchecked_transaction()?;
+    // Immediate: it reads, then writes, while another process may be writing.
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let ids: Vec<String> = tx
         .prepare_cached(
             "SELECT id FROM runs WHERE status IN ('pending', 'running')

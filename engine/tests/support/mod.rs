@@ -65,6 +65,20 @@ pub fn start(engine: &Engine, workflow: Workflow, input: &str) -> (RunId, Subscr
         .unwrap()
 }
 
+/// One single-step run of `model`, to its end.
+pub async fn run_one(engine: &Engine, model: &str) -> Vec<RunEvent> {
+    let (_, mut sub) = start(engine, steps(1, model), "the question");
+    collect(&mut sub).await
+}
+
+/// The kind and message of a run that failed (and is otherwise well formed).
+pub fn failure(events: &[RunEvent]) -> (ErrorKind, String) {
+    match assert_well_formed(events) {
+        EventKind::RunFailed { error, message, .. } => (*error, message.clone()),
+        other => panic!("expected RunFailed, got {other:?}"),
+    }
+}
+
 /// Every event until the stream ends (after the terminal event).
 pub async fn collect(sub: &mut Subscription) -> Vec<RunEvent> {
     let mut events = Vec::new();

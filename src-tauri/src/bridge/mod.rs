@@ -28,10 +28,15 @@ pub type Emit = Arc<dyn Fn(RunUpdate) + Send + Sync>;
 /// At most this long between a delta arriving and the webview getting it: one frame.
 pub const DEFAULT_WINDOW: Duration = Duration::from_millis(16);
 
+/// What the bridge has sent of each run it is forwarding.
+type Sent = Arc<Mutex<HashMap<RunId, Arc<Mutex<RunSnapshot>>>>>;
+
 pub struct Bridge {
     emit: Emit,
     window: Duration,
-    runs: Mutex<HashMap<RunId, Arc<Mutex<RunSnapshot>>>>,
+    /// Runs being forwarded. A run leaves once its terminal event is sent (`get_run` then
+    /// answers from the engine, which keeps recent runs, or from the history).
+    runs: Sent,
 }
 
 impl Bridge {
@@ -40,7 +45,7 @@ impl Bridge {
         Bridge {
             emit,
             window,
-            runs: Mutex::new(HashMap::new()),
+            runs: Arc::default(),
         }
     }
 
@@ -60,7 +65,15 @@ impl Bridge {
             runs.insert(run_id, sent.clone());
             sent
         };
-        tauri::async_runtime::spawn(forward(sub, sent, self.emit.clone(), self.window));
+        let runs = self.runs.clone();
+        let emit = self.emit.clone();
+        let window = self.window;
+        tauri::async_runtime::spawn(async move {
+            forward(sub, sent, emit, window).await;
+            runs.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&run_id);
+        });
     }
 
     /// The run as the webview has been sent it, if the bridge forwards it.

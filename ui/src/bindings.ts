@@ -32,8 +32,12 @@ export const commands = {
 	exportRun: (runId: string, format: ExportFormat) => typedError<string | null, AppError_Serialize>(__TAURI_INVOKE("export_run", { runId, format })),
 	getSettings: () => typedError<SettingsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("get_settings")),
 	saveSettings: (update: SettingsUpdate) => typedError<SettingsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("save_settings", { update })),
-	/**  Stores a key (keychain, or the private file where there is none) and says where. */
-	setApiKey: (provider: ProviderKind, key: string) => typedError<KeyStorage, AppError_Serialize>(__TAURI_INVOKE("set_api_key", { provider, key })),
+	/**
+	 *  Stores a key (keychain, or the private file where there is none) and says where. The key is
+	 *  tied to the address it is for: `base_url` as typed in Settings next to it (empty: the
+	 *  provider's usual address), or the saved one when absent. It is sent nowhere else.
+	 */
+	setApiKey: (provider: ProviderKind, key: string, baseUrl: string | null) => typedError<KeyStorage, AppError_Serialize>(__TAURI_INVOKE("set_api_key", { provider, key, baseUrl })),
 	clearApiKey: (provider: ProviderKind) => typedError<null, AppError_Serialize>(__TAURI_INVOKE("clear_api_key", { provider })),
 	/**  Asks the provider for a one-word answer and reports, in plain words, whether it came. */
 	testConnection: (provider: ProviderKind) => typedError<ConnectionReport_Serialize, AppError_Serialize>(__TAURI_INVOKE("test_connection", { provider })),

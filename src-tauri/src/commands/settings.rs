@@ -144,26 +144,30 @@ fn save(state: &AppState, update: SettingsUpdate) -> Result<SettingsView, AppErr
     Ok(view(state))
 }
 
-/// Stores a key (keychain, or the private file where there is none) and says where.
+/// Stores a key (keychain, or the private file where there is none) and says where. The key is
+/// tied to the address it is for: `base_url` as typed in Settings next to it (empty: the
+/// provider's usual address), or the saved one when absent. It is sent nowhere else.
 #[tauri::command]
 #[specta::specta]
 pub async fn set_api_key(
     state: State<'_, Arc<AppState>>,
     provider: ProviderKind,
     key: String,
+    base_url: Option<String>,
 ) -> Result<KeyStorage, AppError> {
     if provider == ProviderKind::Demo {
         return Err(AppError::Settings("The demo model needs no key".into()));
     }
     blocking(&state, move |s| {
-        // The key is for the address the provider points at now, and only for it.
-        let settings = s.settings().clone();
-        let p = match provider {
-            ProviderKind::OpenAi => &settings.openai,
-            ProviderKind::Anthropic => &settings.anthropic,
-            _ => &settings.ollama,
+        let mut p = match provider {
+            ProviderKind::OpenAi => s.settings().openai.clone(),
+            ProviderKind::Anthropic => s.settings().anthropic.clone(),
+            _ => s.settings().ollama.clone(),
         };
-        let origin = origin_of(&base_url_of(provider, p));
+        if let Some(typed) = base_url {
+            p.base_url = Some(typed.trim().to_string()).filter(|u| !u.is_empty());
+        }
+        let origin = origin_of(&base_url_of(provider, &p));
         let storage = s.secrets.set(provider, &key, origin)?;
         s.apply_settings()?;
         tracing::info!(provider = provider.prefix(), ?storage, "API key set");

@@ -90,7 +90,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The engine records into the history, as the app does.
+/// The engine records into the history, as the app does; the throughput run streams far more
+/// than one step may write by default, so the step limit is off.
 fn engine_for(server: &TestServer, store: &Store) -> Engine {
     let openai = OpenAiProvider::new(
         server.openai_base(),
@@ -102,6 +103,7 @@ fn engine_for(server: &TestServer, store: &Store) -> Engine {
             .with(ProviderKind::OpenAi, Arc::new(openai)),
         default_model: None,
         sink: Some(store.sink()),
+        max_step_output: usize::MAX,
         ..EngineConfig::default()
     })
 }

@@ -101,8 +101,13 @@ impl Runs {
         while self.finished.len() > RETAINED_FINISHED_RUNS {
             if let Some(old) = self.finished.pop_front() {
                 self.by_id.remove(&old);
-                self.order.retain(|x| *x != old);
             }
+        }
+        // `order` may name runs that have left (`list` skips them); pruned now and then rather
+        // than on every retirement, which would cost a pass over every run each time.
+        if self.order.len() > 2 * self.by_id.len() + 64 {
+            let by_id = &self.by_id;
+            self.order.retain(|x| by_id.contains_key(x));
         }
     }
 }
@@ -255,8 +260,11 @@ impl Engine {
     pub fn list(&self) -> Vec<RunSummary> {
         let runs: Vec<Arc<RunState>> = {
             let runs = self.runs();
+            // `order` may still name a run that left memory, even twice if its id came back.
+            let mut seen = std::collections::HashSet::new();
             runs.order
                 .iter()
+                .filter(|id| seen.insert(**id))
                 .filter_map(|id| runs.by_id.get(id).cloned())
                 .collect()
         };
@@ -268,7 +276,6 @@ impl Engine {
         let mut runs = self.runs();
         if runs.by_id.get(&id).is_some_and(|r| r.is_finished()) {
             runs.by_id.remove(&id);
-            runs.order.retain(|x| *x != id);
             runs.finished.retain(|x| *x != id);
         }
     }

@@ -188,10 +188,10 @@ impl Engine {
         let id = req.run_id.unwrap_or_else(Uuid::new_v4);
         // A chosen id may belong to a run that has left memory but lives on in the history:
         // never merge a new run into its record. (Asked before taking the lock: it reads a file.)
-        let in_history = |sink: &Option<Arc<dyn RunSink>>| {
-            req.run_id.is_some() && sink.as_ref().is_some_and(|s| s.has_run(id))
-        };
-        if self.run(id).is_none() && in_history(&config.sink) {
+        if req.run_id.is_some()
+            && self.run(id).is_none()
+            && config.sink.as_ref().is_some_and(|s| s.has_run(id))
+        {
             return Err(StartError::RunExists);
         }
         let mut runs = self.runs();

@@ -295,7 +295,11 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        let _ = self.close(Duration::from_secs(5));
+        // Every run of ours has been written with its end by now (or is left for the next
+        // process to find interrupted): the owner file has done its work.
+        if self.close(Duration::from_secs(5)).is_ok() {
+            let _ = std::fs::remove_file(owners_dir(&self.path).join(&self.owner_id));
+        }
     }
 }
 
@@ -373,12 +377,13 @@ impl RunSink for StoreSink {
     }
 
     fn event(&self, event: &RunEvent) {
-        let (was_empty, bytes) = {
+        let (was_empty, before, after) = {
             let mut q = self.wake.shared.queue();
-            let was_empty = q.is_empty();
-            (was_empty, q.push_event(event))
+            let (was_empty, before) = (q.is_empty(), q.bytes);
+            (was_empty, before, q.push_event(event))
         };
-        if bytes >= WAKE_BYTES {
+        // One wake-up when the backlog crosses the mark, not one per event after it.
+        if before < WAKE_BYTES && after >= WAKE_BYTES {
             self.wake.now();
         } else if was_empty {
             self.wake.first();

@@ -104,7 +104,6 @@ fn engine_for(server: &TestServer, store: &Store) -> Engine {
         default_model: None,
         sink: Some(store.sink()),
         max_step_output: usize::MAX,
-        ..EngineConfig::default()
     })
 }
 

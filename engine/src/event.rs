@@ -1,4 +1,4 @@
-//! The run event protocol (DESIGN.md §4): one tagged enum, versioned, every event numbered.
+//! The run event protocol (ARCHITECTURE.md §4): one tagged enum, versioned, every event numbered.
 //!
 //! This serde form is the wire format: the CLI's `--json` prints it and the UI receives it.
 //! Counters and times are `u64` here and plain numbers in TypeScript (the `specta(type = u32)`

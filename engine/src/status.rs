@@ -1,4 +1,4 @@
-//! Run and step statuses (DESIGN.md §3).
+//! Run and step statuses (ARCHITECTURE.md §3).
 
 use serde::{Deserialize, Serialize};
 

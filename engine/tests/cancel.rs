@@ -1,4 +1,4 @@
-//! The cancellation promise (DESIGN.md §5): true only when it stopped a live run; nothing after it
+//! The cancellation promise (ARCHITECTURE.md §5): true only when it stopped a live run; nothing after it
 //! but `RunCancelled`; partial text kept; the provider's stream dropped; no task left.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,4 +1,4 @@
-//! Model providers (DESIGN.md §6): given a request, a stream of text that stops when dropped.
+//! Model providers (ARCHITECTURE.md §6): given a request, a stream of text that stops when dropped.
 //!
 //! Dropping the stream is the only way a run stops a provider, so an implementation must release
 //! everything it holds (for HTTP providers: close the connection) in its drop.

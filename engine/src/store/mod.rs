@@ -1,4 +1,4 @@
-//! Run history in SQLite (DESIGN.md §7): every run with the workflow as it ran, every step with
+//! Run history in SQLite (ARCHITECTURE.md §7): every run with the workflow as it ran, every step with
 //! its text, and the full event log, durable as it streams.
 //!
 //! ```text

@@ -1,6 +1,6 @@
 //! Workflows: an ordered list of steps, each an agent (instructions and a model).
 //!
-//! Files are TOML (DESIGN.md §2). [`parse`] turns text into a validated [`Workflow`] or a
+//! Files are TOML (ARCHITECTURE.md §2). [`parse`] turns text into a validated [`Workflow`] or a
 //! [`WorkflowError`] whose every issue names the file, the step and the field.
 
 mod error;

@@ -39,6 +39,16 @@ impl ProviderKind {
         }
     }
 
+    /// Where its requests go unless Settings name another address. Empty for the demo model.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => crate::provider::OPENAI_BASE_URL,
+            ProviderKind::Anthropic => crate::provider::ANTHROPIC_BASE_URL,
+            ProviderKind::Ollama => crate::provider::OLLAMA_BASE_URL,
+            ProviderKind::Demo => "",
+        }
+    }
+
     /// A name for people.
     pub fn label(self) -> &'static str {
         match self {

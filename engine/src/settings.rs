@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model_ref::{ModelRef, ProviderKind};
 use crate::provider::{
-    ANTHROPIC_BASE_URL, AnthropicProvider, DemoModel, HttpOptions, OLLAMA_BASE_URL,
-    OPENAI_BASE_URL, OPENAI_MAX_TOKENS, OpenAiProvider, Providers, RetryPolicy,
+    AnthropicProvider, DemoModel, HttpOptions, OPENAI_MAX_TOKENS, OpenAiProvider, Providers,
+    RetryPolicy,
 };
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -188,18 +188,12 @@ impl Settings {
     pub fn providers(&self, demo: DemoModel) -> Providers {
         let http = self.http_options();
         let key = |p: &ProviderSettings| p.api_key.as_ref().map(|k| k.expose().to_string());
-        let base = |p: &ProviderSettings, default: &str| {
-            p.base_url
-                .clone()
-                .filter(|u| !u.trim().is_empty())
-                .unwrap_or_else(|| default.to_string())
-        };
-        let openai_like = |p: &ProviderSettings, default: &str| {
-            OpenAiProvider::new(base(p, default), key(p), http.clone())
+        let openai_like = |kind: ProviderKind, p: &ProviderSettings| {
+            OpenAiProvider::new(self.base_url(kind), key(p), http.clone())
                 .with_max_tokens(p.max_tokens.unwrap_or(OPENAI_MAX_TOKENS))
         };
         let anthropic = AnthropicProvider::new(
-            base(&self.anthropic, ANTHROPIC_BASE_URL),
+            self.base_url(ProviderKind::Anthropic),
             key(&self.anthropic),
             self.anthropic.max_tokens.unwrap_or(4096),
             http.clone(),
@@ -207,13 +201,40 @@ impl Settings {
         Providers::demo(demo)
             .with(
                 ProviderKind::OpenAi,
-                Arc::new(openai_like(&self.openai, OPENAI_BASE_URL)),
+                Arc::new(openai_like(ProviderKind::OpenAi, &self.openai)),
             )
             .with(
                 ProviderKind::Ollama,
-                Arc::new(openai_like(&self.ollama, OLLAMA_BASE_URL)),
+                Arc::new(openai_like(ProviderKind::Ollama, &self.ollama)),
             )
             .with(ProviderKind::Anthropic, Arc::new(anthropic))
+    }
+
+    /// One provider's section of the settings (`None` for the demo model, which has none).
+    pub fn provider(&self, kind: ProviderKind) -> Option<&ProviderSettings> {
+        match kind {
+            ProviderKind::OpenAi => Some(&self.openai),
+            ProviderKind::Anthropic => Some(&self.anthropic),
+            ProviderKind::Ollama => Some(&self.ollama),
+            ProviderKind::Demo => None,
+        }
+    }
+
+    pub fn provider_mut(&mut self, kind: ProviderKind) -> Option<&mut ProviderSettings> {
+        match kind {
+            ProviderKind::OpenAi => Some(&mut self.openai),
+            ProviderKind::Anthropic => Some(&mut self.anthropic),
+            ProviderKind::Ollama => Some(&mut self.ollama),
+            ProviderKind::Demo => None,
+        }
+    }
+
+    /// Where a provider's requests go: its base URL in these settings, or its usual address.
+    pub fn base_url(&self, kind: ProviderKind) -> String {
+        self.provider(kind)
+            .and_then(|p| p.base_url.clone())
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| kind.default_base_url().to_string())
     }
 
     /// The per-step output limit in bytes.

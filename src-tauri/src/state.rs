@@ -5,10 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use stepwise_engine::provider::{
-    ANTHROPIC_BASE_URL, DemoModel, DemoPace, OLLAMA_BASE_URL, OPENAI_BASE_URL, Providers,
-};
-use stepwise_engine::settings::{ApiKey, ProviderSettings, Settings};
+use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
+use stepwise_engine::settings::{ApiKey, Settings};
 use stepwise_engine::store::Store;
 use stepwise_engine::{Engine, EngineConfig, ProviderKind};
 
@@ -132,13 +130,14 @@ impl AppState {
     /// address it was saved for), then the environment (`OPENAI_API_KEY`, …), which wins.
     pub fn effective_settings(&self) -> Settings {
         let mut s = self.settings().clone();
-        for (kind, p) in [
-            (ProviderKind::OpenAi, &mut s.openai),
-            (ProviderKind::Anthropic, &mut s.anthropic),
-            (ProviderKind::Ollama, &mut s.ollama),
+        for kind in [
+            ProviderKind::OpenAi,
+            ProviderKind::Anthropic,
+            ProviderKind::Ollama,
         ] {
             if let Some(stored) = self.secrets.get(kind)
-                && key_fits(&stored, kind, p)
+                && key_fits(&stored, &s, kind)
+                && let Some(p) = s.provider_mut(kind)
             {
                 p.api_key = Some(ApiKey::new(stored.key));
             }
@@ -149,15 +148,9 @@ impl AppState {
     /// A key saved for another address than the provider's base URL now: not sent, and Settings
     /// asks for it again. Returns the address it was saved for.
     pub fn key_saved_elsewhere(&self, kind: ProviderKind) -> Option<String> {
-        let settings = self.settings().clone();
-        let p = match kind {
-            ProviderKind::OpenAi => &settings.openai,
-            ProviderKind::Anthropic => &settings.anthropic,
-            ProviderKind::Ollama => &settings.ollama,
-            ProviderKind::Demo => return None,
-        };
         let stored = self.secrets.get(kind)?;
-        (!key_fits(&stored, kind, p)).then(|| stored.origin.unwrap_or_default())
+        let settings = self.settings().clone();
+        (!key_fits(&stored, &settings, kind)).then(|| stored.origin.unwrap_or_default())
     }
 
     /// The offline demo model as this app runs it.
@@ -200,27 +193,11 @@ impl AppState {
     }
 }
 
-/// The base URL a provider's requests go to with these settings.
-pub fn base_url_of(kind: ProviderKind, p: &ProviderSettings) -> String {
-    p.base_url
-        .clone()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| {
-            match kind {
-                ProviderKind::OpenAi => OPENAI_BASE_URL,
-                ProviderKind::Anthropic => ANTHROPIC_BASE_URL,
-                ProviderKind::Ollama => OLLAMA_BASE_URL,
-                ProviderKind::Demo => "",
-            }
-            .to_string()
-        })
-}
-
 /// A key goes only to the address it was saved for (keys from before addresses were kept go
 /// wherever the provider points, as they always did).
-fn key_fits(stored: &StoredKey, kind: ProviderKind, p: &ProviderSettings) -> bool {
+fn key_fits(stored: &StoredKey, settings: &Settings, kind: ProviderKind) -> bool {
     match &stored.origin {
         None => true,
-        Some(o) => origin_of(&base_url_of(kind, p)).as_deref() == Some(o.as_str()),
+        Some(o) => origin_of(&settings.base_url(kind)).as_deref() == Some(o.as_str()),
     }
 }

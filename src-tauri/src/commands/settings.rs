@@ -14,7 +14,7 @@ use tauri::State;
 use super::blocking;
 use crate::error::AppError;
 use crate::secrets::{KeyStorage, origin_of};
-use crate::state::{AppState, HistoryStatus, base_url_of};
+use crate::state::{AppState, HistoryStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct SettingsView {
@@ -159,15 +159,11 @@ pub async fn set_api_key(
         return Err(AppError::Settings("The demo model needs no key".into()));
     }
     blocking(&state, move |s| {
-        let mut p = match provider {
-            ProviderKind::OpenAi => s.settings().openai.clone(),
-            ProviderKind::Anthropic => s.settings().anthropic.clone(),
-            _ => s.settings().ollama.clone(),
-        };
-        if let Some(typed) = base_url {
+        let mut settings = s.settings().clone();
+        if let (Some(typed), Some(p)) = (base_url, settings.provider_mut(provider)) {
             p.base_url = Some(typed.trim().to_string()).filter(|u| !u.is_empty());
         }
-        let origin = origin_of(&base_url_of(provider, &p));
+        let origin = origin_of(&settings.base_url(provider));
         let storage = s.secrets.set(provider, &key, origin)?;
         s.apply_settings()?;
         tracing::info!(provider = provider.prefix(), ?storage, "API key set");
@@ -206,12 +202,9 @@ pub async fn test_connection(
         });
     }
     let settings = blocking(&state, |s| Ok(s.effective_settings())).await?;
-    let configured = match provider {
-        ProviderKind::OpenAi => settings.openai.default_model.clone(),
-        ProviderKind::Anthropic => settings.anthropic.default_model.clone(),
-        ProviderKind::Ollama => settings.ollama.default_model.clone(),
-        ProviderKind::Demo => None,
-    };
+    let configured = settings
+        .provider(provider)
+        .and_then(|p| p.default_model.clone());
     let model = configured.unwrap_or_else(|| provider.example_model().to_string());
     let model_ref = format!("{}:{model}", provider.prefix())
         .parse::<stepwise_engine::ModelRef>()

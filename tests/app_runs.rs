@@ -232,3 +232,22 @@ fn finished_runs_leave_the_bridge_and_the_engine_keeps_only_recent_ones() {
     assert_eq!(first.status, RunStatus::Completed);
     assert_eq!(first.input, "meeting 0");
 }
+
+/// A live run and a saved one match a search the same way: whole words by their start.
+#[test]
+fn live_runs_match_a_search_as_saved_ones_do() {
+    let t = app("search-live", PACED, Duration::from_millis(16));
+    let live = t.start_template("long-story", "tidal energy for islands");
+    let count = |q: &str| {
+        let found: Value = t.ok("list_runs", json!({ "filter": { "search": q } }));
+        found["runs"].as_array().unwrap().len()
+    };
+    assert_eq!(count("tid ISL"), 1, "word starts, any case");
+    assert_eq!(
+        count("dal"),
+        0,
+        "not any piece of a word (the history's search does not)"
+    );
+    assert_eq!(count("tidal wind"), 0, "every word");
+    t.ok::<bool>("cancel_run", json!({ "runId": live }));
+}

@@ -122,6 +122,15 @@ impl Settings {
         dirs::config_dir().map(|d| d.join("stepwise").join("settings.toml"))
     }
 
+    /// The settings file the app and the CLI share: `STEPWISE_SETTINGS` if set, else
+    /// [`Settings::default_path`].
+    pub fn shared_path() -> Option<PathBuf> {
+        std::env::var_os("STEPWISE_SETTINGS")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(Settings::default_path)
+    }
+
     /// Reads the file; a missing file means the defaults (the demo model, no keys).
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
         let shown = path.display().to_string();

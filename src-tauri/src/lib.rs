@@ -58,9 +58,14 @@ pub fn run() -> ExitCode {
         .setup(move |app| {
             specta.mount_events(app);
             let path = app.path();
+            let config_dir = path.app_config_dir()?;
             let paths = AppPaths {
+                settings_file: paths::shared_settings_file(
+                    &config_dir,
+                    stepwise_engine::settings::Settings::shared_path(),
+                ),
                 data_dir: path.app_data_dir()?,
-                config_dir: path.app_config_dir()?,
+                config_dir,
                 log_dir: path.app_log_dir()?,
             };
             app.manage(logging::init(&paths.log_dir));

@@ -85,7 +85,7 @@ impl AppState {
                 (None, status)
             }
         };
-        let settings = Settings::load(&paths.settings_file()).unwrap_or_else(|e| {
+        let settings = Settings::load(&paths.settings_file).unwrap_or_else(|e| {
             tracing::error!("{e}; using the default settings");
             Settings::default()
         });
@@ -182,7 +182,7 @@ impl AppState {
         }
         let text =
             toml::to_string_pretty(&to_file).map_err(|e| AppError::Settings(e.to_string()))?;
-        let file = self.paths.settings_file();
+        let file = self.paths.settings_file.clone();
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(|e| AppError::Io(e.to_string()))?;
         }

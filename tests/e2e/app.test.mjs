@@ -173,7 +173,8 @@ test("hostile model output streamed into the real window runs nothing, covers no
   const server = await startServer();
   const root = freshRoot("xss");
   const data = path.join(root, "data/org.stepwise.desktop/workflows");
-  const config = path.join(root, "config/org.stepwise.desktop");
+  // The settings file the app shares with the `stepwise` command.
+  const config = path.join(root, "config/stepwise");
   fs.mkdirSync(data, { recursive: true });
   fs.mkdirSync(config, { recursive: true });
   fs.writeFileSync(path.join(data, "hostile.toml"),

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
-use crate::event::RunId;
+use crate::event::{RunEvent, RunId};
 use crate::snapshot::RunSnapshot;
 use crate::status::{RunStatus, StepStatus};
+use crate::workflow::Workflow;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -20,19 +21,34 @@ impl Store {
         let Some(run) = self.get_run(id)? else {
             return Ok(None);
         };
-        Ok(Some(match format {
-            ExportFormat::Markdown => markdown(&run),
-            ExportFormat::Json => {
-                let doc = serde_json::json!({
-                    "format": "stepwise-run",
-                    "version": 1,
-                    "run": run,
-                    "workflow": self.workflow_of(id)?,
-                    "events": self.events(id)?,
-                });
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            }
-        }))
+        let (workflow, events) = match format {
+            ExportFormat::Markdown => (None, Vec::new()),
+            ExportFormat::Json => (self.workflow_of(id)?, self.events(id)?),
+        };
+        Ok(Some(render(&run, workflow.as_ref(), &events, format)))
+    }
+}
+
+/// A run as an exported document: Markdown for people, or JSON with everything known of it (the
+/// workflow as it ran and its event log, where there is a history to take them from).
+pub fn render(
+    run: &RunSnapshot,
+    workflow: Option<&Workflow>,
+    events: &[RunEvent],
+    format: ExportFormat,
+) -> String {
+    match format {
+        ExportFormat::Markdown => markdown(run),
+        ExportFormat::Json => {
+            let doc = serde_json::json!({
+                "format": "stepwise-run",
+                "version": 1,
+                "run": run,
+                "workflow": workflow,
+                "events": events,
+            });
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        }
     }
 }
 

@@ -18,8 +18,8 @@ mod schema;
 mod writer;
 
 pub use error::StoreError;
-pub use export::{ExportFormat, markdown, utc};
-pub use queries::RunFilter;
+pub use export::{ExportFormat, markdown, render, utc};
+pub use queries::{RunFilter, matches_search};
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};

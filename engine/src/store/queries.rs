@@ -381,20 +381,34 @@ pub(super) fn mark_interrupted(conn: &Connection, owner: Option<&str>) -> rusqli
     Ok(ids.len())
 }
 
+/// The words of a text as search sees them: runs of letters and digits.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+}
+
 /// The user's words as an FTS5 query: every word must appear (as a prefix), and nothing the
 /// user types can be taken as query syntax.
 fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(|t| format!("\"{t}\"*"))
-        .collect();
+    let terms: Vec<String> = words(text).map(|t| format!("\"{t}\"*")).collect();
     (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// Whether `text` matches a search the way the history's search does: every word of the
+/// query starts some word of the text, in any case. For runs not in the history yet (or without
+/// one), so that a live run and a saved one match the same words the same way.
+pub fn matches_search(query: &str, text: &str) -> bool {
+    let mut terms = words(query).map(str::to_lowercase).peekable();
+    if terms.peek().is_none() {
+        return false; // like a query of only punctuation
+    }
+    let have: Vec<String> = words(text).map(str::to_lowercase).collect();
+    terms.all(|t| have.iter().any(|w| w.starts_with(&t)))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fts_query;
+    use super::{fts_query, matches_search};
 
     #[test]
     fn user_text_becomes_a_safe_prefix_query() {
@@ -407,5 +421,16 @@ mod tests {
             Some("\"a\"* \"OR\"* \"b\"*")
         );
         assert_eq!(fts_query("  ()* "), None);
+    }
+
+    #[test]
+    fn live_runs_match_as_the_history_does() {
+        assert!(matches_search("tid ENER", "Tidal energy, in short"));
+        assert!(
+            !matches_search("dal", "tidal energy"),
+            "prefixes of words, not any substring"
+        );
+        assert!(!matches_search("tidal wind", "tidal energy"), "every word");
+        assert!(!matches_search(" () ", "anything"));
     }
 }

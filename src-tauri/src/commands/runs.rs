@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use stepwise_engine::store::{ExportFormat, RunFilter, markdown};
+use stepwise_engine::store::{ExportFormat, RunFilter, matches_search, render};
 use stepwise_engine::{CancelReason, RunSnapshot, RunStatus, RunSummary, StartRun, WorkflowDraft};
 use tauri::State;
 
@@ -89,13 +89,6 @@ pub async fn list_runs(
 fn list(state: &AppState, filter: RunFilter) -> Result<RunList, AppError> {
     let first_page = filter.offset.unwrap_or(0) == 0;
     let mut runs: Vec<RunSummary> = if first_page {
-        let words: Vec<String> = filter
-            .search
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .map(str::to_lowercase)
-            .collect();
         state
             .engine
             .list()
@@ -109,7 +102,12 @@ fn list(state: &AppState, filter: RunFilter) -> Result<RunList, AppError> {
                     .as_ref()
                     .is_none_or(|w| *w == r.workflow_name)
             })
-            .filter(|r| words.iter().all(|w| r.input.to_lowercase().contains(w)))
+            .filter(|r| {
+                filter
+                    .search
+                    .as_deref()
+                    .is_none_or(|q| matches_search(q, &r.input))
+            })
             .collect()
     } else {
         Vec::new()
@@ -167,10 +165,11 @@ fn export(
         }
         return Ok(store.export(id, format)?);
     }
-    Ok(state.engine.get(id).map(|run| match format {
-        ExportFormat::Markdown => markdown(&run),
-        ExportFormat::Json => serde_json::to_string_pretty(&run).unwrap_or_default(),
-    }))
+    // No history: what this session still holds, in the same document form.
+    Ok(state
+        .engine
+        .get(id)
+        .map(|run| render(&run, None, &[], format)))
 }
 
 fn history_unavailable(state: &AppState) -> AppError {

@@ -9,10 +9,7 @@ use stepwise_engine::settings::Settings;
 /// pace comes from `STEPWISE_DEMO_FIRST_TOKEN_MS` and `STEPWISE_DEMO_WORD_MS`.
 pub fn engine_config() -> Result<EngineConfig, String> {
     let pace = DemoPace::from_env()?;
-    let path = std::env::var_os("STEPWISE_SETTINGS")
-        .map(Into::into)
-        .or_else(Settings::default_path);
-    let settings = match path {
+    let settings = match Settings::shared_path() {
         Some(p) => Settings::load(&p).map_err(|e| e.to_string())?,
         None => Settings::default(),
     }

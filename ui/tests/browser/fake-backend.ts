@@ -56,6 +56,13 @@ let settingsView = {
   ollama: { base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null },
 };
 const workflows = new Map<string, Json>();
+// Dozens of the user's own workflows, for the layout with many.
+if (scenario === "many") {
+  for (let i = 1; i <= 30; i++) {
+    workflows.set(`mine-${i}`, { name: `My workflow ${i}`, description: `Saved workflow number ${i}`,
+      steps: [{ name: "Draft", instructions: "Draft.", model: "demo" }, { name: "Polish", instructions: "Polish.", model: "demo" }] });
+  }
+}
 const PROVIDER_KEY: Record<string, "openai" | "anthropic" | "ollama"> = { open_ai: "openai", anthropic: "anthropic", ollama: "ollama" };
 
 /** The backend's rules, as far as these tests need them. */

@@ -326,3 +326,32 @@ test("a history that stopped saving says so in the window", async () => {
   await shot(page, "history-not-saving");
   await page.close();
 });
+
+test("the frame stays put: header, tabs and Cancel never scroll away, even with dozens of workflows", async () => {
+  const page = await open("many");
+  await page.setViewportSize({ width: 1100, height: 760 });
+  await run(page);
+  await page.getByText("Key fact about the topic number 5.").waitFor();
+  await run(page, "a second run");
+  await page.getByText("Key fact about the topic number 5.").waitFor();
+  const header = await page.getByRole("navigation", { name: "Sections" }).boundingBox();
+  const cancel = await cancelButton(page).boundingBox();
+  // Scroll everything that scrolls: the workflow pane, the run, the page itself.
+  await page.getByText("My workflow 30").scrollIntoViewIfNeeded();
+  await page.mouse.move(700, 600);
+  await page.mouse.wheel(0, 3000);
+  await page.evaluate(() => window.scrollTo(0, 10_000));
+  await page.getByText("Key fact about the topic number 60.").waitFor();
+  assert.equal(await page.evaluate(() => document.scrollingElement.scrollTop), 0, "the page itself does not scroll");
+  assert.deepEqual(await page.getByRole("navigation", { name: "Sections" }).boundingBox(), header, "the tabs stay");
+  assert.deepEqual(await cancelButton(page).boundingBox(), cancel, "Cancel stays");
+  const inView = (b) => b && b.y >= 0 && b.y + b.height <= 760;
+  assert.ok(inView(cancel) && inView(header));
+  await shot(page, "frame-many-workflows");
+  // Finding one of 33 workflows.
+  await page.getByLabel("Find a workflow").fill("workflow 17");
+  const names = await page.locator(".card-name").allInnerTexts();
+  assert.deepEqual(names, ["Research and write", "My workflow 17"], "the chosen one stays, and the match");
+  await cancelButton(page).click();
+  await page.close();
+});

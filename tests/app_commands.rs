@@ -204,6 +204,17 @@ fn keys_are_set_and_cleared_but_never_shown() {
     );
 }
 
+/// `save_settings` arguments pointing the OpenAI-compatible provider at `base` (model
+/// `test-model`), everything else as a fresh install has it.
+fn openai_at(base: &str) -> Value {
+    json!({ "update": {
+        "default_model": "demo",
+        "openai": { "base_url": base, "default_model": "test-model" },
+        "anthropic": { "base_url": "", "default_model": "" },
+        "ollama": { "base_url": "", "default_model": "" },
+        "idle_timeout_secs": 10 } })
+}
+
 #[test]
 fn test_connection_says_plainly_whether_the_provider_answers() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -213,13 +224,7 @@ fn test_connection_says_plainly_whether_the_provider_answers() {
         .unwrap();
     let server = rt.block_on(TestServer::start()).unwrap();
     let t = app("connection", INSTANT, Duration::ZERO);
-    let update = json!({ "update": {
-        "default_model": "demo",
-        "openai": { "base_url": server.openai_base(), "default_model": "test-model" },
-        "anthropic": { "base_url": "", "default_model": "" },
-        "ollama": { "base_url": "", "default_model": "" },
-        "idle_timeout_secs": 10 } });
-    t.ok::<Value>("save_settings", update);
+    t.ok::<Value>("save_settings", openai_at(&server.openai_base()));
     t.ok::<String>(
         "set_api_key",
         json!({ "provider": "open_ai", "key": "sk-good" }),
@@ -287,15 +292,7 @@ fn a_key_is_not_sent_to_an_address_it_was_not_saved_for() {
     let first = rt.block_on(TestServer::start()).unwrap();
     let other = rt.block_on(TestServer::start()).unwrap();
     let t = app("key-address", INSTANT, Duration::ZERO);
-    let point_at = |base: &str| {
-        let update = json!({ "update": {
-            "default_model": "demo",
-            "openai": { "base_url": base, "default_model": "test-model" },
-            "anthropic": { "base_url": "", "default_model": "" },
-            "ollama": { "base_url": "", "default_model": "" },
-            "idle_timeout_secs": 10 } });
-        t.ok::<Value>("save_settings", update)
-    };
+    let point_at = |base: &str| t.ok::<Value>("save_settings", openai_at(base));
     point_at(&first.openai_base());
     t.ok::<String>(
         "set_api_key",

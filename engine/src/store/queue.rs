@@ -59,13 +59,50 @@ impl Queue {
             }
         }
         self.newest.insert(e.run_id, self.events.len());
-        self.events.push(e.clone());
+        self.events.push(without_end_texts(e));
         self.bytes
     }
 
     pub fn is_empty(&self) -> bool {
         self.created.is_empty() && self.events.is_empty()
     }
+}
+
+/// The event as the history keeps it: the copies of a step's text at its end
+/// (`StepCompleted.output`, `RunCompleted.output`, `RunCancelled.partial_output`) are left out —
+/// the text is saved once, from the deltas, and restored on reading (`queries::restore_texts`).
+/// Done here, so the run's lock never waits for a copy of a whole step's text.
+fn without_end_texts(e: &RunEvent) -> RunEvent {
+    let kind = match &e.kind {
+        EventKind::StepCompleted {
+            step_index,
+            duration_ms,
+            usage,
+            ..
+        } => EventKind::StepCompleted {
+            step_index: *step_index,
+            output: String::new(),
+            duration_ms: *duration_ms,
+            usage: *usage,
+        },
+        EventKind::RunCompleted { duration_ms, .. } => EventKind::RunCompleted {
+            output: String::new(),
+            duration_ms: *duration_ms,
+        },
+        EventKind::RunCancelled {
+            reason,
+            step_index,
+            duration_ms,
+            ..
+        } => EventKind::RunCancelled {
+            reason: *reason,
+            step_index: *step_index,
+            partial_output: String::new(),
+            duration_ms: *duration_ms,
+        },
+        other => other.clone(),
+    };
+    RunEvent { kind, ..*e }
 }
 
 #[cfg(test)]
@@ -114,5 +151,30 @@ mod tests {
                 (a, None, 4, "w".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_step_end_is_queued_without_its_text() {
+        let run = Uuid::new_v4();
+        let mut q = Queue::default();
+        q.push_event(&RunEvent {
+            kind: EventKind::StepCompleted {
+                step_index: 0,
+                output: "the whole step".into(),
+                duration_ms: 5,
+                usage: None,
+            },
+            ..delta(run, 7, 0, "")
+        });
+        assert_eq!(
+            q.events[0].kind,
+            EventKind::StepCompleted {
+                step_index: 0,
+                output: String::new(),
+                duration_ms: 5,
+                usage: None,
+            }
+        );
+        assert_eq!((q.events[0].seq, q.bytes), (7, 0));
     }
 }

@@ -199,14 +199,9 @@ impl Writer {
         let Some(live) = self.live.get_mut(&e.run_id) else {
             return;
         };
-        // The log keeps each delta's text; the copies of it at a step's or run's end are left
-        // out (restored on reading). The fold below then carries no text at all.
-        match &mut e.kind {
-            EventKind::StepCompleted { output, .. } => output.clear(),
-            EventKind::RunCompleted { output, .. } => output.clear(),
-            EventKind::RunCancelled { partial_output, .. } => partial_output.clear(),
-            _ => {}
-        }
+        // The log keeps each delta's text; the copies of it at a step's or run's end were left
+        // out by the queue. Once a delta's text is taken for its step, the fold below carries
+        // no text at all.
         self.rows.push(EventRow {
             run_id: e.run_id.to_string(),
             seq: e.seq as i64,

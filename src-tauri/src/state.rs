@@ -129,28 +129,33 @@ impl AppState {
     /// The settings as providers see them: the file, keys from the keychain (each only for the
     /// address it was saved for), then the environment (`OPENAI_API_KEY`, …), which wins.
     pub fn effective_settings(&self) -> Settings {
-        let mut s = self.settings().clone();
+        self.keys().effective
+    }
+
+    /// The effective settings, and for each provider whose saved key belongs to another address
+    /// than its base URL now (not sent; Settings asks for it again), that address. The keychain
+    /// is read once for both.
+    pub fn keys(&self) -> Keys {
+        let mut effective = self.settings().clone();
+        let mut saved_elsewhere = Vec::new();
         for kind in [
             ProviderKind::OpenAi,
             ProviderKind::Anthropic,
             ProviderKind::Ollama,
         ] {
-            if let Some(stored) = self.secrets.get(kind)
-                && key_fits(&stored, &s, kind)
-                && let Some(p) = s.provider_mut(kind)
-            {
+            let Some(stored) = self.secrets.get(kind) else {
+                continue;
+            };
+            if !key_fits(&stored, &effective, kind) {
+                saved_elsewhere.push((kind, stored.origin.unwrap_or_default()));
+            } else if let Some(p) = effective.provider_mut(kind) {
                 p.api_key = Some(ApiKey::new(stored.key));
             }
         }
-        s.with_env(|k| std::env::var(k).ok())
-    }
-
-    /// A key saved for another address than the provider's base URL now: not sent, and Settings
-    /// asks for it again. Returns the address it was saved for.
-    pub fn key_saved_elsewhere(&self, kind: ProviderKind) -> Option<String> {
-        let stored = self.secrets.get(kind)?;
-        let settings = self.settings().clone();
-        (!key_fits(&stored, &settings, kind)).then(|| stored.origin.unwrap_or_default())
+        Keys {
+            effective: effective.with_env(|k| std::env::var(k).ok()),
+            saved_elsewhere,
+        }
     }
 
     /// The offline demo model as this app runs it.
@@ -191,6 +196,12 @@ impl AppState {
         *self.settings() = to_file;
         self.apply_settings()
     }
+}
+
+/// What `AppState::keys` found.
+pub struct Keys {
+    pub effective: Settings,
+    pub saved_elsewhere: Vec<(ProviderKind, String)>,
 }
 
 /// A key goes only to the address it was saved for (keys from before addresses were kept go

@@ -76,7 +76,8 @@ pub async fn get_settings(state: State<'_, Arc<AppState>>) -> Result<SettingsVie
 
 fn view(state: &AppState) -> SettingsView {
     let saved = state.settings().clone();
-    let effective = state.effective_settings();
+    let keys = state.keys();
+    let effective = keys.effective;
     let env = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
     let provider = |kind: ProviderKind,
                     saved: &ProviderSettings,
@@ -86,7 +87,11 @@ fn view(state: &AppState) -> SettingsView {
         default_model: saved.default_model.clone().unwrap_or_default(),
         has_key: eff.api_key.is_some(),
         from_environment: env_vars.iter().any(|v| env(v)),
-        key_saved_for: state.key_saved_elsewhere(kind),
+        key_saved_for: keys
+            .saved_elsewhere
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, origin)| origin.clone()),
     };
     SettingsView {
         default_model: saved.default_model.clone().unwrap_or_else(|| "demo".into()),

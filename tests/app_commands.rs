@@ -47,21 +47,42 @@ fn workflows_are_saved_listed_read_and_deleted_with_field_errors() {
         .unwrap_err();
     assert_eq!(err["kind"], "invalid_workflow");
     let issues = err["detail"]["issues"].as_array().unwrap();
-    let at: Vec<(i64, &str)> = issues
+    let at: Vec<(&str, &str)> = issues
         .iter()
-        .map(|i| {
-            (
-                i["step_index"].as_i64().unwrap(),
-                i["field"].as_str().unwrap(),
-            )
-        })
+        .map(|i| (i["step"].as_str().unwrap(), i["field"].as_str().unwrap()))
         .collect();
-    assert_eq!(at, [(0, "instructions"), (1, "name"), (1, "model")]);
+    assert_eq!(
+        at,
+        [
+            ("steps[0]", "instructions"),
+            ("steps[1]", "name"),
+            ("steps[1]", "model")
+        ]
+    );
     assert_eq!(
         t.ok::<Value>("get_workflow", json!({ "id": "my-flow" }))["workflow"]["name"],
         "My flow",
         "unchanged"
     );
+
+    // A tree is saved as a file (nested tables) and read back as it was edited.
+    let tree = json!({ "name": "Tree", "description": "", "steps": [
+        { "name": "Draft", "instructions": "Write." },
+        { "name": "Rounds", "kind": "loop", "max_iterations": 3, "until": "output contains \"OK\"",
+          "steps": [ { "name": "Check", "kind": "condition", "if": "output contains \"?\"",
+                       "then": [ { "name": "Ask", "instructions": "Ask." } ],
+                       "else": [ { "name": "Say", "instructions": "Say.", "on_error": "skip" } ] } ] },
+        { "name": "Both", "kind": "parallel", "timeout_secs": 30,
+          "steps": [ { "name": "X", "instructions": "x" }, { "name": "Y", "instructions": "y" } ] } ] });
+    let tree_id: String = t.ok("save_workflow", json!({ "id": null, "workflow": tree }));
+    let back: Value = t.ok("get_workflow", json!({ "id": tree_id }));
+    let w = &back["workflow"];
+    assert_eq!(w["steps"][1]["kind"], "loop");
+    assert_eq!(w["steps"][1]["until"], "output contains \"OK\"");
+    assert_eq!(w["steps"][1]["steps"][0]["then"][0]["name"], "Ask");
+    assert_eq!(w["steps"][1]["steps"][0]["else"][0]["on_error"], "skip");
+    assert_eq!(w["steps"][2]["steps"][1]["id"], "y");
+    assert_eq!(w["steps"][2]["timeout_secs"], 30);
 
     assert!(t.ok::<bool>("delete_workflow", json!({ "id": "my-flow" })));
     assert!(!t.ok::<bool>("delete_workflow", json!({ "id": "my-flow" })));

@@ -54,15 +54,15 @@ fn coalescing_merges_deltas_but_never_across_a_step_or_the_end() {
         events.len()
     );
     // Each merged delta is one step's text: the step that started last and has not completed.
-    let mut current: Option<u32> = None;
+    let mut current: Option<&str> = None;
     for e in &events {
         match &e.kind {
-            EventKind::StepStarted { step_index, .. } => current = Some(*step_index),
-            EventKind::StepCompleted { step_index, .. } => {
-                assert_eq!(current, Some(*step_index));
+            EventKind::StepStarted { step } => current = Some(&step.path),
+            EventKind::StepCompleted { path, .. } => {
+                assert_eq!(current, Some(path.as_str()));
                 current = None;
             }
-            EventKind::TextDelta { step_index, .. } => assert_eq!(current, Some(*step_index)),
+            EventKind::TextDelta { path, .. } => assert_eq!(current, Some(path.as_str())),
             _ => {}
         }
     }
@@ -93,9 +93,10 @@ fn cancel_through_ipc_stops_the_run_and_run_cancelled_is_last() {
     }
     assert!(t.ok::<bool>("cancel_run", json!({ "runId": id })));
     let events = t.wait_end(&id);
-    let EventKind::RunCancelled { partial_output, .. } = &events.last().unwrap().kind else {
+    let EventKind::RunCancelled { running, .. } = &events.last().unwrap().kind else {
         panic!()
     };
+    let partial_output = &running[0].text;
     let shown: String = events
         .iter()
         .filter_map(|e| match &e.kind {

@@ -8,9 +8,10 @@ use serde::Serialize;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::event::{CancelReason, EventKind, RunId, StepInfo};
+use crate::event::{CancelReason, EventKind, RunId};
 use crate::model_ref::ModelRef;
 use crate::provider::Providers;
+use crate::run::steps::{RunContext, outline};
 use crate::run::{DriveContext, RunState, Subscription, drive};
 use crate::sink::RunSink;
 use crate::snapshot::{RunSnapshot, RunSummary};
@@ -211,25 +212,19 @@ impl Engine {
         run.emit(EventKind::RunStarted {
             workflow_name: req.workflow.name.clone(),
             input: input.clone(),
-            steps: req
-                .workflow
-                .steps
-                .iter()
-                .map(|s| StepInfo {
-                    name: s.name.clone(),
-                    model: s.model.as_ref().unwrap_or(&default_model).to_string(),
-                })
-                .collect(),
+            steps: outline(&req.workflow, &default_model),
         });
         runs.by_id.insert(id, run.clone());
         runs.order.push(id);
 
         let cx = DriveContext {
             workflow: req.workflow,
-            input,
-            providers: config.providers,
-            default_model,
-            max_step_output: config.max_step_output,
+            context: RunContext::new(
+                input,
+                config.providers,
+                default_model,
+                config.max_step_output,
+            ),
         };
         // Spawned under the lock: a shutdown that takes the lock next finds the driver on the
         // tracker and waits for it.

@@ -6,8 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{CancelReason, ErrorKind, EventKind, RunEvent, RunId, Usage};
+use crate::event::{
+    CancelReason, ErrorKind, EventKind, RunEvent, RunId, SkipReason, StepInfo, Usage,
+};
 use crate::status::{RunStatus, StepStatus};
+use crate::workflow::StepKindName;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct RunSnapshot {
@@ -28,10 +31,19 @@ pub struct RunSnapshot {
     pub last_seq: u64,
 }
 
+/// One step as far as the run has got: the outline's steps from the start, others (a loop's
+/// later rounds) from when they start. The list only grows, in order of first appearance; a
+/// step's children follow it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct StepSnapshot {
+    pub path: String,
+    pub parent: Option<String>,
+    pub id: String,
     pub name: String,
+    pub kind: StepKindName,
     pub model: String,
+    pub branch: Option<String>,
+    pub round: Option<u32>,
     pub status: StepStatus,
     /// Everything streamed so far; the output once completed.
     pub text: String,
@@ -40,11 +52,32 @@ pub struct StepSnapshot {
     #[specta(type = Option<u32>)]
     pub duration_ms: Option<u64>,
     pub usage: Option<Usage>,
+    /// A loop: the round running (or the last one run) and the most it may run.
+    pub rounds: Option<LoopRounds>,
+    /// A router: the route it took and why.
+    pub chosen: Option<RouteChoice>,
+    /// Why it was skipped (`None` for a step the run's end left unstarted).
+    pub skipped: Option<SkipReason>,
+    /// What went wrong, for a step that failed or whose failure was set aside.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct LoopRounds {
+    pub round: u32,
+    pub max: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct RouteChoice {
+    pub route: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct RunError {
-    pub step_index: u32,
+    /// The step whose failure ended the run, when one did.
+    pub path: Option<String>,
     pub kind: ErrorKind,
     pub message: String,
 }
@@ -91,11 +124,38 @@ impl RunSnapshot {
         }
     }
 
-    /// The index of the step that is running, if any.
-    pub fn running_step(&self) -> Option<usize> {
+    /// The run's output: that of its last top-level step that gave one (a step set aside by
+    /// `on_error = "skip"` gives none, so the output before it passes on).
+    pub fn final_text(&self) -> String {
         self.steps
             .iter()
-            .position(|s| s.status == StepStatus::Running)
+            .rev()
+            .find(|s| {
+                s.parent.is_none() && matches!(s.status, StepStatus::Completed | StepStatus::Failed)
+            })
+            .map(|s| s.text.clone())
+            .unwrap_or_default()
+    }
+
+    /// The step with this path.
+    pub fn step(&self, path: &str) -> Option<&StepSnapshot> {
+        self.steps.iter().rev().find(|s| s.path == path)
+    }
+
+    fn step_mut(&mut self, path: &str) -> Option<&mut StepSnapshot> {
+        self.steps.iter_mut().rev().find(|s| s.path == path)
+    }
+
+    /// Where the step with this path is in `steps` (stable: the list only grows).
+    pub fn position(&self, path: &str) -> Option<usize> {
+        self.steps.iter().rposition(|s| s.path == path)
+    }
+
+    /// Every step that is running, outermost first.
+    pub fn running(&self) -> impl Iterator<Item = &StepSnapshot> {
+        self.steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Running)
     }
 
     /// Applies the next event. Returns false (and changes nothing) for an event that is not the
@@ -107,6 +167,7 @@ impl RunSnapshot {
             return false;
         }
         self.last_seq = event.seq;
+        let now = event.ts_ms;
         match &event.kind {
             EventKind::RunStarted {
                 workflow_name,
@@ -115,89 +176,179 @@ impl RunSnapshot {
             } => {
                 self.workflow_name.clone_from(workflow_name);
                 self.input.clone_from(input);
-                self.started_at_ms = Some(event.ts_ms);
-                self.steps = steps
-                    .iter()
-                    .map(|s| StepSnapshot {
-                        name: s.name.clone(),
-                        model: s.model.clone(),
-                        status: StepStatus::Pending,
-                        text: String::new(),
-                        started_at_ms: None,
-                        duration_ms: None,
-                        usage: None,
-                    })
-                    .collect();
+                self.started_at_ms = Some(now);
+                self.steps = steps.iter().map(StepSnapshot::pending).collect();
             }
-            EventKind::StepStarted {
-                step_index, model, ..
-            } => {
+            EventKind::StepStarted { step } => {
                 self.status = RunStatus::Running;
-                if let Some(s) = self.steps.get_mut(*step_index as usize) {
+                if self.step(&step.path).is_none() {
+                    self.steps.push(StepSnapshot::pending(step));
+                }
+                if let Some(s) = self.step_mut(&step.path) {
                     s.status = StepStatus::Running;
-                    s.started_at_ms = Some(event.ts_ms);
-                    s.model.clone_from(model);
+                    s.started_at_ms = Some(now);
+                    s.model.clone_from(&step.model);
                 }
             }
-            EventKind::TextDelta { step_index, text } => {
-                if let Some(s) = self.steps.get_mut(*step_index as usize) {
+            EventKind::TextDelta { path, text } => {
+                if let Some(s) = self.step_mut(path) {
                     s.text.push_str(text);
                 }
             }
             EventKind::StepCompleted {
-                step_index,
+                path,
                 output,
                 duration_ms,
                 usage,
             } => {
-                if let Some(s) = self.steps.get_mut(*step_index as usize) {
+                if let Some(s) = self.step_mut(path) {
                     s.status = StepStatus::Completed;
                     s.text.clone_from(output);
                     s.duration_ms = Some(*duration_ms);
                     s.usage = *usage;
                 }
             }
+            EventKind::StepFailed {
+                path,
+                message,
+                duration_ms,
+                ..
+            } => {
+                if let Some(s) = self.step_mut(path) {
+                    s.status = StepStatus::Failed;
+                    s.duration_ms = Some(*duration_ms);
+                    s.note = Some(message.clone());
+                }
+            }
+            EventKind::StepSkipped {
+                path,
+                reason,
+                message,
+            } => {
+                // A step set aside keeps its text; the steps inside it that had not ended are
+                // skipped with it.
+                for s in &mut self.steps {
+                    if s.path == *path {
+                        s.status = StepStatus::Skipped;
+                        s.skipped = Some(*reason);
+                        s.note.clone_from(message);
+                        s.duration_ms = s.started_at_ms.map(|t| now.saturating_sub(t));
+                    } else if is_inside(&s.path, path) && !s.status.is_ended() {
+                        s.status = StepStatus::Skipped;
+                        s.skipped = Some(*reason);
+                    }
+                }
+            }
+            EventKind::LoopRoundStarted {
+                path,
+                round,
+                max_rounds,
+            } => {
+                if let Some(s) = self.step_mut(path) {
+                    s.rounds = Some(LoopRounds {
+                        round: *round,
+                        max: *max_rounds,
+                    });
+                }
+            }
+            EventKind::RouteChosen {
+                path,
+                route,
+                reason,
+            } => {
+                if let Some(s) = self.step_mut(path) {
+                    s.chosen = Some(RouteChoice {
+                        route: route.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+            }
             EventKind::RunCompleted { output, .. } => {
                 self.status = RunStatus::Completed;
                 self.final_output = Some(output.clone());
-                self.ended_at_ms = Some(event.ts_ms);
+                self.ended_at_ms = Some(now);
+                self.end_steps(None, now);
             }
-            EventKind::RunCancelled {
-                reason, step_index, ..
-            } => {
+            EventKind::RunCancelled { reason, .. } => {
                 self.status = RunStatus::Cancelled;
                 self.cancel_reason = Some(*reason);
-                self.ended_at_ms = Some(event.ts_ms);
-                self.end_steps(*step_index, StepStatus::Cancelled, event.ts_ms);
+                self.ended_at_ms = Some(now);
+                self.end_steps(None, now);
             }
             EventKind::RunFailed {
-                step_index,
+                path,
                 error,
                 message,
                 ..
             } => {
                 self.status = RunStatus::Failed;
                 self.error = Some(RunError {
-                    step_index: *step_index,
+                    path: path.clone(),
                     kind: *error,
                     message: message.clone(),
                 });
-                self.ended_at_ms = Some(event.ts_ms);
-                self.end_steps(Some(*step_index), StepStatus::Failed, event.ts_ms);
+                self.ended_at_ms = Some(now);
+                self.end_steps(path.as_deref(), now);
             }
         }
         true
     }
 
-    /// At a run's end: the step that was running gets `status` (its text kept), later ones `skipped`.
-    fn end_steps(&mut self, at: Option<u32>, status: StepStatus, now_ms: u64) {
-        for (i, s) in self.steps.iter_mut().enumerate() {
-            if Some(i as u32) == at && s.status != StepStatus::Completed {
-                s.status = status;
-                s.duration_ms = s.started_at_ms.map(|t| now_ms.saturating_sub(t));
-            } else if matches!(s.status, StepStatus::Pending | StepStatus::Running) {
-                s.status = StepStatus::Skipped;
+    /// At a run's end no step is left open: the failed step and the steps around it are
+    /// `failed`; any other step still running was stopped (`cancelled`, its text kept); one that
+    /// never started is `skipped`.
+    fn end_steps(&mut self, failed: Option<&str>, now_ms: u64) {
+        for s in &mut self.steps {
+            let on_failed_path = failed.is_some_and(|f| f == s.path || is_inside(f, &s.path));
+            match s.status {
+                StepStatus::Running => {
+                    s.status = if on_failed_path {
+                        StepStatus::Failed
+                    } else {
+                        StepStatus::Cancelled
+                    };
+                    s.duration_ms = s.started_at_ms.map(|t| now_ms.saturating_sub(t));
+                }
+                StepStatus::Pending => {
+                    s.status = if on_failed_path {
+                        StepStatus::Failed
+                    } else {
+                        StepStatus::Skipped
+                    };
+                }
+                _ => {}
             }
+        }
+    }
+}
+
+/// Whether the step at `path` is inside the step at `outer`: `angles/economics` is inside
+/// `angles`, `revise#2/critique` inside `revise`.
+pub fn is_inside(path: &str, outer: &str) -> bool {
+    path.strip_prefix(outer)
+        .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('#'))
+}
+
+impl StepSnapshot {
+    fn pending(info: &StepInfo) -> Self {
+        StepSnapshot {
+            path: info.path.clone(),
+            parent: info.parent.clone(),
+            id: info.id.clone(),
+            name: info.name.clone(),
+            kind: info.kind,
+            model: info.model.clone(),
+            branch: info.branch.clone(),
+            round: info.round,
+            status: StepStatus::Pending,
+            text: String::new(),
+            started_at_ms: None,
+            duration_ms: None,
+            usage: None,
+            rounds: None,
+            chosen: None,
+            skipped: None,
+            note: None,
         }
     }
 }

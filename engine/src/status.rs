@@ -28,6 +28,13 @@ pub enum StepStatus {
     Completed,
     Failed,
     Cancelled,
-    /// Never ran because the run ended before it.
+    /// Never ran (the run ended before it, or its branch was not taken), or its failure was
+    /// set aside (`on_error = "skip"`).
     Skipped,
+}
+
+impl StepStatus {
+    pub fn is_ended(self) -> bool {
+        !matches!(self, StepStatus::Pending | StepStatus::Running)
+    }
 }

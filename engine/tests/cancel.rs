@@ -57,15 +57,7 @@ async fn cancel_while_pending_skips_every_step() {
     assert!(engine.cancel(id, USER));
     let events = collect(&mut sub).await;
     assert_eq!(events.len(), 2, "RunStarted, RunCancelled: {events:?}");
-    let EventKind::RunCancelled {
-        step_index,
-        partial_output,
-        ..
-    } = assert_well_formed(&events)
-    else {
-        panic!()
-    };
-    assert_eq!((*step_index, partial_output.as_str()), (None, ""));
+    assert_eq!(cancelled_during(assert_well_formed(&events)), []);
     let snap = engine.get(id).unwrap();
     assert_eq!(snap.status, RunStatus::Cancelled);
     assert!(snap.steps.iter().all(|s| s.status == StepStatus::Skipped));
@@ -86,15 +78,10 @@ async fn cancel_before_the_first_delta_stops_the_wait_for_the_first_token() {
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);
-    let EventKind::RunCancelled {
-        step_index,
-        partial_output,
-        ..
-    } = &rest[0].kind
-    else {
-        panic!()
-    };
-    assert_eq!((*step_index, partial_output.as_str()), (Some(0), ""));
+    assert_eq!(
+        cancelled_during(&rest[0].kind),
+        [(step_path(0), String::new())]
+    );
     assert_eq!(
         provider.dropped.load(Ordering::SeqCst),
         1,
@@ -113,7 +100,7 @@ async fn cancel_between_steps_keeps_the_first_step_and_starts_no_other() {
     let mut seen = Vec::new();
     loop {
         let e = sub.next().await.unwrap();
-        let done = matches!(e.kind, EventKind::StepCompleted { step_index: 0, .. });
+        let done = matches!(&e.kind, EventKind::StepCompleted { path, .. } if path == "research");
         seen.push(e);
         if done {
             break;
@@ -122,23 +109,15 @@ async fn cancel_between_steps_keeps_the_first_step_and_starts_no_other() {
     // The driver yields between steps, so this cancel lands before step 2 starts.
     assert!(engine.cancel(id, USER));
     seen.extend(collect(&mut sub).await);
-    let EventKind::RunCancelled {
-        step_index,
-        partial_output,
-        ..
-    } = assert_well_formed(&seen)
-    else {
-        panic!()
-    };
-    assert_eq!((*step_index, partial_output.as_str()), (None, ""));
+    assert_eq!(cancelled_during(assert_well_formed(&seen)), []);
     assert!(
         !seen
             .iter()
-            .any(|e| matches!(e.kind, EventKind::StepStarted { step_index: 1, .. }))
+            .any(|e| matches!(&e.kind, EventKind::StepStarted { step } if step.path == "write"))
     );
     let snap = engine.get(id).unwrap();
     assert_eq!(snap.steps[0].status, StepStatus::Completed);
-    assert_eq!(snap.steps[0].text, deltas_of(&seen, 0));
+    assert_eq!(snap.steps[0].text, deltas_of(&seen, "research"));
     assert_eq!(snap.steps[1].status, StepStatus::Skipped);
 }
 
@@ -155,7 +134,7 @@ async fn cancel_in_step_two_of_three_keeps_exactly_what_was_streamed() {
     let mut step2_deltas = 0;
     while step2_deltas < 5 {
         let e = sub.next().await.unwrap();
-        if matches!(e.kind, EventKind::TextDelta { step_index: 1, .. }) {
+        if matches!(&e.kind, EventKind::TextDelta { path, .. } if path == "action-items") {
             step2_deltas += 1;
         }
         seen.push(e);
@@ -163,19 +142,15 @@ async fn cancel_in_step_two_of_three_keeps_exactly_what_was_streamed() {
     assert!(engine.cancel(id, USER));
     seen.extend(collect(&mut sub).await);
 
-    let EventKind::RunCancelled {
-        step_index,
-        partial_output,
-        reason,
-        ..
-    } = assert_well_formed(&seen)
-    else {
-        panic!()
-    };
-    assert_eq!((*step_index, *reason), (Some(1), USER));
+    let terminal = assert_well_formed(&seen);
+    assert!(matches!(
+        terminal,
+        EventKind::RunCancelled { reason: USER, .. }
+    ));
+    let partial_output = deltas_of(&seen, "action-items");
     assert_eq!(
-        *partial_output,
-        deltas_of(&seen, 1),
+        cancelled_during(terminal),
+        [("action-items".to_string(), partial_output.clone())],
         "partial text = exactly the deltas emitted"
     );
     let snap = engine.get(id).unwrap();
@@ -189,11 +164,9 @@ async fn cancel_in_step_two_of_three_keeps_exactly_what_was_streamed() {
         ]
     );
     let step1_output = seen.iter().find_map(|e| match &e.kind {
-        EventKind::StepCompleted {
-            step_index: 0,
-            output,
-            ..
-        } => Some(output.clone()),
+        EventKind::StepCompleted { path, output, .. } if path == "summarize" => {
+            Some(output.clone())
+        }
         _ => None,
     });
     assert_eq!(
@@ -201,7 +174,7 @@ async fn cancel_in_step_two_of_three_keeps_exactly_what_was_streamed() {
         step1_output.unwrap(),
         "step 1 output intact"
     );
-    assert_eq!(snap.steps[1].text, *partial_output);
+    assert_eq!(snap.steps[1].text, partial_output);
     assert_eq!(snap.steps[2].text, "");
     assert_eq!(snap.cancel_reason, Some(USER));
 }

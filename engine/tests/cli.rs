@@ -85,7 +85,7 @@ fn validate_prints_ok_or_the_errors_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.toml: line 2, step 1 \"A\", field `instructions`"),
+        err.contains("bad.toml: line 2, step \"A\" (steps[0]), field `instructions`"),
         "{err}"
     );
     assert!(err.contains("field `model`: unknown provider"), "{err}");
@@ -159,15 +159,12 @@ fn cancel_after_ms_ends_with_one_run_cancelled_and_exit_130() {
         .filter(|e| matches!(e.kind, EventKind::RunCancelled { .. }))
         .collect();
     assert_eq!(cancelled.len(), 1);
-    let EventKind::RunCancelled {
-        partial_output,
-        step_index,
-        ..
-    } = &evs.last().unwrap().kind
-    else {
+    let EventKind::RunCancelled { running, .. } = &evs.last().unwrap().kind else {
         panic!("RunCancelled must be the last line")
     };
-    assert_eq!(*step_index, Some(0));
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0].path, "story");
+    let partial_output = &running[0].text;
     let streamed: String = evs
         .iter()
         .filter_map(|e| match &e.kind {

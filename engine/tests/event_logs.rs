@@ -1,10 +1,16 @@
 //! One fold, two languages: the recorded event logs in `fixtures/event-logs/` (one JSON event a
-//! line, every outcome, coalesced deltas included) must fold to the snapshot saved beside each —
-//! here with the engine's `RunSnapshot::apply`, and in `ui/src/lib/event-logs.test.ts` with the
-//! window's `applyEvent`. If either fold changes, its test fails until both agree again.
+//! line, every kind of step and every outcome, coalesced deltas included) must fold to the
+//! snapshot saved beside each — here with the engine's `RunSnapshot::apply`, and in
+//! `ui/src/lib/event-logs.test.ts` with the window's `applyEvent`. If either fold changes, its
+//! test fails until both agree again.
 //!
-//! `cargo test -p stepwise-engine --test event_logs -- --ignored` records the logs afresh from
-//! real runs and writes the snapshots the engine folds them to (review the diff before keeping it).
+//! `fixtures/event-logs/v1/` holds logs written by protocol version 1 (before the step tree), as
+//! old histories keep them: read through `event::v1::Upgrader`, they fold to today's snapshots.
+//! (Only the history reads version 1; the window never receives it.)
+//!
+//! `cargo test -p stepwise-engine --test event_logs -- --ignored` records the version 2 logs
+//! afresh from real runs and writes the snapshots the engine folds every log to (review the diff
+//! before keeping it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -12,8 +18,11 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use stepwise_engine::event::PROTOCOL_VERSION;
+use stepwise_engine::event::v1::Upgrader;
 use stepwise_engine::provider::{DemoModel, DemoPace};
 use stepwise_engine::store::Store;
+use stepwise_engine::workflow::StepKindName;
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{
     CancelReason, Engine, EngineConfig, ErrorKind, EventKind, RunEvent, RunSnapshot,
@@ -26,12 +35,23 @@ fn dir() -> PathBuf {
 }
 
 fn read_log(path: &std::path::Path) -> Vec<RunEvent> {
+    let mut upgrader = Upgrader::default();
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| upgrader.read(l).unwrap())
         .collect()
+}
+
+fn logs_in(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    logs.sort();
+    logs
 }
 
 fn fold(events: &[RunEvent]) -> RunSnapshot {
@@ -45,11 +65,9 @@ fn fold(events: &[RunEvent]) -> RunSnapshot {
 #[test]
 fn every_recorded_log_folds_to_its_saved_snapshot() {
     let mut checked = 0;
-    for entry in std::fs::read_dir(dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|x| x != "jsonl") {
-            continue;
-        }
+    let v1 = logs_in(&dir().join("v1"));
+    assert!(v1.len() >= 6, "only {} version 1 logs", v1.len());
+    for path in logs_in(&dir()).into_iter().chain(v1) {
         let snapshot: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(path.with_extension("snapshot.json")).unwrap(),
         )
@@ -62,7 +80,52 @@ fn every_recorded_log_folds_to_its_saved_snapshot() {
         );
         checked += 1;
     }
-    assert!(checked >= 6, "only {checked} logs");
+    assert!(checked >= 20, "only {checked} logs");
+}
+
+#[test]
+fn the_logs_cover_every_event_and_step_kind() {
+    let mut types = std::collections::BTreeSet::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for path in logs_in(&dir()) {
+        for e in read_log(&path) {
+            assert_eq!(e.v, PROTOCOL_VERSION, "{}", path.display());
+            types.insert(e.kind.type_name());
+            if let EventKind::StepStarted { step } = &e.kind {
+                kinds.insert(step.kind.as_str());
+            }
+        }
+    }
+    for t in [
+        "RunStarted",
+        "StepStarted",
+        "TextDelta",
+        "StepCompleted",
+        "StepFailed",
+        "StepSkipped",
+        "LoopRoundStarted",
+        "RouteChosen",
+        "RunCompleted",
+        "RunCancelled",
+        "RunFailed",
+    ] {
+        assert!(types.contains(t), "no log has a {t}");
+    }
+    for k in StepKindName::ALL {
+        assert!(
+            kinds.contains(k.as_str()),
+            "no log runs a {} step",
+            k.as_str()
+        );
+    }
+}
+
+/// Re-writes the snapshot of each version 1 log (their logs are history: never re-recorded).
+fn refold_v1() {
+    for path in logs_in(&dir().join("v1")) {
+        let snapshot = serde_json::to_string_pretty(&fold(&read_log(&path))).unwrap();
+        std::fs::write(path.with_extension("snapshot.json"), snapshot + "\n").unwrap();
+    }
 }
 
 /// Fixed ids and times, so a log records what happened, not when.
@@ -74,6 +137,7 @@ fn normalized(events: Vec<RunEvent>, id: u128) -> Vec<RunEvent> {
             e.run_id = run_id;
             e.ts_ms = 1_800_000_000_000 + e.seq * 10;
             if let EventKind::StepCompleted { duration_ms, .. }
+            | EventKind::StepFailed { duration_ms, .. }
             | EventKind::RunCompleted { duration_ms, .. }
             | EventKind::RunCancelled { duration_ms, .. }
             | EventKind::RunFailed { duration_ms, .. } = &mut e.kind
@@ -83,6 +147,25 @@ fn normalized(events: Vec<RunEvent>, id: u128) -> Vec<RunEvent> {
             e
         })
         .collect()
+}
+
+/// Follows a run and cancels it once `ready` holds for the events seen so far.
+async fn cancel_after(
+    engine: &Engine,
+    id: stepwise_engine::RunId,
+    sub: &mut stepwise_engine::Subscription,
+    ready: impl Fn(&[RunEvent]) -> bool,
+) -> Vec<RunEvent> {
+    let mut events = Vec::new();
+    let mut cancelled = false;
+    while let Some(e) = sub.next().await {
+        events.push(e);
+        if !cancelled && ready(&events) {
+            assert!(engine.cancel(id, CancelReason::User));
+            cancelled = true;
+        }
+    }
+    events
 }
 
 fn write(name: &str, events: Vec<RunEvent>) {
@@ -100,6 +183,7 @@ fn write(name: &str, events: Vec<RunEvent>) {
 #[ignore = "records the fixtures afresh: run with --ignored, then review the diff"]
 async fn record_the_event_logs() {
     std::fs::create_dir_all(dir()).unwrap();
+    refold_v1();
     let paced = DemoPace {
         first_token: Duration::ZERO,
         per_word: Duration::from_millis(2),
@@ -145,6 +229,76 @@ async fn record_the_event_logs() {
     );
     let (_, mut sub) = start(&engine, wf, "fails later");
     write("failed-in-step-2", normalized(collect(&mut sub).await, 5));
+
+    // The step tree: every kind, completed and cancelled in the middle.
+    let angles = templates::get("three-angles").unwrap().workflow;
+    let review = templates::get("draft-and-review").unwrap().workflow;
+    let triage = templates::get("answer-a-message").unwrap().workflow;
+    let engine = demo_engine(DemoModel::new(DemoPace::INSTANT));
+    let (_, mut sub) = start(&engine, angles.clone(), "tidal energy");
+    write(
+        "parallel-completed",
+        normalized(collect(&mut sub).await, 11),
+    );
+    let (_, mut sub) = start(&engine, review.clone(), "tidal energy");
+    write("loop-completed", normalized(collect(&mut sub).await, 12));
+    let (_, mut sub) = start(&engine, triage, "I was charged twice on my invoice");
+    write("router-completed", normalized(collect(&mut sub).await, 13));
+
+    let engine = demo_engine(DemoModel::new(paced));
+    let (id, mut sub) = start(&engine, angles, "tidal energy");
+    let events = cancel_after(&engine, id, &mut sub, |seen| {
+        // Every branch has written something.
+        ["angles/economics", "angles/environment", "angles/society"]
+            .iter()
+            .all(|p| !deltas_of(seen, p).is_empty())
+    })
+    .await;
+    write("parallel-cancelled-mid-branch", normalized(events, 14));
+    let (id, mut sub) = start(&engine, review, "tidal energy");
+    let events = cancel_after(&engine, id, &mut sub, |seen| {
+        !deltas_of(seen, "revise#2/critique").is_empty()
+    })
+    .await;
+    write("loop-cancelled-in-round-2", normalized(events, 15));
+
+    // A condition whose `else` runs, inside a group.
+    let engine = demo_engine(DemoModel::new(DemoPace::INSTANT));
+    let wf = workflow_of(
+        "name = \"Check\"\n[[steps]]\nname = \"Facts\"\ninstructions = \"List the facts.\"\n\
+         [[steps]]\nname = \"Wrap\"\nkind = \"group\"\n\
+         [[steps.steps]]\nname = \"Long enough\"\nkind = \"condition\"\n\
+         if = 'output contains \"NO SUCH WORD\"'\n\
+         [[steps.steps.then]]\nname = \"Expand\"\ninstructions = \"Write an article.\"\n\
+         [[steps.steps.else]]\nname = \"Shorten\"\ninstructions = \"Summarize it.\"\n",
+    );
+    let (_, mut sub) = start(&engine, wf, "bees");
+    write("condition-else", normalized(collect(&mut sub).await, 16));
+
+    // Failures set aside: `skip` and `continue`; and a step that runs out of time.
+    let mut script = Script::words(6, Duration::ZERO);
+    script.fail_after = Some((2, ErrorKind::Network));
+    let engine = scripted_engine(ScriptedProvider::new(script));
+    let wf = workflow_of(
+        "name = \"Aside\"\n[[steps]]\nname = \"A\"\ninstructions = \"a\"\n\
+         [[steps]]\nname = \"B\"\ninstructions = \"b\"\nmodel = \"openai:m\"\non_error = \"skip\"\n\
+         [[steps]]\nname = \"C\"\ninstructions = \"c\"\nmodel = \"openai:m\"\non_error = \"continue\"\n\
+         [[steps]]\nname = \"D\"\ninstructions = \"d\"\n",
+    );
+    let (_, mut sub) = start(&engine, wf, "set aside");
+    write(
+        "failures-set-aside",
+        normalized(collect(&mut sub).await, 17),
+    );
+    let engine = scripted_engine(ScriptedProvider::new(Script::words(
+        100,
+        Duration::from_millis(300),
+    )));
+    let wf = workflow_of(
+        "name = \"Slow\"\n[[steps]]\nname = \"Slow\"\ninstructions = \"a\"\nmodel = \"openai:m\"\ntimeout_secs = 1\n",
+    );
+    let (_, mut sub) = start(&engine, wf, "too slow");
+    write("failed-by-timeout", normalized(collect(&mut sub).await, 18));
 
     // As the history keeps it: merged deltas (`first_seq`) and the texts restored on reading.
     let db = scratch_db("record-event-logs");

@@ -49,12 +49,19 @@ async fn a_panic_ends_the_run_failed_with_its_one_terminal_event() {
         .await
         .expect("subscribers are not left hanging");
     match assert_well_formed(&events) {
-        EventKind::RunFailed {
-            step_index, error, ..
-        } => assert_eq!((*step_index, *error), (0, ErrorKind::Internal)),
+        EventKind::RunFailed { path, error, .. } => {
+            assert_eq!(
+                (path.as_deref(), *error),
+                (Some("step-1"), ErrorKind::Internal)
+            )
+        }
         other => panic!("{other:?}"),
     }
-    assert_eq!(deltas_of(&events, 0), "p0 p1 ", "the text so far is kept");
+    assert_eq!(
+        deltas_of(&events, "step-1"),
+        "p0 p1 ",
+        "the text so far is kept"
+    );
     let snap = tokio::time::timeout(Duration::from_secs(5), engine.wait(id))
         .await
         .unwrap()
@@ -73,12 +80,15 @@ async fn a_step_that_writes_too_much_is_stopped_at_the_limit() {
     let events = collect(&mut sub).await;
     match assert_well_formed(&events) {
         EventKind::RunFailed {
-            step_index,
+            path,
             error,
             message,
             ..
         } => {
-            assert_eq!((*step_index, *error), (0, ErrorKind::Provider));
+            assert_eq!(
+                (path.as_deref(), *error),
+                (Some("step-1"), ErrorKind::Provider)
+            );
             assert!(
                 message.contains("more than 1 kB") && message.contains("max_step_output_bytes"),
                 "{message}"
@@ -86,7 +96,7 @@ async fn a_step_that_writes_too_much_is_stopped_at_the_limit() {
         }
         other => panic!("{other:?}"),
     }
-    let text = deltas_of(&events, 0);
+    let text = deltas_of(&events, "step-1");
     assert_eq!(text.len(), 1_000, "exactly up to the limit");
     assert!(text.starts_with("w0 w1 "));
     assert_eq!(
@@ -106,7 +116,7 @@ async fn the_limit_never_splits_a_character() {
     let engine = engine_with(ProviderKind::OpenAi, provider, 6);
     let (_, mut sub) = start(&engine, steps(1, "openai:m"), "x");
     let events = collect(&mut sub).await;
-    assert_eq!(deltas_of(&events, 0), "ab日");
+    assert_eq!(deltas_of(&events, "step-1"), "ab日");
 }
 
 #[tokio::test]

@@ -53,14 +53,14 @@ async fn a_template_runs_to_completion_on_the_demo_model() {
         ]
     );
     // Each step's output is exactly its deltas; the run's output is the last step's.
-    for step in 0..2u32 {
+    for step in ["research", "write"] {
         let completed = events.iter().find_map(|e| match &e.kind {
             EventKind::StepCompleted {
-                step_index,
+                path,
                 output,
                 usage,
                 ..
-            } if *step_index == step => Some((output.clone(), *usage)),
+            } if path == step => Some((output.clone(), *usage)),
             _ => None,
         });
         let (out, usage) = completed.unwrap();
@@ -70,7 +70,7 @@ async fn a_template_runs_to_completion_on_the_demo_model() {
             "the demo model reports usage"
         );
     }
-    assert_eq!(*output, deltas_of(&events, 1));
+    assert_eq!(*output, deltas_of(&events, "write"));
     assert!(output.contains("tidal energy"));
 
     // The engine's snapshot is the fold of the events.
@@ -100,20 +100,22 @@ async fn each_step_gets_the_original_input_and_the_previous_output() {
 
     let requests = provider.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 3);
-    assert_eq!(requests[0].input, "the question");
-    assert!(requests[0].previous.is_none());
-    assert_eq!(requests[0].instructions, "Do part 1.");
+    assert_eq!(requests[0].user, "the question");
+    assert_eq!(requests[0].system, "Do part 1.");
     assert_eq!(requests[0].model.to_string(), "openai:scripted");
     for r in &requests[1..] {
-        assert_eq!(
-            r.input, "the question",
-            "a later step still knows the question"
+        assert!(
+            r.user.starts_with("Original request:\nthe question\n"),
+            "a later step still knows the question: {}",
+            r.user
         );
-        let prev = r.previous.as_ref().unwrap();
-        assert_eq!(prev.output, "w0 w1 w2 ");
-        assert!(r.user_message().contains("the question") && r.user_message().contains("w0 w1 w2"));
+        assert!(r.user.ends_with("):\nw0 w1 w2 "), "{}", r.user);
     }
-    assert_eq!(requests[2].previous.as_ref().unwrap().name, "Step 2");
+    assert!(
+        requests[2]
+            .user
+            .contains("Output of the previous step (Step 2)")
+    );
 }
 
 #[tokio::test]
@@ -130,7 +132,7 @@ async fn a_provider_error_fails_the_run_and_keeps_the_partial_text() {
     let (id, mut sub) = start(&engine, wf, "input");
     let events = collect(&mut sub).await;
     let EventKind::RunFailed {
-        step_index,
+        path,
         error,
         message,
         ..
@@ -139,8 +141,8 @@ async fn a_provider_error_fails_the_run_and_keeps_the_partial_text() {
         panic!("expected RunFailed");
     };
     assert_eq!(
-        (*step_index, *error, message.as_str()),
-        (1, ErrorKind::RateLimit, "scripted failure")
+        (path.as_deref(), *error, message.as_str()),
+        (Some("b"), ErrorKind::RateLimit, "scripted failure")
     );
 
     let snap = engine.get(id).unwrap();
@@ -181,7 +183,7 @@ async fn a_provider_that_is_not_set_up_fails_with_invalid_config() {
 async fn steps_without_a_model_use_the_default_model() {
     let engine = instant_engine();
     let wf = workflow_of("name = \"N\"\n[[steps]]\nname = \"A\"\ninstructions = \"List facts.\"\n");
-    assert!(wf.steps[0].model.is_none());
+    assert!(wf.steps[0].model().is_none());
     let (_, mut sub) = start(&engine, wf, "bees");
     let events = collect(&mut sub).await;
     assert!(matches!(
@@ -221,7 +223,10 @@ async fn bad_starts_are_refused_with_a_reason() {
     };
     assert_eq!(engine.start(empty), Err(StartError::EmptyInput));
     let mut bad = wf;
-    bad.steps[0].instructions.clear();
+    bad.steps[0].kind = stepwise_engine::workflow::StepKind::Agent {
+        instructions: String::new(),
+        model: None,
+    };
     let err = engine
         .start(StartRun {
             workflow: bad,

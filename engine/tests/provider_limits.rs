@@ -64,7 +64,7 @@ async fn keep_alives_do_not_keep_a_silent_step_alive() {
         let events = run_one(&engine, model).await;
         let (kind, msg) = failure(&events);
         assert_eq!(kind, ErrorKind::Timeout, "{model}: {msg}");
-        assert_eq!(deltas_of(&events, 0), "tok0 tok1 tok2 ", "{model}");
+        assert_eq!(deltas_of(&events, "step-1"), "tok0 tok1 tok2 ", "{model}");
         assert!(
             server
                 .wait_for_disconnect(0, Duration::from_secs(5))
@@ -90,7 +90,7 @@ async fn an_invalid_byte_fails_the_step_at_once() {
         assert_eq!(kind, ErrorKind::Provider, "{model}: {msg}");
         assert!(msg.contains("not UTF-8"), "{msg}");
         assert!(!msg.contains("caf"), "no model text in the message: {msg}");
-        assert_eq!(deltas_of(&events, 0), "tok0 tok1 ", "{model}");
+        assert_eq!(deltas_of(&events, "step-1"), "tok0 tok1 ", "{model}");
     }
 }
 

@@ -62,7 +62,7 @@ async fn both_formats_stream_every_token_in_order_with_usage() {
         );
         let expected: String = (0..500).map(|i| format!("tok{i} ")).collect();
         assert_eq!(
-            deltas_of(&events, 0),
+            deltas_of(&events, "step-1"),
             expected,
             "{model}: every token, in order"
         );
@@ -196,16 +196,11 @@ async fn cancel_closes_the_connection_while_connecting_waiting_and_streaming() {
             server.reset();
             server.push(behavior.clone());
             let (cancelled_at, events) = cancel_when(&engine, model, ready, &server).await;
-            let EventKind::RunCancelled {
-                step_index,
-                partial_output,
-                ..
-            } = assert_well_formed(&events)
-            else {
-                panic!("{phase}/{model}: not cancelled")
-            };
-            assert_eq!(*step_index, Some(0), "{phase}/{model}");
-            assert_eq!(*partial_output, deltas_of(&events, 0));
+            assert_eq!(
+                cancelled_during(assert_well_formed(&events)),
+                [("step-1".to_string(), deltas_of(&events, "step-1"))],
+                "{phase}/{model}"
+            );
             let seen = server.wait_for_disconnect(0, Duration::from_secs(2)).await;
             let seen = seen.unwrap_or_else(|| {
                 panic!("{phase}/{model}: the server never saw the connection close")
@@ -313,7 +308,7 @@ async fn a_retry_that_succeeds_completes_the_run() {
         assert_well_formed(&events),
         EventKind::RunCompleted { .. }
     ));
-    assert_eq!(deltas_of(&events, 0), "tok0 tok1 tok2 tok3 tok4 ");
+    assert_eq!(deltas_of(&events, "step-1"), "tok0 tok1 tok2 tok3 tok4 ");
     assert_eq!(server.request_count(), 3);
 }
 
@@ -395,7 +390,7 @@ async fn malformed_chunks_and_error_events_fail_as_provider_errors() {
         let (kind, msg) = failure(&events);
         assert_eq!(kind, ErrorKind::Provider, "{model}");
         assert!(msg.contains("Overloaded"), "{msg}");
-        assert_eq!(deltas_of(&events, 0), "tok0 tok1 tok2 tok3 ");
+        assert_eq!(deltas_of(&events, "step-1"), "tok0 tok1 tok2 tok3 ");
         assert_eq!(server.request_count(), 2, "{model}: no retries after text");
     }
 }

@@ -50,10 +50,7 @@ async fn every_outcome_is_saved_exactly_as_the_engine_saw_it() {
     let (done, mut a) = start(&engine, wf.clone(), "tidal energy");
     let (failed, mut b) = start(&engine, steps(2, "openai:m"), "will fail");
     let (cancelled, mut c) = start(&engine, wf.clone(), "to cancel");
-    while !matches!(
-        c.next().await.unwrap().kind,
-        EventKind::TextDelta { step_index: 0, .. }
-    ) {}
+    while !matches!(c.next().await.unwrap().kind, EventKind::TextDelta { .. }) {}
     assert!(engine.cancel(cancelled, CancelReason::User));
     let mut all = Vec::new();
     for sub in [&mut a, &mut b, &mut c] {
@@ -405,6 +402,15 @@ fn the_first_schema_migrates_and_keeps_its_runs() {
         (RunStatus::Completed, "the moons of Jupiter")
     );
     assert_eq!(run.steps[0].text, "Io has volcanoes. Europa has an ocean.");
+    // Before the step tree a step had no path: it is named by the id its name gives.
+    assert_eq!(
+        (run.steps[0].path.as_str(), run.steps[0].kind),
+        ("research", stepwise_engine::workflow::StepKindName::Agent)
+    );
+    assert_eq!(
+        store.workflow_of(id).unwrap().unwrap().steps[0].id,
+        "research"
+    );
     // Version 2 added search; the old run is indexed by the migration.
     let found = store
         .list_runs(&RunFilter {
@@ -413,13 +419,19 @@ fn the_first_schema_migrates_and_keeps_its_runs() {
         })
         .unwrap();
     assert_eq!(found.iter().map(|r| r.run_id).collect::<Vec<_>>(), [id]);
-    assert_eq!(store.events(id).unwrap().len(), 1);
+    // Its version 1 log is read in today's form.
+    let events = store.events(id).unwrap();
+    assert_eq!(events.len(), 1);
+    let EventKind::RunStarted { steps, .. } = &events[0].kind else {
+        panic!("{:?}", events[0])
+    };
+    assert_eq!((steps[0].path.as_str(), events[0].v), ("research", 2));
     drop(store);
     let version: u32 = rusqlite::Connection::open(&path)
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 fn bytes_of(path: &Path) -> Vec<u8> {
@@ -452,7 +464,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         StoreError::TooNew {
             path: path.display().to_string(),
             found: 99,
-            supported: 3
+            supported: 4
         }
     );
     assert_eq!(bytes_of(&path), before);

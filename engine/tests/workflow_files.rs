@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use stepwise_engine::workflow::{self, WorkflowError, WorkflowIssue};
-use stepwise_engine::{Step, Workflow};
+use stepwise_engine::{StepDraft, WorkflowDraft};
 
 fn errors(toml: &str) -> WorkflowError {
     workflow::parse(toml, Some("my.toml")).unwrap_err()
@@ -25,17 +25,17 @@ fn a_good_file_parses_with_every_field() {
     assert_eq!(w.name, "R");
     assert_eq!(w.description, "d");
     assert_eq!(w.steps.len(), 2);
-    assert_eq!(
-        w.steps[0].model.as_ref().unwrap().to_string(),
-        "openai:gpt-5-mini"
-    );
-    assert!(w.steps[1].model.is_none());
+    assert_eq!(w.steps[0].model().unwrap().to_string(), "openai:gpt-5-mini");
+    assert!(w.steps[1].model().is_none());
 }
 
 #[test]
 fn missing_name() {
     let i = only("[[steps]]\nname = \"A\"\ninstructions = \"x\"\n");
-    assert_eq!((i.field.as_deref(), i.step_index), (Some("name"), None));
+    assert_eq!(
+        (i.field.as_deref(), i.step.as_deref()),
+        (Some("name"), None)
+    );
     assert!(i.message.contains("needs a name"));
 }
 
@@ -59,8 +59,8 @@ fn step_without_a_name() {
     // Reported at the step's `[[steps]]` header: that is where the name belongs.
     let i = only("name = \"R\"\n[[steps]]\ninstructions = \"x\"\n");
     assert_eq!(
-        (i.step_index, i.field.as_deref(), i.line),
-        (Some(0), Some("name"), Some(2))
+        (i.step.as_deref(), i.field.as_deref(), i.line),
+        (Some("steps[0]"), Some("name"), Some(2))
     );
 }
 
@@ -70,8 +70,8 @@ fn duplicate_step_names_ignore_case() {
         "name = \"R\"\n[[steps]]\nname = \"Write\"\ninstructions = \"x\"\n[[steps]]\nname = \"write\"\ninstructions = \"y\"\n",
     );
     assert_eq!(
-        (i.step_index, i.step_name.as_deref()),
-        (Some(1), Some("write"))
+        (i.step.as_deref(), i.step_name.as_deref()),
+        (Some("steps[1]"), Some("write"))
     );
     assert_eq!((i.field.as_deref(), i.line), (Some("name"), Some(6)));
     assert!(i.message.contains("step 1 already has this name"));
@@ -81,8 +81,8 @@ fn duplicate_step_names_ignore_case() {
 fn missing_and_empty_instructions() {
     let i = only("name = \"R\"\n[[steps]]\nname = \"A\"\n");
     assert_eq!(
-        (i.step_index, i.field.as_deref()),
-        (Some(0), Some("instructions"))
+        (i.step.as_deref(), i.field.as_deref()),
+        (Some("steps[0]"), Some("instructions"))
     );
     assert!(i.message.contains("missing"));
     let i = only("name = \"R\"\n[[steps]]\nname = \"A\"\ninstructions = \"\"\"\n  \n\"\"\"\n");
@@ -102,8 +102,8 @@ fn malformed_model_references() {
             "name = \"R\"\n[[steps]]\nname = \"A\"\ninstructions = \"x\"\nmodel = \"{model}\"\n"
         ));
         assert_eq!(
-            (i.step_index, i.field.as_deref(), i.line),
-            (Some(0), Some("model"), Some(5)),
+            (i.step.as_deref(), i.field.as_deref(), i.line),
+            (Some("steps[0]"), Some("model"), Some(5)),
             "{model}"
         );
         assert!(i.message.contains(says), "{model}: {}", i.message);
@@ -114,12 +114,12 @@ fn malformed_model_references() {
 fn unknown_fields_are_reported_not_dropped() {
     let i = only("name = \"R\"\n[[steps]]\nname = \"A\"\ninstruction = \"x\"\n");
     assert_eq!(
-        (i.step_index, i.field.as_deref(), i.line),
-        (Some(0), Some("instruction"), Some(4))
+        (i.step.as_deref(), i.field.as_deref(), i.line),
+        (Some("steps[0]"), Some("instruction"), Some(4))
     );
     let i = only("name = \"R\"\ncolour = \"red\"\n[[steps]]\nname = \"A\"\ninstructions = \"x\"\n");
     assert_eq!(
-        (i.step_index, i.field.as_deref(), i.line),
+        (i.step.as_deref(), i.field.as_deref(), i.line),
         (None, Some("colour"), Some(2))
     );
 }
@@ -127,7 +127,7 @@ fn unknown_fields_are_reported_not_dropped() {
 #[test]
 fn toml_syntax_errors_give_the_line() {
     let i = only("name = \"R\"\n[[steps]]\nname = \"A\ninstructions = \"x\"\n");
-    assert_eq!((i.line, i.step_index), (Some(3), Some(0)));
+    assert_eq!((i.line, i.step.as_deref()), (Some(3), Some("steps[0]")));
     let i = only("name = 5\n");
     assert_eq!((i.line, i.field.as_deref()), (Some(1), Some("name")));
     assert!(i.message.contains("string"), "{}", i.message);
@@ -145,7 +145,9 @@ fn every_issue_is_reported_at_once_and_names_the_file() {
     assert_eq!(shown.lines().count(), 5);
     assert!(shown.lines().all(|l| l.starts_with("my.toml: ")), "{shown}");
     assert!(
-        shown.contains("my.toml: line 4, step 2 \"a\", field `name`: step 1 already has this name"),
+        shown.contains(
+            "my.toml: line 4, step \"a\" (steps[1]), field `name`: step 1 already has this name"
+        ),
         "{shown}"
     );
 }
@@ -159,18 +161,18 @@ fn an_unreadable_file_is_a_clear_error() {
 
 #[test]
 fn workflows_built_in_code_follow_the_same_rules() {
-    let mut w = Workflow {
+    let mut w = WorkflowDraft {
         name: "Mine".into(),
         description: String::new(),
-        steps: vec![Step {
+        steps: vec![StepDraft {
             name: "A".into(),
             instructions: "x".into(),
-            model: None,
+            ..StepDraft::default()
         }],
     };
     assert!(w.validate().is_ok());
     w.steps.push(w.steps[0].clone());
     let e = w.validate().unwrap_err();
-    assert_eq!(e.issues[0].step_index, Some(1));
+    assert_eq!(e.issues[0].step.as_deref(), Some("steps[1]"));
     assert_eq!(e.issues[0].line, None, "no file, so no line");
 }

@@ -12,6 +12,7 @@ use crate::error::AppError;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct SavedWorkflow {
     pub id: String,
+    #[specta(type = stepwise_engine::WorkflowDraft)]
     pub workflow: Workflow,
 }
 

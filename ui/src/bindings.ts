@@ -92,25 +92,79 @@ export type ConnectionReport_Serialize = {
 /**  Why a run failed, coarse enough for the UI to say what to do next. */
 export type ErrorKind = "auth" | "rate_limit" | "provider" | "network" | "timeout" | "invalid_config" | "internal";
 
+/**
+ *  A step is named by its **path**: the ids from the top of the tree down, `/` between them, and
+ *  `#N` after a loop for its round N: `angles/economics`, `revise#3/critique`.
+ */
 export type EventKind = EventKind_Serialize | EventKind_Deserialize;
 
-export type EventKind_Deserialize = { type: "RunStarted"; workflow_name: string; input: string; steps: StepInfo[] } | { type: "StepStarted"; step_index: number; name: string; 
-/**  The model reference actually used, e.g. `demo` or `openai:gpt-5-mini`. */
-model: string } | { type: "TextDelta"; step_index: number; text: string } | { type: "StepCompleted"; step_index: number; output: string; duration_ms: number; usage?: Usage_Deserialize | null } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
-/**  The step that was running, if one was (a run can be cancelled before or between steps). */
-step_index?: number | null; 
-/**  The running step's text so far. Completed steps keep their outputs too. */
-partial_output: string; duration_ms: number } | { type: "RunFailed"; step_index: number; error: ErrorKind; 
+/**
+ *  A step is named by its **path**: the ids from the top of the tree down, `/` between them, and
+ *  `#N` after a loop for its round N: `angles/economics`, `revise#3/critique`.
+ */
+export type EventKind_Deserialize = 
+/**  The run's steps as far as they are known before it runs (a loop's children in round 1). */
+{ type: "RunStarted"; workflow_name: string; input: string; steps: StepInfo_Deserialize[] } | 
+/**
+ *  A step starts (for a step the outline did not hold, such as a loop's round 2, this is
+ *  where it first appears).
+ */
+{ type: "StepStarted"; step: StepInfo_Deserialize } | { type: "TextDelta"; path: string; text: string } | { type: "StepCompleted"; path: string; output: string; duration_ms: number; usage?: Usage_Deserialize | null } | 
+/**
+ *  A step failed. The run fails too unless the step (or a step around it) says
+ *  `on_error = "skip"` or `"continue"`.
+ */
+{ type: "StepFailed"; path: string; error: ErrorKind; message: string; duration_ms: number } | 
+/**  A step that will not run, or whose failure was set aside (`on_error = "skip"`). */
+{ type: "StepSkipped"; path: string; reason: SkipReason; 
+/**  For a failure set aside: what went wrong. */
+message?: string | null } | 
+/**  A loop begins round `round` (1-based) of at most `max_rounds`. */
+{ type: "LoopRoundStarted"; path: string; round: number; max_rounds: number } | 
+/**  A router's model picked a route, and said why in one line. */
+{ type: "RouteChosen"; path: string; route: string; reason: string } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
+/**
+ *  Every step that was running (parallel branches, and the steps around them), with its
+ *  text so far. Completed steps keep their outputs too.
+ */
+running: PartialStep[]; duration_ms: number } | { type: "RunFailed"; 
+/**  The step whose failure ended the run, when one did. */
+path?: string | null; error: ErrorKind; 
 /**  Written for a person: what went wrong and what to do about it. */
 message: string; duration_ms: number };
 
-export type EventKind_Serialize = { type: "RunStarted"; workflow_name: string; input: string; steps: StepInfo[] } | { type: "StepStarted"; step_index: number; name: string; 
-/**  The model reference actually used, e.g. `demo` or `openai:gpt-5-mini`. */
-model: string } | { type: "TextDelta"; step_index: number; text: string } | { type: "StepCompleted"; step_index: number; output: string; duration_ms: number; usage: Usage_Serialize | null } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
-/**  The step that was running, if one was (a run can be cancelled before or between steps). */
-step_index: number | null; 
-/**  The running step's text so far. Completed steps keep their outputs too. */
-partial_output: string; duration_ms: number } | { type: "RunFailed"; step_index: number; error: ErrorKind; 
+/**
+ *  A step is named by its **path**: the ids from the top of the tree down, `/` between them, and
+ *  `#N` after a loop for its round N: `angles/economics`, `revise#3/critique`.
+ */
+export type EventKind_Serialize = 
+/**  The run's steps as far as they are known before it runs (a loop's children in round 1). */
+{ type: "RunStarted"; workflow_name: string; input: string; steps: StepInfo_Serialize[] } | 
+/**
+ *  A step starts (for a step the outline did not hold, such as a loop's round 2, this is
+ *  where it first appears).
+ */
+{ type: "StepStarted"; step: StepInfo_Serialize } | { type: "TextDelta"; path: string; text: string } | { type: "StepCompleted"; path: string; output: string; duration_ms: number; usage: Usage_Serialize | null } | 
+/**
+ *  A step failed. The run fails too unless the step (or a step around it) says
+ *  `on_error = "skip"` or `"continue"`.
+ */
+{ type: "StepFailed"; path: string; error: ErrorKind; message: string; duration_ms: number } | 
+/**  A step that will not run, or whose failure was set aside (`on_error = "skip"`). */
+{ type: "StepSkipped"; path: string; reason: SkipReason; 
+/**  For a failure set aside: what went wrong. */
+message: string | null } | 
+/**  A loop begins round `round` (1-based) of at most `max_rounds`. */
+{ type: "LoopRoundStarted"; path: string; round: number; max_rounds: number } | 
+/**  A router's model picked a route, and said why in one line. */
+{ type: "RouteChosen"; path: string; route: string; reason: string } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
+/**
+ *  Every step that was running (parallel branches, and the steps around them), with its
+ *  text so far. Completed steps keep their outputs too.
+ */
+running: PartialStep[]; duration_ms: number } | { type: "RunFailed"; 
+/**  The step whose failure ended the run, when one did. */
+path: string | null; error: ErrorKind; 
 /**  Written for a person: what went wrong and what to do about it. */
 message: string; duration_ms: number };
 
@@ -141,6 +195,26 @@ export type HistoryStatus_Serialize = {
 export type KeyStorage = "keychain" | 
 /**  No keychain answered: a file readable only by this user. */
 "file";
+
+export type LoopRounds = {
+	round: number,
+	max: number,
+};
+
+/**  What a step's failure does to the run. A cancel ignores it: a cancel always stops the run. */
+export type OnError = 
+/**  The run fails. */
+"stop" | 
+/**  The step is marked skipped, its output empty, and the run goes on. */
+"skip" | 
+/**  The step is marked failed, its text so far stands as its output, and the run goes on. */
+"continue";
+
+/**  A running step's text at a cancel. */
+export type PartialStep = {
+	path: string,
+	text: string,
+};
 
 /**
  *  Which family of provider serves a model. `Ollama` speaks the OpenAI wire format but has its own
@@ -183,8 +257,37 @@ export type ProviderView_Serialize = {
 	key_saved_for: string | null,
 };
 
-export type RunError = {
-	step_index: number,
+export type RouteChoice = {
+	route: string,
+	reason: string,
+};
+
+export type RouteDraft = RouteDraft_Serialize | RouteDraft_Deserialize;
+
+export type RouteDraft_Deserialize = {
+	name?: string,
+	description?: string,
+	steps?: StepDraft_Deserialize[],
+};
+
+export type RouteDraft_Serialize = {
+	name: string,
+	description: string,
+	steps: StepDraft_Serialize[],
+};
+
+export type RunError = RunError_Serialize | RunError_Deserialize;
+
+export type RunError_Deserialize = {
+	/**  The step whose failure ended the run, when one did. */
+	path?: string | null,
+	kind: ErrorKind,
+	message: string,
+};
+
+export type RunError_Serialize = {
+	/**  The step whose failure ended the run, when one did. */
+	path: string | null,
 	kind: ErrorKind,
 	message: string,
 };
@@ -286,7 +389,7 @@ export type RunSnapshot_Deserialize = {
 	/**  The last step's output once completed. */
 	final_output?: string | null,
 	cancel_reason?: CancelReason | null,
-	error?: RunError | null,
+	error?: RunError_Deserialize | null,
 	started_at_ms?: number | null,
 	ended_at_ms?: number | null,
 	last_seq: number,
@@ -301,7 +404,7 @@ export type RunSnapshot_Serialize = {
 	/**  The last step's output once completed. */
 	final_output: string | null,
 	cancel_reason: CancelReason | null,
-	error: RunError | null,
+	error: RunError_Serialize | null,
 	started_at_ms: number | null,
 	ended_at_ms: number | null,
 	last_seq: number,
@@ -358,13 +461,13 @@ export type SavedWorkflow = SavedWorkflow_Serialize | SavedWorkflow_Deserialize;
 /**  A workflow the user saved, with the id (file name) it is known by. */
 export type SavedWorkflow_Deserialize = {
 	id: string,
-	workflow: Workflow_Deserialize,
+	workflow: WorkflowDraft_Deserialize,
 };
 
 /**  A workflow the user saved, with the id (file name) it is known by. */
 export type SavedWorkflow_Serialize = {
 	id: string,
-	workflow: Workflow_Serialize,
+	workflow: WorkflowDraft_Serialize,
 };
 
 /**  What Settings can change. Keys are set separately, write-only (`set_api_key`). */
@@ -404,81 +507,175 @@ export type SettingsView_Serialize = {
 	history: HistoryStatus_Serialize,
 };
 
-/**
- *  One step: an agent with instructions and a model. A step without a model uses the engine's
- *  default model (the offline demo model unless settings say otherwise).
- */
-export type Step = Step_Serialize | Step_Deserialize;
+/**  Why a step did not run or was set aside. */
+export type SkipReason = 
+/**  A condition's other branch, or a route the router did not pick. */
+"not_taken" | 
+/**  It failed and says `on_error = "skip"`. */
+"on_error";
 
+/**  One step of any kind; the fields a kind does not use stay empty (and are refused if not). */
 export type StepDraft = StepDraft_Serialize | StepDraft_Deserialize;
 
+/**  One step of any kind; the fields a kind does not use stay empty (and are refused if not). */
 export type StepDraft_Deserialize = {
+	/**  Empty: made from the name. */
+	id?: string,
 	name?: string,
+	kind?: StepKindName,
 	instructions?: string,
 	/**  Empty or absent: the default model. */
 	model?: string | null,
+	/**  A condition's test. */
+	if?: string,
+	/**  A loop's test, checked after each round. */
+	until?: string,
+	max_iterations?: number | null,
+	timeout_secs?: number | null,
+	retries?: number | null,
+	on_error?: OnError | null,
+	/**  Children of a parallel, loop or group step. */
+	steps?: StepDraft_Deserialize[],
+	then?: StepDraft_Deserialize[],
+	else?: StepDraft_Deserialize[],
+	routes?: RouteDraft_Deserialize[],
 };
 
+/**  One step of any kind; the fields a kind does not use stay empty (and are refused if not). */
 export type StepDraft_Serialize = {
+	/**  Empty: made from the name. */
+	id?: string,
 	name: string,
-	instructions: string,
+	kind?: StepKindName,
+	instructions?: string,
 	/**  Empty or absent: the default model. */
-	model: string | null,
+	model?: string,
+	/**  A condition's test. */
+	if?: string,
+	/**  A loop's test, checked after each round. */
+	until?: string,
+	max_iterations?: number,
+	timeout_secs?: number,
+	retries?: number,
+	on_error?: OnError,
+	/**  Children of a parallel, loop or group step. */
+	steps?: StepDraft_Serialize[],
+	then?: StepDraft_Serialize[],
+	else?: StepDraft_Serialize[],
+	routes?: RouteDraft_Serialize[],
 };
 
-/**  A step as announced in `RunStarted`. */
-export type StepInfo = {
+/**  A step as `RunStarted` and `StepStarted` announce it. */
+export type StepInfo = StepInfo_Serialize | StepInfo_Deserialize;
+
+/**  A step as `RunStarted` and `StepStarted` announce it. */
+export type StepInfo_Deserialize = {
+	path: string,
+	/**  The path of the step it is inside, if any. */
+	parent?: string | null,
+	id: string,
 	name: string,
+	kind: StepKindName,
+	/**  The model it calls (agents and routers; empty for the others), e.g. `demo`. */
 	model: string,
+	/**  Inside a condition: `then` or `else`; inside a router: the route's name. */
+	branch?: string | null,
+	/**  Directly inside a loop: the round it belongs to. */
+	round?: number | null,
 };
 
+/**  A step as `RunStarted` and `StepStarted` announce it. */
+export type StepInfo_Serialize = {
+	path: string,
+	/**  The path of the step it is inside, if any. */
+	parent: string | null,
+	id: string,
+	name: string,
+	kind: StepKindName,
+	/**  The model it calls (agents and routers; empty for the others), e.g. `demo`. */
+	model: string,
+	/**  Inside a condition: `then` or `else`; inside a router: the route's name. */
+	branch: string | null,
+	/**  Directly inside a loop: the round it belongs to. */
+	round: number | null,
+};
+
+/**  The kinds of step, as files and events name them. */
+export type StepKindName = "agent" | "parallel" | "loop" | "condition" | "router" | "group";
+
+/**
+ *  One step as far as the run has got: the outline's steps from the start, others (a loop's
+ *  later rounds) from when they start. The list only grows, in order of first appearance; a
+ *  step's children follow it.
+ */
 export type StepSnapshot = StepSnapshot_Serialize | StepSnapshot_Deserialize;
 
+/**
+ *  One step as far as the run has got: the outline's steps from the start, others (a loop's
+ *  later rounds) from when they start. The list only grows, in order of first appearance; a
+ *  step's children follow it.
+ */
 export type StepSnapshot_Deserialize = {
+	path: string,
+	parent?: string | null,
+	id: string,
 	name: string,
+	kind: StepKindName,
 	model: string,
+	branch?: string | null,
+	round?: number | null,
 	status: StepStatus,
 	/**  Everything streamed so far; the output once completed. */
 	text: string,
 	started_at_ms?: number | null,
 	duration_ms?: number | null,
 	usage?: Usage_Deserialize | null,
+	/**  A loop: the round running (or the last one run) and the most it may run. */
+	rounds?: LoopRounds | null,
+	/**  A router: the route it took and why. */
+	chosen?: RouteChoice | null,
+	/**  Why it was skipped (`None` for a step the run's end left unstarted). */
+	skipped?: SkipReason | null,
+	/**  What went wrong, for a step that failed or whose failure was set aside. */
+	note?: string | null,
 };
 
+/**
+ *  One step as far as the run has got: the outline's steps from the start, others (a loop's
+ *  later rounds) from when they start. The list only grows, in order of first appearance; a
+ *  step's children follow it.
+ */
 export type StepSnapshot_Serialize = {
+	path: string,
+	parent: string | null,
+	id: string,
 	name: string,
+	kind: StepKindName,
 	model: string,
+	branch: string | null,
+	round: number | null,
 	status: StepStatus,
 	/**  Everything streamed so far; the output once completed. */
 	text: string,
 	started_at_ms: number | null,
 	duration_ms: number | null,
 	usage: Usage_Serialize | null,
+	/**  A loop: the round running (or the last one run) and the most it may run. */
+	rounds: LoopRounds | null,
+	/**  A router: the route it took and why. */
+	chosen: RouteChoice | null,
+	/**  Why it was skipped (`None` for a step the run's end left unstarted). */
+	skipped: SkipReason | null,
+	/**  What went wrong, for a step that failed or whose failure was set aside. */
+	note: string | null,
 };
 
 export type StepStatus = "pending" | "running" | "completed" | "failed" | "cancelled" | 
-/**  Never ran because the run ended before it. */
+/**
+ *  Never ran (the run ended before it, or its branch was not taken), or its failure was
+ *  set aside (`on_error = "skip"`).
+ */
 "skipped";
-
-/**
- *  One step: an agent with instructions and a model. A step without a model uses the engine's
- *  default model (the offline demo model unless settings say otherwise).
- */
-export type Step_Deserialize = {
-	name: string,
-	instructions: string,
-	model?: string | null,
-};
-
-/**
- *  One step: an agent with instructions and a model. A step without a model uses the engine's
- *  default model (the offline demo model unless settings say otherwise).
- */
-export type Step_Serialize = {
-	name: string,
-	instructions: string,
-	model?: string,
-};
 
 export type StoreError = { kind: "locked"; detail: string } | { kind: "read_only"; detail: string } | { kind: "corrupt"; detail: string } | { kind: "too_new"; detail: {
 	path: string,
@@ -495,13 +692,13 @@ export type Template = Template_Serialize | Template_Deserialize;
 /**  A built-in workflow and the stable id it is known by (`stepwise run research-and-write`). */
 export type Template_Deserialize = {
 	id: string,
-	workflow: Workflow_Deserialize,
+	workflow: WorkflowDraft_Deserialize,
 };
 
 /**  A built-in workflow and the stable id it is known by (`stepwise run research-and-write`). */
 export type Template_Serialize = {
 	id: string,
-	workflow: Workflow_Serialize,
+	workflow: WorkflowDraft_Serialize,
 };
 
 /**  Token counts when the provider reports them. */
@@ -519,35 +716,14 @@ export type Usage_Serialize = {
 	output_tokens: number | null,
 };
 
-/**
- *  A validated workflow. Construct it with [`parse`] (or [`Workflow::validate`] for one built in
- *  code) so that the engine never sees an invalid one.
- */
-export type Workflow = Workflow_Serialize | Workflow_Deserialize;
-
-/**
- *  A workflow as an editor holds it: any text in any field, a model not yet checked. It crosses
- *  from the UI in this form so that every mistake comes back as a [`WorkflowError`] on its field,
- *  never as a failure to read the message. A [`Workflow`] serializes to the same shape.
- */
 export type WorkflowDraft = WorkflowDraft_Serialize | WorkflowDraft_Deserialize;
 
-/**
- *  A workflow as an editor holds it: any text in any field, a model not yet checked. It crosses
- *  from the UI in this form so that every mistake comes back as a [`WorkflowError`] on its field,
- *  never as a failure to read the message. A [`Workflow`] serializes to the same shape.
- */
 export type WorkflowDraft_Deserialize = {
 	name?: string,
 	description?: string,
 	steps?: StepDraft_Deserialize[],
 };
 
-/**
- *  A workflow as an editor holds it: any text in any field, a model not yet checked. It crosses
- *  from the UI in this form so that every mistake comes back as a [`WorkflowError`] on its field,
- *  never as a failure to read the message. A [`Workflow`] serializes to the same shape.
- */
 export type WorkflowDraft_Serialize = {
 	name: string,
 	description: string,
@@ -576,8 +752,11 @@ export type WorkflowIssue = WorkflowIssue_Serialize | WorkflowIssue_Deserialize;
 
 /**  One problem: where it is (step, field, line) and what is wrong. */
 export type WorkflowIssue_Deserialize = {
-	/**  Index of the step (0-based) when the problem is inside a step. */
-	step_index?: number | null,
+	/**
+	 *  Where the step is when the problem is inside one: `steps[1]`, `steps[1].then[0]`,
+	 *  `steps[0].routes[1].steps[0]` (0-based positions, as the editor lists them).
+	 */
+	step?: string | null,
 	/**  The step's name, when it has one. */
 	step_name?: string | null,
 	/**  The field concerned (`name`, `instructions`, `model`, `steps` …), when there is one. */
@@ -589,8 +768,11 @@ export type WorkflowIssue_Deserialize = {
 
 /**  One problem: where it is (step, field, line) and what is wrong. */
 export type WorkflowIssue_Serialize = {
-	/**  Index of the step (0-based) when the problem is inside a step. */
-	step_index: number | null,
+	/**
+	 *  Where the step is when the problem is inside one: `steps[1]`, `steps[1].then[0]`,
+	 *  `steps[0].routes[1].steps[0]` (0-based positions, as the editor lists them).
+	 */
+	step: string | null,
 	/**  The step's name, when it has one. */
 	step_name: string | null,
 	/**  The field concerned (`name`, `instructions`, `model`, `steps` …), when there is one. */
@@ -598,26 +780,6 @@ export type WorkflowIssue_Serialize = {
 	/**  1-based line in the file, when the file gives one. */
 	line: number | null,
 	message: string,
-};
-
-/**
- *  A validated workflow. Construct it with [`parse`] (or [`Workflow::validate`] for one built in
- *  code) so that the engine never sees an invalid one.
- */
-export type Workflow_Deserialize = {
-	name: string,
-	description?: string,
-	steps: Step_Deserialize[],
-};
-
-/**
- *  A validated workflow. Construct it with [`parse`] (or [`Workflow::validate`] for one built in
- *  code) so that the engine never sees an invalid one.
- */
-export type Workflow_Serialize = {
-	name: string,
-	description: string,
-	steps: Step_Serialize[],
 };
 
 /* Tauri Specta runtime */

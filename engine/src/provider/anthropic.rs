@@ -48,8 +48,8 @@ impl AnthropicProvider {
             "model": req.model.model(),
             "max_tokens": self.max_tokens,
             "stream": true,
-            "system": req.instructions,
-            "messages": [{"role": "user", "content": req.user_message()}],
+            "system": req.system,
+            "messages": [{"role": "user", "content": req.user}],
         });
         Ok(Prepared {
             url,

@@ -102,8 +102,8 @@ impl Provider for DemoModel {
     fn stream(&self, request: ModelRequest) -> ChunkStream {
         let text = compose(&request, self.words);
         let pieces: VecDeque<String> = into_pieces(&text).into();
-        let input_words = request.user_message().split_whitespace().count()
-            + request.instructions.split_whitespace().count();
+        let input_words =
+            request.user.split_whitespace().count() + request.system.split_whitespace().count();
         let usage = Usage {
             input_tokens: Some(input_words as u32),
             output_tokens: Some(pieces.len() as u32),
@@ -156,9 +156,8 @@ mod tests {
     fn request(input: &str) -> ModelRequest {
         ModelRequest {
             model: ModelRef::demo(),
-            instructions: "List the key facts.".into(),
-            input: input.into(),
-            previous: None,
+            system: "List the key facts.".into(),
+            user: input.into(),
         }
     }
 

@@ -3,12 +3,25 @@
 //! email, a story, an article) and fills it with the topic, seeded by a hash of the request.
 
 use super::ModelRequest;
+use crate::run::steps::prompt::sections;
+use crate::run::steps::router::ROUTES_HEAD;
+
+/// What the demo reviser writes at the top of a revision, and what its reviewer looks for: a
+/// draft is approved once it has been revised (so "Draft and review" approves in round 2).
+const REVISION_MARK: &str = "*Revised to address the review.*";
 
 /// The whole answer for a request. `words` forces an exact length (benchmarks).
 pub(super) fn compose(req: &ModelRequest, words: Option<usize>) -> String {
+    if words.is_none()
+        && let Some(answer) = route_answer(req)
+    {
+        return answer;
+    }
     let mut w = Writer::new(req);
-    let shape = Shape::from_instructions(&req.instructions);
+    let shape = Shape::from_instructions(&req.system);
     let mut text = match shape {
+        Shape::Review => w.review(),
+        Shape::Revision => w.revision(),
         Shape::Facts => w.facts(),
         Shape::ActionItems => w.action_items(),
         Shape::Summary => w.summary(),
@@ -57,6 +70,8 @@ pub(super) fn into_pieces(text: &str) -> Vec<String> {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Shape {
+    Review,
+    Revision,
     Facts,
     ActionItems,
     Summary,
@@ -69,7 +84,11 @@ impl Shape {
     fn from_instructions(instructions: &str) -> Shape {
         let i = instructions.to_lowercase();
         let has = |words: &[&str]| words.iter().any(|w| i.contains(w));
-        if has(&["story", "tale", "fable"]) {
+        if has(&["review", "critique"]) && i.contains("approved") {
+            Shape::Review
+        } else if has(&["revise", "rewrite", "improve the draft"]) {
+            Shape::Revision
+        } else if has(&["story", "tale", "fable"]) {
             Shape::Story {
                 long: has(&["long", "chapters", "novel"]),
             }
@@ -122,6 +141,8 @@ struct Writer {
     rng: Rng,
     topic: String,
     previous_points: Vec<String>,
+    /// What came before: the previous step's output, or the cited outputs.
+    previous: String,
     hero: String,
     name: &'static str,
     place: &'static str,
@@ -129,13 +150,11 @@ struct Writer {
 
 impl Writer {
     fn new(req: &ModelRequest) -> Self {
-        let prev = req
-            .previous
-            .as_ref()
-            .map(|p| p.output.as_str())
-            .unwrap_or("");
-        let mut rng = Rng(fnv1a(&[&req.instructions, &req.input, prev]));
-        let topic = topic_of(&req.input);
+        let (input, prev) = sections(&req.user);
+        // A step that cites other steps has their outputs in its instructions instead.
+        let prev = prev.unwrap_or(&req.system);
+        let mut rng = Rng(fnv1a(&[&req.system, &req.user]));
+        let topic = topic_of(input);
         let lower = topic.to_lowercase();
         let hero = if ["a ", "an ", "the "].iter().any(|a| lower.starts_with(a)) {
             topic.clone()
@@ -148,6 +167,7 @@ impl Writer {
             rng,
             topic,
             previous_points: points_of(prev),
+            previous: prev.to_string(),
             hero,
             name,
             place,
@@ -262,6 +282,29 @@ impl Writer {
         out
     }
 
+    /// A reviewer: approves a draft that has been revised, asks for changes otherwise.
+    fn review(&mut self) -> String {
+        if self.previous.contains(REVISION_MARK) {
+            format!(
+                "The revision reads well: the opening is clear, the points on {} are in a \
+                 sensible order and the ending lands.\n\nAPPROVED",
+                self.topic
+            )
+        } else {
+            let mut out = format!("Review of the draft on {}:\n\n", self.topic);
+            for s in self.pick_n(REVIEW_NOTES, 3) {
+                out.push_str(&format!("- {s}\n"));
+            }
+            out.push_str("\nNot approved yet: please revise and send it back.");
+            out
+        }
+    }
+
+    /// A reviser: the article again, marked as revised.
+    fn revision(&mut self) -> String {
+        format!("{REVISION_MARK}\n\n{}", self.article())
+    }
+
     fn article(&mut self) -> String {
         let mut out = format!("# {}\n\n", self.pick(ARTICLE_TITLES));
         out.push_str(&self.pick(ARTICLE_INTROS));
@@ -304,6 +347,42 @@ impl Writer {
             _ => self.pick_n(ARTICLE_BODY, 3).join(" "),
         }
     }
+}
+
+/// A router's request (its prompt lists the routes): the route whose name and description share
+/// the most words with the input, and why. `None` for any other request.
+fn route_answer(req: &ModelRequest) -> Option<String> {
+    let list = req.system.split_once(ROUTES_HEAD)?.1;
+    let routes: Vec<(&str, &str)> = list
+        .lines()
+        .map_while(|l| l.strip_prefix("- "))
+        .filter_map(|l| l.split_once(": "))
+        .collect();
+    let (input, _) = sections(&req.user);
+    let words: Vec<String> = input
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() > 3)
+        .map(str::to_lowercase)
+        .collect();
+    let score = |(name, description): &(&str, &str)| {
+        let about = format!("{name} {description}").to_lowercase();
+        words.iter().filter(|w| about.contains(w.as_str())).count()
+    };
+    // The first of the best (`max_by_key` would give the last).
+    let best = routes
+        .iter()
+        .enumerate()
+        .fold(None::<(usize, usize)>, |acc, (i, r)| match acc {
+            Some((_, s)) if s >= score(r) => acc,
+            _ => Some((i, score(r))),
+        })?
+        .0;
+    let (name, description) = routes[best];
+    Some(format!(
+        "{name}\nThe request is about {}, which fits “{name}”: {}.",
+        topic_of(input),
+        lower_first(description.trim_end_matches('.'))
+    ))
 }
 
 /// The topic of a request: its first non-empty line, without trailing punctuation, kept short.
@@ -366,6 +445,13 @@ fn lower_first(s: &str) -> String {
     }
 }
 
+const REVIEW_NOTES: &[&str] = &[
+    "The opening takes too long to reach {topic}; lead with the most surprising fact.",
+    "Two paragraphs make the same point; merge them.",
+    "The conclusion needs one concrete next step for the reader.",
+    "Some sentences are long; split the longest ones.",
+    "Say where the numbers come from.",
+];
 const NAMES: &[&str] = &["Ember", "Pip", "Marlowe", "Juniper", "Quill", "Saffron"];
 const PLACES: &[&str] = &["Halden", "Orrin", "Copperfield", "Ninefold Bridges"];
 
@@ -495,17 +581,17 @@ const STORY_STAGES: [&[&str]; 4] = [
 mod tests {
     use super::*;
     use crate::model_ref::ModelRef;
-    use crate::provider::PreviousStep;
+    use crate::run::steps::prompt::{PreviousStep, chained};
 
     fn req(instructions: &str, input: &str, previous: Option<&str>) -> ModelRequest {
+        let previous = previous.map(|o| PreviousStep {
+            name: "Research".into(),
+            output: o.into(),
+        });
         ModelRequest {
             model: ModelRef::demo(),
-            instructions: instructions.into(),
-            input: input.into(),
-            previous: previous.map(|o| PreviousStep {
-                name: "Research".into(),
-                output: o.into(),
-            }),
+            system: instructions.into(),
+            user: chained(input, previous.as_ref()),
         }
     }
 

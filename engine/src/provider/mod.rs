@@ -50,35 +50,13 @@ impl ProviderError {
     }
 }
 
-/// The output of an earlier step, handed to the next one.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PreviousStep {
-    pub name: String,
-    pub output: String,
-}
-
-/// One call to a model: the step's instructions, the run's original input and, after the first
-/// step, the previous step's output.
+/// One call to a model: the step's instructions (the system prompt) and its message. How they
+/// are built from a step is the step's business (`run/steps/prompt.rs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelRequest {
     pub model: ModelRef,
-    pub instructions: String,
-    pub input: String,
-    pub previous: Option<PreviousStep>,
-}
-
-impl ModelRequest {
-    /// The user message as chat providers get it. After step 1 it carries the original request
-    /// too, so a later step still knows the question.
-    pub fn user_message(&self) -> String {
-        match &self.previous {
-            None => self.input.clone(),
-            Some(p) => format!(
-                "Original request:\n{}\n\nOutput of the previous step ({}):\n{}",
-                self.input, p.name, p.output
-            ),
-        }
-    }
+    pub system: String,
+    pub user: String,
 }
 
 /// A model provider. `stream` must not block: any I/O happens while the stream is polled.

@@ -69,8 +69,8 @@ impl OpenAiProvider {
             "stream": true,
             "stream_options": {"include_usage": true},
             "messages": [
-                {"role": "system", "content": req.instructions},
-                {"role": "user", "content": req.user_message()},
+                {"role": "system", "content": req.system},
+                {"role": "user", "content": req.user},
             ],
         });
         // OpenAI's newer models take only `max_completion_tokens`; the servers that copy the API

@@ -1,7 +1,9 @@
-//! Runs: their shared state, the task that drives one, and subscriptions to their events.
+//! Runs: their shared state, the task that drives one, the step executors, and subscriptions to
+//! their events.
 
 mod driver;
 mod state;
+pub(crate) mod steps;
 mod subscription;
 
 pub(crate) use driver::{DriveContext, drive};

@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Subscription;
-use crate::event::{CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, RunEvent, RunId};
+use crate::event::{
+    CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, PartialStep, RunEvent, RunId,
+};
 use crate::sink::RunSink;
 use crate::snapshot::{RunError, RunSnapshot};
 
@@ -120,27 +122,27 @@ impl RunState {
                 duration_ms,
             },
             Some(Decision::Failed(e)) => EventKind::RunFailed {
-                step_index: e.step_index,
+                path: e.path,
                 error: e.kind,
                 message: e.message,
                 duration_ms,
             },
-            Some(Decision::Cancelled(reason)) => {
-                let running = inner.snapshot.running_step();
-                EventKind::RunCancelled {
-                    reason,
-                    step_index: running.map(|i| i as u32),
-                    partial_output: running
-                        .and_then(|i| inner.snapshot.steps.get(i))
-                        .map(|s| s.text.clone())
-                        .unwrap_or_default(),
-                    duration_ms,
-                }
-            }
+            Some(Decision::Cancelled(reason)) => EventKind::RunCancelled {
+                reason,
+                running: inner
+                    .snapshot
+                    .running()
+                    .map(|s| PartialStep {
+                        path: s.path.clone(),
+                        text: s.text.clone(),
+                    })
+                    .collect(),
+                duration_ms,
+            },
             // The driver always decides before finishing; if that ever breaks, say so plainly
             // rather than leave the run hanging.
             None => EventKind::RunFailed {
-                step_index: inner.snapshot.running_step().unwrap_or(0) as u32,
+                path: None,
                 error: ErrorKind::Internal,
                 message: "The run stopped without an outcome. This is a bug in Stepwise.".into(),
                 duration_ms,
@@ -153,19 +155,33 @@ impl RunState {
         self.finished.send_replace(true);
     }
 
-    /// The step that is running, if any.
-    pub fn running_step(&self) -> Option<usize> {
-        self.lock().snapshot.running_step()
-    }
-
     /// A step's text so far (its output once it completes).
-    pub fn step_text(&self, index: usize) -> String {
+    pub fn step_text(&self, path: &str) -> String {
         self.lock()
             .snapshot
-            .steps
-            .get(index)
+            .step(path)
             .map(|s| s.text.clone())
             .unwrap_or_default()
+    }
+
+    /// The paths of the steps inside `outer` that are still running, innermost first (a step
+    /// that times out ends them before itself).
+    pub fn running_inside(&self, outer: &str) -> Vec<String> {
+        let inner = self.lock();
+        let mut paths: Vec<String> = inner
+            .snapshot
+            .running()
+            .filter(|s| crate::snapshot::is_inside(&s.path, outer))
+            .map(|s| s.path.clone())
+            .collect();
+        paths.reverse();
+        paths
+    }
+
+    /// Whether the run's outcome is already decided (a cancel, or the end).
+    pub fn is_decided(&self) -> bool {
+        let inner = self.lock();
+        inner.decided.is_some() || inner.finished
     }
 
     pub fn snapshot(&self) -> RunSnapshot {

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{parse, parse_opt, word};
 use super::{Store, StoreError};
+use crate::event::v1::Upgrader;
 use crate::event::{EventKind, RunEvent, RunId, Usage};
-use crate::snapshot::{RunError, RunSnapshot, RunSummary, StepSnapshot};
+use crate::snapshot::{LoopRounds, RouteChoice, RunError, RunSnapshot, RunSummary, StepSnapshot};
 use crate::status::{RunStatus, StepStatus};
-use crate::workflow::Workflow;
+use crate::workflow::{Workflow, ids_for_names};
 
 /// Which runs to list. Every field narrows; `search` is full-text over input and output.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -97,7 +98,8 @@ impl Store {
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
-    /// The run's event log, in `seq` order, exactly as subscribers got it (merged deltas aside).
+    /// The run's event log, in `seq` order, as subscribers got it (merged deltas aside); a log
+    /// written by protocol version 1 is read in today's form (`event::v1`).
     pub fn events(&self, id: RunId) -> Result<Vec<RunEvent>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn
@@ -108,9 +110,10 @@ impl Store {
             .map_err(|e| self.sql(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.sql(e))?;
+        let mut upgrader = Upgrader::default();
         let mut events: Vec<RunEvent> = bodies
             .iter()
-            .filter_map(|b| serde_json::from_str(b).ok())
+            .filter_map(|b| upgrader.read(b).ok())
             .collect();
         restore_texts(id, &mut events);
         Ok(events)
@@ -205,21 +208,24 @@ fn parse_id(text: &str) -> rusqlite::Result<RunId> {
 
 pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<RunSnapshot>> {
     let key = id.to_string();
+    // Runs saved before the step tree named a failed step by its position.
+    let mut old_error_step = None;
     let run = conn
         .query_row(
             "SELECT workflow_name, input, status, reason, error_step, error_kind, error_message,
-                    final_output, started_at_ms, ended_at_ms, last_seq
+                    final_output, started_at_ms, ended_at_ms, last_seq, error_path
              FROM runs WHERE id = ?1",
             params![key],
             |r| {
-                let error = match (r.get::<_, Option<u32>>(4)?, r.get::<_, Option<String>>(5)?) {
-                    (Some(step_index), Some(kind)) => Some(RunError {
-                        step_index,
+                let error = match r.get::<_, Option<String>>(5)? {
+                    Some(kind) => Some(RunError {
+                        path: r.get(11)?,
                         kind: parse(&kind)?,
                         message: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
                     }),
-                    _ => None,
+                    None => None,
                 };
+                old_error_step = r.get::<_, Option<u32>>(4)?;
                 Ok(RunSnapshot {
                     run_id: id,
                     workflow_name: r.get(0)?,
@@ -238,13 +244,30 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
         .optional()?;
     let Some(mut run) = run else { return Ok(None) };
     let mut stmt = conn.prepare_cached(
-        "SELECT name, model, status, text, started_at_ms, duration_ms, input_tokens, output_tokens
+        "SELECT name, model, status, text, started_at_ms, duration_ms, input_tokens, output_tokens,
+                path, parent, step_id, kind, branch, round, loop_round, loop_max, route,
+                route_reason, note, skipped
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     )?;
     run.steps = stmt
         .query_map(params![key], |r| {
             let (input_tokens, output_tokens) =
                 (r.get::<_, Option<u32>>(6)?, r.get::<_, Option<u32>>(7)?);
+            let path: Option<String> = r.get(8)?;
+            let loop_rounds = match (r.get::<_, Option<u32>>(14)?, r.get::<_, Option<u32>>(15)?) {
+                (Some(round), Some(max)) => Some(LoopRounds { round, max }),
+                _ => None,
+            };
+            let chosen = match (
+                r.get::<_, Option<String>>(16)?,
+                r.get::<_, Option<String>>(17)?,
+            ) {
+                (Some(route), reason) => Some(RouteChoice {
+                    route,
+                    reason: reason.unwrap_or_default(),
+                }),
+                _ => None,
+            };
             Ok(StepSnapshot {
                 name: r.get(0)?,
                 model: r.get(1)?,
@@ -256,12 +279,34 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                     input_tokens,
                     output_tokens,
                 }),
+                id: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                path: path.unwrap_or_default(),
+                parent: r.get(9)?,
+                kind: parse(&r.get::<_, String>(11)?)?,
+                branch: r.get(12)?,
+                round: r.get(13)?,
+                rounds: loop_rounds,
+                chosen,
+                skipped: parse_opt(r.get(19)?)?,
+                note: r.get(18)?,
             })
         })?
         .collect::<Result<_, _>>()?;
-    // Stored once, in the last step (older histories also kept a copy in the run's row).
+    // Steps saved before the step tree have no path: a straight line, named by ids made from
+    // their names (as `event::v1` names them in the old log).
+    if run.steps.iter().any(|s| s.path.is_empty()) {
+        let ids = ids_for_names(run.steps.iter().map(|s| s.name.as_str()));
+        for (s, id) in run.steps.iter_mut().zip(ids) {
+            s.path.clone_from(&id);
+            s.id = id;
+        }
+        if let (Some(e), Some(i)) = (run.error.as_mut(), old_error_step) {
+            e.path = run.steps.get(i as usize).map(|s| s.path.clone());
+        }
+    }
+    // Stored once, in the step that gave it (older histories also kept a copy in the run's row).
     if run.final_output.is_none() && run.status == RunStatus::Completed {
-        run.final_output = run.steps.last().map(|s| s.text.clone());
+        run.final_output = Some(run.final_text());
     }
     Ok(Some(run))
 }
@@ -273,25 +318,19 @@ pub(super) fn restore_texts(id: RunId, events: &mut [RunEvent]) {
     let mut fold = RunSnapshot::new(id);
     for e in events.iter_mut() {
         match &mut e.kind {
-            EventKind::StepCompleted {
-                step_index, output, ..
-            } if output.is_empty() => {
-                if let Some(s) = fold.steps.get(*step_index as usize) {
+            EventKind::StepCompleted { path, output, .. } if output.is_empty() => {
+                if let Some(s) = fold.step(path) {
                     output.clone_from(&s.text);
                 }
             }
             EventKind::RunCompleted { output, .. } if output.is_empty() => {
-                if let Some(s) = fold.steps.last() {
-                    output.clone_from(&s.text);
-                }
+                *output = fold.final_text();
             }
-            EventKind::RunCancelled {
-                partial_output,
-                step_index: Some(i),
-                ..
-            } if partial_output.is_empty() => {
-                if let Some(s) = fold.steps.get(*i as usize) {
-                    partial_output.clone_from(&s.text);
+            EventKind::RunCancelled { running, .. } => {
+                for p in running.iter_mut().filter(|p| p.text.is_empty()) {
+                    if let Some(s) = fold.step(&p.path) {
+                        p.text.clone_from(&s.text);
+                    }
                 }
             }
             _ => {}

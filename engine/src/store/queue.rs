@@ -6,9 +6,10 @@
 //! not one cloned event per token: its size is bounded by what the models write in one batch
 //! interval, at any token rate, and the writer's work per batch is proportional to that text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::event::{EventKind, RunEvent, RunId};
+use crate::workflow::StepKindName;
 
 /// A run accepted by the engine, before its first event.
 pub(super) struct Created {
@@ -31,6 +32,10 @@ pub(super) struct Queue {
     newest: HashMap<RunId, usize>,
     /// Text bytes queued.
     pub bytes: usize,
+    /// The paths of each live run's agent steps: their output is their streamed text, so the
+    /// log need not keep it twice. (A container's or router's output is not the sum of its
+    /// deltas; it is kept.)
+    agents: HashMap<RunId, HashSet<String>>,
 }
 
 impl Queue {
@@ -40,16 +45,28 @@ impl Queue {
 
     /// Queues an event; returns the text bytes now queued.
     pub fn push_event(&mut self, e: &RunEvent) -> usize {
-        if let EventKind::TextDelta { step_index, text } = &e.kind {
+        match &e.kind {
+            EventKind::StepStarted { step } if step.kind == StepKindName::Agent => {
+                self.agents
+                    .entry(e.run_id)
+                    .or_default()
+                    .insert(step.path.clone());
+            }
+            k if k.is_terminal() => {
+                self.agents.remove(&e.run_id);
+            }
+            _ => {}
+        }
+        if let EventKind::TextDelta { path, text } = &e.kind {
             self.bytes += text.len();
             if let Some(&at) = self.newest.get(&e.run_id)
                 && let Some(prev) = self.events.get_mut(at)
                 && prev.seq + 1 == e.first_seq()
                 && let EventKind::TextDelta {
-                    step_index: prev_step,
+                    path: prev_path,
                     text: prev_text,
                 } = &mut prev.kind
-                && prev_step == step_index
+                && prev_path == path
             {
                 prev_text.push_str(text);
                 prev.first_seq = Some(prev.first_seq());
@@ -59,7 +76,10 @@ impl Queue {
             }
         }
         self.newest.insert(e.run_id, self.events.len());
-        self.events.push(without_end_texts(e));
+        let agents = self.agents.get(&e.run_id);
+        self.events.push(without_end_texts(e, |p| {
+            agents.is_some_and(|a| a.contains(p))
+        }));
         self.bytes
     }
 
@@ -68,19 +88,20 @@ impl Queue {
     }
 }
 
-/// The event as the history keeps it: the copies of a step's text at its end
-/// (`StepCompleted.output`, `RunCompleted.output`, `RunCancelled.partial_output`) are left out —
-/// the text is saved once, from the deltas, and restored on reading (`queries::restore_texts`).
-/// Done here, so the run's lock never waits for a copy of a whole step's text.
-fn without_end_texts(e: &RunEvent) -> RunEvent {
+/// The event as the history keeps it: the copies of a step's streamed text at its end (an
+/// agent's `StepCompleted.output`, `RunCompleted.output`, each `RunCancelled.running` text) are
+/// left out — the text is saved once, from the deltas, and restored on reading
+/// (`queries::restore_texts`). Done here, so the run's lock never waits for a copy of a whole
+/// step's text.
+fn without_end_texts(e: &RunEvent, streamed: impl Fn(&str) -> bool) -> RunEvent {
     let kind = match &e.kind {
         EventKind::StepCompleted {
-            step_index,
+            path,
             duration_ms,
             usage,
             ..
-        } => EventKind::StepCompleted {
-            step_index: *step_index,
+        } if streamed(path) => EventKind::StepCompleted {
+            path: path.clone(),
             output: String::new(),
             duration_ms: *duration_ms,
             usage: *usage,
@@ -91,13 +112,17 @@ fn without_end_texts(e: &RunEvent) -> RunEvent {
         },
         EventKind::RunCancelled {
             reason,
-            step_index,
+            running,
             duration_ms,
-            ..
         } => EventKind::RunCancelled {
             reason: *reason,
-            step_index: *step_index,
-            partial_output: String::new(),
+            running: running
+                .iter()
+                .map(|p| crate::event::PartialStep {
+                    path: p.path.clone(),
+                    text: String::new(),
+                })
+                .collect(),
             duration_ms: *duration_ms,
         },
         other => other.clone(),
@@ -111,7 +136,7 @@ mod tests {
     use crate::event::PROTOCOL_VERSION;
     use uuid::Uuid;
 
-    fn delta(run: RunId, seq: u64, step: u32, text: &str) -> RunEvent {
+    fn delta(run: RunId, seq: u64, step: &str, text: &str) -> RunEvent {
         RunEvent {
             v: PROTOCOL_VERSION,
             run_id: run,
@@ -119,7 +144,7 @@ mod tests {
             first_seq: None,
             ts_ms: seq,
             kind: EventKind::TextDelta {
-                step_index: step,
+                path: step.into(),
                 text: text.into(),
             },
         }
@@ -129,12 +154,12 @@ mod tests {
     fn deltas_of_one_step_merge_and_nothing_else_does() {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let mut q = Queue::default();
-        q.push_event(&delta(a, 1, 0, "x"));
-        q.push_event(&delta(b, 1, 0, "p"));
-        q.push_event(&delta(a, 2, 0, "y"));
-        q.push_event(&delta(a, 3, 0, "z"));
-        q.push_event(&delta(a, 4, 1, "w")); // another step: a new event
-        assert_eq!(q.push_event(&delta(b, 2, 0, "q")), 6);
+        q.push_event(&delta(a, 1, "a", "x"));
+        q.push_event(&delta(b, 1, "a", "p"));
+        q.push_event(&delta(a, 2, "a", "y"));
+        q.push_event(&delta(a, 3, "a", "z"));
+        q.push_event(&delta(a, 4, "b", "w")); // another step: a new event
+        assert_eq!(q.push_event(&delta(b, 2, "a", "q")), 6);
         let got: Vec<(RunId, Option<u64>, u64, String)> = q
             .events
             .iter()
@@ -153,28 +178,50 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_step_end_is_queued_without_its_text() {
-        let run = Uuid::new_v4();
-        let mut q = Queue::default();
-        q.push_event(&RunEvent {
+    fn started(run: RunId, seq: u64, path: &str, kind: StepKindName) -> RunEvent {
+        RunEvent {
+            kind: EventKind::StepStarted {
+                step: crate::event::StepInfo {
+                    path: path.into(),
+                    parent: None,
+                    id: path.into(),
+                    name: path.into(),
+                    kind,
+                    model: String::new(),
+                    branch: None,
+                    round: None,
+                },
+            },
+            ..delta(run, seq, path, "")
+        }
+    }
+
+    fn completed(run: RunId, seq: u64, path: &str) -> RunEvent {
+        RunEvent {
             kind: EventKind::StepCompleted {
-                step_index: 0,
+                path: path.into(),
                 output: "the whole step".into(),
                 duration_ms: 5,
                 usage: None,
             },
-            ..delta(run, 7, 0, "")
-        });
-        assert_eq!(
-            q.events[0].kind,
-            EventKind::StepCompleted {
-                step_index: 0,
-                output: String::new(),
-                duration_ms: 5,
-                usage: None,
-            }
-        );
-        assert_eq!((q.events[0].seq, q.bytes), (7, 0));
+            ..delta(run, seq, path, "")
+        }
+    }
+
+    #[test]
+    fn an_agent_end_is_queued_without_its_text_and_a_container_end_with_it() {
+        let run = Uuid::new_v4();
+        let mut q = Queue::default();
+        q.push_event(&started(run, 1, "write", StepKindName::Agent));
+        q.push_event(&started(run, 2, "angles", StepKindName::Parallel));
+        q.push_event(&completed(run, 3, "write"));
+        q.push_event(&completed(run, 4, "angles"));
+        let output = |i: usize| match &q.events[i].kind {
+            EventKind::StepCompleted { output, .. } => output.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(output(2), "");
+        assert_eq!(output(3), "the whole step");
+        assert_eq!((q.events[2].seq, q.bytes), (3, 0));
     }
 }

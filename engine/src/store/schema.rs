@@ -9,6 +9,8 @@ use super::StoreError;
 /// Version 3: text is stored once — the search index keeps no copy of it (contentless), the
 /// event log no copy of a step's text at its end (restored on reading), and `final_output` is
 /// read from the last step; runs name the process that owns them while they are live.
+/// Version 4: the step tree — a step is known by its path (older rows have none: their path is
+/// their id, made from the name when read), with its kind and what the tree shows of it.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE runs (
         id             TEXT PRIMARY KEY,
@@ -68,6 +70,19 @@ const MIGRATIONS: &[&str] = &[
         WHERE type IN ('StepCompleted', 'RunCompleted');
     UPDATE events SET body = json_set(body, '$.partial_output', '') WHERE type = 'RunCancelled';
     UPDATE runs SET final_output = NULL;",
+    "ALTER TABLE steps ADD COLUMN path TEXT;
+    ALTER TABLE steps ADD COLUMN parent TEXT;
+    ALTER TABLE steps ADD COLUMN step_id TEXT;
+    ALTER TABLE steps ADD COLUMN kind TEXT NOT NULL DEFAULT 'agent';
+    ALTER TABLE steps ADD COLUMN branch TEXT;
+    ALTER TABLE steps ADD COLUMN round INTEGER;
+    ALTER TABLE steps ADD COLUMN loop_round INTEGER;
+    ALTER TABLE steps ADD COLUMN loop_max INTEGER;
+    ALTER TABLE steps ADD COLUMN route TEXT;
+    ALTER TABLE steps ADD COLUMN route_reason TEXT;
+    ALTER TABLE steps ADD COLUMN skipped TEXT;
+    ALTER TABLE steps ADD COLUMN note TEXT;
+    ALTER TABLE runs ADD COLUMN error_path TEXT;",
 ];
 
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

@@ -87,7 +87,9 @@ pub(super) struct Writer {
     created: Vec<Created>,
     rows: Vec<EventRow>,
     /// New text per step, to append to its row.
-    appends: HashMap<(RunId, u32), String>,
+    appends: HashMap<(RunId, usize), String>,
+    /// Whole texts that replace a step's (a container's or router's output).
+    replaces: HashMap<(RunId, usize), String>,
     live: HashMap<RunId, Live>,
 }
 
@@ -101,6 +103,7 @@ impl Writer {
             created: Vec::new(),
             rows: Vec::new(),
             appends: HashMap::new(),
+            replaces: HashMap::new(),
             live: HashMap::new(),
         }
     }
@@ -178,6 +181,7 @@ impl Writer {
         !self.created.is_empty()
             || !self.rows.is_empty()
             || !self.appends.is_empty()
+            || !self.replaces.is_empty()
             || self.live.values().any(|l| l.dirty)
     }
 
@@ -209,14 +213,30 @@ impl Writer {
             kind: e.kind.type_name(),
             body: serde_json::to_string(&e).unwrap_or_default(),
         });
-        if let EventKind::TextDelta { step_index, text } = &mut e.kind {
-            let text = std::mem::take(text);
-            self.appends
-                .entry((e.run_id, *step_index))
-                .or_default()
-                .push_str(&text);
+        // A container's or router's output is not its deltas: it replaces the step's text.
+        let mut replace = None;
+        match &mut e.kind {
+            EventKind::TextDelta { path, text } => {
+                let text = std::mem::take(text);
+                if let Some(i) = live.snapshot.position(path) {
+                    self.appends
+                        .entry((e.run_id, i))
+                        .or_default()
+                        .push_str(&text);
+                }
+            }
+            EventKind::StepCompleted { path, output, .. } if !output.is_empty() => {
+                replace = Some((path.clone(), std::mem::take(output)));
+            }
+            _ => {}
         }
         live.snapshot.apply(&e);
+        if let Some((path, text)) = replace
+            && let Some(i) = live.snapshot.position(&path)
+        {
+            self.appends.remove(&(e.run_id, i));
+            self.replaces.insert((e.run_id, i), text);
+        }
         live.dirty = true;
         live.ended |= e.kind.is_terminal();
     }
@@ -235,6 +255,7 @@ impl Writer {
                 self.created.clear();
                 self.rows.clear();
                 self.appends.clear();
+                self.replaces.clear();
                 self.live.retain(|_, l| !l.ended);
                 for l in self.live.values_mut() {
                     l.dirty = false;
@@ -266,7 +287,15 @@ impl Writer {
                 .map_err(|e| e.to_string())?;
             for ((run, step), text) in &self.appends {
                 append
-                    .execute(params![run.to_string(), step, text])
+                    .execute(params![run.to_string(), *step as i64, text])
+                    .map_err(|e| e.to_string())?;
+            }
+            let mut replace = tx
+                .prepare_cached("UPDATE steps SET text = ?3 WHERE run_id = ?1 AND idx = ?2")
+                .map_err(|e| e.to_string())?;
+            for ((run, step), text) in &self.replaces {
+                replace
+                    .execute(params![run.to_string(), *step as i64, text])
                     .map_err(|e| e.to_string())?;
             }
             let mut insert = tx
@@ -317,7 +346,7 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
     let id = s.run_id.to_string();
     let error = s.error.as_ref();
     tx.prepare_cached(
-        "UPDATE runs SET status = ?2, reason = ?3, error_step = ?4, error_kind = ?5, error_message = ?6,
+        "UPDATE runs SET status = ?2, reason = ?3, error_path = ?4, error_kind = ?5, error_message = ?6,
                 started_at_ms = ?7, ended_at_ms = ?8, last_seq = ?9
          WHERE id = ?1",
     )?
@@ -325,7 +354,7 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
         id,
         word(&s.status),
         s.cancel_reason.as_ref().map(word),
-        error.map(|e| e.step_index),
+        error.and_then(|e| e.path.as_deref()),
         error.map(|e| word(&e.kind)),
         error.map(|e| e.message.as_str()),
         s.started_at_ms.map(|t| t as i64),
@@ -335,11 +364,15 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
     let mut written = live.written.clone();
     written.resize(s.steps.len(), None);
     let mut upsert = tx.prepare_cached(
-        "INSERT INTO steps (run_id, idx, name, model, status, text, started_at_ms, duration_ms, input_tokens, output_tokens)
-         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9)
+        "INSERT INTO steps (run_id, idx, name, model, status, text, started_at_ms, duration_ms,
+                            input_tokens, output_tokens, path, parent, step_id, kind, branch, round,
+                            loop_round, loop_max, route, route_reason, skipped, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
          ON CONFLICT (run_id, idx) DO UPDATE SET model = excluded.model, status = excluded.status,
              started_at_ms = excluded.started_at_ms, duration_ms = excluded.duration_ms,
-             input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens",
+             input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+             loop_round = excluded.loop_round, loop_max = excluded.loop_max, route = excluded.route,
+             route_reason = excluded.route_reason, skipped = excluded.skipped, note = excluded.note",
     )?;
     for (i, step) in s.steps.iter().enumerate() {
         if written[i].as_ref() == Some(step) {
@@ -355,6 +388,18 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
             step.duration_ms.map(|t| t as i64),
             step.usage.and_then(|u| u.input_tokens),
             step.usage.and_then(|u| u.output_tokens),
+            step.path,
+            step.parent,
+            step.id,
+            word(&step.kind),
+            step.branch,
+            step.round,
+            step.rounds.map(|r| r.round),
+            step.rounds.map(|r| r.max),
+            step.chosen.as_ref().map(|c| c.route.as_str()),
+            step.chosen.as_ref().map(|c| c.reason.as_str()),
+            step.skipped.as_ref().map(word),
+            step.note,
         ])?;
         written[i] = Some(step.clone());
     }

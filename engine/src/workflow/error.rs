@@ -15,8 +15,9 @@ pub struct WorkflowError {
 /// One problem: where it is (step, field, line) and what is wrong.
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 pub struct WorkflowIssue {
-    /// Index of the step (0-based) when the problem is inside a step.
-    pub step_index: Option<u32>,
+    /// Where the step is when the problem is inside one: `steps[1]`, `steps[1].then[0]`,
+    /// `steps[0].routes[1].steps[0]` (0-based positions, as the editor lists them).
+    pub step: Option<String>,
     /// The step's name, when it has one.
     pub step_name: Option<String>,
     /// The field concerned (`name`, `instructions`, `model`, `steps` …), when there is one.
@@ -31,7 +32,7 @@ impl WorkflowError {
         WorkflowError {
             file: file.map(str::to_string),
             issues: vec![WorkflowIssue {
-                step_index: None,
+                step: None,
                 step_name: None,
                 field: None,
                 line: None,
@@ -42,16 +43,17 @@ impl WorkflowError {
 }
 
 impl fmt::Display for WorkflowIssue {
-    /// `line 9: step 2 "Write", field `instructions`: instructions are missing`
+    /// `line 9: step "Write" (steps[1]), field `instructions`: instructions are missing`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
         if let Some(line) = self.line {
             parts.push(format!("line {line}"));
         }
-        match (self.step_index, &self.step_name) {
-            (Some(i), Some(name)) => parts.push(format!("step {} \"{name}\"", i + 1)),
-            (Some(i), None) => parts.push(format!("step {}", i + 1)),
-            _ => {}
+        match (&self.step, &self.step_name) {
+            (Some(at), Some(name)) => parts.push(format!("step \"{name}\" ({at})")),
+            (Some(at), None) => parts.push(format!("step {at}")),
+            (None, Some(name)) => parts.push(format!("step \"{name}\"")),
+            (None, None) => {}
         }
         if let Some(field) = &self.field {
             parts.push(format!("field `{field}`"));

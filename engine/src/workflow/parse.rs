@@ -1,16 +1,15 @@
-//! TOML → validated [`Workflow`]. Parsing keeps byte spans so that every issue can carry a line.
+//! TOML → [`Draft`] (every value with its line) → validated [`Workflow`] (in `validate.rs`).
+//!
+//! A [`WorkflowDraft`] from the editor becomes the same [`Draft`], without lines, so a file and
+//! the editor are checked by one set of rules.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Step, Workflow, WorkflowDraft, WorkflowError, WorkflowIssue};
-use crate::model_ref::ModelRef;
-
-const MAX_NAME_CHARS: usize = 100;
+use super::{RouteDraft, StepDraft, Workflow, WorkflowDraft, WorkflowError, WorkflowIssue};
 
 /// Parses and validates workflow text. `file` is only used to name the file in errors.
 pub fn parse(text: &str, file: Option<&str>) -> Result<Workflow, WorkflowError> {
@@ -27,7 +26,7 @@ pub fn parse_file(path: &Path) -> Result<Workflow, WorkflowError> {
 }
 
 // The file's shape. Unknown keys are refused so a typo (`instruction = …`) is reported instead of
-// silently dropping what the user wrote.
+// silently dropping what the user wrote. Numbers are read signed so `-1` gets our message.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWorkflow {
@@ -36,33 +35,94 @@ struct RawWorkflow {
     steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 
+type RawSteps = Option<Spanned<Vec<Spanned<RawStep>>>>;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
+    id: Option<Spanned<String>>,
     name: Option<Spanned<String>>,
+    kind: Option<Spanned<String>>,
     instructions: Option<Spanned<String>>,
     model: Option<Spanned<String>>,
+    #[serde(rename = "if")]
+    if_test: Option<Spanned<String>>,
+    until: Option<Spanned<String>>,
+    max_iterations: Option<Spanned<i64>>,
+    timeout_secs: Option<Spanned<i64>>,
+    retries: Option<Spanned<i64>>,
+    on_error: Option<Spanned<String>>,
+    steps: RawSteps,
+    then: RawSteps,
+    #[serde(rename = "else")]
+    else_steps: RawSteps,
+    routes: Option<Spanned<Vec<Spanned<RawRoute>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    name: Option<Spanned<String>>,
+    description: Option<Spanned<String>>,
+    steps: RawSteps,
 }
 
 /// A workflow before validation, with the line of each value where it came from a file.
 pub(super) struct Draft {
-    name: Field,
-    description: Field,
-    steps_line: Option<u32>,
-    steps: Vec<DraftStep>,
+    pub name: Field,
+    pub description: Field,
+    pub steps: Kids,
 }
 
-struct DraftStep {
-    line: Option<u32>,
-    name: Field,
-    instructions: Field,
-    model: Field,
+pub(super) struct DraftStep {
+    pub line: Option<u32>,
+    pub id: Field,
+    pub name: Field,
+    pub kind: Field,
+    pub instructions: Field,
+    pub model: Field,
+    pub if_test: Field,
+    pub until: Field,
+    pub max_iterations: Num,
+    pub timeout_secs: Num,
+    pub retries: Num,
+    pub on_error: Field,
+    pub steps: Kids,
+    pub then: Kids,
+    pub else_steps: Kids,
+    pub routes: Routes,
+}
+
+pub(super) struct DraftRoute {
+    pub line: Option<u32>,
+    pub name: Field,
+    pub description: Field,
+    pub steps: Kids,
+}
+
+/// A list of child steps: whether the file has it, and where.
+#[derive(Default)]
+pub(super) struct Kids {
+    pub line: Option<u32>,
+    pub items: Vec<DraftStep>,
 }
 
 #[derive(Default)]
-struct Field {
-    value: Option<String>,
-    line: Option<u32>,
+pub(super) struct Routes {
+    pub line: Option<u32>,
+    pub items: Vec<DraftRoute>,
+}
+
+#[derive(Default)]
+pub(super) struct Field {
+    pub value: Option<String>,
+    pub line: Option<u32>,
+}
+
+#[derive(Default)]
+pub(super) struct Num {
+    pub value: Option<i64>,
+    pub line: Option<u32>,
 }
 
 impl Field {
@@ -76,15 +136,16 @@ impl Field {
         }
     }
 
-    fn plain(v: Option<String>) -> Self {
+    /// A value from the editor: empty means absent.
+    fn plain(v: &str) -> Self {
         Field {
-            value: v,
+            value: (!v.trim().is_empty()).then(|| v.to_string()),
             line: None,
         }
     }
 
     /// The trimmed value when present and not blank.
-    fn text(&self) -> Option<&str> {
+    pub fn text(&self) -> Option<&str> {
         self.value
             .as_deref()
             .map(str::trim)
@@ -92,178 +153,171 @@ impl Field {
     }
 }
 
+impl Num {
+    fn from_spanned(v: Option<Spanned<i64>>, text: &str) -> Self {
+        match v {
+            Some(s) => Num {
+                line: Some(line_of(text, s.span())),
+                value: Some(s.into_inner()),
+            },
+            None => Num::default(),
+        }
+    }
+
+    fn plain(v: Option<i64>) -> Self {
+        Num {
+            value: v,
+            line: None,
+        }
+    }
+}
+
+impl Kids {
+    fn from_raw(v: RawSteps, text: &str) -> Self {
+        match v {
+            Some(s) => Kids {
+                line: Some(line_of(text, s.span())),
+                items: s
+                    .into_inner()
+                    .into_iter()
+                    .map(|s| DraftStep::from_raw(s, text))
+                    .collect(),
+            },
+            None => Kids::default(),
+        }
+    }
+
+    fn from_drafts(v: &[StepDraft]) -> Self {
+        Kids {
+            line: None,
+            items: v.iter().map(DraftStep::from_draft).collect(),
+        }
+    }
+}
+
+impl DraftStep {
+    fn from_raw(s: Spanned<RawStep>, text: &str) -> Self {
+        let line = Some(line_of(text, s.span()));
+        let s = s.into_inner();
+        DraftStep {
+            line,
+            id: Field::from_spanned(s.id, text),
+            name: Field::from_spanned(s.name, text),
+            kind: Field::from_spanned(s.kind, text),
+            instructions: Field::from_spanned(s.instructions, text),
+            model: Field::from_spanned(s.model, text),
+            if_test: Field::from_spanned(s.if_test, text),
+            until: Field::from_spanned(s.until, text),
+            max_iterations: Num::from_spanned(s.max_iterations, text),
+            timeout_secs: Num::from_spanned(s.timeout_secs, text),
+            retries: Num::from_spanned(s.retries, text),
+            on_error: Field::from_spanned(s.on_error, text),
+            steps: Kids::from_raw(s.steps, text),
+            then: Kids::from_raw(s.then, text),
+            else_steps: Kids::from_raw(s.else_steps, text),
+            routes: match s.routes {
+                Some(r) => Routes {
+                    line: Some(line_of(text, r.span())),
+                    items: r
+                        .into_inner()
+                        .into_iter()
+                        .map(|r| {
+                            let line = Some(line_of(text, r.span()));
+                            let r = r.into_inner();
+                            DraftRoute {
+                                line,
+                                name: Field::from_spanned(r.name, text),
+                                description: Field::from_spanned(r.description, text),
+                                steps: Kids::from_raw(r.steps, text),
+                            }
+                        })
+                        .collect(),
+                },
+                None => Routes::default(),
+            },
+        }
+    }
+
+    fn from_draft(s: &StepDraft) -> Self {
+        DraftStep {
+            line: None,
+            id: Field::plain(&s.id),
+            name: Field {
+                value: Some(s.name.clone()),
+                line: None,
+            },
+            kind: Field::plain(s.kind.as_str()),
+            instructions: Field {
+                value: Some(s.instructions.clone()),
+                line: None,
+            },
+            model: Field::plain(s.model.as_deref().unwrap_or("")),
+            if_test: Field::plain(&s.if_test),
+            until: Field::plain(&s.until),
+            max_iterations: Num::plain(s.max_iterations.map(i64::from)),
+            timeout_secs: Num::plain(s.timeout_secs.and_then(|t| i64::try_from(t).ok())),
+            retries: Num::plain(s.retries.map(i64::from)),
+            on_error: Field::plain(s.on_error.map(|o| o.as_str()).unwrap_or("")),
+            steps: Kids::from_drafts(&s.steps),
+            then: Kids::from_drafts(&s.then),
+            else_steps: Kids::from_drafts(&s.else_steps),
+            routes: Routes {
+                line: None,
+                items: s.routes.iter().map(DraftRoute::from_draft).collect(),
+            },
+        }
+    }
+}
+
+impl DraftRoute {
+    fn from_draft(r: &RouteDraft) -> Self {
+        DraftRoute {
+            line: None,
+            name: Field {
+                value: Some(r.name.clone()),
+                line: None,
+            },
+            description: Field {
+                value: Some(r.description.clone()),
+                line: None,
+            },
+            steps: Kids::from_drafts(&r.steps),
+        }
+    }
+}
+
 impl Draft {
     fn from_raw(raw: RawWorkflow, text: &str) -> Self {
-        let (steps_line, steps) = match raw.steps {
-            Some(s) => (Some(line_of(text, s.span())), s.into_inner()),
-            None => (None, Vec::new()),
-        };
         Draft {
             name: Field::from_spanned(raw.name, text),
             description: Field::from_spanned(raw.description, text),
-            steps_line,
-            steps: steps
-                .into_iter()
-                .map(|s| {
-                    let line = Some(line_of(text, s.span()));
-                    let s = s.into_inner();
-                    DraftStep {
-                        line,
-                        name: Field::from_spanned(s.name, text),
-                        instructions: Field::from_spanned(s.instructions, text),
-                        model: Field::from_spanned(s.model, text),
-                    }
-                })
-                .collect(),
+            steps: Kids::from_raw(raw.steps, text),
         }
     }
 
     pub(super) fn from_draft(w: &WorkflowDraft) -> Self {
         Draft {
-            name: Field::plain(Some(w.name.clone())),
-            description: Field::plain(Some(w.description.clone())),
-            steps_line: None,
-            steps: w
-                .steps
-                .iter()
-                .map(|s| DraftStep {
-                    line: None,
-                    name: Field::plain(Some(s.name.clone())),
-                    instructions: Field::plain(Some(s.instructions.clone())),
-                    model: Field::plain(s.model.clone().filter(|m| !m.trim().is_empty())),
-                })
-                .collect(),
+            name: Field {
+                value: Some(w.name.clone()),
+                line: None,
+            },
+            description: Field::plain(&w.description),
+            steps: Kids::from_drafts(&w.steps),
         }
-    }
-
-    /// Applies every rule and collects every issue, so the user fixes the file in one pass.
-    pub(super) fn validate(self, file: Option<&str>) -> Result<Workflow, WorkflowError> {
-        let mut issues = Vec::new();
-        let mut issue =
-            |step: Option<(usize, Option<&str>)>, field: &str, line, message: String| {
-                issues.push(WorkflowIssue {
-                    step_index: step.map(|(i, _)| i as u32),
-                    step_name: step.and_then(|(_, n)| n.map(str::to_string)),
-                    field: Some(field.to_string()),
-                    line,
-                    message,
-                })
-            };
-
-        let name = self.name.text().map(str::to_string);
-        match &name {
-            None => issue(
-                None,
-                "name",
-                self.name.line,
-                "the workflow needs a name".into(),
-            ),
-            Some(n) if n.chars().count() > MAX_NAME_CHARS => issue(
-                None,
-                "name",
-                self.name.line,
-                format!("the name is longer than {MAX_NAME_CHARS} characters"),
-            ),
-            Some(_) => {}
-        }
-        if self.steps.is_empty() {
-            issue(
-                None,
-                "steps",
-                self.steps_line,
-                "the workflow needs at least one step ([[steps]] with a name and instructions)"
-                    .into(),
-            );
-        }
-
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut steps = Vec::with_capacity(self.steps.len());
-        for (i, s) in self.steps.iter().enumerate() {
-            let step_name = s.name.text();
-            let at = Some((i, step_name));
-            match step_name {
-                None => issue(
-                    at,
-                    "name",
-                    s.name.line.or(s.line),
-                    "the step needs a name".into(),
-                ),
-                Some(n) if n.chars().count() > MAX_NAME_CHARS => issue(
-                    at,
-                    "name",
-                    s.name.line,
-                    format!("the name is longer than {MAX_NAME_CHARS} characters"),
-                ),
-                Some(n) => {
-                    if let Some(first) = seen.insert(n.to_lowercase(), i) {
-                        issue(
-                            at,
-                            "name",
-                            s.name.line,
-                            format!(
-                                "step {} already has this name; names must be unique",
-                                first + 1
-                            ),
-                        );
-                    }
-                }
-            }
-            let instructions = s.instructions.text();
-            if instructions.is_none() {
-                let what = if s.instructions.value.is_some() {
-                    "empty"
-                } else {
-                    "missing"
-                };
-                issue(
-                    at,
-                    "instructions",
-                    s.instructions.line.or(s.line),
-                    format!("the instructions are {what}; say what this step should do"),
-                );
-            }
-            let model = match s.model.value.as_deref() {
-                None => None,
-                Some(m) => match m.parse::<ModelRef>() {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        issue(at, "model", s.model.line, e.to_string());
-                        None
-                    }
-                },
-            };
-            steps.push(Step {
-                name: step_name.unwrap_or_default().to_string(),
-                instructions: instructions.unwrap_or_default().to_string(),
-                model,
-            });
-        }
-
-        if !issues.is_empty() {
-            return Err(WorkflowError {
-                file: file.map(str::to_string),
-                issues,
-            });
-        }
-        Ok(Workflow {
-            name: name.unwrap_or_default(),
-            description: self.description.text().unwrap_or_default().to_string(),
-            steps,
-        })
     }
 }
 
-/// A TOML syntax or shape error, placed on its line and, when it falls inside a `[[steps]]`
-/// table, on that step.
+/// A TOML syntax or shape error, placed on its line and, when it falls inside a step's table,
+/// on that step (`steps[1]`, or `steps[1].then[0]` for a nested one).
 fn syntax_error(text: &str, file: Option<&str>, e: &toml::de::Error) -> WorkflowError {
     let line = e.span().map(|s| line_of(text, s));
-    let step_index = e.span().and_then(|s| step_at(text, s.start));
+    let step = e.span().and_then(|s| step_at(text, s.start));
     let message = e.message().trim().to_string();
     let field = unknown_field(&message).or_else(|| e.span().and_then(|s| key_at(text, s.start)));
     WorkflowError {
         file: file.map(str::to_string),
         issues: vec![WorkflowIssue {
-            step_index: step_index.map(|i| i as u32),
+            step,
             step_name: None,
             field,
             line,
@@ -290,22 +344,59 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     bare.then(|| key.to_string())
 }
 
-/// The index of the `[[steps]]` table that contains byte `offset`, counting table headers.
-fn step_at(text: &str, offset: usize) -> Option<usize> {
+/// The step whose table contains byte `offset`, from the array-of-tables headers before it:
+/// `[[steps]]` counts top-level steps, `[[steps.then]]` the `then` steps of the last one, …
+fn step_at(text: &str, offset: usize) -> Option<String> {
     let before = text.get(..offset)?;
-    let mut index = None;
+    // For each header path (`steps`, `steps.then` …) how many tables it has had so far.
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut current: Option<String> = None;
     for line in before.lines() {
         let l = line.trim_start();
-        if l.starts_with("[[steps]]") {
-            index = Some(index.map_or(0, |i| i + 1));
+        if let Some(header) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let header = header.trim().to_string();
+            let parts: Vec<&str> = header.split('.').collect();
+            if parts.first() != Some(&"steps") {
+                current = None;
+                continue;
+            }
+            // A new table of a path restarts the counts of the paths under it.
+            counts.retain(|(p, _)| !p.starts_with(&format!("{header}.")));
+            let n = match counts.iter_mut().find(|(p, _)| *p == header) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    counts.push((header.clone(), 0));
+                    0
+                }
+            };
+            let mut loc = String::new();
+            for depth in 0..parts.len() {
+                let prefix = parts[..=depth].join(".");
+                let i = if depth + 1 == parts.len() {
+                    n
+                } else {
+                    counts
+                        .iter()
+                        .find(|(p, _)| *p == prefix)
+                        .map_or(0, |(_, n)| *n)
+                };
+                if !loc.is_empty() {
+                    loc.push('.');
+                }
+                loc.push_str(&format!("{}[{i}]", parts[depth]));
+            }
+            current = Some(loc);
         } else if l.starts_with('[') {
-            index = None;
+            current = None;
         }
     }
-    index
+    current
 }
 
-fn line_of(text: &str, span: Range<usize>) -> u32 {
+pub(super) fn line_of(text: &str, span: Range<usize>) -> u32 {
     let end = span.start.min(text.len());
     text.as_bytes()[..end]
         .iter()
@@ -334,9 +425,14 @@ mod tests {
 
     #[test]
     fn finds_the_step_table_of_an_offset() {
-        let t = "name = \"x\"\n[[steps]]\nname = \"a\"\n[[steps]]\nname = \"b\"\n";
+        let t = "name = \"x\"\n[[steps]]\nname = \"a\"\n[[steps]]\nname = \"b\"\n\
+                 [[steps.then]]\nname = \"c\"\n[[steps.then]]\nname = \"d\"\n[[steps]]\nname = \"e\"\n";
+        let at = |s: &str| step_at(t, t.find(s).unwrap());
         assert_eq!(step_at(t, 0), None);
-        assert_eq!(step_at(t, t.find("\"a\"").unwrap()), Some(0));
-        assert_eq!(step_at(t, t.find("\"b\"").unwrap()), Some(1));
+        assert_eq!(at("\"a\"").as_deref(), Some("steps[0]"));
+        assert_eq!(at("\"b\"").as_deref(), Some("steps[1]"));
+        assert_eq!(at("\"c\"").as_deref(), Some("steps[1].then[0]"));
+        assert_eq!(at("\"d\"").as_deref(), Some("steps[1].then[1]"));
+        assert_eq!(at("\"e\"").as_deref(), Some("steps[2]"));
     }
 }

@@ -8,6 +8,7 @@ use super::{Workflow, parse};
 #[derive(Clone, Debug, PartialEq, Serialize, specta::Type)]
 pub struct Template {
     pub id: String,
+    #[specta(type = super::WorkflowDraft)]
     pub workflow: Workflow,
 }
 
@@ -23,6 +24,18 @@ const SOURCES: &[(&str, &str)] = &[
     (
         "meeting-notes",
         include_str!("../../templates/meeting-notes.toml"),
+    ),
+    (
+        "three-angles",
+        include_str!("../../templates/three-angles.toml"),
+    ),
+    (
+        "draft-and-review",
+        include_str!("../../templates/draft-and-review.toml"),
+    ),
+    (
+        "answer-a-message",
+        include_str!("../../templates/answer-a-message.toml"),
     ),
 ];
 
@@ -54,10 +67,12 @@ mod tests {
     fn every_template_parses_and_runs_on_the_demo_model() {
         for (id, text) in SOURCES {
             let w = parse(text, Some(id)).unwrap_or_else(|e| panic!("{e}"));
-            for s in &w.steps {
+            for s in w.all_steps().into_iter().filter(|s| s.calls_model()) {
                 assert_eq!(
-                    s.model.as_ref().map(|m| m.provider()),
-                    Some(ProviderKind::Demo)
+                    s.model().map(|m| m.provider()),
+                    Some(ProviderKind::Demo),
+                    "{id}: {}",
+                    s.name
                 );
             }
         }

@@ -106,14 +106,31 @@ pub fn assert_well_formed(events: &[RunEvent]) -> &EventKind {
 }
 
 /// The text of every `TextDelta` of one step, concatenated.
-pub fn deltas_of(events: &[RunEvent], step: u32) -> String {
+pub fn deltas_of(events: &[RunEvent], path: &str) -> String {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::TextDelta { step_index, text } if *step_index == step => Some(text.as_str()),
+            EventKind::TextDelta { path: p, text } if p == path => Some(text.as_str()),
             _ => None,
         })
         .collect()
+}
+
+/// The path of step `i` (0-based) of a workflow made by [`steps`]: `step-1`, `step-2` …
+pub fn step_path(i: usize) -> String {
+    format!("step-{}", i + 1)
+}
+
+/// The steps a `RunCancelled` says were running, as (path, text), innermost first.
+pub fn cancelled_during(kind: &EventKind) -> Vec<(String, String)> {
+    match kind {
+        EventKind::RunCancelled { running, .. } => running
+            .iter()
+            .rev()
+            .map(|p| (p.path.clone(), p.text.clone()))
+            .collect(),
+        other => panic!("expected RunCancelled, got {other:?}"),
+    }
 }
 
 /// What a scripted stream does.

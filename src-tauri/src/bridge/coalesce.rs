@@ -16,13 +16,13 @@ impl Coalescer {
     /// later ones of the same step appended) until [`Coalescer::flush`] or a non-mergeable event.
     pub fn push(&mut self, event: RunEvent) -> Vec<RunEvent> {
         let mut out = Vec::new();
-        if let EventKind::TextDelta { step_index, text } = &event.kind {
+        if let EventKind::TextDelta { path, text } = &event.kind {
             if let Some(p) = &mut self.pending
                 && let EventKind::TextDelta {
-                    step_index: held,
+                    path: held,
                     text: held_text,
                 } = &mut p.kind
-                && held == step_index
+                && held == path
                 && p.seq + 1 == event.seq
             {
                 held_text.push_str(text);
@@ -71,7 +71,7 @@ mod tests {
         ev(
             seq,
             EventKind::TextDelta {
-                step_index: step,
+                path: format!("step-{step}"),
                 text: text.into(),
             },
         )
@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(
             merged.kind,
             EventKind::TextDelta {
-                step_index: 0,
+                path: "step-0".into(),
                 text: "abc".into()
             }
         );
@@ -116,8 +116,10 @@ mod tests {
             5,
             EventKind::RunCancelled {
                 reason: CancelReason::User,
-                step_index: Some(1),
-                partial_output: "b".into(),
+                running: vec![stepwise_engine::event::PartialStep {
+                    path: "step-1".into(),
+                    text: "b".into(),
+                }],
                 duration_ms: 1,
             },
         );

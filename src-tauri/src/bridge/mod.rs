@@ -155,19 +155,19 @@ fn log_milestone(e: &RunEvent) {
         }
         EventKind::RunCancelled {
             reason,
-            step_index,
+            running,
             duration_ms,
-            ..
         } => {
-            tracing::info!(run_id = %e.run_id, ?reason, ?step_index, duration_ms, "run cancelled");
+            let running: Vec<&str> = running.iter().map(|p| p.path.as_str()).collect();
+            tracing::info!(run_id = %e.run_id, ?reason, ?running, duration_ms, "run cancelled");
         }
         EventKind::RunFailed {
-            step_index,
+            path,
             error,
             message,
             ..
         } => {
-            tracing::warn!(run_id = %e.run_id, step_index, ?error, %message, "run failed");
+            tracing::warn!(run_id = %e.run_id, ?path, ?error, %message, "run failed");
         }
         _ => {}
     }

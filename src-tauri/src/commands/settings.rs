@@ -220,9 +220,8 @@ pub async fn test_connection(
         .map_err(|e| AppError::Settings(e.message))?;
     let request = ModelRequest {
         model: model_ref,
-        instructions: "Reply with the single word OK.".into(),
-        input: "Connection test".into(),
-        previous: None,
+        system: "Reply with the single word OK.".into(),
+        user: "Connection test".into(),
     };
     let started = Instant::now();
     let mut stream = p.stream(request);

@@ -13,7 +13,7 @@ const logs = Object.keys(files).filter((f) => f.endsWith(".jsonl")).sort();
 
 describe("the recorded event logs", () => {
   it("are all there", () => {
-    expect(logs.length).toBeGreaterThanOrEqual(6);
+    expect(logs.length).toBeGreaterThanOrEqual(14);
   });
 
   for (const name of logs) {

@@ -1,26 +1,29 @@
 import { describe, expect, it } from "vitest";
-import type { RunEvent } from "../bindings";
-import { applyEvent, emptySnapshot, failureAdvice, focusStep, join, runStatusWord, runWords, stepWords } from "./run-state";
+import type { RunEvent, StepSnapshot } from "../bindings";
+import { applyEvent, childrenOf, emptySnapshot, failureAdvice, focusStep, isInside, join, runStatusWord, runWords, stepWords } from "./run-state";
 
 const ID = "00000000-0000-4000-8000-000000000001";
 let t = 1_000;
 const ev = (seq: number, body: Record<string, unknown>, first_seq?: number): RunEvent =>
-  ({ v: 1, run_id: ID, seq, ts_ms: (t += 10), ...(first_seq ? { first_seq } : {}), ...body }) as unknown as RunEvent;
+  ({ v: 2, run_id: ID, seq, ts_ms: (t += 10), ...(first_seq ? { first_seq } : {}), ...body }) as unknown as RunEvent;
 
-const started = ev(1, { type: "RunStarted", workflow_name: "W", input: "q", steps: [{ name: "A", model: "demo" }, { name: "B", model: "demo" }] });
-const stepA = ev(2, { type: "StepStarted", step_index: 0, name: "A", model: "demo" });
+const info = (name: string, extra: Record<string, unknown> = {}) => ({
+  path: name.toLowerCase(), parent: null, id: name.toLowerCase(), name, kind: "agent", model: "demo", branch: null, round: null, ...extra,
+});
+const started = ev(1, { type: "RunStarted", workflow_name: "W", input: "q", steps: [info("A"), info("B")] });
+const stepA = ev(2, { type: "StepStarted", step: info("A") });
 
 describe("applying updates", () => {
   it("folds a whole run", () => {
     const s = emptySnapshot(ID);
     const events = [
       started, stepA,
-      ev(3, { type: "TextDelta", step_index: 0, text: "Hel" }),
-      ev(5, { type: "TextDelta", step_index: 0, text: "lo." }, 4),
-      ev(6, { type: "StepCompleted", step_index: 0, output: "Hello.", duration_ms: 1200, usage: null }),
-      ev(7, { type: "StepStarted", step_index: 1, name: "B", model: "demo" }),
-      ev(8, { type: "TextDelta", step_index: 1, text: "Bye" }),
-      ev(9, { type: "StepCompleted", step_index: 1, output: "Bye", duration_ms: 10, usage: null }),
+      ev(3, { type: "TextDelta", path: "a", text: "Hel" }),
+      ev(5, { type: "TextDelta", path: "a", text: "lo." }, 4),
+      ev(6, { type: "StepCompleted", path: "a", output: "Hello.", duration_ms: 1200, usage: null }),
+      ev(7, { type: "StepStarted", step: info("B") }),
+      ev(8, { type: "TextDelta", path: "b", text: "Bye" }),
+      ev(9, { type: "StepCompleted", path: "b", output: "Bye", duration_ms: 10, usage: null }),
       ev(10, { type: "RunCompleted", output: "Bye", duration_ms: 2000 }),
     ];
     for (const e of events) expect(applyEvent(s, e)).toBe("applied");
@@ -35,29 +38,29 @@ describe("applying updates", () => {
     applyEvent(s, started);
     applyEvent(s, stepA);
     expect(applyEvent(s, stepA)).toBe("duplicate");
-    expect(applyEvent(s, ev(5, { type: "TextDelta", step_index: 0, text: "x" }))).toBe("gap");
+    expect(applyEvent(s, ev(5, { type: "TextDelta", path: "a", text: "x" }))).toBe("gap");
     expect(s.last_seq).toBe(2);
     expect(applyEvent(s, { ...started, run_id: "other" } as RunEvent)).toBe("duplicate");
   });
 
   it("ends each way with the right step states", () => {
     const cancelled = emptySnapshot(ID);
-    [started, stepA, ev(3, { type: "TextDelta", step_index: 0, text: "part" }),
-      ev(4, { type: "RunCancelled", reason: "user", step_index: 0, partial_output: "part", duration_ms: 5 })]
+    [started, stepA, ev(3, { type: "TextDelta", path: "a", text: "part" }),
+      ev(4, { type: "RunCancelled", reason: "user", running: [{ path: "a", text: "part" }], duration_ms: 5 })]
       .forEach((e) => applyEvent(cancelled, e));
     expect(cancelled.steps.map((x) => x.status)).toEqual(["cancelled", "skipped"]);
     expect(cancelled.steps[0].text).toBe("part");
     expect(runWords(cancelled)).toBe("Cancelled. The text written so far is kept.");
 
     const failed = emptySnapshot(ID);
-    [started, stepA, ev(3, { type: "RunFailed", step_index: 0, error: "auth", message: "bad key", duration_ms: 5 })]
+    [started, stepA, ev(3, { type: "RunFailed", path: "a", error: "auth", message: "bad key", duration_ms: 5 })]
       .forEach((e) => applyEvent(failed, e));
     expect(failed.steps.map((x) => x.status)).toEqual(["failed", "skipped"]);
     expect(failed.error?.kind).toBe("auth");
     expect(runWords(failed)).toBe("Failed: The API key was not accepted.");
 
     const exited = emptySnapshot(ID);
-    [started, ev(2, { type: "RunCancelled", reason: "app_exit", step_index: null, partial_output: "", duration_ms: 1 })]
+    [started, ev(2, { type: "RunCancelled", reason: "app_exit", running: [], duration_ms: 1 })]
       .forEach((e) => applyEvent(exited, e));
     expect(exited.steps.map((x) => x.status)).toEqual(["skipped", "skipped"]);
     expect(runWords(exited)).toContain("Stepwise was closing");
@@ -67,9 +70,9 @@ describe("applying updates", () => {
 describe("joining a run", () => {
   it("applies only the buffered updates after the snapshot, once", () => {
     const live = emptySnapshot(ID);
-    [started, stepA, ev(3, { type: "TextDelta", step_index: 0, text: "ab" })].forEach((e) => applyEvent(live, e));
+    [started, stepA, ev(3, { type: "TextDelta", path: "a", text: "ab" })].forEach((e) => applyEvent(live, e));
     const fresh = structuredClone(live);
-    const buffered = [ev(3, { type: "TextDelta", step_index: 0, text: "ab" }), ev(4, { type: "TextDelta", step_index: 0, text: "cd" })];
+    const buffered = [ev(3, { type: "TextDelta", path: "a", text: "ab" }), ev(4, { type: "TextDelta", path: "a", text: "cd" })];
     const joined = join(emptySnapshot(ID), fresh, buffered);
     expect(joined.steps[0].text).toBe("abcd");
     expect(joined.last_seq).toBe(4);
@@ -86,7 +89,10 @@ describe("joining a run", () => {
 
 describe("words", () => {
   it("says each step state plainly with its time", () => {
-    const st = { name: "A", model: "demo", status: "running" as const, text: "", started_at_ms: 0, duration_ms: null, usage: null };
+    const st: StepSnapshot = {
+      ...info("A"), kind: "agent", status: "running", text: "", started_at_ms: 0, duration_ms: null, usage: null,
+      rounds: null, chosen: null, skipped: null, note: null,
+    };
     expect(stepWords(st, 12_400)).toBe("Running 0:12");
     expect(stepWords({ ...st, status: "completed", duration_ms: 34_000 }, 0)).toBe("Done in 0:34");
     expect(stepWords({ ...st, status: "pending" }, 0)).toBe("Waiting");
@@ -109,8 +115,40 @@ describe("words", () => {
   it("focuses the running step, else the last with text", () => {
     const s = emptySnapshot(ID);
     [started, stepA].forEach((e) => applyEvent(s, e));
-    expect(focusStep(s)).toBe(0);
+    expect(focusStep(s)).toBe("a");
     s.steps[0].status = "completed"; s.steps[0].text = "x";
-    expect(focusStep(s)).toBe(0);
+    expect(focusStep(s)).toBe("a");
+    expect(stepWords({ ...s.steps[1], status: "skipped", skipped: "not_taken" }, 0)).toBe("Not taken");
+  });
+});
+
+describe("the step tree", () => {
+  it("knows what is inside what, rounds included", () => {
+    expect(isInside("angles/economics", "angles")).toBe(true);
+    expect(isInside("revise#2/critique", "revise")).toBe(true);
+    expect(isInside("angles-2/x", "angles")).toBe(false);
+    expect(isInside("angles", "angles")).toBe(false);
+  });
+
+  it("adds a loop's later rounds as they start, and a skip reaches inside", () => {
+    const s = emptySnapshot(ID);
+    const loop = info("Revise", { kind: "loop", model: "" });
+    const round = (n: number) => info("Critique", { path: `revise#${n}/critique`, parent: "revise", round: n });
+    [
+      ev(1, { type: "RunStarted", workflow_name: "W", input: "q", steps: [loop, round(1)] }),
+      ev(2, { type: "StepStarted", step: loop }),
+      ev(3, { type: "LoopRoundStarted", path: "revise", round: 1, max_rounds: 3 }),
+      ev(4, { type: "StepStarted", step: round(1) }),
+      ev(5, { type: "StepCompleted", path: "revise#1/critique", output: "no", duration_ms: 1, usage: null }),
+      ev(6, { type: "LoopRoundStarted", path: "revise", round: 2, max_rounds: 3 }),
+      ev(7, { type: "StepStarted", step: round(2) }),
+      ev(8, { type: "TextDelta", path: "revise#2/critique", text: "hm" }),
+      ev(9, { type: "StepSkipped", path: "revise", reason: "on_error", message: "it broke" }),
+    ].forEach((e) => expect(applyEvent(s, e)).toBe("applied"));
+    expect(childrenOf(s, "revise").map((c) => [c.path, c.round, c.status])).toEqual([
+      ["revise#1/critique", 1, "completed"], ["revise#2/critique", 2, "skipped"],
+    ]);
+    expect(s.steps[0].rounds).toEqual({ round: 2, max: 3 });
+    expect([s.steps[0].status, s.steps[0].note]).toEqual(["skipped", "it broke"]);
   });
 });

@@ -1,7 +1,7 @@
 // A run as the window shows it: the snapshot the backend sent, then each `run-update` after it.
 // The rules are the backend's (RunSnapshot::apply): an update applies only if it starts right
 // after the last one applied; a merged delta covers first_seq..seq.
-import type { ErrorKind, RunEvent, RunSnapshot, RunStatus, StepSnapshot, StepStatus } from "../bindings";
+import type { ErrorKind, RunEvent, RunSnapshot, RunStatus, StepInfo, StepSnapshot } from "../bindings";
 
 export type Applied = "applied" | "duplicate" | "gap";
 
@@ -14,6 +14,23 @@ export function emptySnapshot(runId: string): RunSnapshot {
 
 export const isLive = (status: RunStatus): boolean => status === "pending" || status === "running";
 
+/** Whether the step at `path` is inside the step at `outer` (`angles/economics` in `angles`,
+ * `revise#2/critique` in `revise`). */
+export function isInside(path: string, outer: string): boolean {
+  if (!path.startsWith(outer)) return false;
+  const next = path.charAt(outer.length);
+  return next === "/" || next === "#";
+}
+
+function pending(info: StepInfo): StepSnapshot {
+  return {
+    path: info.path, parent: info.parent ?? null, id: info.id, name: info.name, kind: info.kind,
+    model: info.model, branch: info.branch ?? null, round: info.round ?? null, status: "pending",
+    text: "", started_at_ms: null, duration_ms: null, usage: null, rounds: null, chosen: null,
+    skipped: null, note: null,
+  };
+}
+
 /** Applies one update. "duplicate": already applied (ignored). "gap": something was missed
  * (the caller takes a fresh snapshot). */
 export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
@@ -22,57 +39,92 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
   if (e.seq <= s.last_seq) return "duplicate";
   if (first !== s.last_seq + 1) return "gap";
   s.last_seq = e.seq;
-  const step = (i: number): StepSnapshot | undefined => s.steps[i];
+  const now = e.ts_ms;
   switch (e.type) {
     case "RunStarted":
       s.workflow_name = e.workflow_name;
       s.input = e.input;
-      s.started_at_ms = e.ts_ms;
-      s.steps = e.steps.map((st) => ({
-        name: st.name, model: st.model, status: "pending", text: "", started_at_ms: null, duration_ms: null, usage: null,
-      }));
+      s.started_at_ms = now;
+      s.steps = e.steps.map(pending);
       break;
     case "StepStarted": {
       s.status = "running";
-      const st = step(e.step_index);
-      if (st) { st.status = "running"; st.started_at_ms = e.ts_ms; st.model = e.model; }
+      if (!findStep(s, e.step.path)) (s.steps as StepSnapshot[]).push(pending(e.step));
+      const st = findStep(s, e.step.path);
+      if (st) { st.status = "running"; st.started_at_ms = now; st.model = e.step.model; }
       break;
     }
     case "TextDelta": {
-      const st = step(e.step_index);
+      const st = findStep(s, e.path);
       if (st) st.text += e.text;
       break;
     }
     case "StepCompleted": {
-      const st = step(e.step_index);
+      const st = findStep(s, e.path);
       if (st) { st.status = "completed"; st.text = e.output; st.duration_ms = e.duration_ms; st.usage = e.usage ?? null; }
       break;
     }
+    case "StepFailed": {
+      const st = findStep(s, e.path);
+      if (st) { st.status = "failed"; st.duration_ms = e.duration_ms; st.note = e.message; }
+      break;
+    }
+    case "StepSkipped":
+      // A step set aside keeps its text; the steps inside it that had not ended go with it.
+      for (const st of s.steps) {
+        if (st.path === e.path) {
+          st.status = "skipped"; st.skipped = e.reason; st.note = e.message ?? null;
+          st.duration_ms = st.started_at_ms != null ? Math.max(0, now - st.started_at_ms) : null;
+        } else if (isInside(st.path, e.path) && (st.status === "pending" || st.status === "running")) {
+          st.status = "skipped"; st.skipped = e.reason;
+        }
+      }
+      break;
+    case "LoopRoundStarted": {
+      const st = findStep(s, e.path);
+      if (st) st.rounds = { round: e.round, max: e.max_rounds };
+      break;
+    }
+    case "RouteChosen": {
+      const st = findStep(s, e.path);
+      if (st) st.chosen = { route: e.route, reason: e.reason };
+      break;
+    }
     case "RunCompleted":
-      s.status = "completed"; s.final_output = e.output; s.ended_at_ms = e.ts_ms;
+      s.status = "completed"; s.final_output = e.output; s.ended_at_ms = now;
+      endSteps(s, null, now);
       break;
     case "RunCancelled":
-      s.status = "cancelled"; s.cancel_reason = e.reason; s.ended_at_ms = e.ts_ms;
-      endSteps(s, e.step_index ?? null, "cancelled", e.ts_ms);
+      s.status = "cancelled"; s.cancel_reason = e.reason; s.ended_at_ms = now;
+      endSteps(s, null, now);
       break;
     case "RunFailed":
-      s.status = "failed"; s.ended_at_ms = e.ts_ms;
-      s.error = { step_index: e.step_index, kind: e.error, message: e.message };
-      endSteps(s, e.step_index, "failed", e.ts_ms);
+      s.status = "failed"; s.ended_at_ms = now;
+      s.error = { path: e.path ?? null, kind: e.error, message: e.message };
+      endSteps(s, e.path ?? null, now);
       break;
   }
   return "applied";
 }
 
-function endSteps(s: RunSnapshot, at: number | null, status: StepStatus, now: number) {
-  s.steps.forEach((st, i) => {
-    if (i === at && st.status !== "completed") {
-      st.status = status;
+/** The step with this path. */
+export function findStep(s: RunSnapshot, path: string): StepSnapshot | undefined {
+  for (let i = s.steps.length - 1; i >= 0; i--) if (s.steps[i].path === path) return s.steps[i];
+  return undefined;
+}
+
+/** At a run's end no step is left open: the failed step and the steps around it fail, any other
+ * running step was stopped (cancelled, its text kept), and one never started is skipped. */
+function endSteps(s: RunSnapshot, failed: string | null, now: number) {
+  for (const st of s.steps) {
+    const onFailedPath = failed !== null && (failed === st.path || isInside(failed, st.path));
+    if (st.status === "running") {
+      st.status = onFailedPath ? "failed" : "cancelled";
       st.duration_ms = st.started_at_ms != null ? Math.max(0, now - st.started_at_ms) : null;
-    } else if (st.status === "pending" || st.status === "running") {
-      st.status = "skipped";
+    } else if (st.status === "pending") {
+      st.status = onFailedPath ? "failed" : "skipped";
     }
-  });
+  }
 }
 
 /** A snapshot taken after some updates were already received: keeps the newer of the two and
@@ -83,12 +135,22 @@ export function join(current: RunSnapshot, fresh: RunSnapshot, buffered: RunEven
   return base;
 }
 
-/** The step to show: the running one, else the last one with text. */
-export function focusStep(s: RunSnapshot): number | null {
-  const running = s.steps.findIndex((st) => st.status === "running");
-  if (running >= 0) return running;
-  for (let i = s.steps.length - 1; i >= 0; i--) if (s.steps[i].text) return i;
-  return null;
+/** Steps that write text themselves (the others hold steps). */
+export const writes = (st: StepSnapshot): boolean => st.kind === "agent" || st.kind === "router";
+
+/** The steps directly inside `parent` (the top level for null), in the order they appeared. */
+export function childrenOf(s: RunSnapshot, parent: string | null): StepSnapshot[] {
+  return s.steps.filter((st) => (st.parent ?? null) === parent);
+}
+
+/** The step to show: the latest writing step that is running, else the last one with text,
+ * else the last one that started (its pane says there is no text yet). */
+export function focusStep(s: RunSnapshot): string | null {
+  const last = (ok: (st: StepSnapshot) => boolean) => {
+    for (let i = s.steps.length - 1; i >= 0; i--) if (writes(s.steps[i]) && ok(s.steps[i])) return s.steps[i].path;
+    return null;
+  };
+  return last((st) => st.status === "running") ?? last((st) => !!st.text) ?? last((st) => st.started_at_ms !== null);
 }
 
 export function clock(ms: number): string {
@@ -106,9 +168,17 @@ export function stepWords(st: StepSnapshot, now: number): string {
     case "running": return `Running ${clock(st.started_at_ms != null ? now - st.started_at_ms : 0)}`;
     case "completed": return `Done in ${clock(st.duration_ms ?? 0)}`;
     case "cancelled": return "Cancelled";
-    case "failed": return "Failed";
-    case "skipped": return "Skipped";
+    case "failed": return st.note && st.duration_ms != null ? `Failed after ${clock(st.duration_ms)}` : "Failed";
+    case "skipped":
+      if (st.skipped === "not_taken") return "Not taken";
+      if (st.skipped === "on_error") return "Skipped after a problem";
+      return "Skipped";
   }
+}
+
+/** "Revise — round 2 of at most 5" for a loop that has started. */
+export function loopWords(st: StepSnapshot): string | null {
+  return st.rounds ? `Round ${st.rounds.round} of at most ${st.rounds.max}` : null;
 }
 
 /** What went wrong and what to do, for each kind of failure. */
@@ -129,8 +199,12 @@ export function runWords(s: RunSnapshot): string {
   switch (s.status) {
     case "pending": return "Starting…";
     case "running": {
-      const i = s.steps.findIndex((st) => st.status === "running");
-      return i >= 0 ? `Step ${i + 1} of ${s.steps.length}: ${s.steps[i].name}` : "Running…";
+      const top = childrenOf(s, null);
+      const i = top.findIndex((st) => st.status === "running");
+      if (i < 0) return "Running…";
+      const working = s.steps.filter((st) => st.status === "running" && writes(st) && st.path !== top[i].path);
+      const inner = working.length ? `: ${working.map((st) => st.name).join(", ")}` : "";
+      return `Step ${i + 1} of ${top.length}: ${top[i].name}${inner}`;
     }
     case "completed": return "Completed.";
     case "cancelled": return s.cancel_reason === "app_exit"

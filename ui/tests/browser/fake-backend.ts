@@ -3,6 +3,8 @@
 // the page's URL (`?scenario=…`); every command the page invokes is recorded in `window.__calls`.
 import { emit } from "@tauri-apps/api/event";
 import { mockIPC } from "@tauri-apps/api/mocks";
+import type { RunEvent, RunSnapshot } from "../../src/bindings";
+import { applyEvent, emptySnapshot } from "../../src/lib/run-state";
 
 type Json = Record<string, unknown>;
 declare global {
@@ -14,13 +16,46 @@ const scenario = params.get("scenario") ?? "normal";
 window.__calls = [];
 window.__fake = scenario === "perf" ? { tokensPerTick: 10, tickMs: 10 } : { tokensPerTick: 3, tickMs: 30 };
 
-const TEMPLATE = {
-  id: "research-and-write",
-  workflow: {
-    name: "Research and write", description: "Research a topic, then write an article about it",
-    steps: [{ name: "Research", instructions: "List facts.", model: "demo" }, { name: "Write", instructions: "Write.", model: "demo" }],
+const TEMPLATES = [
+  {
+    id: "research-and-write",
+    workflow: {
+      name: "Research and write", description: "Research a topic, then write an article about it",
+      steps: [{ name: "Research", instructions: "List facts.", model: "demo" }, { name: "Write", instructions: "Write.", model: "demo" }],
+    },
   },
-};
+  {
+    id: "three-angles",
+    workflow: {
+      name: "Three angles", description: "Research a topic from three angles at once, then bring them together",
+      steps: [
+        { name: "Angles", kind: "parallel", steps: ["Economics", "Environment", "Society"].map((name) => ({ name, instructions: `The ${name} angle.`, model: "demo" })) },
+        { name: "Summary", instructions: "Bring {{steps.economics.output}} together.", model: "demo" },
+      ],
+    },
+  },
+  {
+    id: "draft-and-review",
+    workflow: {
+      name: "Draft and review", description: "Write a draft, then critique and revise it until the reviewer approves",
+      steps: [
+        { name: "Draft", instructions: "Write a draft.", model: "demo" },
+        { name: "Review and revise", id: "revise", kind: "loop", max_iterations: 4, until: 'output("critique") contains "APPROVED"',
+          steps: [{ name: "Critique", instructions: "Review it.", model: "demo" }, { name: "Revise", instructions: "Revise it.", model: "demo" }] },
+      ],
+    },
+  },
+  {
+    id: "answer-a-message",
+    workflow: {
+      name: "Answer a message", description: "Read a customer's message, pick how to handle it, and write the reply",
+      steps: [{ name: "Triage", kind: "router", model: "demo", routes: [
+        { name: "Billing", description: "Invoices and payments", steps: [{ name: "Billing reply", instructions: "Reply.", model: "demo" }] },
+        { name: "Technical", description: "Errors and crashes", steps: [{ name: "Technical reply", instructions: "Reply.", model: "demo" }] },
+      ] }],
+    },
+  },
+];
 
 const XSS = [
   "Here is the answer. ", "<img src=x onerror=\"window.__pwned=1\"> ", "<script>window.__pwned=2</script> ",
@@ -65,22 +100,109 @@ if (scenario === "many") {
 }
 const PROVIDER_KEY: Record<string, "openai" | "anthropic" | "ollama"> = { open_ai: "openai", anthropic: "anthropic", ollama: "ollama" };
 
-/** The backend's rules, as far as these tests need them. */
-function validate(w: { name?: string; steps?: { name?: string; instructions?: string; model?: string | null }[] }) {
+type Draft = {
+  id?: string; name?: string; kind?: string; instructions?: string; model?: string | null; if?: string; until?: string;
+  max_iterations?: number | null; steps?: Draft[]; then?: Draft[]; else?: Draft[]; routes?: { name: string; description: string; steps: Draft[] }[];
+};
+
+/** The backend's rules, as far as these tests need them (issues name the step by its place). */
+function validate(w: { name?: string; steps?: Draft[] }) {
   const issues: Json[] = [];
-  const issue = (step_index: number | null, field: string, message: string) =>
-    issues.push({ step_index, step_name: null, field, line: null, message });
+  const issue = (step: string | null, field: string, message: string) =>
+    issues.push({ step, step_name: null, field, line: null, message });
   if (!w.name?.trim()) issue(null, "name", "the workflow needs a name");
   if (!w.steps?.length) issue(null, "steps", "the workflow needs at least one step");
-  (w.steps ?? []).forEach((st, i) => {
-    if (!st.name?.trim()) issue(i, "name", "the step needs a name");
-    if (!st.instructions?.trim()) issue(i, "instructions", "the instructions are empty; say what this step should do");
-    if (st.model && !/^(demo|(openai|anthropic|ollama):\S+)$/.test(st.model)) issue(i, "model", `unknown provider \`${st.model}\``);
+  const check = (steps: Draft[], prefix: string) => steps.forEach((st, i) => {
+    const at = `${prefix}[${i}]`;
+    const kind = st.kind ?? "agent";
+    if (!st.name?.trim()) issue(at, "name", "the step needs a name");
+    if (kind === "agent" && !st.instructions?.trim()) issue(at, "instructions", "the instructions are empty; say what this step should do");
+    if (st.model && !/^(demo|(openai|anthropic|ollama):\S+)$/.test(st.model)) issue(at, "model", `unknown provider \`${st.model}\``);
+    if (kind === "loop" && !st.max_iterations) issue(at, "max_iterations", "a loop needs `max_iterations`, the most rounds it may run (1 to 100)");
+    if (st.until && !/^(not )?output(\("[a-z0-9_-]+"\))? (contains|matches|equals) ".*"$/.test(st.until)) issue(at, "until", "after the subject comes `contains`, `matches` or `equals`");
+    if (kind === "condition" && !st.if?.trim()) issue(at, "if", "a condition needs an `if` test, for example: output contains \"yes\"");
+    if (["parallel", "loop", "group"].includes(kind) && !st.steps?.length) issue(at, "steps", `a ${kind} step needs at least one step in \`steps\``);
+    check(st.steps ?? [], `${at}.steps`);
+    check(st.then ?? [], `${at}.then`);
+    check(st.else ?? [], `${at}.else`);
+    (st.routes ?? []).forEach((r, k) => check(r.steps ?? [], `${at}.routes[${k}].steps`));
   });
+  check(w.steps ?? [], "steps");
   return issues;
 }
 
-interface Live { id: string; seq: number; timer?: ReturnType<typeof setInterval>; step: number; sent: number; text: string; ended: boolean; snapshot: Json; stepCount: number }
+// A run is played from a plan made when it starts: every event it will send, in order (parallel
+// branches interleaved), so a reloaded page can pick it up where it was.
+type Body = Json & { type: string };
+const slug = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "step";
+
+function plan(steps: Draft[]): { outline: Json[]; events: Body[] } {
+  const outline: Json[] = [];
+  let agents = 0;
+  const info = (st: Draft, path: string, parent: string | null, branch: string | null, round: number | null) => ({
+    path, parent, id: st.id || slug(st.name ?? ""), name: st.name ?? "", kind: st.kind ?? "agent",
+    model: (st.kind ?? "agent") === "agent" || st.kind === "router" ? st.model || "demo" : "", branch, round,
+  });
+  const at = (prefix: string | null, st: Draft) => (prefix ? `${prefix}/${st.id || slug(st.name ?? "")}` : st.id || slug(st.name ?? ""));
+  const outlineOf = (list: Draft[], prefix: string | null, parent: string | null, branch: string | null, round: number | null) => {
+    for (const st of list) {
+      const path = at(prefix, st);
+      outline.push(info(st, path, parent, branch, round));
+      if (st.kind === "loop") outlineOf(st.steps ?? [], `${path}#1`, path, null, 1);
+      else if (st.kind === "condition") { outlineOf(st.then ?? [], path, path, "then", null); outlineOf(st.else ?? [], path, path, "else", null); }
+      else if (st.kind === "router") for (const r of st.routes ?? []) outlineOf(r.steps, path, path, r.name, null);
+      else outlineOf(st.steps ?? [], path, path, null, null);
+    }
+  };
+  const stream = (path: string, text: string[]): Body[] => [
+    ...text.map((t) => ({ type: "TextDelta", path, text: t })),
+    { type: "StepCompleted", path, output: text.join(""), duration_ms: 1000, usage: null },
+  ];
+  const sequence = (list: Draft[], prefix: string | null, parent: string | null, branch: string | null, round: number | null): Body[] =>
+    list.flatMap((st) => step(st, prefix, parent, branch, round));
+  const skip = (list: Draft[], prefix: string): Body[] =>
+    list.map((st) => ({ type: "StepSkipped", path: at(prefix, st), reason: "not_taken", message: null }));
+  const step = (st: Draft, prefix: string | null, parent: string | null, branch: string | null, round: number | null): Body[] => {
+    const path = at(prefix, st);
+    const out: Body[] = [{ type: "StepStarted", step: info(st, path, parent, branch, round) }];
+    const done = (output: string): Body => ({ type: "StepCompleted", path, output, duration_ms: 1000, usage: null });
+    switch (st.kind ?? "agent") {
+      case "agent": out.push(...stream(path, words(agents++))); break;
+      case "parallel": {
+        const branches = (st.steps ?? []).map((c) => step(c, path, path, null, null));
+        for (let i = 0; branches.some((b) => i < b.length); i++) for (const b of branches) if (i < b.length) out.push(b[i]);
+        out.push(done("all branches"));
+        break;
+      }
+      case "loop": {
+        const max = st.max_iterations ?? 1;
+        for (let r = 1; r <= Math.min(2, max); r++) {
+          out.push({ type: "LoopRoundStarted", path, round: r, max_rounds: max });
+          out.push(...sequence(st.steps ?? [], `${path}#${r}`, path, null, r));
+        }
+        out.push(done("the last round"));
+        break;
+      }
+      case "condition":
+        out.push(...skip(st.else ?? [], path), ...sequence(st.then ?? [], path, path, "then", null), done("the branch"));
+        break;
+      case "router": {
+        const [first, ...others] = st.routes ?? [];
+        out.push(...stream(path, [`${first.name}\n`, "It fits best."]).slice(0, -1));
+        out.push({ type: "RouteChosen", path, route: first.name, reason: "It fits best." });
+        for (const r of others) out.push(...skip(r.steps, path));
+        out.push(...sequence(first.steps, path, path, first.name, null), done("the route"));
+        break;
+      }
+      default: out.push(...sequence(st.steps ?? [], path, path, null, null), done("the group"));
+    }
+    return out;
+  };
+  outlineOf(steps, null, null, null, null);
+  return { outline, events: sequence(steps, null, null, null, null) };
+}
+
+interface Live { id: string; seq: number; timer?: ReturnType<typeof setInterval>; plan: Body[]; next: number; deltas: number; ended: boolean; snapshot: RunSnapshot }
 const runs = new Map<string, Live>();
 
 // Runs outlive a page reload, as they do in the real app (the backend keeps going); live ones resume.
@@ -90,65 +212,51 @@ function persist() {
 }
 for (const r of JSON.parse(sessionStorage.getItem(STORE) ?? "[]") as Live[]) {
   runs.set(r.id, r);
-  if (!r.ended) r.timer = setInterval(() => tick(r, r.stepCount), window.__fake.tickMs);
+  if (!r.ended) r.timer = setInterval(() => tick(r), window.__fake.tickMs);
 }
 
 function send(run: Live, body: Json) {
   run.seq += 1;
-  const event = { v: 1, run_id: run.id, seq: run.seq, ts_ms: Date.now(), ...body };
-  applyToSnapshot(run, event);
+  const event = { v: 2, run_id: run.id, seq: run.seq, ts_ms: Date.now(), ...body } as unknown as RunEvent;
+  applyEvent(run.snapshot, event);
   if (scenario !== "perf") persist();
   void emit("run-update", event);
-}
-
-function applyToSnapshot(run: Live, e: Json) {
-  const s = run.snapshot as { last_seq: number; status: string; steps: Json[]; workflow_name: string; input: string; started_at_ms: number | null };
-  s.last_seq = e.seq as number;
-  switch (e.type) {
-    case "RunStarted":
-      s.workflow_name = e.workflow_name as string; s.input = e.input as string; s.started_at_ms = e.ts_ms as number;
-      s.steps = (e.steps as Json[]).map((st) => ({ name: st.name, model: st.model, status: "pending", text: "", started_at_ms: null, duration_ms: null, usage: null }));
-      break;
-    case "StepStarted": s.status = "running"; Object.assign(s.steps[e.step_index as number], { status: "running", started_at_ms: e.ts_ms }); break;
-    case "TextDelta": (s.steps[e.step_index as number] as { text: string }).text += e.text as string; break;
-    case "StepCompleted": Object.assign(s.steps[e.step_index as number], { status: "completed", duration_ms: e.duration_ms }); break;
-    default: s.status = e.type === "RunCompleted" ? "completed" : e.type === "RunCancelled" ? "cancelled" : "failed";
-  }
 }
 
 function startRun(args: Json): string {
   const id = (args.runId as string) ?? crypto.randomUUID();
   const input = String(args.input ?? "").trim();
   if (!input) throw { kind: "empty_input" };
-  const run: Live = { id, seq: 0, step: 0, sent: 0, text: "", ended: false, stepCount: (args.workflow as { steps: unknown[] }).steps.length,
-    snapshot: { run_id: id, workflow_name: "", input: "", status: "pending", steps: [], final_output: null, cancel_reason: null, error: null, started_at_ms: null, ended_at_ms: null, last_seq: 0 } };
+  const wf = args.workflow as { name: string; steps: Draft[] };
+  const { outline, events } = plan(wf.steps);
+  const run: Live = { id, seq: 0, plan: events, next: 0, deltas: 0, ended: false, snapshot: emptySnapshot(id) };
   runs.set(id, run);
-  const wf = args.workflow as { name: string; steps: { name: string; model?: string }[] };
-  send(run, { type: "RunStarted", workflow_name: wf.name, input, steps: wf.steps.map((s) => ({ name: s.name, model: s.model ?? "demo" })) });
-  send(run, { type: "StepStarted", step_index: 0, name: wf.steps[0].name, model: "demo" });
-  run.timer = setInterval(() => tick(run, wf.steps.length), window.__fake.tickMs);
+  send(run, { type: "RunStarted", workflow_name: wf.name, input, steps: outline });
+  while (run.plan[run.next] && run.plan[run.next].type !== "TextDelta") send(run, run.plan[run.next++]);
+  run.timer = setInterval(() => tick(run), window.__fake.tickMs);
   return id;
 }
 
-function tick(run: Live, stepCount: number) {
+/** Sends the next few deltas (and every other event up to the one after them). */
+function tick(run: Live) {
   if (run.ended) return;
-  if (scenario.startsWith("fail:") && run.sent >= 6) {
-    const kind = scenario.slice(5);
-    end(run, { type: "RunFailed", step_index: run.step, error: kind, message: `The provider said no (${kind}).`, duration_ms: 100 });
-    return;
+  let sent = 0;
+  while (run.next < run.plan.length) {
+    const e = run.plan[run.next];
+    if (e.type === "TextDelta") {
+      if (sent === window.__fake.tokensPerTick) return;
+      if (scenario.startsWith("fail:") && run.deltas >= 6) {
+        const kind = scenario.slice(5);
+        end(run, { type: "RunFailed", path: e.path, error: kind, message: `The provider said no (${kind}).`, duration_ms: 100 });
+        return;
+      }
+      sent += 1;
+      run.deltas += 1;
+    }
+    send(run, e);
+    run.next += 1;
   }
-  const all = words(run.step);
-  for (let i = 0; i < window.__fake.tokensPerTick && run.sent < all.length; i++) {
-    send(run, { type: "TextDelta", step_index: run.step, text: all[run.sent] });
-    run.text += all[run.sent];
-    run.sent += 1;
-  }
-  if (run.sent >= all.length) {
-    send(run, { type: "StepCompleted", step_index: run.step, output: run.text, duration_ms: 1000, usage: null });
-    run.step += 1; run.sent = 0; run.text = "";
-    if (run.step >= stepCount) { end(run, { type: "RunCompleted", output: "done", duration_ms: 2000 }); return; }
-    send(run, { type: "StepStarted", step_index: run.step, name: `Step ${run.step + 1}`, model: "demo" });
-  }
+  end(run, { type: "RunCompleted", output: "done", duration_ms: 2000 });
 }
 
 function end(run: Live, body: Json) {
@@ -162,12 +270,12 @@ mockIPC(
     const a = (args ?? {}) as Json;
     if (!cmd.startsWith("plugin:event")) window.__calls.push({ cmd, args: a });
     switch (cmd) {
-      case "list_templates": return [TEMPLATE];
+      case "list_templates": return TEMPLATES;
       case "list_workflows": return [...workflows.entries()].map(([id, workflow]) => ({ id, workflow }));
       case "list_runs": {
         const words = String((a.filter as Json)?.search ?? "").toLowerCase().split(/\s+/).filter(Boolean);
         const live = [...runs.values()].map((r) => {
-          const s = r.snapshot as { workflow_name: string; input: string; status: string; started_at_ms: number | null };
+          const s = r.snapshot;
           return { run_id: r.id, workflow_name: s.workflow_name, input: s.input, status: s.status, started_at_ms: s.started_at_ms, ended_at_ms: null };
         }).reverse();
         const older = scenario === "history" ? past : [];
@@ -218,7 +326,8 @@ mockIPC(
       case "cancel_run": {
         const run = runs.get(a.runId as string);
         if (!run || run.ended) return false;
-        end(run, { type: "RunCancelled", reason: "user", step_index: run.step, partial_output: run.text, duration_ms: 500 });
+        const running = run.snapshot.steps.filter((st) => st.status === "running").map((st) => ({ path: st.path, text: st.text }));
+        end(run, { type: "RunCancelled", reason: "user", running, duration_ms: 500 });
         return true;
       }
       default: throw { kind: "io", detail: `the fake backend has no ${cmd}` };

@@ -2,12 +2,26 @@
 
 use std::io::{self, Write};
 
+use std::collections::HashMap;
+
+use stepwise_engine::event::SkipReason;
+use stepwise_engine::workflow::StepKindName;
 use stepwise_engine::{CancelReason, ErrorKind, EventKind, RunEvent};
 
+/// Steps print as they start, indented by depth, and text streams as it comes. Parallel
+/// branches write at the same time, but a terminal shows one stream well: the first branch
+/// streams live while the others are held, and each held branch's text (and its end) is shown,
+/// under its name, as soon as the live one ends.
 #[derive(Default)]
 pub struct HumanView {
-    steps: Vec<String>,
-    /// Whether the current step's text ended with a newline (to start the next line cleanly).
+    /// The step whose text goes straight to the terminal.
+    live: Option<String>,
+    /// Other steps' text and end line, in the order they began writing.
+    held: Vec<Held>,
+    names: HashMap<String, String>,
+    /// The top-level steps' paths, in order ("Step 2 of 3").
+    top: Vec<String>,
+    /// Whether the text printed last ended with a newline (to start the next line cleanly).
     at_line_start: bool,
 }
 
@@ -19,67 +33,144 @@ impl HumanView {
                 input,
                 steps,
             } => {
-                self.steps = steps.iter().map(|s| s.name.clone()).collect();
-                let n = steps.len();
+                for s in steps {
+                    self.names.insert(s.path.clone(), s.name.clone());
+                }
+                self.top = steps
+                    .iter()
+                    .filter(|s| s.parent.is_none())
+                    .map(|s| s.path.clone())
+                    .collect();
+                let n = self.top.len();
                 let plural = if n == 1 { "" } else { "s" };
                 let (workflow_name, input) = (plain(workflow_name), plain(input));
                 writeln!(out, "{workflow_name} · {n} step{plural} · input: {input}")?;
             }
-            EventKind::StepStarted {
-                step_index,
-                name,
-                model,
-            } => {
-                let label = if model == "demo" {
-                    "Demo model"
-                } else {
-                    model.as_str()
+            EventKind::StepStarted { step } => {
+                self.names.insert(step.path.clone(), step.name.clone());
+                self.end_line(out)?;
+                let what = match step.kind {
+                    StepKindName::Agent | StepKindName::Router if step.model == "demo" => {
+                        "Demo model".to_string()
+                    }
+                    StepKindName::Agent => step.model.clone(),
+                    StepKindName::Router => format!("router · {}", step.model),
+                    other => other.as_str().to_string(),
+                };
+                let round = step
+                    .round
+                    .map(|r| format!(" (round {r})"))
+                    .unwrap_or_default();
+                let position = match self.top.iter().position(|p| *p == step.path) {
+                    Some(i) => format!("Step {} of {} · ", i + 1, self.top.len()),
+                    None => String::new(),
                 };
                 writeln!(
                     out,
-                    "\n▶ Step {} of {} · {name} · {label}",
-                    step_index + 1,
-                    self.steps.len()
+                    "\n{}▶ {position}{}{round} · {what}",
+                    indent(&step.path),
+                    plain(&step.name)
                 )?;
                 self.at_line_start = true;
             }
-            EventKind::TextDelta { text, .. } => {
+            EventKind::TextDelta { path, text } => {
                 let text = plain(text);
-                out.write_all(text.as_bytes())?;
-                if !text.is_empty() {
-                    self.at_line_start = text.ends_with('\n');
+                if self.live.is_none() {
+                    self.live = Some(path.clone());
+                }
+                if self.live.as_deref() == Some(path) {
+                    self.print(out, &text)?;
+                } else {
+                    self.held_mut(path).text.push_str(&text);
                 }
             }
             EventKind::StepCompleted {
-                step_index,
-                duration_ms,
-                ..
+                path, duration_ms, ..
+            } => {
+                let line = format!(
+                    "{}✓ {} done in {}",
+                    indent(path),
+                    self.name(path),
+                    secs(*duration_ms)
+                );
+                self.step_ended(out, path, line)?;
+            }
+            EventKind::StepFailed { path, message, .. } => {
+                let line = format!("{}✗ {}: {}", indent(path), self.name(path), plain(message));
+                self.step_ended(out, path, line)?;
+            }
+            EventKind::StepSkipped {
+                path,
+                reason,
+                message,
+            } => {
+                self.end_line(out)?;
+                let why = match (reason, message) {
+                    (SkipReason::NotTaken, _) => "not taken".to_string(),
+                    (SkipReason::OnError, Some(m)) => format!("failed, set aside: {}", plain(m)),
+                    (SkipReason::OnError, None) => "failed, set aside".to_string(),
+                };
+                let line = format!("{}↷ {} skipped ({why})", indent(path), self.name(path));
+                self.step_ended(out, path, line)?;
+            }
+            EventKind::LoopRoundStarted {
+                path,
+                round,
+                max_rounds,
             } => {
                 self.end_line(out)?;
                 writeln!(
                     out,
-                    "✓ {} done in {}",
-                    self.step_name(*step_index),
-                    secs(*duration_ms)
+                    "{}↻ {} — round {round} of at most {max_rounds}",
+                    indent(path),
+                    self.name(path)
+                )?;
+            }
+            EventKind::RouteChosen {
+                path,
+                route,
+                reason,
+            } => {
+                self.end_line(out)?;
+                writeln!(
+                    out,
+                    "{}→ {} chose “{}”: {}",
+                    indent(path),
+                    self.name(path),
+                    plain(route),
+                    plain(reason)
                 )?;
             }
             EventKind::RunCompleted { duration_ms, .. } => {
+                self.flush_held(out)?;
+                self.end_line(out)?;
                 writeln!(out, "\nCompleted in {}.", secs(*duration_ms))?;
             }
             EventKind::RunCancelled {
                 reason,
-                step_index,
+                running,
                 duration_ms,
-                ..
             } => {
+                self.flush_held(out)?;
                 self.end_line(out)?;
                 let by = match reason {
                     CancelReason::User => "Cancelled",
                     CancelReason::AppExit => "Cancelled because Stepwise was closing",
                 };
-                let at = match step_index {
-                    Some(i) => format!(" during step {} ({})", i + 1, self.step_name(*i)),
-                    None => String::new(),
+                // The innermost running steps are the ones doing the work.
+                let working: Vec<String> = running
+                    .iter()
+                    .filter(|p| {
+                        !running
+                            .iter()
+                            .any(|q| stepwise_engine::snapshot::is_inside(&q.path, &p.path))
+                    })
+                    .map(|p| self.label(&p.path))
+                    .collect();
+                let at = if working.is_empty() {
+                    String::new()
+                } else {
+                    format!(" during {}", working.join(", "))
                 };
                 writeln!(
                     out,
@@ -88,22 +179,91 @@ impl HumanView {
                 )?;
             }
             EventKind::RunFailed {
-                step_index,
+                path,
                 error,
                 message,
                 ..
             } => {
+                self.flush_held(out)?;
                 self.end_line(out)?;
                 let message = plain(message);
-                writeln!(
-                    out,
-                    "\n✗ Failed at step {} ({}): {message}\n  {}",
-                    step_index + 1,
-                    self.step_name(*step_index),
-                    what_to_do(*error)
-                )?;
+                let at = path
+                    .as_deref()
+                    .map(|p| format!(" at {}", self.label(p)))
+                    .unwrap_or_default();
+                writeln!(out, "\n✗ Failed{at}: {message}\n  {}", what_to_do(*error))?;
             }
         }
+        Ok(())
+    }
+
+    fn print(&mut self, out: &mut impl Write, text: &str) -> io::Result<()> {
+        out.write_all(text.as_bytes())?;
+        if !text.is_empty() {
+            self.at_line_start = text.ends_with('\n');
+        }
+        Ok(())
+    }
+
+    fn held_mut(&mut self, path: &str) -> &mut Held {
+        let at = match self.held.iter().position(|h| h.path == path) {
+            Some(i) => i,
+            None => {
+                self.held.push(Held {
+                    path: path.to_string(),
+                    text: String::new(),
+                    end: None,
+                });
+                self.held.len() - 1
+            }
+        };
+        &mut self.held[at]
+    }
+
+    /// A step's last line: now if it is live (or wrote nothing held), else after its held text.
+    /// When the live step ends, the held ones are shown in turn until one is still writing.
+    fn step_ended(&mut self, out: &mut impl Write, path: &str, line: String) -> io::Result<()> {
+        if self.live.as_deref() != Some(path) {
+            if let Some(h) = self.held.iter_mut().find(|h| h.path == path) {
+                h.end = Some(line);
+                return Ok(());
+            }
+            self.end_line(out)?;
+            return writeln!(out, "{line}");
+        }
+        self.end_line(out)?;
+        writeln!(out, "{line}")?;
+        self.live = None;
+        while !self.held.is_empty() {
+            let h = self.held.remove(0);
+            writeln!(out, "┆ {}:", self.name(&h.path))?;
+            self.print(out, &h.text)?;
+            match h.end {
+                Some(end) => {
+                    self.end_line(out)?;
+                    writeln!(out, "{end}")?;
+                }
+                None => {
+                    self.live = Some(h.path);
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// At the run's end: whatever is still held.
+    fn flush_held(&mut self, out: &mut impl Write) -> io::Result<()> {
+        for h in std::mem::take(&mut self.held) {
+            self.end_line(out)?;
+            writeln!(out, "┆ {}:", self.name(&h.path))?;
+            self.print(out, &h.text)?;
+            if let Some(end) = h.end {
+                self.end_line(out)?;
+                writeln!(out, "{end}")?;
+            }
+        }
+        self.live = None;
         Ok(())
     }
 
@@ -115,12 +275,28 @@ impl HumanView {
         Ok(())
     }
 
-    fn step_name(&self, index: u32) -> &str {
-        self.steps
-            .get(index as usize)
-            .map(String::as_str)
-            .unwrap_or("?")
+    /// "step 2 (Write)" for a top-level step, else its name.
+    fn label(&self, path: &str) -> String {
+        match self.top.iter().position(|p| p == path) {
+            Some(i) => format!("step {} ({})", i + 1, self.name(path)),
+            None => self.name(path).to_string(),
+        }
     }
+
+    fn name<'a>(&'a self, path: &'a str) -> &'a str {
+        self.names.get(path).map(String::as_str).unwrap_or(path)
+    }
+}
+
+struct Held {
+    path: String,
+    text: String,
+    end: Option<String>,
+}
+
+/// Two spaces per level of the tree.
+fn indent(path: &str) -> String {
+    "  ".repeat(path.matches('/').count())
 }
 
 /// Model text (and anything a provider said) without terminal control characters: an escape
@@ -173,7 +349,7 @@ mod tests {
             first_seq: None,
             ts_ms: 0,
             kind: EventKind::TextDelta {
-                step_index: 0,
+                path: "write".into(),
                 text: "ok\x1b]0;pwned\x07 \x1b[2J\r\u{9b}31mred\tcol\nnext\u{7f}".into(),
             },
         };

@@ -8,8 +8,13 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Bumped when an event changes in a way old readers cannot ignore.
-pub const PROTOCOL_VERSION: u32 = 1;
+use crate::workflow::StepKindName;
+
+pub mod v1;
+
+/// Bumped when an event changes in a way old readers cannot ignore. Version 1 named steps by
+/// their position in a straight line; version 2 by their path in the tree (`v1.rs` reads both).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Every run is known by a uuid, which a caller may choose (so that starting is idempotent).
 pub type RunId = Uuid;
@@ -34,30 +39,60 @@ pub struct RunEvent {
     pub kind: EventKind,
 }
 
+/// A step is named by its **path**: the ids from the top of the tree down, `/` between them, and
+/// `#N` after a loop for its round N: `angles/economics`, `revise#3/critique`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "type")]
 pub enum EventKind {
+    /// The run's steps as far as they are known before it runs (a loop's children in round 1).
     RunStarted {
         workflow_name: String,
         input: String,
         steps: Vec<StepInfo>,
     },
+    /// A step starts (for a step the outline did not hold, such as a loop's round 2, this is
+    /// where it first appears).
     StepStarted {
-        step_index: u32,
-        name: String,
-        /// The model reference actually used, e.g. `demo` or `openai:gpt-5-mini`.
-        model: String,
+        step: StepInfo,
     },
     TextDelta {
-        step_index: u32,
+        path: String,
         text: String,
     },
     StepCompleted {
-        step_index: u32,
+        path: String,
         output: String,
         #[specta(type = u32)]
         duration_ms: u64,
         usage: Option<Usage>,
+    },
+    /// A step failed. The run fails too unless the step (or a step around it) says
+    /// `on_error = "skip"` or `"continue"`.
+    StepFailed {
+        path: String,
+        error: ErrorKind,
+        message: String,
+        #[specta(type = u32)]
+        duration_ms: u64,
+    },
+    /// A step that will not run, or whose failure was set aside (`on_error = "skip"`).
+    StepSkipped {
+        path: String,
+        reason: SkipReason,
+        /// For a failure set aside: what went wrong.
+        message: Option<String>,
+    },
+    /// A loop begins round `round` (1-based) of at most `max_rounds`.
+    LoopRoundStarted {
+        path: String,
+        round: u32,
+        max_rounds: u32,
+    },
+    /// A router's model picked a route, and said why in one line.
+    RouteChosen {
+        path: String,
+        route: String,
+        reason: String,
     },
     RunCompleted {
         output: String,
@@ -66,21 +101,38 @@ pub enum EventKind {
     },
     RunCancelled {
         reason: CancelReason,
-        /// The step that was running, if one was (a run can be cancelled before or between steps).
-        step_index: Option<u32>,
-        /// The running step's text so far. Completed steps keep their outputs too.
-        partial_output: String,
+        /// Every step that was running (parallel branches, and the steps around them), with its
+        /// text so far. Completed steps keep their outputs too.
+        running: Vec<PartialStep>,
         #[specta(type = u32)]
         duration_ms: u64,
     },
     RunFailed {
-        step_index: u32,
+        /// The step whose failure ended the run, when one did.
+        path: Option<String>,
         error: ErrorKind,
         /// Written for a person: what went wrong and what to do about it.
         message: String,
         #[specta(type = u32)]
         duration_ms: u64,
     },
+}
+
+/// A running step's text at a cancel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct PartialStep {
+    pub path: String,
+    pub text: String,
+}
+
+/// Why a step did not run or was set aside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// A condition's other branch, or a route the router did not pick.
+    NotTaken,
+    /// It failed and says `on_error = "skip"`.
+    OnError,
 }
 
 impl RunEvent {
@@ -98,6 +150,10 @@ impl EventKind {
             EventKind::StepStarted { .. } => "StepStarted",
             EventKind::TextDelta { .. } => "TextDelta",
             EventKind::StepCompleted { .. } => "StepCompleted",
+            EventKind::StepFailed { .. } => "StepFailed",
+            EventKind::StepSkipped { .. } => "StepSkipped",
+            EventKind::LoopRoundStarted { .. } => "LoopRoundStarted",
+            EventKind::RouteChosen { .. } => "RouteChosen",
             EventKind::RunCompleted { .. } => "RunCompleted",
             EventKind::RunCancelled { .. } => "RunCancelled",
             EventKind::RunFailed { .. } => "RunFailed",
@@ -113,13 +169,38 @@ impl EventKind {
                 | EventKind::RunFailed { .. }
         )
     }
+
+    /// The step the event is about, if it is about one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            EventKind::StepStarted { step } => Some(&step.path),
+            EventKind::TextDelta { path, .. }
+            | EventKind::StepCompleted { path, .. }
+            | EventKind::StepFailed { path, .. }
+            | EventKind::StepSkipped { path, .. }
+            | EventKind::LoopRoundStarted { path, .. }
+            | EventKind::RouteChosen { path, .. } => Some(path),
+            EventKind::RunFailed { path, .. } => path.as_deref(),
+            _ => None,
+        }
+    }
 }
 
-/// A step as announced in `RunStarted`.
+/// A step as `RunStarted` and `StepStarted` announce it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct StepInfo {
+    pub path: String,
+    /// The path of the step it is inside, if any.
+    pub parent: Option<String>,
+    pub id: String,
     pub name: String,
+    pub kind: StepKindName,
+    /// The model it calls (agents and routers; empty for the others), e.g. `demo`.
     pub model: String,
+    /// Inside a condition: `then` or `else`; inside a router: the route's name.
+    pub branch: Option<String>,
+    /// Directly inside a loop: the round it belongs to.
+    pub round: Option<u32>,
 }
 
 /// Token counts when the provider reports them.
@@ -164,7 +245,7 @@ mod tests {
             first_seq: None,
             ts_ms: 42,
             kind: EventKind::TextDelta {
-                step_index: 0,
+                path: "angles/economics".into(),
                 text: "hi".into(),
             },
         };
@@ -172,8 +253,8 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "v": 1, "run_id": "00000000-0000-0000-0000-000000000000", "seq": 3,
-                "ts_ms": 42, "type": "TextDelta", "step_index": 0, "text": "hi"
+                "v": 2, "run_id": "00000000-0000-0000-0000-000000000000", "seq": 3,
+                "ts_ms": 42, "type": "TextDelta", "path": "angles/economics", "text": "hi"
             })
         );
         assert_eq!(json["type"], e.kind.type_name());

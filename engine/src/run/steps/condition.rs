@@ -1,0 +1,36 @@
+//! `condition`: runs `then` when its test holds on the previous output (the run's input for a
+//! first step), else `else`; the branch not taken is marked skipped. With nothing to run, the
+//! previous output passes through.
+
+use super::prompt::PreviousStep;
+use super::{Done, Executed, Scope, run_sequence};
+use crate::workflow::{Step, Test};
+
+pub(super) fn execute<'a>(
+    scope: &'a Scope,
+    test: &'a Test,
+    then: &'a [Step],
+    otherwise: &'a [Step],
+    path: &'a str,
+    previous: Option<&'a PreviousStep>,
+) -> Executed<'a> {
+    Box::pin(async move {
+        let looked_at = previous
+            .map(|p| p.output.clone())
+            .unwrap_or_else(|| scope.cx.input.clone());
+        let holds = test.eval(&scope.test_context(looked_at.clone()));
+        let (taken, branch, not_taken) = if holds {
+            (then, "then", otherwise)
+        } else {
+            (otherwise, "else", then)
+        };
+        let other = if holds { "else" } else { "then" };
+        scope.inside(path, Some(other)).skip_not_taken(not_taken)?;
+        let flow =
+            run_sequence(&scope.inside(path, Some(branch)), taken, previous.cloned()).await?;
+        Ok(Done::text(match (taken.is_empty(), flow) {
+            (false, Some(p)) => p.output,
+            _ => looked_at,
+        }))
+    })
+}

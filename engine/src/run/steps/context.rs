@@ -1,0 +1,54 @@
+//! What the steps of one run share: the input, the providers, the limits, and every finished
+//! step's output by id (what `{{steps.ID.output}}` and `output("id")` read).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use crate::model_ref::ModelRef;
+use crate::provider::Providers;
+
+/// What every step of one run shares.
+pub(crate) struct RunContext {
+    pub input: String,
+    pub providers: Providers,
+    pub default_model: ModelRef,
+    /// Bytes of text one step may write.
+    pub max_step_output: usize,
+    /// The latest output of every step that has finished, by id (`{{steps.ID.output}}`).
+    outputs: Mutex<HashMap<String, String>>,
+}
+
+impl RunContext {
+    pub fn new(
+        input: String,
+        providers: Providers,
+        default_model: ModelRef,
+        max_step_output: usize,
+    ) -> Self {
+        RunContext {
+            input,
+            providers,
+            default_model,
+            max_step_output,
+            outputs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The latest output of the step with this id ("" if it has not run: validation makes sure
+    /// a step only cites steps that finish before it, but a branch may not have been taken).
+    pub fn output_of(&self, id: &str) -> String {
+        self.outputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(super) fn record(&self, id: &str, output: &str) {
+        self.outputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_string(), output.to_string());
+    }
+}

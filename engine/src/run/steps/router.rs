@@ -1,0 +1,173 @@
+//! `router`: a model reads the input and picks one of the named routes; the choice and the
+//! model's one-line reason become a `RouteChosen` event, the other routes are marked skipped, and
+//! the chosen route's steps run with the router's input. The router's output is the route's.
+//!
+//! The model answers in two lines, the route's name and why; its text streams into the router
+//! step like any model's, so a person sees it decide.
+
+use super::prompt::{PreviousStep, chained};
+use super::stream::stream_model;
+use super::{Done, Executed, Halt, Scope, StepFailure, run_sequence};
+use crate::event::{ErrorKind, EventKind};
+use crate::provider::ModelRequest;
+use crate::workflow::{Route, Step, StepKind};
+
+/// Opens the list of routes in the router's prompt (the demo model reads it back).
+pub(crate) const ROUTES_HEAD: &str = "Routes:\n";
+
+pub(super) fn execute<'a>(
+    scope: &'a Scope,
+    step: &'a Step,
+    path: &'a str,
+    previous: Option<&'a PreviousStep>,
+) -> Executed<'a> {
+    Box::pin(async move {
+        let StepKind::Router {
+            instructions,
+            model,
+            routes,
+        } = &step.kind
+        else {
+            return Ok(Done::text(String::new()));
+        };
+        let cx = &scope.cx;
+        let request = ModelRequest {
+            model: model.clone().unwrap_or_else(|| cx.default_model.clone()),
+            system: system_prompt(instructions, routes),
+            user: chained(&cx.input, previous),
+        };
+        let answer = stream_model(scope, path, request, step.retries).await?;
+        let Some((chosen, reason)) = choose(&answer.text, routes) else {
+            let first = answer
+                .text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            return Err(Halt::Failed(StepFailure {
+                path: path.to_string(),
+                kind: ErrorKind::Provider,
+                message: format!(
+                    "The model did not pick one of the routes ({}); it answered “{}”. Try again, \
+                     or describe the routes more plainly.",
+                    routes
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    first.chars().take(80).collect::<String>()
+                ),
+            }));
+        };
+        let route = &routes[chosen];
+        if !scope.run.emit(EventKind::RouteChosen {
+            path: path.to_string(),
+            route: route.name.clone(),
+            reason,
+        }) {
+            return Err(Halt::Stopped);
+        }
+        for (i, other) in routes.iter().enumerate() {
+            if i != chosen {
+                scope
+                    .inside(path, Some(&other.name))
+                    .skip_not_taken(&other.steps)?;
+            }
+        }
+        let inside = scope.inside(path, Some(&route.name));
+        let flow = run_sequence(&inside, &route.steps, previous.cloned()).await?;
+        Ok(Done::text(flow.map(|p| p.output).unwrap_or_default()))
+    })
+}
+
+fn system_prompt(instructions: &str, routes: &[Route]) -> String {
+    let mut s = String::from(
+        "You choose how a request is handled. Pick the one route below that fits it best.\n\n",
+    );
+    s.push_str(ROUTES_HEAD);
+    for r in routes {
+        s.push_str(&format!("- {}: {}\n", r.name, r.description));
+    }
+    if !instructions.trim().is_empty() {
+        s.push('\n');
+        s.push_str(instructions.trim());
+        s.push('\n');
+    }
+    s.push_str(
+        "\nAnswer with exactly two lines: the route's name as written above, then one short \
+         sentence saying why.",
+    );
+    s
+}
+
+/// The route the answer names (its first line, forgiving of quotes, bold, a `Route:` label and
+/// case) and the reason (the next line).
+pub(crate) fn choose(answer: &str, routes: &[Route]) -> Option<(usize, String)> {
+    let mut lines = answer.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = clean(lines.next()?);
+    let first = first.strip_prefix("route:").map(clean).unwrap_or(first);
+    let names: Vec<String> = routes.iter().map(|r| clean(&r.name)).collect();
+    let chosen = names.iter().position(|n| *n == first).or_else(|| {
+        // Else the longest route name the line starts with ("Billing — because …").
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| first.starts_with(n.as_str()))
+            .max_by_key(|(_, n)| n.len())
+            .map(|(i, _)| i)
+    })?;
+    let reason = lines
+        .next()
+        .map(|l| {
+            let l = l.trim_start_matches(['*', '_', '-', ' ']);
+            let l = l
+                .strip_prefix("Reason:")
+                .or_else(|| l.strip_prefix("reason:"))
+                .unwrap_or(l);
+            l.trim().trim_end_matches(['*', '_']).trim().to_string()
+        })
+        .unwrap_or_default();
+    Some((chosen, reason))
+}
+
+fn clean(s: &str) -> String {
+    s.trim()
+        .trim_matches(|c: char| matches!(c, '*' | '_' | '`' | '"' | '\'' | '“' | '”' | '.' | '#'))
+        .trim()
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes() -> Vec<Route> {
+        ["Billing", "Bug report", "Bug"]
+            .iter()
+            .map(|n| Route {
+                name: n.to_string(),
+                description: String::new(),
+                steps: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_the_choice_forgivingly() {
+        let r = routes();
+        assert_eq!(
+            choose("Billing\nIt is about an invoice.", &r),
+            Some((0, "It is about an invoice.".into()))
+        );
+        assert_eq!(
+            choose("**Bug report**\nReason: a crash", &r),
+            Some((1, "a crash".into()))
+        );
+        assert_eq!(choose("\n Route: \"bug\" \n", &r), Some((2, String::new())));
+        assert_eq!(
+            choose("Bug report — the app crashes", &r).map(|c| c.0),
+            Some(1)
+        );
+        assert_eq!(choose("Shipping\nno", &r), None);
+        assert_eq!(choose("", &r), None);
+    }
+}

@@ -1,0 +1,154 @@
+//! A workflow as an editor holds it: any text in any field, nothing checked yet.
+//!
+//! It crosses from the window in this form so that every mistake comes back as a
+//! [`WorkflowError`] on its field, never as a failure to read the message; a [`Workflow`]
+//! serializes to the same shape, which is also the shape of a file (saved workflows are this,
+//! written as TOML). Empty fields are left out so a saved file reads like a hand-written one.
+
+use serde::{Deserialize, Serialize};
+
+use super::{OnError, Route, Step, StepKind, StepKindName, Workflow, WorkflowError};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(default)]
+pub struct WorkflowDraft {
+    pub name: String,
+    pub description: String,
+    pub steps: Vec<StepDraft>,
+}
+
+/// One step of any kind; the fields a kind does not use stay empty (and are refused if not).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(default)]
+pub struct StepDraft {
+    /// Empty: made from the name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "is_agent")]
+    pub kind: StepKindName,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub instructions: String,
+    /// Empty or absent: the default model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// A condition's test.
+    #[serde(rename = "if", skip_serializing_if = "String::is_empty")]
+    pub if_test: String,
+    /// A loop's test, checked after each round.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub until: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[specta(type = Option<u32>)]
+    pub timeout_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<OnError>,
+    /// Children of a parallel, loop or group step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepDraft>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<StepDraft>,
+    #[serde(rename = "else", skip_serializing_if = "Vec::is_empty")]
+    pub else_steps: Vec<StepDraft>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteDraft>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(default)]
+pub struct RouteDraft {
+    pub name: String,
+    pub description: String,
+    pub steps: Vec<StepDraft>,
+}
+
+fn is_agent(k: &StepKindName) -> bool {
+    *k == StepKindName::Agent
+}
+
+impl WorkflowDraft {
+    /// The workflow, checked by the same rules as a file (no line numbers: there is no file).
+    pub fn validate(&self) -> Result<Workflow, WorkflowError> {
+        super::parse::Draft::from_draft(self).validate(None)
+    }
+}
+
+impl From<&Workflow> for WorkflowDraft {
+    fn from(w: &Workflow) -> Self {
+        WorkflowDraft {
+            name: w.name.clone(),
+            description: w.description.clone(),
+            steps: w.steps.iter().map(StepDraft::from).collect(),
+        }
+    }
+}
+
+impl From<Workflow> for WorkflowDraft {
+    fn from(w: Workflow) -> Self {
+        WorkflowDraft::from(&w)
+    }
+}
+
+fn drafts(steps: &[Step]) -> Vec<StepDraft> {
+    steps.iter().map(StepDraft::from).collect()
+}
+
+impl From<&Step> for StepDraft {
+    fn from(s: &Step) -> Self {
+        let mut d = StepDraft {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            kind: s.kind_name(),
+            timeout_secs: s.timeout_secs,
+            retries: (s.retries > 0).then_some(s.retries),
+            on_error: (s.on_error != OnError::Stop).then_some(s.on_error),
+            model: s.model().map(ToString::to_string),
+            ..StepDraft::default()
+        };
+        match &s.kind {
+            StepKind::Agent { instructions, .. } => d.instructions.clone_from(instructions),
+            StepKind::Parallel { steps } | StepKind::Group { steps } => d.steps = drafts(steps),
+            StepKind::Loop {
+                steps,
+                until,
+                max_iterations,
+            } => {
+                d.steps = drafts(steps);
+                d.until = until.as_ref().map(|t| t.to_string()).unwrap_or_default();
+                d.max_iterations = Some(*max_iterations);
+            }
+            StepKind::Condition {
+                test,
+                then,
+                otherwise,
+            } => {
+                d.if_test = test.to_string();
+                d.then = drafts(then);
+                d.else_steps = drafts(otherwise);
+            }
+            StepKind::Router {
+                instructions,
+                routes,
+                ..
+            } => {
+                d.instructions.clone_from(instructions);
+                d.routes = routes.iter().map(RouteDraft::from).collect();
+            }
+        }
+        d
+    }
+}
+
+impl From<&Route> for RouteDraft {
+    fn from(r: &Route) -> Self {
+        RouteDraft {
+            name: r.name.clone(),
+            description: r.description.clone(),
+            steps: drafts(&r.steps),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+// The workflow editor's model: a step of any kind with every field present, so forms can bind to
+// it. It becomes a `StepDraft` for the backend with only the fields its kind uses (switching a
+// step's kind never leaves stray fields for the backend to refuse).
+import type { OnError, StepDraft, StepKindName, WorkflowDraft } from "../bindings";
+
+export type EStep = {
+  id: string; name: string; kind: StepKindName; instructions: string; model: string | null;
+  if: string; until: string; max_iterations: number | null; timeout_secs: number | null;
+  retries: number | null; on_error: OnError | null;
+  steps: EStep[]; then: EStep[]; else: EStep[]; routes: ERoute[];
+};
+export type ERoute = { name: string; description: string; steps: EStep[] };
+export type EWorkflow = { name: string; description: string; steps: EStep[] };
+
+/** What each kind is called in the editor, and what it does, in a person's words. */
+export const KINDS: { kind: StepKindName; label: string; hint: string }[] = [
+  { kind: "agent", label: "Agent", hint: "A model follows instructions." },
+  { kind: "parallel", label: "At the same time", hint: "Its branches run side by side." },
+  { kind: "loop", label: "Repeat", hint: "Its steps run in rounds until a test holds." },
+  { kind: "condition", label: "If / otherwise", hint: "Runs one set of steps or the other, by a test." },
+  { kind: "router", label: "Choose a route", hint: "A model picks one of the routes for the input." },
+  { kind: "group", label: "Group", hint: "A named sequence of steps." },
+];
+
+export function blankStep(name: string, kind: StepKindName = "agent"): EStep {
+  const s: EStep = {
+    id: "", name, kind, instructions: "", model: null, if: "", until: "", max_iterations: null,
+    timeout_secs: null, retries: null, on_error: null, steps: [], then: [], else: [], routes: [],
+  };
+  return withKind(s, kind);
+}
+
+/** Gives a step what its (new) kind needs to be valid at a glance: a first child, two routes … */
+export function withKind(s: EStep, kind: StepKindName): EStep {
+  s.kind = kind;
+  if ((kind === "parallel" || kind === "group" || kind === "loop") && !s.steps.length) {
+    s.steps = kind === "parallel" ? [blankStep("Branch 1"), blankStep("Branch 2")] : [blankStep("Step 1")];
+  }
+  if (kind === "loop" && s.max_iterations == null) s.max_iterations = 3;
+  if (kind === "condition" && !s.then.length) s.then = [blankStep("When yes")];
+  if (kind === "router" && !s.routes.length) {
+    s.routes = [1, 2].map((n) => ({ name: `Route ${n}`, description: "", steps: [blankStep(`Route ${n} step`)] }));
+  }
+  return s;
+}
+
+/** Puts `s` inside a new step of `kind` (a loop, a group …), in its place. */
+export function wrap(s: EStep, kind: StepKindName): EStep {
+  const outer = blankStep(`${s.name} (${KINDS.find((k) => k.kind === kind)?.label.toLowerCase()})`, "agent");
+  outer.kind = kind;
+  if (kind === "condition") outer.then = [s];
+  else outer.steps = [s];
+  if (kind === "loop") outer.max_iterations = 3;
+  return outer;
+}
+
+/** The steps directly inside `s`, whatever its kind (to take them out of it). */
+export function inside(s: EStep): EStep[] {
+  return [...s.steps, ...s.then, ...s.else, ...s.routes.flatMap((r) => r.steps)];
+}
+
+export function fromDraft(d: StepDraft): EStep {
+  return {
+    id: d.id ?? "", name: d.name ?? "", kind: d.kind ?? "agent", instructions: d.instructions ?? "",
+    model: d.model ?? null, if: d.if ?? "", until: d.until ?? "", max_iterations: d.max_iterations ?? null,
+    timeout_secs: d.timeout_secs ?? null, retries: d.retries ?? null, on_error: d.on_error ?? null,
+    steps: (d.steps ?? []).map(fromDraft), then: (d.then ?? []).map(fromDraft), else: (d.else ?? []).map(fromDraft),
+    routes: (d.routes ?? []).map((r) => ({ name: r.name ?? "", description: r.description ?? "", steps: (r.steps ?? []).map(fromDraft) })),
+  };
+}
+
+export function fromWorkflow(w: WorkflowDraft): EWorkflow {
+  return { name: w.name ?? "", description: w.description ?? "", steps: (w.steps ?? []).map(fromDraft) };
+}
+
+/** The draft the backend checks: only the fields the step's kind uses. */
+export function toDraft(s: EStep): StepDraft {
+  const d: StepDraft = { name: s.name };
+  if (s.id.trim()) d.id = s.id.trim();
+  if (s.kind !== "agent") d.kind = s.kind;
+  const number = (v: number | null) => (v === null || Number.isNaN(v) ? undefined : v);
+  if (number(s.timeout_secs) !== undefined) d.timeout_secs = number(s.timeout_secs);
+  if (s.on_error) d.on_error = s.on_error;
+  switch (s.kind) {
+    case "agent":
+    case "router":
+      d.instructions = s.instructions;
+      if (s.model?.trim()) d.model = s.model.trim();
+      if (number(s.retries) !== undefined) d.retries = number(s.retries);
+      if (s.kind === "router") {
+        d.routes = s.routes.map((r) => ({ name: r.name, description: r.description, steps: r.steps.map(toDraft) }));
+      }
+      break;
+    case "loop":
+      d.steps = s.steps.map(toDraft);
+      d.until = s.until;
+      if (number(s.max_iterations) !== undefined) d.max_iterations = number(s.max_iterations);
+      break;
+    case "condition":
+      d.if = s.if;
+      d.then = s.then.map(toDraft);
+      d.else = s.else.map(toDraft);
+      break;
+    default:
+      d.steps = s.steps.map(toDraft);
+  }
+  return d;
+}
+
+export function toWorkflow(w: EWorkflow): WorkflowDraft {
+  return { name: w.name, description: w.description, steps: w.steps.map(toDraft) };
+}

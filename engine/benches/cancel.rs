@@ -5,17 +5,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{ms, pct, us};
+use common::{Timing, ms, pct, us};
 
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::store::Store;
 use stepwise_engine::{
-    CancelReason, Engine, EngineConfig, EventKind, RunEvent, RunId, RunSink, StartRun,
-    Subscription, Workflow, workflow,
+    CancelReason, Engine, EngineConfig, EventKind, RunId, StartRun, Subscription, Workflow,
+    workflow,
 };
 
 fn main() {
@@ -83,38 +82,9 @@ fn store() -> &'static Arc<Store> {
     })
 }
 
-/// Passes everything to the history and notes the instant each `RunCancelled` is emitted (sinks
-/// are called as events are emitted, under the run's lock).
-struct Timing {
-    history: Arc<dyn RunSink>,
-    cancelled_at: Mutex<HashMap<RunId, Instant>>,
-}
-
-impl RunSink for Timing {
-    fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) {
-        self.history
-            .run_created(run_id, workflow, input, created_at_ms);
-    }
-
-    fn event(&self, event: &RunEvent) {
-        if matches!(event.kind, EventKind::RunCancelled { .. }) {
-            self.cancelled_at
-                .lock()
-                .unwrap()
-                .insert(event.run_id, Instant::now());
-        }
-        self.history.event(event);
-    }
-}
-
 fn timing() -> &'static Arc<Timing> {
     static TIMING: OnceLock<Arc<Timing>> = OnceLock::new();
-    TIMING.get_or_init(|| {
-        Arc::new(Timing {
-            history: store().sink(),
-            cancelled_at: Mutex::default(),
-        })
-    })
+    TIMING.get_or_init(|| Arc::new(Timing::new(store().sink())))
 }
 
 fn engine(demo: DemoModel) -> Engine {
@@ -199,7 +169,7 @@ async fn cancel_latencies(
             }
         }
         received.push(t0.elapsed());
-        let emitted = timing().cancelled_at.lock().unwrap().remove(&id).unwrap();
+        let emitted = timing().cancelled_at(id).unwrap();
         out.push(emitted.duration_since(t0));
     }
     out.sort();

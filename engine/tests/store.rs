@@ -12,8 +12,8 @@ use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::store::{ExportFormat, RunFilter, Store, StoreError, StoreOptions};
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{
-    CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunId, RunStatus,
-    StartError, StartRun, StepStatus,
+    CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunId, RunSnapshot,
+    RunStatus, StartError, StartRun, StepStatus,
 };
 use support::*;
 
@@ -432,6 +432,74 @@ fn the_first_schema_migrates_and_keeps_its_runs() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, 4);
+}
+
+/// `fixtures/history-v3.db` was written by the `stepwise` CLI of the version before the step
+/// tree: a completed run, a run cancelled in its first step, and one that failed in step 2.
+#[tokio::test]
+async fn a_history_from_before_the_step_tree_opens_and_shows_every_run() {
+    let path = scratch_db("v3");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/history-v3.db"),
+        &path,
+    )
+    .unwrap();
+    let store = Store::open(&path).unwrap();
+    let runs = store.list_runs(&RunFilter::default()).unwrap();
+    assert_eq!(runs.len(), 3);
+    let by_input = |input: &str| runs.iter().find(|r| r.input == input).unwrap().run_id;
+
+    let done = store.get_run(by_input("tidal energy")).unwrap().unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+    let paths: Vec<&str> = done.steps.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, ["research", "write"]);
+    assert_eq!(done.final_output.as_deref(), Some(done.steps[1].text.as_str()));
+
+    let failed = store.get_run(by_input("honey bees")).unwrap().unwrap();
+    let error = failed.error.clone().unwrap();
+    assert_eq!(
+        (error.path.as_deref(), error.kind),
+        (Some("write-it-up"), ErrorKind::Auth),
+        "the failed step's position becomes its path"
+    );
+    assert_eq!(failed.steps[1].status, StepStatus::Failed);
+
+    // Each old log, read in today's form, folds to the run the history shows.
+    for run in &runs {
+        let saved = store.get_run(run.run_id).unwrap().unwrap();
+        let events = store.events(run.run_id).unwrap();
+        assert!(events.iter().all(|e| e.v == stepwise_engine::event::PROTOCOL_VERSION));
+        let mut folded = RunSnapshot::new(run.run_id);
+        for e in &events {
+            assert!(folded.apply(e), "{e:?}");
+        }
+        assert_eq!(folded.status, saved.status, "{}", run.input);
+        assert_eq!(
+            folded.steps.iter().map(|s| (&s.path, s.status, &s.text)).collect::<Vec<_>>(),
+            saved.steps.iter().map(|s| (&s.path, s.status, &s.text)).collect::<Vec<_>>(),
+            "{}",
+            run.input
+        );
+    }
+    let cancelled = by_input("Q3 planning");
+    let events = store.events(cancelled).unwrap();
+    let EventKind::RunCancelled { running, .. } = &events.last().unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0].path, "summarize");
+    assert!(!running[0].text.is_empty(), "the partial text is restored");
+
+    // Today's runs go into the same file beside them.
+    let engine = engine_with_store(&store, DemoPace::INSTANT);
+    let wf = templates::get("three-angles").unwrap().workflow;
+    let (id, mut sub) = start(&engine, wf, "tidal energy");
+    collect(&mut sub).await;
+    store.flush(Duration::from_secs(10)).unwrap();
+    let tree = store.get_run(id).unwrap().unwrap();
+    assert_eq!(tree.status, RunStatus::Completed);
+    assert_eq!(tree.steps.len(), 5);
+    assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 4);
 }
 
 fn bytes_of(path: &Path) -> Vec<u8> {

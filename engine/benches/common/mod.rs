@@ -1,8 +1,12 @@
 //! What the benchmarks share: percentiles, formatting, the process's peak memory.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stepwise_engine::{EventKind, RunEvent, RunId, RunSink, Workflow};
 
 /// Where a bench keeps its history database: under target/tmp. The bench empties it first and
 /// removes it when done (these grow to gigabytes).
@@ -34,4 +38,42 @@ pub fn peak_rss_mb() -> f64 {
         })
         .unwrap_or(0);
     kb as f64 / 1024.0
+}
+
+/// Passes everything to the history and notes the instant each `RunCancelled` is emitted (sinks
+/// are called as events are emitted, under the run's lock).
+pub struct Timing {
+    history: Arc<dyn RunSink>,
+    cancelled_at: Mutex<HashMap<RunId, Instant>>,
+}
+
+impl Timing {
+    pub fn new(history: Arc<dyn RunSink>) -> Self {
+        Timing {
+            history,
+            cancelled_at: Mutex::default(),
+        }
+    }
+
+    /// When the run's `RunCancelled` was emitted (taken: each is read once).
+    pub fn cancelled_at(&self, id: RunId) -> Option<Instant> {
+        self.cancelled_at.lock().unwrap().remove(&id)
+    }
+}
+
+impl RunSink for Timing {
+    fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) {
+        self.history
+            .run_created(run_id, workflow, input, created_at_ms);
+    }
+
+    fn event(&self, event: &RunEvent) {
+        if matches!(event.kind, EventKind::RunCancelled { .. }) {
+            self.cancelled_at
+                .lock()
+                .unwrap()
+                .insert(event.run_id, Instant::now());
+        }
+        self.history.event(event);
+    }
 }

@@ -207,10 +207,12 @@ const runs = new Map<string, Live>();
 
 // Runs outlive a page reload, as they do in the real app (the backend keeps going); live ones resume.
 const STORE = "stepwise-fake-runs";
+// A run's plan is stored once, when it starts; what changes is stored as it changes.
 function persist() {
-  sessionStorage.setItem(STORE, JSON.stringify([...runs.values()].map(({ timer: _t, ...r }) => r)));
+  sessionStorage.setItem(STORE, JSON.stringify([...runs.values()].map(({ timer: _t, plan: _p, ...r }) => r)));
 }
 for (const r of JSON.parse(sessionStorage.getItem(STORE) ?? "[]") as Live[]) {
+  r.plan = JSON.parse(sessionStorage.getItem(`${STORE}-plan-${r.id}`) ?? "[]");
   runs.set(r.id, r);
   if (!r.ended) r.timer = setInterval(() => tick(r), window.__fake.tickMs);
 }
@@ -231,6 +233,7 @@ function startRun(args: Json): string {
   const { outline, events } = plan(wf.steps);
   const run: Live = { id, seq: 0, plan: events, next: 0, deltas: 0, ended: false, snapshot: emptySnapshot(id) };
   runs.set(id, run);
+  if (scenario !== "perf") sessionStorage.setItem(`${STORE}-plan-${id}`, JSON.stringify(events));
   send(run, { type: "RunStarted", workflow_name: wf.name, input, steps: outline });
   while (run.plan[run.next] && run.plan[run.next].type !== "TextDelta") send(run, run.plan[run.next++]);
   run.timer = setInterval(() => tick(run), window.__fake.tickMs);

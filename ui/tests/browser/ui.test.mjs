@@ -355,3 +355,110 @@ test("the frame stays put: header, tabs and Cancel never scroll away, even with 
   await cancelButton(page).click();
   await page.close();
 });
+
+const choose = (page, name) => page.locator(".card", { hasText: name }).click();
+const branchText = (page, name) => page.locator(".branch-text", { has: page.getByRole("heading", { name }) })
+  .getByRole("region").innerText();
+
+test("the tree: parallel branches stream side by side, and one Cancel stops them all", async () => {
+  const page = await open();
+  await choose(page, "Three angles");
+  await run(page);
+  await page.getByRole("group", { name: "Angles: the branches side by side" }).waitFor();
+  for (const name of ["Economics", "Environment", "Society"]) {
+    await page.getByRole("button", { name: new RegExp(`Angles, branch \\d: ${name}, Running`) }).waitFor();
+  }
+  // All three write at the same time.
+  await page.waitForFunction(() => [...document.querySelectorAll(".branch-text .stream")]
+    .filter((el) => /(number|sentence) 4\./.test(el.textContent ?? "")).length === 3);
+  await shot(page, "12-parallel-streaming");
+  const before = await cancelButton(page).boundingBox();
+  await cancelButton(page).click();
+  await status(page, "Cancelled. The text written so far is kept.").waitFor();
+  const kept = await Promise.all(["Economics", "Environment", "Society"].map((n) => branchText(page, n)));
+  for (const text of kept) assert.ok(/(number|sentence) 4\./.test(text), "each branch keeps its text");
+  for (const name of ["Economics", "Environment", "Society"]) {
+    assert.match(await page.getByRole("button", { name: new RegExp(`: ${name},`) }).innerText(), /Cancelled/);
+  }
+  assert.match(await page.getByRole("button", { name: /Step 2: Summary/ }).innerText(), /Skipped/);
+  await page.waitForTimeout(300);
+  const later = await Promise.all(["Economics", "Environment", "Society"].map((n) => branchText(page, n)));
+  assert.deepEqual(later, kept, "no branch writes after the cancel");
+  assert.deepEqual(await cancelButton(page).boundingBox(), before);
+  const cancel = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "cancel_run").length);
+  assert.equal(cancel, 1, "one Cancel for every branch");
+  await shot(page, "13-parallel-cancelled");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("the tree: a loop's rounds are one click away, and a router says what it chose", async () => {
+  const page = await open();
+  await page.evaluate(() => { window.__fake.tokensPerTick = 60; });
+  await choose(page, "Draft and review");
+  await run(page);
+  await status(page, "Completed.").waitFor({ timeout: 20_000 });
+  await page.getByText("Review and revise — round 2 of at most 4").waitFor();
+  const rounds = page.getByRole("group", { name: "Rounds of Review and revise" });
+  await rounds.getByRole("button", { name: "Round 1" }).click();
+  await page.getByRole("button", { name: /Review and revise, round 1, step 2: Revise, Done in/ }).waitFor();
+  assert.equal(await rounds.getByRole("button", { name: "Round 1" }).getAttribute("aria-pressed"), "true");
+  await rounds.getByRole("button", { name: "Round 2" }).click();
+  await page.getByRole("button", { name: /Review and revise, round 2, step 1: Critique/ }).click();
+  assert.ok(/(number|sentence) \d+\./.test(await streamText(page)), "the critique's text is shown");
+  await shot(page, "14-loop-rounds");
+
+  await choose(page, "Answer a message");
+  await run(page, "my invoice is wrong");
+  await status(page, "Completed.").waitFor({ timeout: 20_000 });
+  await page.getByText("Chose Billing: It fits best.").waitFor();
+  assert.match(await page.locator(".branch", { hasText: "Route: Technical" }).innerText(), /not taken/);
+  assert.match(await page.getByRole("button", { name: /Technical reply/ }).innerText(), /Not taken/);
+  await shot(page, "15-router");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("editor: every kind is built with forms, with the backend's errors on the right field", async () => {
+  const page = await open();
+  await page.getByRole("button", { name: "Workflows" }).click();
+  await page.getByRole("button", { name: "New workflow" }).click();
+  await page.locator("#wf-name").fill("Polish it");
+  await page.locator("#s0-name").fill("Draft");
+  await page.locator("#s0-ins").fill("Write a draft.");
+  await page.getByRole("button", { name: "Add a step" }).click();
+  await page.locator("#s1-name").fill("Rounds");
+  await page.locator("#s1-kind").selectOption("loop");
+  // A loop comes with a first step inside it and a round limit.
+  assert.equal(await page.locator("#s1-max").inputValue(), "3");
+  await page.locator("#s1-until").fill("output has APPROVED");
+  await page.locator("#s1-c0-ins").fill("Critique the draft.");
+  await page.getByRole("button", { name: "Add a step to “Rounds”" }).click();
+  await page.locator("#s1-c1-name").fill("Check");
+  await page.locator("#s1-c1-kind").selectOption("condition");
+  await page.getByRole("button", { name: "Save workflow" }).click();
+  await page.getByText("Not saved").first().waitFor();
+  assert.match(await page.locator("#s1-until-err").innerText(), /contains/);
+  assert.match(await page.locator("#s1-c1-if-err").innerText(), /needs an `if` test/);
+  assert.match(await page.locator("#s1-c1-t0-ins-err").innerText(), /instructions are empty/);
+  await shot(page, "16-editor-tree-errors");
+  await page.locator("#s1-until").fill('output contains "APPROVED"');
+  await page.locator("#s1-c1-if").fill('output contains "?"');
+  await page.locator("#s1-c1-t0-ins").fill("Answer the question.");
+  // Put the first step inside a new group, then take it out again.
+  await page.getByLabel("Put step 1 inside").selectOption("group");
+  assert.equal(await page.locator("#s0-kind").inputValue(), "group");
+  assert.equal(await page.locator("#s0-c0-ins").inputValue(), "Write a draft.");
+  await page.getByRole("button", { name: "Take the steps out of step 1" }).click();
+  assert.equal(await page.locator("#s0-ins").inputValue(), "Write a draft.");
+  await page.getByRole("button", { name: "Save workflow" }).click();
+  await page.getByText('Saved "Polish it".').first().waitFor();
+  const saved = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "save_workflow").at(-1).args.workflow);
+  assert.deepEqual(saved.steps.map((s) => s.kind ?? "agent"), ["agent", "loop"]);
+  assert.equal(saved.steps[1].until, 'output contains "APPROVED"');
+  assert.equal(saved.steps[1].steps[1].kind, "condition");
+  assert.equal(saved.steps[1].steps[1].then[0].instructions, "Answer the question.");
+  assert.equal(saved.steps[1].instructions, undefined, "a loop carries no instructions");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});

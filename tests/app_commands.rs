@@ -141,16 +141,38 @@ fn settings_round_trip_and_are_validated() {
     let s: Value = t.ok("get_settings", json!({}));
     assert_eq!(s["default_model"], "demo");
     assert_eq!(s["key_storage"], "file");
-    assert_eq!(s["openai"]["has_key"], false);
+    assert_eq!(openai(&s)["has_key"], false);
+    // The presets come from the engine: every provider, its usual address, whether it takes a key.
+    let presets: Vec<(&str, &str, bool)> = s["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let p = &p["preset"];
+            (
+                p["id"].as_str().unwrap(),
+                p["default_base_url"].as_str().unwrap(),
+                p["takes_key"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        presets,
+        [
+            ("openai", "https://api.openai.com/v1", true),
+            ("anthropic", "https://api.anthropic.com", true),
+            ("ollama", "http://localhost:11434/v1", false)
+        ]
+    );
     let update = json!({ "update": {
         "default_model": "ollama:llama3.2",
-        "openai": { "base_url": "http://localhost:1234/v1", "default_model": "qwen" },
-        "anthropic": { "base_url": "", "default_model": "" },
-        "ollama": { "base_url": "", "default_model": "llama3.2" },
+        "providers": [
+            { "kind": "open_ai", "base_url": "http://localhost:1234/v1", "default_model": "qwen" },
+            { "kind": "ollama", "base_url": "", "default_model": "llama3.2" } ],
         "idle_timeout_secs": 30 } });
     let saved: Value = t.ok("save_settings", update.clone());
     assert_eq!(saved["default_model"], "ollama:llama3.2");
-    assert_eq!(saved["openai"]["base_url"], "http://localhost:1234/v1");
+    assert_eq!(openai(&saved)["base_url"], "http://localhost:1234/v1");
     assert_eq!(
         t.ok::<Value>("get_settings", json!({}))["idle_timeout_secs"],
         30
@@ -179,7 +201,7 @@ fn keys_are_set_and_cleared_but_never_shown() {
         t.call("list_workflows", json!({})).unwrap(),
         t.call("list_runs", json!({ "filter": {} })).unwrap(),
     ];
-    assert_eq!(responses[0]["openai"]["has_key"], true);
+    assert_eq!(openai(&responses[0])["has_key"], true);
     let id = t.start_template("research-and-write", "x");
     t.wait_end(&id);
     responses.push(t.call("get_run", json!({ "runId": id })).unwrap());
@@ -220,9 +242,19 @@ fn keys_are_set_and_cleared_but_never_shown() {
     );
     t.ok::<Value>("clear_api_key", json!({ "provider": "open_ai" }));
     assert_eq!(
-        t.ok::<Value>("get_settings", json!({}))["openai"]["has_key"],
+        openai(&t.ok::<Value>("get_settings", json!({})))["has_key"],
         false
     );
+}
+
+/// The OpenAI-compatible provider's part of a settings view.
+fn openai(view: &Value) -> &Value {
+    view["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["preset"]["kind"] == "open_ai")
+        .unwrap()
 }
 
 /// `save_settings` arguments pointing the OpenAI-compatible provider at `base` (model
@@ -230,9 +262,7 @@ fn keys_are_set_and_cleared_but_never_shown() {
 fn openai_at(base: &str) -> Value {
     json!({ "update": {
         "default_model": "demo",
-        "openai": { "base_url": base, "default_model": "test-model" },
-        "anthropic": { "base_url": "", "default_model": "" },
-        "ollama": { "base_url": "", "default_model": "" },
+        "providers": [ { "kind": "open_ai", "base_url": base, "default_model": "test-model" } ],
         "idle_timeout_secs": 10 } })
 }
 
@@ -326,8 +356,8 @@ fn a_key_is_not_sent_to_an_address_it_was_not_saved_for() {
     );
 
     let view = point_at(&other.openai_base());
-    assert_eq!(view["openai"]["has_key"], false);
-    assert_eq!(view["openai"]["key_saved_for"], first.url());
+    assert_eq!(openai(&view)["has_key"], false);
+    assert_eq!(openai(&view)["key_saved_for"], first.url());
     let _: Value = t.ok("test_connection", json!({ "provider": "open_ai" }));
     assert_eq!(other.request_count(), 1);
     assert_eq!(

@@ -17,7 +17,78 @@ pub enum ProviderKind {
     Ollama,
 }
 
+/// A provider as Settings offers it. Written once, here: the shell's commands and the window
+/// read the list from [`ProviderKind::presets`] instead of spelling it out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ProviderPreset {
+    pub kind: ProviderKind,
+    /// The prefix of its model references, also its section in the settings file: `openai`.
+    pub id: String,
+    pub label: String,
+    /// Where its requests go unless Settings name another address.
+    pub default_base_url: String,
+    /// Whether it takes an API key (a server on this computer needs none).
+    pub takes_key: bool,
+    /// The environment variables that override its settings.
+    pub env_vars: Vec<String>,
+    pub example_model: String,
+    /// One line for people: what it serves and how to point it elsewhere.
+    pub hint: String,
+}
+
 impl ProviderKind {
+    /// The providers a person sets up, in the order Settings shows them (the demo model needs
+    /// no setting).
+    pub const CONFIGURABLE: [ProviderKind; 3] = [
+        ProviderKind::OpenAi,
+        ProviderKind::Anthropic,
+        ProviderKind::Ollama,
+    ];
+
+    /// Every configurable provider's preset.
+    pub fn presets() -> Vec<ProviderPreset> {
+        Self::CONFIGURABLE.iter().map(|k| k.preset()).collect()
+    }
+
+    pub fn preset(self) -> ProviderPreset {
+        ProviderPreset {
+            kind: self,
+            id: self.prefix().to_string(),
+            label: self.label().to_string(),
+            default_base_url: self.default_base_url().to_string(),
+            takes_key: self.takes_key(),
+            env_vars: self.env_vars().iter().map(|v| v.to_string()).collect(),
+            example_model: self.example_model().to_string(),
+            hint: self.hint().to_string(),
+        }
+    }
+
+    /// Whether Settings offer a key for it.
+    pub fn takes_key(self) -> bool {
+        matches!(self, ProviderKind::OpenAi | ProviderKind::Anthropic)
+    }
+
+    /// The environment variables that override its key and address (`settings.rs` reads them).
+    pub fn env_vars(self) -> &'static [&'static str] {
+        match self {
+            ProviderKind::OpenAi => &["OPENAI_API_KEY", "OPENAI_BASE_URL"],
+            ProviderKind::Anthropic => &["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"],
+            ProviderKind::Ollama | ProviderKind::Demo => &[],
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => {
+                "OpenAI, LM Studio (http://localhost:1234/v1), llama.cpp (http://localhost:8080/v1), \
+                 vLLM (http://localhost:8000/v1). Leave the address empty for OpenAI."
+            }
+            ProviderKind::Anthropic => "Leave the address empty for Anthropic's own.",
+            ProviderKind::Ollama => "Runs models on this computer; no key needed.",
+            ProviderKind::Demo => "Built in, offline, free.",
+        }
+    }
+
     /// The prefix used in model references.
     pub fn prefix(self) -> &'static str {
         match self {

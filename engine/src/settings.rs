@@ -154,17 +154,22 @@ impl Settings {
     /// process environment).
     pub fn with_env(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
         let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        if let Some(k) = set(var("OPENAI_API_KEY")) {
-            self.openai.api_key = Some(ApiKey(k));
-        }
-        if let Some(u) = set(var("OPENAI_BASE_URL")) {
-            self.openai.base_url = Some(u);
-        }
-        if let Some(k) = set(var("ANTHROPIC_API_KEY")) {
-            self.anthropic.api_key = Some(ApiKey(k));
-        }
-        if let Some(u) = set(var("ANTHROPIC_BASE_URL")) {
-            self.anthropic.base_url = Some(u);
+        // Each provider names its variables once (`ProviderKind::env_vars`): the key, then the
+        // address.
+        for kind in ProviderKind::CONFIGURABLE {
+            let [key_var, url_var] = kind.env_vars() else {
+                continue;
+            };
+            let key = set(var(key_var));
+            let url = set(var(url_var));
+            if let Some(p) = self.provider_mut(kind) {
+                if let Some(k) = key {
+                    p.api_key = Some(ApiKey(k));
+                }
+                if let Some(u) = url {
+                    p.base_url = Some(u);
+                }
+            }
         }
         self
     }

@@ -453,7 +453,10 @@ async fn a_history_from_before_the_step_tree_opens_and_shows_every_run() {
     assert_eq!(done.status, RunStatus::Completed);
     let paths: Vec<&str> = done.steps.iter().map(|s| s.path.as_str()).collect();
     assert_eq!(paths, ["research", "write"]);
-    assert_eq!(done.final_output.as_deref(), Some(done.steps[1].text.as_str()));
+    assert_eq!(
+        done.final_output.as_deref(),
+        Some(done.steps[1].text.as_str())
+    );
 
     let failed = store.get_run(by_input("honey bees")).unwrap().unwrap();
     let error = failed.error.clone().unwrap();
@@ -468,15 +471,27 @@ async fn a_history_from_before_the_step_tree_opens_and_shows_every_run() {
     for run in &runs {
         let saved = store.get_run(run.run_id).unwrap().unwrap();
         let events = store.events(run.run_id).unwrap();
-        assert!(events.iter().all(|e| e.v == stepwise_engine::event::PROTOCOL_VERSION));
+        assert!(
+            events
+                .iter()
+                .all(|e| e.v == stepwise_engine::event::PROTOCOL_VERSION)
+        );
         let mut folded = RunSnapshot::new(run.run_id);
         for e in &events {
             assert!(folded.apply(e), "{e:?}");
         }
         assert_eq!(folded.status, saved.status, "{}", run.input);
         assert_eq!(
-            folded.steps.iter().map(|s| (&s.path, s.status, &s.text)).collect::<Vec<_>>(),
-            saved.steps.iter().map(|s| (&s.path, s.status, &s.text)).collect::<Vec<_>>(),
+            folded
+                .steps
+                .iter()
+                .map(|s| (&s.path, s.status, &s.text))
+                .collect::<Vec<_>>(),
+            saved
+                .steps
+                .iter()
+                .map(|s| (&s.path, s.status, &s.text))
+                .collect::<Vec<_>>(),
             "{}",
             run.input
         );

@@ -343,6 +343,34 @@ test("make a two-step workflow in the editor and run it", async () => {
   }
 });
 
+test("the parallel template streams its branches side by side; one Cancel stops them all", async () => {
+  const app = await launch(freshRoot("parallel"), { STEPWISE_DEMO_WORD_MS: "20" });
+  const { browser } = app;
+  const texts = async () => Promise.all((await browser.$$(".branch-text .stream")).map((e) => e.getText()));
+  try {
+    await choose(browser, "Three angles");
+    await setInput(browser, "tidal energy");
+    await click(browser, "Run");
+    await waitFor(async () => {
+      const t = await texts();
+      return t.length === 3 && t.every((x) => x.length > 40);
+    }, "three branches writing at once");
+    await shot(browser, "13-parallel-streaming");
+    await click(browser, "Cancel");
+    await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "Cancelled");
+    const kept = await texts();
+    assert.ok(kept.every((x) => x.length > 40), "every branch keeps its text");
+    await browser.pause(500);
+    assert.deepEqual(await texts(), kept, "no branch writes after the cancel");
+    const stepper = await (await browser.$(".stepper")).getText();
+    assert.equal((stepper.match(/Cancelled/g) ?? []).length, 4, stepper);
+    assert.match(stepper, /Summary[\s\S]*Skipped/);
+    await shot(browser, "14-parallel-cancelled");
+  } finally {
+    await app.close();
+  }
+});
+
 test("measured in the real window: cancel → Cancelled, first paint, memory", async () => {
   const app = await launch(freshRoot("measure"));
   const { browser } = app;

@@ -222,7 +222,28 @@ export type PartialStep = {
  */
 export type ProviderKind = "demo" | "open_ai" | "anthropic" | "ollama";
 
+/**
+ *  A provider as Settings offers it. Written once, here: the shell's commands and the window
+ *  read the list from [`ProviderKind::presets`] instead of spelling it out.
+ */
+export type ProviderPreset = {
+	kind: ProviderKind,
+	/**  The prefix of its model references, also its section in the settings file: `openai`. */
+	id: string,
+	label: string,
+	/**  Where its requests go unless Settings name another address. */
+	default_base_url: string,
+	/**  Whether it takes an API key (a server on this computer needs none). */
+	takes_key: boolean,
+	/**  The environment variables that override its settings. */
+	env_vars: string[],
+	example_model: string,
+	/**  One line for people: what it serves and how to point it elsewhere. */
+	hint: string,
+};
+
 export type ProviderUpdate = {
+	kind: ProviderKind,
 	base_url: string,
 	default_model: string,
 };
@@ -230,6 +251,8 @@ export type ProviderUpdate = {
 export type ProviderView = ProviderView_Serialize | ProviderView_Deserialize;
 
 export type ProviderView_Deserialize = {
+	/**  What it is, its usual address, whether it takes a key. */
+	preset: ProviderPreset,
 	/**  Empty: the provider's usual address. */
 	base_url: string,
 	default_model: string,
@@ -244,6 +267,8 @@ export type ProviderView_Deserialize = {
 };
 
 export type ProviderView_Serialize = {
+	/**  What it is, its usual address, whether it takes a key. */
+	preset: ProviderPreset,
 	/**  Empty: the provider's usual address. */
 	base_url: string,
 	default_model: string,
@@ -473,9 +498,8 @@ export type SavedWorkflow_Serialize = {
 /**  What Settings can change. Keys are set separately, write-only (`set_api_key`). */
 export type SettingsUpdate = {
 	default_model: string,
-	openai: ProviderUpdate,
-	anthropic: ProviderUpdate,
-	ollama: ProviderUpdate,
+	/**  The providers to change; one left out stays as it was. */
+	providers: ProviderUpdate[],
 	idle_timeout_secs: number,
 };
 
@@ -484,9 +508,8 @@ export type SettingsView = SettingsView_Serialize | SettingsView_Deserialize;
 export type SettingsView_Deserialize = {
 	/**  Model for steps that name none: `demo`, `openai:NAME`, … */
 	default_model: string,
-	openai: ProviderView_Deserialize,
-	anthropic: ProviderView_Deserialize,
-	ollama: ProviderView_Deserialize,
+	/**  Every provider a person can set up, in the order to show them (the engine's presets). */
+	providers: ProviderView_Deserialize[],
 	idle_timeout_secs: number,
 	key_storage: KeyStorage,
 	/**  A problem with how keys are kept (for example a key file others could read). */
@@ -497,9 +520,8 @@ export type SettingsView_Deserialize = {
 export type SettingsView_Serialize = {
 	/**  Model for steps that name none: `demo`, `openai:NAME`, … */
 	default_model: string,
-	openai: ProviderView_Serialize,
-	anthropic: ProviderView_Serialize,
-	ollama: ProviderView_Serialize,
+	/**  Every provider a person can set up, in the order to show them (the engine's presets). */
+	providers: ProviderView_Serialize[],
 	idle_timeout_secs: number,
 	key_storage: KeyStorage,
 	/**  A problem with how keys are kept (for example a key file others could read). */

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use stepwise_engine::ProviderKind;
+use stepwise_engine::model_ref::ProviderPreset;
 use stepwise_engine::provider::{Chunk, ModelRequest};
 use stepwise_engine::settings::ProviderSettings;
 use tauri::State;
@@ -20,9 +21,8 @@ use crate::state::{AppState, HistoryStatus};
 pub struct SettingsView {
     /// Model for steps that name none: `demo`, `openai:NAME`, …
     pub default_model: String,
-    pub openai: ProviderView,
-    pub anthropic: ProviderView,
-    pub ollama: ProviderView,
+    /// Every provider a person can set up, in the order to show them (the engine's presets).
+    pub providers: Vec<ProviderView>,
     pub idle_timeout_secs: u32,
     pub key_storage: KeyStorage,
     /// A problem with how keys are kept (for example a key file others could read).
@@ -32,6 +32,8 @@ pub struct SettingsView {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ProviderView {
+    /// What it is, its usual address, whether it takes a key.
+    pub preset: ProviderPreset,
     /// Empty: the provider's usual address.
     pub base_url: String,
     pub default_model: String,
@@ -47,14 +49,14 @@ pub struct ProviderView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct SettingsUpdate {
     pub default_model: String,
-    pub openai: ProviderUpdate,
-    pub anthropic: ProviderUpdate,
-    pub ollama: ProviderUpdate,
+    /// The providers to change; one left out stays as it was.
+    pub providers: Vec<ProviderUpdate>,
     pub idle_timeout_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ProviderUpdate {
+    pub kind: ProviderKind,
     pub base_url: String,
     pub default_model: String,
 }
@@ -79,35 +81,27 @@ fn view(state: &AppState) -> SettingsView {
     let keys = state.keys();
     let effective = keys.effective;
     let env = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    let provider = |kind: ProviderKind,
-                    saved: &ProviderSettings,
-                    eff: &ProviderSettings,
-                    env_vars: &[&str]| ProviderView {
-        base_url: saved.base_url.clone().unwrap_or_default(),
-        default_model: saved.default_model.clone().unwrap_or_default(),
-        has_key: eff.api_key.is_some(),
-        from_environment: env_vars.iter().any(|v| env(v)),
-        key_saved_for: keys
-            .saved_elsewhere
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, origin)| origin.clone()),
+    let none = ProviderSettings::default();
+    let provider = |kind: ProviderKind| {
+        let saved = saved.provider(kind).unwrap_or(&none);
+        ProviderView {
+            preset: kind.preset(),
+            base_url: saved.base_url.clone().unwrap_or_default(),
+            default_model: saved.default_model.clone().unwrap_or_default(),
+            has_key: effective
+                .provider(kind)
+                .is_some_and(|p| p.api_key.is_some()),
+            from_environment: kind.env_vars().iter().any(|v| env(v)),
+            key_saved_for: keys
+                .saved_elsewhere
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, origin)| origin.clone()),
+        }
     };
     SettingsView {
         default_model: saved.default_model.clone().unwrap_or_else(|| "demo".into()),
-        openai: provider(
-            ProviderKind::OpenAi,
-            &saved.openai,
-            &effective.openai,
-            &["OPENAI_API_KEY", "OPENAI_BASE_URL"],
-        ),
-        anthropic: provider(
-            ProviderKind::Anthropic,
-            &saved.anthropic,
-            &effective.anthropic,
-            &["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"],
-        ),
-        ollama: provider(ProviderKind::Ollama, &saved.ollama, &effective.ollama, &[]),
+        providers: ProviderKind::CONFIGURABLE.map(provider).to_vec(),
         idle_timeout_secs: saved.network.idle_timeout_secs as u32,
         key_storage: state.secrets.storage(),
         key_warning: state.secrets.warning(),
@@ -136,11 +130,13 @@ fn save(state: &AppState, update: SettingsUpdate) -> Result<SettingsView, AppErr
     }
     let mut s = state.settings().clone();
     s.default_model = Some(default_model);
-    for (p, u) in [
-        (&mut s.openai, &update.openai),
-        (&mut s.anthropic, &update.anthropic),
-        (&mut s.ollama, &update.ollama),
-    ] {
+    for u in &update.providers {
+        let Some(p) = s.provider_mut(u.kind) else {
+            return Err(AppError::Settings(format!(
+                "The {} model has no settings to change",
+                u.kind.label()
+            )));
+        };
         p.base_url = Some(u.base_url.trim().to_string()).filter(|v| !v.is_empty());
         p.default_model = Some(u.default_model.trim().to_string()).filter(|v| !v.is_empty());
     }

@@ -82,13 +82,20 @@ const past = [
   { run_id: "11111111-0000-4000-8000-000000000003", workflow_name: "Research and write", input: "honey bees", status: "failed", started_at_ms: 1_790_000_200_000, ended_at_ms: 1_790_000_210_000 },
 ];
 const savedKeys: Record<string, string> = {};
+const preset = (kind: string, id: string, label: string, url: string, takes_key: boolean) => ({
+  kind, id, label, default_base_url: url, takes_key, env_vars: [], example_model: "m", hint: `${label} hint.`,
+});
+const provider = (p: ReturnType<typeof preset>) =>
+  ({ preset: p, base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null });
 let settingsView = {
   default_model: "demo", idle_timeout_secs: 60, key_storage: "file",
   key_warning: null,
   history: { available: true, path: "/tmp/history.db", message: null, saving_error: null },
-  openai: { base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null },
-  anthropic: { base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null },
-  ollama: { base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null },
+  providers: [
+    provider(preset("open_ai", "openai", "OpenAI-compatible", "https://api.openai.com/v1", true)),
+    provider(preset("anthropic", "anthropic", "Anthropic", "https://api.anthropic.com", true)),
+    provider(preset("ollama", "ollama", "Ollama", "http://localhost:11434/v1", false)),
+  ],
 };
 const workflows = new Map<string, Json>();
 // Dozens of the user's own workflows, for the layout with many.
@@ -98,7 +105,6 @@ if (scenario === "many") {
       steps: [{ name: "Draft", instructions: "Draft.", model: "demo" }, { name: "Polish", instructions: "Polish.", model: "demo" }] });
   }
 }
-const PROVIDER_KEY: Record<string, "openai" | "anthropic" | "ollama"> = { open_ai: "openai", anthropic: "anthropic", ollama: "ollama" };
 
 type Draft = {
   id?: string; name?: string; kind?: string; instructions?: string; model?: string | null; if?: string; until?: string;
@@ -299,17 +305,13 @@ mockIPC(
         settingsView = { ...settingsView, default_model: u.default_model, idle_timeout_secs: u.idle_timeout_secs };
         return settingsView;
       }
-      case "set_api_key": {
-        const k = PROVIDER_KEY[a.provider as string];
-        savedKeys[k] = a.key as string;
-        settingsView = { ...settingsView, [k]: { ...settingsView[k], has_key: true } };
-        return "file";
-      }
+      case "set_api_key":
       case "clear_api_key": {
-        const k = PROVIDER_KEY[a.provider as string];
-        delete savedKeys[k];
-        settingsView = { ...settingsView, [k]: { ...settingsView[k], has_key: false } };
-        return null;
+        const set = cmd === "set_api_key";
+        if (set) savedKeys[a.provider as string] = a.key as string; else delete savedKeys[a.provider as string];
+        settingsView = { ...settingsView, providers: settingsView.providers.map((p) =>
+          p.preset.kind === a.provider ? { ...p, has_key: set } : p) };
+        return set ? "file" : null;
       }
       case "test_connection": return { ok: false, message: "The API key was rejected by api.example.com (401 Unauthorized) — check it in Settings.", latency_ms: null };
       case "save_workflow": {

@@ -344,9 +344,13 @@ test("make a two-step workflow in the editor and run it", async () => {
 });
 
 test("the parallel template streams its branches side by side; one Cancel stops them all", async () => {
-  const app = await launch(freshRoot("parallel"), { STEPWISE_DEMO_WORD_MS: "20" });
+  const app = await launch(freshRoot("parallel"), { STEPWISE_DEMO_WORD_MS: "80" });
   const { browser } = app;
-  const texts = async () => Promise.all((await browser.$$(".branch-text .stream")).map((e) => e.getText()));
+  const texts = async () => {
+    const out = [];
+    for (const e of await browser.$$(".branch-text .stream")) out.push(await e.getText());
+    return out;
+  };
   try {
     await choose(browser, "Three angles");
     await setInput(browser, "tidal energy");

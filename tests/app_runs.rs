@@ -62,7 +62,7 @@ fn coalescing_merges_deltas_but_never_across_a_step_or_the_end() {
                 assert_eq!(current, Some(path.as_str()));
                 current = None;
             }
-            EventKind::TextDelta { path, .. } => assert_eq!(current, Some(path.as_str())),
+            EventKind::TextDelta { path, .. } => assert_eq!(current, Some(&**path)),
             _ => {}
         }
     }

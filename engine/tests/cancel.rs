@@ -134,7 +134,7 @@ async fn cancel_in_step_two_of_three_keeps_exactly_what_was_streamed() {
     let mut step2_deltas = 0;
     while step2_deltas < 5 {
         let e = sub.next().await.unwrap();
-        if matches!(&e.kind, EventKind::TextDelta { path, .. } if path == "action-items") {
+        if matches!(&e.kind, EventKind::TextDelta { path, .. } if &**path == "action-items") {
             step2_deltas += 1;
         }
         seen.push(e);

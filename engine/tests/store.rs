@@ -515,6 +515,13 @@ async fn a_history_from_before_the_step_tree_opens_and_shows_every_run() {
     assert_eq!(tree.status, RunStatus::Completed);
     assert_eq!(tree.steps.len(), 5);
     assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 4);
+    // Its export follows the tree: each branch under its parallel step, each text once.
+    let md = store.export(id, ExportFormat::Markdown).unwrap().unwrap();
+    assert!(md.contains("\n## 1. Angles (parallel, done in"), "{md}");
+    assert!(md.contains("\n### Economics (demo, done in"), "{md}");
+    assert!(md.contains("\n## 2. Summary (demo, done in"), "{md}");
+    let economics = &tree.step("angles/economics").unwrap().text;
+    assert_eq!(md.matches(economics.as_str()).count(), 1, "each text once");
 }
 
 fn bytes_of(path: &Path) -> Vec<u8> {

@@ -5,6 +5,8 @@
 //! overrides only name the TS type: JSON numbers are exact up to 2^53, far beyond any seq or
 //! millisecond timestamp).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -52,11 +54,12 @@ pub enum EventKind {
     },
     /// A step starts (for a step the outline did not hold, such as a loop's round 2, this is
     /// where it first appears).
-    StepStarted {
-        step: StepInfo,
-    },
+    StepStarted { step: StepInfo },
     TextDelta {
-        path: String,
+        // Shared by every delta of a step: each event is cloned for every subscriber and the
+        // history, and a shared path costs no allocation per token.
+        #[specta(type = String)]
+        path: Arc<str>,
         text: String,
     },
     StepCompleted {
@@ -174,8 +177,8 @@ impl EventKind {
     pub fn path(&self) -> Option<&str> {
         match self {
             EventKind::StepStarted { step } => Some(&step.path),
-            EventKind::TextDelta { path, .. }
-            | EventKind::StepCompleted { path, .. }
+            EventKind::TextDelta { path, .. } => Some(path),
+            EventKind::StepCompleted { path, .. }
             | EventKind::StepFailed { path, .. }
             | EventKind::StepSkipped { path, .. }
             | EventKind::LoopRoundStarted { path, .. }

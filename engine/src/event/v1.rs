@@ -151,7 +151,7 @@ impl Upgrader {
                 EventKind::StepStarted { step }
             }
             OldKind::TextDelta { step_index, text } => EventKind::TextDelta {
-                path: self.path(step_index),
+                path: self.path(step_index).into(),
                 text,
             },
             OldKind::StepCompleted {

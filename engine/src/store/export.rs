@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
-use crate::event::{RunEvent, RunId};
-use crate::snapshot::RunSnapshot;
+use crate::event::{RunEvent, RunId, SkipReason};
+use crate::snapshot::{RunSnapshot, StepSnapshot};
 use crate::status::{RunStatus, StepStatus};
-use crate::workflow::Workflow;
+use crate::workflow::{StepKindName, Workflow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -67,27 +67,70 @@ pub fn markdown(run: &RunSnapshot) -> String {
     if let Some(e) = &run.error {
         out.push_str(&format!("**What went wrong:** {}  \n", e.message));
     }
-    for (i, s) in run.steps.iter().enumerate() {
-        let state = match s.status {
-            StepStatus::Completed => format!("done in {}", secs(s.duration_ms.unwrap_or(0))),
-            StepStatus::Cancelled => "cancelled — partial text".to_string(),
-            StepStatus::Failed => "failed — partial text".to_string(),
-            StepStatus::Skipped => "skipped".to_string(),
-            StepStatus::Running => "running".to_string(),
-            StepStatus::Pending => "waiting".to_string(),
-        };
-        out.push_str(&format!(
-            "\n## {}. {} ({}, {state})\n\n",
-            i + 1,
-            s.name,
-            s.model
-        ));
-        if !s.text.trim().is_empty() {
-            out.push_str(s.text.trim_end());
-            out.push('\n');
-        }
+    let top: Vec<&StepSnapshot> = run.steps.iter().filter(|s| s.parent.is_none()).collect();
+    for (i, s) in top.iter().enumerate() {
+        step_markdown(run, s, 2, &format!("{}. ", i + 1), &mut out);
     }
     out
+}
+
+/// One step under a heading of `level`, then the steps inside it one level deeper. A step that
+/// holds others shows no text of its own: its output is theirs, already shown.
+fn step_markdown(
+    run: &RunSnapshot,
+    s: &StepSnapshot,
+    level: usize,
+    number: &str,
+    out: &mut String,
+) {
+    let state = match (s.status, s.skipped) {
+        (StepStatus::Completed, _) => format!("done in {}", secs(s.duration_ms.unwrap_or(0))),
+        (StepStatus::Cancelled, _) => "cancelled — partial text".to_string(),
+        (StepStatus::Failed, _) => "failed — partial text".to_string(),
+        (StepStatus::Skipped, Some(SkipReason::NotTaken)) => "not taken".to_string(),
+        (StepStatus::Skipped, Some(SkipReason::OnError)) => "skipped after a problem".to_string(),
+        (StepStatus::Skipped, None) => "skipped".to_string(),
+        (StepStatus::Running, _) => "running".to_string(),
+        (StepStatus::Pending, _) => "waiting".to_string(),
+    };
+    let what = if s.model.is_empty() {
+        s.kind.as_str().to_string()
+    } else {
+        s.model.clone()
+    };
+    let round = s.round.map(|r| format!(" — round {r}")).unwrap_or_default();
+    let branch = match (&s.branch, run.step(s.parent.as_deref().unwrap_or(""))) {
+        (Some(b), Some(p)) if p.kind == StepKindName::Condition && b == "then" => {
+            " (when the test held)".to_string()
+        }
+        (Some(_), Some(p)) if p.kind == StepKindName::Condition => " (otherwise)".to_string(),
+        (Some(b), _) => format!(" (route {b})"),
+        _ => String::new(),
+    };
+    out.push_str(&format!(
+        "\n{} {number}{}{round}{branch} ({what}, {state})\n\n",
+        "#".repeat(level.min(6)),
+        s.name
+    ));
+    if let Some(note) = &s.note {
+        out.push_str(&format!("*{}*\n\n", note.trim()));
+    }
+    if let Some(c) = &s.chosen {
+        out.push_str(&format!("Chose **{}**: {}\n\n", c.route, c.reason));
+    }
+    let inside: Vec<&StepSnapshot> = run
+        .steps
+        .iter()
+        .filter(|c| c.parent.as_deref() == Some(s.path.as_str()))
+        .collect();
+    let own_text = inside.is_empty() || s.kind == StepKindName::Router && s.chosen.is_none();
+    if own_text && !s.text.trim().is_empty() {
+        out.push_str(s.text.trim_end());
+        out.push('\n');
+    }
+    for c in inside {
+        step_markdown(run, c, level + 1, "", out);
+    }
 }
 
 fn status_words(run: &RunSnapshot) -> String {

@@ -308,7 +308,8 @@ impl Checker {
                 format!("the instructions are {what}; say what this step should do"),
             );
         }
-        let model = match d.model.text() {
+        // In a file, `model = ""` is a mistake; the editor sends an empty model as none.
+        let model = match d.model.value.as_deref() {
             None => None,
             Some(m) => match m.parse::<ModelRef>() {
                 Ok(m) => Some(m),

@@ -110,7 +110,7 @@ pub fn deltas_of(events: &[RunEvent], path: &str) -> String {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::TextDelta { path: p, text } if p == path => Some(text.as_str()),
+            EventKind::TextDelta { path: p, text } if &**p == path => Some(text.as_str()),
             _ => None,
         })
         .collect()

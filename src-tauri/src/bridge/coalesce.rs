@@ -71,7 +71,7 @@ mod tests {
         ev(
             seq,
             EventKind::TextDelta {
-                path: format!("step-{step}"),
+                path: format!("step-{step}").into(),
                 text: text.into(),
             },
         )

@@ -76,9 +76,9 @@ impl HumanView {
             EventKind::TextDelta { path, text } => {
                 let text = plain(text);
                 if self.live.is_none() {
-                    self.live = Some(path.clone());
+                    self.live = Some(path.to_string());
                 }
-                if self.live.as_deref() == Some(path) {
+                if self.live.as_deref() == Some(&**path) {
                     self.print(out, &text)?;
                 } else {
                     self.held_mut(path).text.push_str(&text);

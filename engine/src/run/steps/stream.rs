@@ -77,6 +77,8 @@ async fn stream_once(
         })?;
     let max_output = scope.cx.max_step_output;
     let mut stream = provider.stream(request);
+    // Shared by every delta of this step.
+    let shared_path: std::sync::Arc<str> = path.into();
     // The text itself lives in the run's snapshot; the step only counts it.
     let mut written = 0usize;
     let mut usage = None;
@@ -91,7 +93,7 @@ async fn stream_once(
                 written += text.len();
                 if !text.is_empty()
                     && !scope.run.emit(EventKind::TextDelta {
-                        path: path.to_string(),
+                        path: shared_path.clone(),
                         text,
                     })
                 {

@@ -52,11 +52,11 @@ fn main() {
 
         let closes = close_latencies(&server, &engine, 200).await;
         let rate = delta_rate(&server, &engine, 200_000).await;
-        let c100 = cancel_all(&server, &engine, 100).await;
+        let c100 = cancel_all(&server, &engine, 100, 0).await;
         // One sample of the 1,000-run figure says little on a shared 2-core machine: take several.
         let mut c1000s = Vec::new();
         for _ in 0..REPEATS_1000 {
-            c1000s.push(cancel_all(&server, &engine, 1_000).await);
+            c1000s.push(cancel_all(&server, &engine, 1_000, 0).await);
         }
         c1000s.sort_by(|a, b| a.0.total_cmp(&b.0));
         let c1000 = (
@@ -67,7 +67,7 @@ fn main() {
         let (tree_emit, tree_close) = parallel_cancels(&server, &engine, &timing, 200).await;
         let mut trees = Vec::new();
         for _ in 0..REPEATS_TREE {
-            trees.push(cancel_all_branching(&server, &engine, 1_000, 4).await);
+            trees.push(cancel_all(&server, &engine, 1_000, 4).await);
         }
         trees.sort_by(|a, b| a.0.total_cmp(&b.0));
         let tree = trees[trees.len() / 2];
@@ -217,35 +217,6 @@ async fn delta_rate(server: &TestServer, engine: &Engine, tokens: usize) -> f64 
     deltas as f64 / t0.elapsed().as_secs_f64()
 }
 
-/// `n` runs streaming a token every 50 ms; once each has shown text, cancel all. Returns the time
-/// until every run is terminal and the connections the server still has open one second later.
-async fn cancel_all(server: &TestServer, engine: &Engine, n: usize) -> (f64, usize) {
-    server.reset();
-    server.set_default(Behavior::words(100_000, 50));
-    let mut runs: Vec<(RunId, Subscription)> = (0..n).map(|_| start(engine)).collect();
-    for (_, sub) in &mut runs {
-        until_deltas(sub, 1).await;
-    }
-    let t0 = Instant::now();
-    for (id, _) in &runs {
-        assert!(engine.cancel(*id, CancelReason::User));
-    }
-    for (id, _) in &runs {
-        // `None`: it has ended and already left memory (only recent runs stay).
-        engine.wait(*id).await;
-    }
-    let elapsed = t0.elapsed().as_secs_f64() * 1e3;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    // Connections of this phase's requests that the server never saw close. (Counting the
-    // server's open connections would include keep-alive ones pooled by earlier, completed runs.)
-    let open = server
-        .requests()
-        .iter()
-        .filter(|r| !r.disconnected && !r.completed)
-        .count();
-    (elapsed, open)
-}
-
 /// Until every one of `branches` branches has streamed a delta.
 async fn until_every_branch(sub: &mut Subscription, branches: usize) {
     let mut seen = std::collections::HashSet::new();
@@ -295,10 +266,11 @@ async fn parallel_cancels(
     (emitted, closed)
 }
 
-/// `n` runs of a parallel step with `branches` branches streaming a token every 50 ms; once each
-/// branch has shown text, cancel all. Returns the time until every run is terminal and the
-/// connections still open one second later.
-async fn cancel_all_branching(
+/// `n` runs (of one step, or of a parallel step with `branches` branches) streaming a token every
+/// 50 ms; once each has shown text, cancel all. Returns the time until every run is terminal and
+/// the connections of this phase still open one second later (counting the server's open
+/// connections would include keep-alive ones pooled by earlier, completed runs).
+async fn cancel_all(
     server: &TestServer,
     engine: &Engine,
     n: usize,
@@ -309,13 +281,14 @@ async fn cancel_all_branching(
     let mut runs: Vec<(RunId, Subscription)> =
         (0..n).map(|_| start_branching(engine, branches)).collect();
     for (_, sub) in &mut runs {
-        until_every_branch(sub, branches).await;
+        until_every_branch(sub, branches.max(1)).await;
     }
     let t0 = Instant::now();
     for (id, _) in &runs {
         assert!(engine.cancel(*id, CancelReason::User));
     }
     for (id, _) in &runs {
+        // `None`: it has ended and already left memory (only recent runs stay).
         engine.wait(*id).await;
     }
     let elapsed = t0.elapsed().as_secs_f64() * 1e3;

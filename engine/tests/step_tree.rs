@@ -97,6 +97,13 @@ fn system_prompts(server: &TestServer) -> Vec<String> {
         .collect()
 }
 
+/// A router with two routes of one step each.
+const ROUTER: &str = "name = \"R\"\n[[steps]]\nname = \"Pick\"\nkind = \"router\"\nmodel = \"MODEL\"\n\
+     [[steps.routes]]\nname = \"A\"\ndescription = \"a\"\n\
+     [[steps.routes.steps]]\nname = \"One\"\ninstructions = \"1\"\nmodel = \"MODEL\"\n\
+     [[steps.routes]]\nname = \"B\"\ndescription = \"b\"\n\
+     [[steps.routes.steps]]\nname = \"Two\"\ninstructions = \"2\"\nmodel = \"MODEL\"\n";
+
 const EVERY_KIND: &str = r#"
 name = "Every kind"
 
@@ -243,6 +250,31 @@ async fn every_kind_completes_with_the_right_outputs() {
 }
 
 #[tokio::test]
+async fn every_kind_runs_on_the_demo_model_too() {
+    let engine = instant_engine();
+    let wf = workflow_of(&EVERY_KIND.replace("MODEL", "demo"));
+    let (id, mut sub) = start(&engine, wf, "the moons of Jupiter");
+    let events = collect(&mut sub).await;
+    assert!(
+        matches!(assert_well_formed(&events), EventKind::RunCompleted { .. }),
+        "{:?}",
+        events.last()
+    );
+    let snap = engine.wait(id).await.unwrap();
+    for s in &snap.steps {
+        assert!(
+            matches!(s.status, StepStatus::Completed | StepStatus::Skipped),
+            "{}: {:?}",
+            s.path,
+            s.status
+        );
+    }
+    // The demo reviewer never approves a text nobody revised: the loop runs all its rounds.
+    assert_eq!(snap.step("polish").unwrap().rounds.unwrap().round, 3);
+    assert!(snap.step("pick").unwrap().chosen.is_some());
+}
+
+#[tokio::test]
 async fn a_cancel_mid_branch_stops_every_branch_and_closes_every_connection() {
     let server = TestServer::start().await.unwrap();
     server.set_default(Behavior::words(2_000, 10));
@@ -339,13 +371,7 @@ async fn a_cancel_while_the_router_decides_picks_nothing() {
     let server = TestServer::start().await.unwrap();
     server.set_default(Behavior::words(2_000, 10));
     let engine = engine_for(&server);
-    let wf = flow(
-        "name = \"R\"\n[[steps]]\nname = \"Pick\"\nkind = \"router\"\nmodel = \"MODEL\"\n\
-         [[steps.routes]]\nname = \"A\"\ndescription = \"a\"\n\
-         [[steps.routes.steps]]\nname = \"One\"\ninstructions = \"1\"\nmodel = \"MODEL\"\n\
-         [[steps.routes]]\nname = \"B\"\ndescription = \"b\"\n\
-         [[steps.routes.steps]]\nname = \"Two\"\ninstructions = \"2\"\nmodel = \"MODEL\"\n",
-    );
+    let wf = flow(ROUTER);
     let (id, mut sub) = start(&engine, wf, "x");
     let events = cancel_when(&engine, id, &mut sub, |seen| {
         !deltas_of(seen, "pick").is_empty()
@@ -377,13 +403,7 @@ async fn a_router_answer_that_names_no_route_fails_plainly() {
     let server = TestServer::start().await.unwrap();
     server.set_default(Behavior::text(&["Gamma\n", "it seemed best"], 0));
     let engine = engine_for(&server);
-    let wf = flow(
-        "name = \"R\"\n[[steps]]\nname = \"Pick\"\nkind = \"router\"\nmodel = \"MODEL\"\n\
-         [[steps.routes]]\nname = \"A\"\ndescription = \"a\"\n\
-         [[steps.routes.steps]]\nname = \"One\"\ninstructions = \"1\"\nmodel = \"MODEL\"\n\
-         [[steps.routes]]\nname = \"B\"\ndescription = \"b\"\n\
-         [[steps.routes.steps]]\nname = \"Two\"\ninstructions = \"2\"\nmodel = \"MODEL\"\n",
-    );
+    let wf = flow(ROUTER);
     let (_, mut sub) = start(&engine, wf, "x");
     let (kind, message) = failure(&collect(&mut sub).await);
     assert_eq!(kind, ErrorKind::Provider);

@@ -113,36 +113,27 @@ fn finish_step(
             } else {
                 format!("A step inside it failed: {}", failure.message)
             };
-            match step.on_error {
-                OnError::Stop => {
-                    emit(EventKind::StepFailed {
-                        path: path.to_string(),
-                        error: failure.kind,
-                        message,
-                        duration_ms,
-                    })?;
-                    Err(Halt::Failed(failure))
-                }
-                OnError::Skip => {
-                    emit(EventKind::StepSkipped {
-                        path: path.to_string(),
-                        reason: SkipReason::OnError,
-                        message: Some(message),
-                    })?;
-                    Ok(None)
-                }
-                OnError::Continue => {
-                    emit(EventKind::StepFailed {
-                        path: path.to_string(),
-                        error: failure.kind,
-                        message,
-                        duration_ms,
-                    })?;
-                    let text = run.step_text(path);
-                    scope.cx.record(&step.id, &text);
-                    Ok(Some(text))
-                }
+            if step.on_error == OnError::Skip {
+                emit(EventKind::StepSkipped {
+                    path: path.to_string(),
+                    reason: SkipReason::OnError,
+                    message: Some(message),
+                })?;
+                return Ok(None);
             }
+            emit(EventKind::StepFailed {
+                path: path.to_string(),
+                error: failure.kind,
+                message,
+                duration_ms,
+            })?;
+            if step.on_error == OnError::Stop {
+                return Err(Halt::Failed(failure));
+            }
+            // `continue`: the text so far stands as the step's output.
+            let text = run.step_text(path);
+            scope.cx.record(&step.id, &text);
+            Ok(Some(text))
         }
     }
 }

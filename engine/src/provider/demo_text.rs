@@ -319,10 +319,12 @@ impl Writer {
                 "It is also worth knowing that",
                 "Finally,",
             ];
-            let sentences: Vec<String> = self
-                .previous_points
-                .iter()
-                .take(connectors.len())
+            // Points spread over everything before (several cited steps' lists, not only the
+            // first one's), in order, the first point always among them.
+            let n = self.previous_points.len();
+            let k = connectors.len().min(n);
+            let sentences: Vec<String> = (0..k)
+                .map(|i| &self.previous_points[i * n / k])
                 .zip(connectors)
                 .map(|(p, c)| format!("{c} {}", lower_first(p)))
                 .collect();

@@ -101,28 +101,10 @@ impl Workflows {
         Ok(self.dir.join(format!("{id}.toml")))
     }
 
+    /// A file name from the workflow's name (the rule that makes step ids), told apart from the
+    /// files already there.
     fn fresh_id(&self, name: &str) -> String {
-        let mut base: String = name
-            .to_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        base = base
-            .split('-')
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join("-");
-        base.truncate(60);
-        if base.is_empty() {
-            base = "workflow".into();
-        }
         let taken = |id: &str| Path::new(&self.dir).join(format!("{id}.toml")).exists();
-        if !taken(&base) {
-            return base;
-        }
-        (2..)
-            .map(|n| format!("{base}-{n}"))
-            .find(|id| !taken(id))
-            .unwrap_or(base)
+        stepwise_engine::workflow::unique(stepwise_engine::workflow::slug(name, "workflow"), taken)
     }
 }

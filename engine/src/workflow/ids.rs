@@ -1,12 +1,18 @@
-//! Step ids: given in the file (`id = "review"`) or made from the step's name.
+//! Step ids: given in the file (`id = "review"`) or made from the step's name. The same rule
+//! names a saved workflow's file (`slug`, `unique`).
 
 use super::placeholders::is_id_char;
 
 pub(super) const MAX_ID_CHARS: usize = 64;
 
-/// `"Draft & review!"` → `"draft-review"`: lowercase ASCII letters and digits, other runs of
-/// characters become one `-`. A name with none of those gives `"step"`.
+/// The id a step with this name gets (before duplicates are told apart).
 pub(super) fn from_name(name: &str) -> String {
+    slug(name, "step")
+}
+
+/// `"Draft & review!"` → `"draft-review"`: lowercase ASCII letters and digits, other runs of
+/// characters become one `-`, at most 64 characters. A name with none of those gives `fallback`.
+pub fn slug(name: &str, fallback: &str) -> String {
     let mut id = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
@@ -19,7 +25,7 @@ pub(super) fn from_name(name: &str) -> String {
         }
     }
     let id = id.trim_end_matches('-').to_string();
-    if id.is_empty() { "step".into() } else { id }
+    if id.is_empty() { fallback.into() } else { id }
 }
 
 /// Why a given id cannot be used, if it cannot.
@@ -36,7 +42,7 @@ pub(super) fn problem(id: &str) -> Option<String> {
 }
 
 /// `base`, or `base-2`, `base-3` … whichever `taken` does not hold yet.
-pub(super) fn unique(base: String, taken: impl Fn(&str) -> bool) -> String {
+pub fn unique(base: String, taken: impl Fn(&str) -> bool) -> String {
     if !taken(&base) {
         return base;
     }

@@ -16,6 +16,7 @@ mod validate;
 
 pub use draft::{RouteDraft, StepDraft, WorkflowDraft};
 pub use error::{WorkflowError, WorkflowIssue};
+pub use ids::{slug, unique};
 pub use parse::{parse, parse_file};
 pub use test_expr::{Test, TestContext};
 

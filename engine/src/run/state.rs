@@ -150,9 +150,10 @@ impl RunState {
         };
         inner.push(self.id, kind);
         inner.finished = true;
-        inner.subscribers.clear();
-        drop(inner);
+        // Finished for everyone before any subscriber sees its channel close: whoever has seen
+        // the end finds the run finished (`is_finished`, `live_count`), never a moment later.
         self.finished.send_replace(true);
+        inner.subscribers.clear();
     }
 
     /// A step's text so far (its output once it completes).

@@ -125,6 +125,7 @@ fn engine_for(server: &TestServer, sink: Arc<Timing>) -> Engine {
         HttpOptions::default(),
     );
     Engine::new(EngineConfig {
+        tools: Default::default(),
         providers: Providers::demo(DemoModel::default())
             .with(ProviderKind::OpenAi, Arc::new(openai)),
         default_model: None,

@@ -15,6 +15,7 @@ use crate::run::steps::{RunContext, outline};
 use crate::run::{DriveContext, RunState, Subscription, drive};
 use crate::sink::RunSink;
 use crate::snapshot::{RunSnapshot, RunSummary};
+use crate::tool::Tools;
 use crate::workflow::{Workflow, WorkflowError};
 
 /// A step's text is cut off here unless configured otherwise (1 MB).
@@ -28,6 +29,8 @@ pub const RETAINED_FINISHED_RUNS: usize = 32;
 #[derive(Clone)]
 pub struct EngineConfig {
     pub providers: Providers,
+    /// The tools steps may enable (built-in ones, with their settings).
+    pub tools: Tools,
     /// Used by steps that name no model.
     pub default_model: Option<ModelRef>,
     /// Receives every run and event (the history store).
@@ -40,6 +43,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             providers: Providers::default(),
+            tools: Tools::default(),
             default_model: None,
             sink: None,
             max_step_output: DEFAULT_MAX_STEP_OUTPUT,
@@ -140,11 +144,12 @@ impl Engine {
             .clone()
     }
 
-    /// New providers, default model and step limit (settings changed) for the runs started from
-    /// now on.
+    /// New providers, tools, default model and step limit (settings changed) for the runs
+    /// started from now on.
     pub fn reconfigure(
         &self,
         providers: Providers,
+        tools: Tools,
         default_model: Option<ModelRef>,
         max_step_output: usize,
     ) {
@@ -154,6 +159,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         config.providers = providers;
+        config.tools = tools;
         config.default_model = default_model;
         config.max_step_output = max_step_output;
     }
@@ -222,6 +228,7 @@ impl Engine {
             context: RunContext::new(
                 input,
                 config.providers,
+                config.tools,
                 default_model,
                 config.max_step_output,
             ),

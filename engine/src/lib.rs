@@ -22,6 +22,7 @@ pub mod sink;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod tool;
 pub mod workflow;
 
 pub use engine::{Engine, EngineConfig, StartError, StartRun};
@@ -29,6 +30,6 @@ pub use event::{CancelReason, ErrorKind, EventKind, RunEvent, RunId, StepInfo, U
 pub use model_ref::{ModelRef, ModelRefError, ProviderKind};
 pub use run::Subscription;
 pub use sink::RunSink;
-pub use snapshot::{RunError, RunSnapshot, RunSummary, StepSnapshot};
+pub use snapshot::{RunError, RunSnapshot, RunSummary, StepSnapshot, ToolCallStatus, ToolCallView};
 pub use status::{RunStatus, StepStatus};
 pub use workflow::{Step, StepDraft, Workflow, WorkflowDraft, WorkflowError, WorkflowIssue};

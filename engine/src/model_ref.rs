@@ -151,6 +151,11 @@ impl ModelRef {
         self.provider
     }
 
+    /// The built-in offline model.
+    pub fn is_demo(&self) -> bool {
+        self.provider == ProviderKind::Demo
+    }
+
     /// The provider's own model name (`gpt-5-mini`); empty for the demo model.
     pub fn model(&self) -> &str {
         &self.model

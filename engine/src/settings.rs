@@ -11,6 +11,10 @@
 //! max_tokens = 4096
 //! [network]
 //! idle_timeout_secs = 60
+//! [tools]
+//! web_search_url = "https://html.duckduckgo.com/html/"   # or STEPWISE_WEB_SEARCH_URL
+//! allow_private_network = false          # fetch_page may not open this computer or the LAN
+//! timeout_secs = 60                      # per tool call
 //! ```
 
 use std::fmt;
@@ -25,6 +29,7 @@ use crate::provider::{
     AnthropicProvider, DemoModel, HttpOptions, OPENAI_MAX_TOKENS, OpenAiProvider, Providers,
     RetryPolicy,
 };
+use crate::tool::{ToolSettings, Tools};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -35,6 +40,7 @@ pub struct Settings {
     pub ollama: ProviderSettings,
     pub network: NetworkSettings,
     pub limits: LimitSettings,
+    pub tools: ToolSettings,
 }
 
 /// Bounds on what one step may do.
@@ -171,7 +177,15 @@ impl Settings {
                 }
             }
         }
+        if let Some(u) = set(var("STEPWISE_WEB_SEARCH_URL")) {
+            self.tools.web_search_url = u;
+        }
         self
+    }
+
+    /// The tools steps may enable, as these settings configure them.
+    pub fn tools(&self) -> Tools {
+        Tools::new(self.tools.clone())
     }
 
     pub fn http_options(&self) -> HttpOptions {

@@ -60,6 +60,38 @@ pub struct StepSnapshot {
     pub skipped: Option<SkipReason>,
     /// What went wrong, for a step that failed or whose failure was set aside.
     pub note: Option<String>,
+    /// The tools its model called, in the order they began.
+    pub tool_calls: Vec<ToolCallView>,
+}
+
+/// One tool call as far as it has got.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ToolCallView {
+    pub call_id: String,
+    pub tool: String,
+    pub arguments: String,
+    pub title: String,
+    /// Where in the step's text it happened (characters before it).
+    pub at: u32,
+    pub status: ToolCallStatus,
+    pub preview: Option<String>,
+    pub result: Option<String>,
+    #[specta(type = Option<u32>)]
+    pub started_at_ms: Option<u64>,
+    #[specta(type = Option<u32>)]
+    pub duration_ms: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolCallStatus {
+    Running,
+    /// It answered.
+    Done,
+    /// It went wrong (the model was told so).
+    Failed,
+    /// The step or the run ended while it was running; it was stopped.
+    Cancelled,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -215,6 +247,7 @@ impl RunSnapshot {
                 ..
             } => {
                 if let Some(s) = self.step_mut(path) {
+                    s.stop_tool_calls(now);
                     s.status = StepStatus::Failed;
                     s.duration_ms = Some(*duration_ms);
                     s.note = Some(message.clone());
@@ -228,6 +261,9 @@ impl RunSnapshot {
                 // A step set aside keeps its text; the steps inside it that had not ended are
                 // skipped with it.
                 for s in &mut self.steps {
+                    if s.path == *path || is_inside(&s.path, path) {
+                        s.stop_tool_calls(now);
+                    }
                     if s.path == *path {
                         s.status = StepStatus::Skipped;
                         s.skipped = Some(*reason);
@@ -261,6 +297,51 @@ impl RunSnapshot {
                         route: route.clone(),
                         reason: reason.clone(),
                     });
+                }
+            }
+            EventKind::ToolCallStarted {
+                path,
+                call_id,
+                tool,
+                arguments,
+                title,
+                at,
+            } => {
+                if let Some(s) = self.step_mut(path) {
+                    s.tool_calls.push(ToolCallView {
+                        call_id: call_id.clone(),
+                        tool: tool.clone(),
+                        arguments: arguments.clone(),
+                        title: title.clone(),
+                        at: *at,
+                        status: ToolCallStatus::Running,
+                        preview: None,
+                        result: None,
+                        started_at_ms: Some(now),
+                        duration_ms: None,
+                    });
+                }
+            }
+            EventKind::ToolCallFinished {
+                path,
+                call_id,
+                ok,
+                preview,
+                result,
+                duration_ms,
+            } => {
+                if let Some(c) = self
+                    .step_mut(path)
+                    .and_then(|s| s.tool_calls.iter_mut().find(|c| c.call_id == *call_id))
+                {
+                    c.status = if *ok {
+                        ToolCallStatus::Done
+                    } else {
+                        ToolCallStatus::Failed
+                    };
+                    c.preview = Some(preview.clone());
+                    c.result = Some(result.clone());
+                    c.duration_ms = Some(*duration_ms);
                 }
             }
             EventKind::RunCompleted { output, .. } => {
@@ -299,6 +380,7 @@ impl RunSnapshot {
     /// never started is `skipped`.
     fn end_steps(&mut self, failed: Option<&str>, now_ms: u64) {
         for s in &mut self.steps {
+            s.stop_tool_calls(now_ms);
             let on_failed_path = failed.is_some_and(|f| f == s.path || is_inside(f, &s.path));
             match s.status {
                 StepStatus::Running => {
@@ -349,6 +431,17 @@ impl StepSnapshot {
             chosen: None,
             skipped: None,
             note: None,
+            tool_calls: Vec::new(),
+        }
+    }
+
+    /// A step that ends stops the tool calls it was making.
+    fn stop_tool_calls(&mut self, now_ms: u64) {
+        for c in &mut self.tool_calls {
+            if c.status == ToolCallStatus::Running {
+                c.status = ToolCallStatus::Cancelled;
+                c.duration_ms = c.started_at_ms.map(|t| now_ms.saturating_sub(t));
+            }
         }
     }
 }

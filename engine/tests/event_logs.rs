@@ -18,15 +18,20 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde_json::json;
+use std::sync::Arc;
 use stepwise_engine::event::PROTOCOL_VERSION;
 use stepwise_engine::event::v1::Upgrader;
 use stepwise_engine::provider::{DemoModel, DemoPace};
+use stepwise_engine::provider::{HttpOptions, OpenAiProvider};
 use stepwise_engine::store::Store;
+use stepwise_engine::tool::{ToolSettings, Tools};
 use stepwise_engine::workflow::StepKindName;
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{
     CancelReason, Engine, EngineConfig, ErrorKind, EventKind, RunEvent, RunSnapshot,
 };
+use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
 use support::*;
 use uuid::Uuid;
 
@@ -105,6 +110,8 @@ fn the_logs_cover_every_event_and_step_kind() {
         "StepSkipped",
         "LoopRoundStarted",
         "RouteChosen",
+        "ToolCallStarted",
+        "ToolCallFinished",
         "RunCompleted",
         "RunCancelled",
         "RunFailed",
@@ -140,7 +147,8 @@ fn normalized(events: Vec<RunEvent>, id: u128) -> Vec<RunEvent> {
             | EventKind::StepFailed { duration_ms, .. }
             | EventKind::RunCompleted { duration_ms, .. }
             | EventKind::RunCancelled { duration_ms, .. }
-            | EventKind::RunFailed { duration_ms, .. } = &mut e.kind
+            | EventKind::RunFailed { duration_ms, .. }
+            | EventKind::ToolCallFinished { duration_ms, .. } = &mut e.kind
             {
                 *duration_ms = 100;
             }
@@ -299,6 +307,61 @@ async fn record_the_event_logs() {
     );
     let (_, mut sub) = start(&engine, wf, "too slow");
     write("failed-by-timeout", normalized(collect(&mut sub).await, 18));
+
+    // Tools: a call that fails at once (the page is missing) beside one that hangs, cancelled
+    // while it hangs.
+    let server = TestServer::start().await.unwrap();
+    server.set_page("/slow", Page::stalling());
+    let base = server.url();
+    server.push(Behavior::text(&["Reading ", "both. "], 0).with_calls(
+        vec![
+            ScriptedCall::new(
+                "gone",
+                "fetch_page",
+                json!({ "url": format!("{base}/gone") }),
+            ),
+            ScriptedCall::new(
+                "slow",
+                "fetch_page",
+                json!({ "url": format!("{base}/slow") }),
+            ),
+        ],
+        4,
+    ));
+    let engine = Engine::new(EngineConfig {
+        providers: stepwise_engine::provider::Providers::demo(DemoModel::new(DemoPace::INSTANT))
+            .with(
+                stepwise_engine::ProviderKind::OpenAi,
+                Arc::new(OpenAiProvider::new(
+                    server.openai_base(),
+                    None,
+                    HttpOptions::default(),
+                )),
+            ),
+        tools: Tools::new(ToolSettings {
+            allow_private_network: true,
+            ..ToolSettings::default()
+        }),
+        ..EngineConfig::default()
+    });
+    let wf = workflow_of(
+        "name = \"Read\"\n[[steps]]\nname = \"Read\"\ninstructions = \"r\"\nmodel = \"openai:m\"\ntools = [\"fetch_page\"]\n",
+    );
+    let (id, mut sub) = start(&engine, wf, "two pages");
+    let events = cancel_after(&engine, id, &mut sub, |seen| {
+        seen.iter()
+            .any(|e| matches!(e.kind, EventKind::ToolCallFinished { .. }))
+    })
+    .await;
+    // The server's port changes from run to run; the log should not.
+    let events: Vec<RunEvent> = events
+        .iter()
+        .map(|e| {
+            let line = serde_json::to_string(e).unwrap();
+            serde_json::from_str(&line.replace(&base, "http://127.0.0.1:8080")).unwrap()
+        })
+        .collect();
+    write("tool-call-cancelled", normalized(events, 19));
 
     // As the history keeps it: merged deltas (`first_seq`) and the texts restored on reading.
     let db = scratch_db("record-event-logs");

@@ -34,6 +34,7 @@ async fn a_template_runs_to_completion_on_the_demo_model() {
             EventKind::StepStarted { .. } => "StepStarted",
             EventKind::TextDelta { .. } => "TextDelta",
             EventKind::StepCompleted { .. } => "StepCompleted",
+            EventKind::ToolCallStarted { .. } | EventKind::ToolCallFinished { .. } => "ToolCall",
             _ => "end",
         })
         .collect();
@@ -44,6 +45,9 @@ async fn a_template_runs_to_completion_on_the_demo_model() {
         [
             "RunStarted",
             "StepStarted",
+            "TextDelta",
+            // The research step searches (the demo search), then writes on.
+            "ToolCall",
             "TextDelta",
             "StepCompleted",
             "StepStarted",
@@ -226,6 +230,8 @@ async fn bad_starts_are_refused_with_a_reason() {
     bad.steps[0].kind = stepwise_engine::workflow::StepKind::Agent {
         instructions: String::new(),
         model: None,
+        tools: Vec::new(),
+        max_tool_rounds: 8,
     };
     let err = engine
         .start(StartRun {

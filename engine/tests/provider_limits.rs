@@ -27,6 +27,7 @@ fn options(idle_secs: u64) -> HttpOptions {
 
 fn engine_at(openai_base: &str, anthropic_base: &str, idle_secs: u64) -> Engine {
     Engine::new(EngineConfig {
+        tools: Default::default(),
         providers: Providers::demo(DemoModel::default())
             .with(
                 ProviderKind::OpenAi,

@@ -92,6 +92,7 @@ impl AppState {
         let demo = DemoModel::new(options.demo_pace);
         let engine = Engine::new(EngineConfig {
             providers: Providers::demo(demo.clone()),
+            tools: settings.tools(),
             default_model: None,
             sink: store.as_ref().map(|s| s.sink()),
             max_step_output: settings.max_step_output(),
@@ -170,8 +171,12 @@ impl AppState {
         let default_model = effective
             .default_model()
             .map_err(|e| AppError::Settings(e.to_string()))?;
-        self.engine
-            .reconfigure(providers, default_model, effective.max_step_output());
+        self.engine.reconfigure(
+            providers,
+            effective.tools(),
+            default_model,
+            effective.max_step_output(),
+        );
         Ok(())
     }
 

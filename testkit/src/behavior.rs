@@ -16,6 +16,35 @@ pub struct Behavior {
     /// Send a usage chunk at the end (OpenAI) / usage in message_start and message_delta (Anthropic).
     pub usage: bool,
     pub fault: Fault,
+    /// Tool calls to ask for after the text (the answer then ends with `tool_calls` /
+    /// `tool_use`). Each call's arguments are streamed in pieces of `argument_piece_chars`.
+    pub tool_calls: Vec<ScriptedCall>,
+    /// Characters per streamed piece of a call's arguments (0: all at once).
+    pub argument_piece_chars: usize,
+    /// Send each event in two HTTP chunks, split inside its first multi-byte UTF-8 character
+    /// (or in its middle), a few milliseconds apart.
+    pub split_utf8: bool,
+    /// Stall (keep the connection open, send nothing) after this many argument pieces.
+    pub stall_after_argument_pieces: Option<usize>,
+}
+
+/// A tool call the server asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScriptedCall {
+    pub id: String,
+    pub name: String,
+    /// The JSON text of the arguments.
+    pub arguments: String,
+}
+
+impl ScriptedCall {
+    pub fn new(id: &str, name: &str, arguments: serde_json::Value) -> Self {
+        ScriptedCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.to_string(),
+        }
+    }
 }
 
 impl Default for Behavior {
@@ -34,6 +63,10 @@ impl Behavior {
             token_interval_ms: interval_ms,
             usage: true,
             fault: Fault::None,
+            tool_calls: Vec::new(),
+            argument_piece_chars: 0,
+            split_utf8: false,
+            stall_after_argument_pieces: None,
         }
     }
 
@@ -58,6 +91,19 @@ impl Behavior {
             Some(t) => t.clone(),
             None => format!("tok{i} "),
         }
+    }
+
+    /// Asks for `calls` after the text, their arguments in pieces of `piece_chars` characters.
+    pub fn with_calls(mut self, calls: Vec<ScriptedCall>, piece_chars: usize) -> Self {
+        self.tool_calls = calls;
+        self.argument_piece_chars = piece_chars;
+        self
+    }
+
+    /// Sends each event in two HTTP chunks split inside a UTF-8 character.
+    pub fn with_split_utf8(mut self) -> Self {
+        self.split_utf8 = true;
+        self
     }
 
     pub fn with_fault(mut self, fault: Fault) -> Self {

@@ -126,6 +126,7 @@ pub async fn write_chunk_bytes(wr: &mut OwnedWriteHalf, data: &[u8]) -> io::Resu
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

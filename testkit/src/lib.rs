@@ -13,6 +13,7 @@ mod record;
 mod server;
 mod wire;
 
-pub use behavior::{Behavior, Fault};
+pub use behavior::{Behavior, Fault, ScriptedCall};
 pub use record::RequestRecord;
+pub use server::Page;
 pub use server::TestServer;

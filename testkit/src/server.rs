@@ -1,6 +1,8 @@
 //! The listener, one task per connection, the behavior queue and the request log.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +36,48 @@ struct State {
     queue: VecDeque<Behavior>,
     default: Behavior,
     records: Vec<RequestRecord>,
+    /// Web pages by path (without the query), for tools to fetch.
+    pages: HashMap<String, Page>,
+}
+
+/// A web page the server answers a GET with (a search page, an article, a slow page).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Page {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+    /// Send the headers, then nothing more until the client closes.
+    pub stall: bool,
+    /// Answer `302 Found` to here.
+    pub location: Option<String>,
+}
+
+impl Page {
+    pub fn html(body: &str) -> Self {
+        Page {
+            status: 200,
+            content_type: "text/html; charset=utf-8".into(),
+            body: body.into(),
+            ..Page::default()
+        }
+    }
+
+    /// Headers, then silence until the client gives up.
+    pub fn stalling() -> Self {
+        Page {
+            stall: true,
+            ..Page::html("")
+        }
+    }
+
+    pub fn redirect(location: &str) -> Self {
+        Page {
+            status: 302,
+            location: Some(location.into()),
+            ..Page::html("")
+        }
+    }
 }
 
 impl Shared {
@@ -81,6 +125,11 @@ impl TestServer {
     }
 
     /// The next request gets this behavior (queued in order).
+    /// Serves `page` for GET requests to `path` (any query).
+    pub fn set_page(&self, path: &str, page: Page) {
+        self.shared.state().pages.insert(path.to_string(), page);
+    }
+
     pub fn push(&self, b: Behavior) {
         self.shared.state().queue.push_back(b);
     }
@@ -180,6 +229,9 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
 
 /// Answers one model request. Returns whether the connection can serve another request.
 async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut OwnedWriteHalf) -> bool {
+    if Format::of_path(&req.path).is_none() && req.method == "GET" {
+        return serve_page(shared, req, rd, wr).await;
+    }
     let behavior = {
         let mut s = shared.state();
         s.queue.pop_front().unwrap_or_else(|| s.default.clone())
@@ -274,7 +326,12 @@ async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut Owned
                     disconnected(shared);
                     return false;
                 }
-                if http::write_chunk(wr, &sse).await.is_err() {
+                let written = if behavior.split_utf8 {
+                    write_split(wr, &sse).await
+                } else {
+                    http::write_chunk(wr, &sse).await
+                };
+                if written.is_err() {
                     disconnected(shared);
                     return false;
                 }
@@ -329,6 +386,73 @@ async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut Owned
     ok
 }
 
+/// Sends an event in two chunks split inside its first multi-byte character (or in its middle),
+/// so the client reads half a character at the end of one read.
+async fn write_split(wr: &mut OwnedWriteHalf, sse: &str) -> io::Result<()> {
+    let bytes = sse.as_bytes();
+    let at = sse
+        .char_indices()
+        .find(|(_, c)| c.len_utf8() > 1)
+        .map_or(bytes.len() / 2, |(i, _)| i + 1);
+    http::write_chunk_bytes(wr, &bytes[..at]).await?;
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    http::write_chunk_bytes(wr, &bytes[at..]).await
+}
+
+/// Answers a GET for a page; records it like a model request.
+async fn serve_page(
+    shared: &Shared,
+    req: Request,
+    rd: &OwnedReadHalf,
+    wr: &mut OwnedWriteHalf,
+) -> bool {
+    let key = req.path.split('?').next().unwrap_or("").to_string();
+    let page = shared.state().pages.get(&key).cloned();
+    let index = {
+        let mut s = shared.state();
+        s.records.push(RequestRecord {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            headers: req.headers.clone(),
+            body: req.body.clone(),
+            received_at: Instant::now(),
+            chunk_times: Vec::new(),
+            chunks_sent: 0,
+            disconnected_at: None,
+            disconnected: false,
+            completed: false,
+        });
+        s.records.len() - 1
+    };
+    let Some(page) = page else {
+        return http::write_full(wr, 404, &[], "text/plain", "no such page")
+            .await
+            .is_ok();
+    };
+    if page.stall {
+        if http::write_stream_head(wr).await.is_err() {
+            return false;
+        }
+        closed(rd).await;
+        let now = Instant::now();
+        shared.update(index, |r| {
+            r.disconnected_at.get_or_insert(now);
+            r.disconnected = true;
+        });
+        return false;
+    }
+    let extra: Vec<(&str, String)> = page
+        .location
+        .iter()
+        .map(|l| ("Location", l.clone()))
+        .collect();
+    let ok = http::write_full(wr, page.status, &extra, &page.content_type, &page.body)
+        .await
+        .is_ok();
+    shared.update(index, |r| r.completed = ok);
+    ok
+}
+
 /// Resolves when the client has closed its side (EOF or error on read).
 async fn closed(rd: &OwnedReadHalf) {
     loop {
@@ -370,6 +494,15 @@ async fn control(shared: &Shared, req: &Request, wr: &mut OwnedWriteHalf) -> io:
             }
             Err(e) => http::write_full(wr, 400, &[], "text/plain", &e.to_string()).await,
         },
+        ("PUT", "/_control/pages") => {
+            match serde_json::from_str::<HashMap<String, Page>>(&req.body) {
+                Ok(pages) => {
+                    shared.state().pages.extend(pages);
+                    http::write_full(wr, 200, &[], "application/json", "{}").await
+                }
+                Err(e) => http::write_full(wr, 400, &[], "text/plain", &e.to_string()).await,
+            }
+        }
         ("GET", "/_control/requests") => {
             let records = shared.state().records.clone();
             let body = serde_json::to_string(&records).unwrap_or_default();

@@ -123,14 +123,88 @@ fn token_event(format: Format, model: &str, token: &str) -> String {
     }
 }
 
+/// A call's arguments in pieces of `chars` characters (whole characters: each piece is a valid
+/// JSON string, but a piece may end inside a JSON string of the arguments).
+fn pieces(arguments: &str, chars: usize) -> Vec<String> {
+    if chars == 0 {
+        return vec![arguments.to_string()];
+    }
+    let all: Vec<char> = arguments.chars().collect();
+    all.chunks(chars).map(|c| c.iter().collect()).collect()
+}
+
+/// The tool calls' events; `None` in the list marks where to stall.
+fn tool_call_items(format: Format, b: &Behavior, model: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut sent = 0;
+    for (i, call) in b.tool_calls.iter().enumerate() {
+        let start = match format {
+            Format::OpenAi => sse(
+                None,
+                &openai_chunk(
+                    model,
+                    json!({"tool_calls": [{"index": i, "id": call.id, "type": "function",
+                        "function": {"name": call.name, "arguments": ""}}]}),
+                    None,
+                ),
+            ),
+            Format::Anthropic => sse(
+                Some("content_block_start"),
+                &json!({"type": "content_block_start", "index": i + 1,
+                    "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}}),
+            ),
+        };
+        items.push(event(start));
+        for piece in pieces(&call.arguments, b.argument_piece_chars) {
+            if b.stall_after_argument_pieces == Some(sent) {
+                items.push(Item::Stall);
+                return items;
+            }
+            sent += 1;
+            let ev = match format {
+                Format::OpenAi => sse(
+                    None,
+                    &openai_chunk(
+                        model,
+                        json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                        None,
+                    ),
+                ),
+                Format::Anthropic => sse(
+                    Some("content_block_delta"),
+                    &json!({"type": "content_block_delta", "index": i + 1,
+                        "delta": {"type": "input_json_delta", "partial_json": piece}}),
+                ),
+            };
+            items.push(Item::Event {
+                sse: ev,
+                wait_ms: b.token_interval_ms,
+            });
+        }
+        if format == Format::Anthropic {
+            items.push(event(sse(
+                Some("content_block_stop"),
+                &json!({"type": "content_block_stop", "index": i + 1}),
+            )));
+        }
+    }
+    items
+}
+
 fn epilogue(format: Format, b: &Behavior, model: &str, prompt_tokens: usize) -> Vec<Item> {
     let n = b.token_count();
+    let calls = !b.tool_calls.is_empty();
     match format {
         Format::OpenAi => {
-            let mut items = vec![event(sse(
+            let mut items = tool_call_items(format, b, model);
+            if matches!(items.last(), Some(Item::Stall)) {
+                return items;
+            }
+            let finish = if calls { "tool_calls" } else { "stop" };
+            items.push(event(sse(
                 None,
-                &openai_chunk(model, json!({}), Some("stop")),
-            ))];
+                &openai_chunk(model, json!({}), Some(finish)),
+            )));
             if b.usage {
                 items.push(event(sse(
                     None,
@@ -148,17 +222,24 @@ fn epilogue(format: Format, b: &Behavior, model: &str, prompt_tokens: usize) -> 
             } else {
                 json!({})
             };
-            vec![
-                event(sse(
-                    Some("content_block_stop"),
-                    &json!({"type": "content_block_stop", "index": 0}),
-                )),
-                event(sse(
-                    Some("message_delta"),
-                    &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": usage}),
-                )),
-                event(sse(Some("message_stop"), &json!({"type": "message_stop"}))),
-            ]
+            let mut items = vec![event(sse(
+                Some("content_block_stop"),
+                &json!({"type": "content_block_stop", "index": 0}),
+            ))];
+            items.extend(tool_call_items(format, b, model));
+            if matches!(items.last(), Some(Item::Stall)) {
+                return items;
+            }
+            let stop = if calls { "tool_use" } else { "end_turn" };
+            items.push(event(sse(
+                Some("message_delta"),
+                &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": usage}),
+            )));
+            items.push(event(sse(
+                Some("message_stop"),
+                &json!({"type": "message_stop"}),
+            )));
+            items
         }
     }
 }

@@ -420,3 +420,64 @@ test("measured in the real window: cancel → Cancelled, first paint, memory", a
     await app.close();
   }
 });
+
+test("tools in the real window: the first run's search, kept in history; Cancel during a page fetch", async () => {
+  // The demo model searches (offline, labelled) before it writes, on a fresh install.
+  let app = await launch(freshRoot("tools-demo"), { STEPWISE_DEMO_WORD_MS: "2" });
+  let browser = app.browser;
+  const toolLine = async () => {
+    const line = await browser.$(".tool-call");
+    return (await line.isExisting()) ? line.getText() : "";
+  };
+  try {
+    await click(browser, "Run");
+    await waitFor(async () => /Searching the web for “tidal energy” … 5 results \(demo search\), \d+\.\d s/.test(await toolLine()),
+      "the search's line with its result");
+    await waitFor(async () => (await statusText(browser)).startsWith("Completed"), "Completed");
+    const research = async () => (await browser.$('//button[starts-with(@aria-label,"Step 1: Research")]')).click();
+    await research();
+    await (await browser.$(".tool-call summary")).click();
+    await waitFor(async () => /Arguments[\s\S]*"query": "tidal energy"[\s\S]*Demo search/.test(await toolLine()), "the call opened");
+    await shot(browser, "13-tool-call");
+    await click(browser, "History");
+    await (await browser.$(".history-list li")).waitForExist({ timeout: 10_000 });
+    await click(browser, "Open");
+    await research();
+    await waitFor(async () => /5 results \(demo search\)/.test(await toolLine()), "the call, from the history");
+  } finally {
+    await app.close();
+  }
+
+  // A real model over HTTP asks for a page that never finishes loading; Cancel stops the fetch.
+  const server = await startServer();
+  const root = freshRoot("tools-server");
+  const dir = path.join(root, "data/org.stepwise.desktop/workflows");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "read-a-page.toml"),
+    'name = "Read a page"\ndescription = "Fetch a page, then answer"\n\n[[steps]]\nname = "Read"\ninstructions = "Read it."\nmodel = "openai:test-model"\ntools = ["fetch_page"]\n');
+  fs.mkdirSync(path.join(root, "config/stepwise"), { recursive: true });
+  fs.writeFileSync(path.join(root, "config/stepwise/settings.toml"),
+    `[openai]\nbase_url = "${server.url}/v1"\n[tools]\nallow_private_network = true\n`);
+  await server.control("PUT", "pages", { "/slow": { status: 200, content_type: "text/html", stall: true } });
+  await server.control("PUT", "default", behavior({
+    tokens: ["Reading ", "it. "], numbered: 0,
+    tool_calls: [{ id: "c1", name: "fetch_page", arguments: JSON.stringify({ url: `${server.url}/slow` }) }],
+  }));
+  app = await launch(root);
+  browser = app.browser;
+  try {
+    await choose(browser, "Read a page");
+    await click(browser, "Run");
+    await waitFor(async () => /Reading http:\/\/127\.0\.0\.1:\d+\/slow … \d:\d\d/.test(await toolLine()), "the fetch running, with its time");
+    await waitFor(async () => (await server.control("GET", "requests")).some((r) => r.path === "/slow"), "the page requested");
+    await click(browser, "Cancel");
+    await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "Cancelled");
+    assert.match(await toolLine(), /… Cancelled$/);
+    await waitFor(async () => (await server.control("GET", "requests")).find((r) => r.path === "/slow")?.disconnected === true,
+      "the page's connection closed", 5_000);
+    await shot(browser, "14-tool-cancelled");
+  } finally {
+    await app.close();
+    server.stop();
+  }
+});

@@ -90,7 +90,9 @@ export type ConnectionReport_Serialize = {
 };
 
 /**  Why a run failed, coarse enough for the UI to say what to do next. */
-export type ErrorKind = "auth" | "rate_limit" | "provider" | "network" | "timeout" | "invalid_config" | "internal";
+export type ErrorKind = "auth" | "rate_limit" | "provider" | "network" | "timeout" | "invalid_config" | 
+/**  A tool could not run at all (not a tool's answer the model was given). */
+"tool" | "internal";
 
 /**
  *  A step is named by its **path**: the ids from the top of the tree down, `/` between them, and
@@ -122,7 +124,24 @@ message?: string | null } |
 /**  A loop begins round `round` (1-based) of at most `max_rounds`. */
 { type: "LoopRoundStarted"; path: string; round: number; max_rounds: number } | 
 /**  A router's model picked a route, and said why in one line. */
-{ type: "RouteChosen"; path: string; route: string; reason: string } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
+{ type: "RouteChosen"; path: string; route: string; reason: string } | 
+/**
+ *  A step's model asked for a tool and the call begins. `arguments` is the JSON text the
+ *  model wrote (it may not be valid: the model is then told so).
+ */
+{ type: "ToolCallStarted"; path: string; call_id: string; tool: string; arguments: string; 
+/**  What the call does in words: "Searching the web for “tidal energy”". */
+title: string; 
+/**
+ *  Where in the step's text it happened: how many characters (Unicode scalar values)
+ *  the step had written when the call began.
+ */
+at: number } | 
+/**
+ *  A tool call ended: its answer went back to the model. `preview` is a few words for a
+ *  person ("8 results", or what went wrong); `result` the start of the answer (≤ 2 kB).
+ */
+{ type: "ToolCallFinished"; path: string; call_id: string; ok: boolean; preview: string; result: string; duration_ms: number } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
 /**
  *  Every step that was running (parallel branches, and the steps around them), with its
  *  text so far. Completed steps keep their outputs too.
@@ -157,7 +176,24 @@ message: string | null } |
 /**  A loop begins round `round` (1-based) of at most `max_rounds`. */
 { type: "LoopRoundStarted"; path: string; round: number; max_rounds: number } | 
 /**  A router's model picked a route, and said why in one line. */
-{ type: "RouteChosen"; path: string; route: string; reason: string } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
+{ type: "RouteChosen"; path: string; route: string; reason: string } | 
+/**
+ *  A step's model asked for a tool and the call begins. `arguments` is the JSON text the
+ *  model wrote (it may not be valid: the model is then told so).
+ */
+{ type: "ToolCallStarted"; path: string; call_id: string; tool: string; arguments: string; 
+/**  What the call does in words: "Searching the web for “tidal energy”". */
+title: string; 
+/**
+ *  Where in the step's text it happened: how many characters (Unicode scalar values)
+ *  the step had written when the call began.
+ */
+at: number } | 
+/**
+ *  A tool call ended: its answer went back to the model. `preview` is a few words for a
+ *  person ("8 results", or what went wrong); `result` the start of the answer (≤ 2 kB).
+ */
+{ type: "ToolCallFinished"; path: string; call_id: string; ok: boolean; preview: string; result: string; duration_ms: number } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
 /**
  *  Every step that was running (parallel branches, and the steps around them), with its
  *  text so far. Completed steps keep their outputs too.
@@ -548,6 +584,9 @@ export type StepDraft_Deserialize = {
 	instructions?: string,
 	/**  Empty or absent: the default model. */
 	model?: string | null,
+	/**  An agent's tools, by name. */
+	tools?: string[],
+	max_tool_rounds?: number | null,
 	/**  A condition's test. */
 	if?: string,
 	/**  A loop's test, checked after each round. */
@@ -572,6 +611,9 @@ export type StepDraft_Serialize = {
 	instructions?: string,
 	/**  Empty or absent: the default model. */
 	model?: string,
+	/**  An agent's tools, by name. */
+	tools?: string[],
+	max_tool_rounds?: number,
 	/**  A condition's test. */
 	if?: string,
 	/**  A loop's test, checked after each round. */
@@ -660,6 +702,8 @@ export type StepSnapshot_Deserialize = {
 	skipped?: SkipReason | null,
 	/**  What went wrong, for a step that failed or whose failure was set aside. */
 	note?: string | null,
+	/**  The tools its model called, in the order they began. */
+	tool_calls: ToolCallView_Deserialize[],
 };
 
 /**
@@ -690,6 +734,8 @@ export type StepSnapshot_Serialize = {
 	skipped: SkipReason | null,
 	/**  What went wrong, for a step that failed or whose failure was set aside. */
 	note: string | null,
+	/**  The tools its model called, in the order they began. */
+	tool_calls: ToolCallView_Serialize[],
 };
 
 export type StepStatus = "pending" | "running" | "completed" | "failed" | "cancelled" | 
@@ -721,6 +767,47 @@ export type Template_Deserialize = {
 export type Template_Serialize = {
 	id: string,
 	workflow: WorkflowDraft_Serialize,
+};
+
+export type ToolCallStatus = "running" | 
+/**  It answered. */
+"done" | 
+/**  It went wrong (the model was told so). */
+"failed" | 
+/**  The step or the run ended while it was running; it was stopped. */
+"cancelled";
+
+/**  One tool call as far as it has got. */
+export type ToolCallView = ToolCallView_Serialize | ToolCallView_Deserialize;
+
+/**  One tool call as far as it has got. */
+export type ToolCallView_Deserialize = {
+	call_id: string,
+	tool: string,
+	arguments: string,
+	title: string,
+	/**  Where in the step's text it happened (characters before it). */
+	at: number,
+	status: ToolCallStatus,
+	preview?: string | null,
+	result?: string | null,
+	started_at_ms?: number | null,
+	duration_ms?: number | null,
+};
+
+/**  One tool call as far as it has got. */
+export type ToolCallView_Serialize = {
+	call_id: string,
+	tool: string,
+	arguments: string,
+	title: string,
+	/**  Where in the step's text it happened (characters before it). */
+	at: number,
+	status: ToolCallStatus,
+	preview: string | null,
+	result: string | null,
+	started_at_ms: number | null,
+	duration_ms: number | null,
 };
 
 /**  Token counts when the provider reports them. */

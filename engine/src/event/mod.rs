@@ -97,6 +97,30 @@ pub enum EventKind {
         route: String,
         reason: String,
     },
+    /// A step's model asked for a tool and the call begins. `arguments` is the JSON text the
+    /// model wrote (it may not be valid: the model is then told so).
+    ToolCallStarted {
+        path: String,
+        call_id: String,
+        tool: String,
+        arguments: String,
+        /// What the call does in words: "Searching the web for “tidal energy”".
+        title: String,
+        /// Where in the step's text it happened: how many characters (Unicode scalar values)
+        /// the step had written when the call began.
+        at: u32,
+    },
+    /// A tool call ended: its answer went back to the model. `preview` is a few words for a
+    /// person ("8 results", or what went wrong); `result` the start of the answer (≤ 2 kB).
+    ToolCallFinished {
+        path: String,
+        call_id: String,
+        ok: bool,
+        preview: String,
+        result: String,
+        #[specta(type = u32)]
+        duration_ms: u64,
+    },
     RunCompleted {
         output: String,
         #[specta(type = u32)]
@@ -157,6 +181,8 @@ impl EventKind {
             EventKind::StepSkipped { .. } => "StepSkipped",
             EventKind::LoopRoundStarted { .. } => "LoopRoundStarted",
             EventKind::RouteChosen { .. } => "RouteChosen",
+            EventKind::ToolCallStarted { .. } => "ToolCallStarted",
+            EventKind::ToolCallFinished { .. } => "ToolCallFinished",
             EventKind::RunCompleted { .. } => "RunCompleted",
             EventKind::RunCancelled { .. } => "RunCancelled",
             EventKind::RunFailed { .. } => "RunFailed",
@@ -182,7 +208,9 @@ impl EventKind {
             | EventKind::StepFailed { path, .. }
             | EventKind::StepSkipped { path, .. }
             | EventKind::LoopRoundStarted { path, .. }
-            | EventKind::RouteChosen { path, .. } => Some(path),
+            | EventKind::RouteChosen { path, .. }
+            | EventKind::ToolCallStarted { path, .. }
+            | EventKind::ToolCallFinished { path, .. } => Some(path),
             EventKind::RunFailed { path, .. } => path.as_deref(),
             _ => None,
         }
@@ -232,6 +260,8 @@ pub enum ErrorKind {
     Network,
     Timeout,
     InvalidConfig,
+    /// A tool could not run at all (not a tool's answer the model was given).
+    Tool,
     Internal,
 }
 

@@ -1,11 +1,14 @@
 //! Anthropic's messages API, streamed.
 
+use std::collections::HashMap;
+
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::json;
 
 use super::http::{self, HttpCore, HttpOptions, Prepared, Step, WireParser};
 use super::{Chunk, ChunkStream, ModelRequest, Provider, ProviderError};
 use crate::event::{ErrorKind, Usage};
+use crate::tool::ToolCall;
 
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
 const API_VERSION: &str = "2023-06-01";
@@ -44,13 +47,20 @@ impl AnthropicProvider {
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", http::secret_header(key.trim(), "API key")?);
         headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
-        let body = json!({
+        let mut body = json!({
             "model": req.model.model(),
             "max_tokens": self.max_tokens,
             "stream": true,
             "system": req.system,
-            "messages": [{"role": "user", "content": req.user}],
+            "messages": messages(req),
         });
+        if !req.tools.is_empty() {
+            body["tools"] = req
+                .tools
+                .iter()
+                .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.input_schema}))
+                .collect();
+        }
         Ok(Prepared {
             url,
             headers,
@@ -58,6 +68,40 @@ impl AnthropicProvider {
             host,
         })
     }
+}
+
+/// The conversation so far: the message, then each tool round as an assistant message of text
+/// and `tool_use` blocks and a user message of `tool_result` blocks.
+fn messages(req: &ModelRequest) -> serde_json::Value {
+    let mut out = vec![json!({"role": "user", "content": req.user})];
+    for turn in &req.turns {
+        let mut content = Vec::new();
+        if !turn.text.is_empty() {
+            content.push(json!({"type": "text", "text": turn.text}));
+        }
+        for call in &turn.calls {
+            // The API takes the input as an object; arguments that were not one were already
+            // answered as an error, so an empty object stands for them here.
+            let input = serde_json::from_str::<serde_json::Value>(&call.arguments)
+                .ok()
+                .filter(|v| v.is_object())
+                .unwrap_or_else(|| json!({}));
+            content.push(
+                json!({"type": "tool_use", "id": call.id, "name": call.name, "input": input}),
+            );
+        }
+        out.push(json!({"role": "assistant", "content": content}));
+        let results: Vec<_> = turn
+            .results
+            .iter()
+            .map(|a| {
+                json!({"type": "tool_result", "tool_use_id": a.call_id, "content": a.content,
+                    "is_error": a.is_error})
+            })
+            .collect();
+        out.push(json!({"role": "user", "content": results}));
+    }
+    serde_json::Value::Array(out)
 }
 
 impl Provider for AnthropicProvider {
@@ -71,20 +115,53 @@ impl Provider for AnthropicProvider {
 #[derive(Default)]
 struct Messages {
     usage: Usage,
+    /// `tool_use` blocks being streamed, by block index; each is passed on whole at its
+    /// `content_block_stop`.
+    calls: HashMap<u64, ToolCall>,
 }
 
 impl WireParser for Messages {
     fn on_event(&mut self, event: &http::SseEvent, host: &str) -> Result<Step, ProviderError> {
         let kind = event.event.as_str();
         // An empty event is a keep-alive, like a ping: nothing to read, and not content.
-        if matches!(kind, "ping" | "content_block_start" | "content_block_stop")
-            || event.data.trim().is_empty()
-        {
+        if kind == "ping" || event.data.trim().is_empty() {
             return Ok(Step::More(Vec::new()));
         }
         let v = http::parse::json_of(event, host)?;
         let tokens = |p: &str| v.pointer(p).and_then(|n| n.as_u64()).map(|n| n as u32);
+        let index = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         match kind {
+            "content_block_start" => {
+                let block = v.get("content_block");
+                if block.and_then(|b| b.get("type")).and_then(|t| t.as_str()) != Some("tool_use") {
+                    return Ok(Step::More(Vec::new()));
+                }
+                let field = |f: &str| block.and_then(|b| b.get(f)).and_then(|s| s.as_str());
+                let (Some(id), Some(name)) = (field("id"), field("name")) else {
+                    return Err(http::parse::malformed(
+                        host,
+                        "a tool_use block without an id or name",
+                    ));
+                };
+                self.calls.insert(
+                    index,
+                    ToolCall {
+                        id: id.to_string(),
+                        name: name.to_string(),
+                        arguments: String::new(),
+                    },
+                );
+                Ok(Step::Progress)
+            }
+            "content_block_stop" => match self.calls.remove(&index) {
+                Some(mut call) => {
+                    if call.arguments.trim().is_empty() {
+                        call.arguments = "{}".to_string();
+                    }
+                    Ok(Step::More(vec![Chunk::ToolCall(call)]))
+                }
+                None => Ok(Step::More(Vec::new())),
+            },
             "message_start" => {
                 self.usage.input_tokens = tokens("/message/usage/input_tokens");
                 Ok(Step::More(Vec::new()))
@@ -94,7 +171,20 @@ impl WireParser for Messages {
                     Some(text) => Ok(Step::More(vec![Chunk::Text(text.to_string())])),
                     None => Err(http::parse::malformed(host, "a text delta without `text`")),
                 },
-                // Tool input and thinking deltas are not text for the user, but they are work.
+                Some("input_json_delta") => {
+                    let piece = v.pointer("/delta/partial_json").and_then(|t| t.as_str());
+                    match (self.calls.get_mut(&index), piece) {
+                        (Some(call), Some(piece)) => {
+                            call.arguments.push_str(piece);
+                            Ok(Step::Progress)
+                        }
+                        _ => Err(http::parse::malformed(
+                            host,
+                            "tool input for a block that is not a tool call",
+                        )),
+                    }
+                }
+                // Thinking deltas are not text for the user, but they are work.
                 Some(_) => Ok(Step::Progress),
                 None => Err(http::parse::malformed(
                     host,

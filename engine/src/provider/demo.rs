@@ -8,8 +8,10 @@ use futures_util::stream;
 use tokio::time::Instant;
 
 use super::demo_text::{compose, into_pieces};
+use super::demo_tools;
 use super::{Chunk, ChunkStream, ModelRequest, Provider};
 use crate::event::Usage;
+use crate::tool::ToolCall;
 
 /// How fast the demo model "thinks" and "types".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,12 +97,20 @@ struct DemoStream {
     sent: usize,
     pace: DemoPace,
     next_at: Option<Instant>,
+    /// Tool calls, asked for after the text.
+    calls: VecDeque<ToolCall>,
     usage: Option<Usage>,
 }
 
 impl Provider for DemoModel {
     fn stream(&self, request: ModelRequest) -> ChunkStream {
-        let text = compose(&request, self.words);
+        let (text, calls) = match demo_tools::first_turn(&request) {
+            Some((lead, calls)) if self.words.is_none() => (lead, calls),
+            _ => (
+                compose(&request, self.words) + &demo_tools::sources(&request),
+                Vec::new(),
+            ),
+        };
         let pieces: VecDeque<String> = into_pieces(&text).into();
         let input_words =
             request.user.split_whitespace().count() + request.system.split_whitespace().count();
@@ -113,6 +123,7 @@ impl Provider for DemoModel {
             sent: 0,
             pace: self.pace,
             next_at: None,
+            calls: calls.into(),
             usage: Some(usage),
         };
         Box::pin(stream::unfold(state, |mut st| async move {
@@ -120,6 +131,9 @@ impl Provider for DemoModel {
                 st.wait_for_next().await;
                 st.sent += 1;
                 return Some((Ok(Chunk::Text(piece)), st));
+            }
+            if let Some(call) = st.calls.pop_front() {
+                return Some((Ok(Chunk::ToolCall(call)), st));
             }
             let usage = st.usage.take()?;
             Some((Ok(Chunk::Usage(usage)), st))
@@ -154,11 +168,7 @@ mod tests {
     use futures_util::StreamExt;
 
     fn request(input: &str) -> ModelRequest {
-        ModelRequest {
-            model: ModelRef::demo(),
-            system: "List the key facts.".into(),
-            user: input.into(),
-        }
+        ModelRequest::new(ModelRef::demo(), "List the key facts.".into(), input.into())
     }
 
     async fn collect(model: &DemoModel, req: ModelRequest) -> (String, Option<Usage>) {
@@ -169,6 +179,7 @@ mod tests {
             match c.unwrap() {
                 Chunk::Text(t) => text.push_str(&t),
                 Chunk::Usage(u) => usage = Some(u),
+                Chunk::ToolCall(c) => panic!("no tools were offered, yet {c:?}"),
             }
         }
         (text, usage)

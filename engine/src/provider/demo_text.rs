@@ -388,7 +388,7 @@ fn route_answer(req: &ModelRequest) -> Option<String> {
 }
 
 /// The topic of a request: its first non-empty line, without trailing punctuation, kept short.
-fn topic_of(input: &str) -> String {
+pub(super) fn topic_of(input: &str) -> String {
     let line = input
         .lines()
         .map(str::trim)
@@ -590,11 +590,11 @@ mod tests {
             name: "Research".into(),
             output: o.into(),
         });
-        ModelRequest {
-            model: ModelRef::demo(),
-            system: instructions.into(),
-            user: chained(input, previous.as_ref()),
-        }
+        ModelRequest::new(
+            ModelRef::demo(),
+            instructions.into(),
+            chained(input, previous.as_ref()),
+        )
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod anthropic;
 mod demo;
 mod demo_text;
+mod demo_tools;
 mod http;
 mod openai;
 mod registry;
@@ -22,12 +23,15 @@ use futures_util::Stream;
 
 use crate::event::{ErrorKind, Usage};
 use crate::model_ref::ModelRef;
+use crate::tool::{ToolCall, ToolSpec};
 
-/// What a provider streams: text as it arrives, and token usage when it reports it.
+/// What a provider streams: text as it arrives, token usage when it reports it, and each tool
+/// call once its arguments have arrived in full (a call cut off mid-arguments never appears).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Chunk {
     Text(String),
     Usage(Usage),
+    ToolCall(ToolCall),
 }
 
 /// A stream of chunks; it ends after the last chunk, or with an error.
@@ -51,12 +55,45 @@ impl ProviderError {
 }
 
 /// One call to a model: the step's instructions (the system prompt) and its message. How they
-/// are built from a step is the step's business (`run/steps/prompt.rs`).
+/// are built from a step is the step's business (`run/steps/prompt.rs`). A step with tools also
+/// sends their descriptions, and after its first turn what the model said and asked for and
+/// what the tools answered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelRequest {
     pub model: ModelRef,
     pub system: String,
     pub user: String,
+    pub tools: Vec<ToolSpec>,
+    pub turns: Vec<ToolTurn>,
+}
+
+impl ModelRequest {
+    /// A request with no tools.
+    pub fn new(model: ModelRef, system: String, user: String) -> Self {
+        ModelRequest {
+            model,
+            system,
+            user,
+            tools: Vec::new(),
+            turns: Vec::new(),
+        }
+    }
+}
+
+/// One round of a step's tool use: the model's text and calls, then each call's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolTurn {
+    pub text: String,
+    pub calls: Vec<ToolCall>,
+    pub results: Vec<ToolAnswer>,
+}
+
+/// What a tool answered to one call, as the model reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolAnswer {
+    pub call_id: String,
+    pub content: String,
+    pub is_error: bool,
 }
 
 /// A model provider. `stream` must not block: any I/O happens while the stream is polled.

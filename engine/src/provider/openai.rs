@@ -1,11 +1,14 @@
 //! OpenAI-compatible chat completions, streamed: OpenAI, Ollama, LM Studio, llama.cpp, vLLM.
 
+use std::collections::BTreeMap;
+
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::json;
 
 use super::http::{self, HttpCore, HttpOptions, Prepared, Step, WireParser};
 use super::{Chunk, ChunkStream, ModelRequest, Provider, ProviderError};
 use crate::event::{ErrorKind, Usage};
+use crate::tool::ToolCall;
 
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const OLLAMA_BASE_URL: &str = "http://localhost:11434/v1";
@@ -68,11 +71,19 @@ impl OpenAiProvider {
             "model": req.model.model(),
             "stream": true,
             "stream_options": {"include_usage": true},
-            "messages": [
-                {"role": "system", "content": req.system},
-                {"role": "user", "content": req.user},
-            ],
+            "messages": messages(req),
         });
+        if !req.tools.is_empty() {
+            body["tools"] = req
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({"type": "function", "function": {
+                        "name": t.name, "description": t.description, "parameters": t.input_schema,
+                    }})
+                })
+                .collect();
+        }
         // OpenAI's newer models take only `max_completion_tokens`; the servers that copy the API
         // (Ollama, LM Studio, llama.cpp, vLLM) know `max_tokens`.
         let limit = if host == "api.openai.com" {
@@ -90,6 +101,36 @@ impl OpenAiProvider {
     }
 }
 
+/// The conversation so far: instructions, the message, then each tool round as an assistant
+/// message with its `tool_calls` and one `tool` message per answer.
+fn messages(req: &ModelRequest) -> serde_json::Value {
+    let mut out = vec![
+        json!({"role": "system", "content": req.system}),
+        json!({"role": "user", "content": req.user}),
+    ];
+    for turn in &req.turns {
+        let calls: Vec<_> = turn
+            .calls
+            .iter()
+            .map(|c| {
+                json!({"id": c.id, "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments}})
+            })
+            .collect();
+        let text = (!turn.text.is_empty()).then_some(turn.text.as_str());
+        out.push(json!({"role": "assistant", "content": text, "tool_calls": calls}));
+        for answer in &turn.results {
+            let content = if answer.is_error {
+                format!("Error: {}", answer.content)
+            } else {
+                answer.content.clone()
+            };
+            out.push(json!({"role": "tool", "tool_call_id": answer.call_id, "content": content}));
+        }
+    }
+    serde_json::Value::Array(out)
+}
+
 impl Provider for OpenAiProvider {
     fn stream(&self, request: ModelRequest) -> ChunkStream {
         self.core
@@ -101,6 +142,78 @@ impl Provider for OpenAiProvider {
 #[derive(Default)]
 struct ChatCompletions {
     finished: bool,
+    /// Tool calls being streamed, by their `index`: the id and name come in the first fragment,
+    /// the arguments in pieces. They are passed on whole when the choice finishes.
+    calls: BTreeMap<u64, PartialCall>,
+}
+
+#[derive(Default)]
+struct PartialCall {
+    id: Option<String>,
+    name: Option<String>,
+    arguments: String,
+}
+
+impl ChatCompletions {
+    /// Joins one `delta.tool_calls[]` fragment to its call.
+    fn add_fragment(
+        &mut self,
+        fragment: &serde_json::Value,
+        host: &str,
+    ) -> Result<(), ProviderError> {
+        let index = fragment
+            .get("index")
+            .and_then(|i| i.as_u64())
+            // A server that streams each call whole may leave the index out.
+            .unwrap_or(self.calls.len() as u64);
+        let call = self.calls.entry(index).or_default();
+        let text = |p: &str| {
+            fragment
+                .pointer(p)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+        };
+        if let Some(id) = text("/id") {
+            call.id = Some(id.to_string());
+        }
+        if let Some(name) = text("/function/name") {
+            call.name = Some(name.to_string());
+        }
+        match fragment.pointer("/function/arguments") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(piece)) => call.arguments.push_str(piece),
+            // Some servers send the arguments as an object rather than JSON text.
+            Some(object) => call.arguments.push_str(&object.to_string()),
+        }
+        if call.name.is_none() && call.id.is_none() && call.arguments.is_empty() {
+            return Err(http::parse::malformed(
+                host,
+                "a tool call fragment with nothing in it",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The calls of a finished choice, in order.
+    fn finished_calls(&mut self, host: &str) -> Result<Vec<Chunk>, ProviderError> {
+        std::mem::take(&mut self.calls)
+            .into_iter()
+            .map(|(index, c)| {
+                let name = c
+                    .name
+                    .ok_or_else(|| http::parse::malformed(host, "a tool call without a name"))?;
+                Ok(Chunk::ToolCall(ToolCall {
+                    id: c.id.unwrap_or_else(|| format!("call_{index}")),
+                    name,
+                    arguments: if c.arguments.trim().is_empty() {
+                        "{}".to_string()
+                    } else {
+                        c.arguments
+                    },
+                }))
+            })
+            .collect()
+    }
 }
 
 impl WireParser for ChatCompletions {
@@ -134,14 +247,25 @@ impl WireParser for ChatCompletions {
                 "a chunk with neither `choices` nor `usage`",
             ));
         }
+        let mut progress = false;
         if let Some(choice) = choices.and_then(|c| c.first()) {
             if let Some(text) = choice.pointer("/delta/content").and_then(|t| t.as_str())
                 && !text.is_empty()
             {
                 out.push(Chunk::Text(text.to_string()));
             }
+            if let Some(fragments) = choice
+                .pointer("/delta/tool_calls")
+                .and_then(|t| t.as_array())
+            {
+                for fragment in fragments {
+                    self.add_fragment(fragment, host)?;
+                    progress = true;
+                }
+            }
             if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
                 self.finished = true;
+                out.extend(self.finished_calls(host)?);
             }
         }
         if let Some(u) = usage {
@@ -155,6 +279,9 @@ impl WireParser for ChatCompletions {
                     .and_then(|n| n.as_u64())
                     .map(|n| n as u32),
             }));
+        }
+        if out.is_empty() && progress {
+            return Ok(Step::Progress);
         }
         Ok(Step::More(out))
     }

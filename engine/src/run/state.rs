@@ -165,6 +165,14 @@ impl RunState {
             .unwrap_or_default()
     }
 
+    /// How many characters (Unicode scalar values) a step's text has so far.
+    pub fn step_chars(&self, path: &str) -> u32 {
+        self.lock()
+            .snapshot
+            .step(path)
+            .map_or(0, |s| s.text.chars().count() as u32)
+    }
+
     /// The paths of the steps inside `outer` that are still running, innermost first (a step
     /// that times out ends them before itself).
     pub fn running_inside(&self, outer: &str) -> Vec<String> {

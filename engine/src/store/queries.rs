@@ -246,7 +246,7 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
     let mut stmt = conn.prepare_cached(
         "SELECT name, model, status, text, started_at_ms, duration_ms, input_tokens, output_tokens,
                 path, parent, step_id, kind, branch, round, loop_round, loop_max, route,
-                route_reason, note, skipped
+                route_reason, note, skipped, tool_calls
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     )?;
     run.steps = stmt
@@ -289,6 +289,16 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                 chosen,
                 skipped: parse_opt(r.get(19)?)?,
                 note: r.get(18)?,
+                tool_calls: match r.get::<_, Option<String>>(20)? {
+                    Some(json) => serde_json::from_str(&json).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            20,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
+                    None => Vec::new(),
+                },
             })
         })?
         .collect::<Result<_, _>>()?;

@@ -83,6 +83,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE steps ADD COLUMN skipped TEXT;
     ALTER TABLE steps ADD COLUMN note TEXT;
     ALTER TABLE runs ADD COLUMN error_path TEXT;",
+    // A step's tool calls, as the JSON of the snapshot's `tool_calls` (NULL: none).
+    "ALTER TABLE steps ADD COLUMN tool_calls TEXT;",
 ];
 
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

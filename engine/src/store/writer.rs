@@ -366,13 +366,14 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
     let mut upsert = tx.prepare_cached(
         "INSERT INTO steps (run_id, idx, name, model, status, text, started_at_ms, duration_ms,
                             input_tokens, output_tokens, path, parent, step_id, kind, branch, round,
-                            loop_round, loop_max, route, route_reason, skipped, note)
-         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                            loop_round, loop_max, route, route_reason, skipped, note, tool_calls)
+         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
          ON CONFLICT (run_id, idx) DO UPDATE SET model = excluded.model, status = excluded.status,
              started_at_ms = excluded.started_at_ms, duration_ms = excluded.duration_ms,
              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
              loop_round = excluded.loop_round, loop_max = excluded.loop_max, route = excluded.route,
-             route_reason = excluded.route_reason, skipped = excluded.skipped, note = excluded.note",
+             route_reason = excluded.route_reason, skipped = excluded.skipped, note = excluded.note,
+             tool_calls = excluded.tool_calls",
     )?;
     for (i, step) in s.steps.iter().enumerate() {
         if written[i].as_ref() == Some(step) {
@@ -400,6 +401,8 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
             step.chosen.as_ref().map(|c| c.reason.as_str()),
             step.skipped.as_ref().map(word),
             step.note,
+            (!step.tool_calls.is_empty())
+                .then(|| serde_json::to_string(&step.tool_calls).unwrap_or_default()),
         ])?;
         written[i] = Some(step.clone());
     }

@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{OnError, Route, Step, StepKind, StepKindName, Workflow, WorkflowError};
+use super::{
+    DEFAULT_MAX_TOOL_ROUNDS, OnError, Route, Step, StepKind, StepKindName, Workflow, WorkflowError,
+};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(default)]
@@ -32,6 +34,11 @@ pub struct StepDraft {
     /// Empty or absent: the default model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// An agent's tools, by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tool_rounds: Option<u32>,
     /// A condition's test.
     #[serde(rename = "if", skip_serializing_if = "String::is_empty")]
     pub if_test: String,
@@ -110,7 +117,17 @@ impl From<&Step> for StepDraft {
             ..StepDraft::default()
         };
         match &s.kind {
-            StepKind::Agent { instructions, .. } => d.instructions.clone_from(instructions),
+            StepKind::Agent {
+                instructions,
+                tools,
+                max_tool_rounds,
+                ..
+            } => {
+                d.instructions.clone_from(instructions);
+                d.tools.clone_from(tools);
+                d.max_tool_rounds =
+                    (*max_tool_rounds != DEFAULT_MAX_TOOL_ROUNDS).then_some(*max_tool_rounds);
+            }
             StepKind::Parallel { steps } | StepKind::Group { steps } => d.steps = drafts(steps),
             StepKind::Loop {
                 steps,

@@ -20,6 +20,9 @@ pub use ids::{slug, unique};
 pub use parse::{parse, parse_file};
 pub use test_expr::{Test, TestContext};
 
+/// Tool rounds an agent may take unless its step says otherwise.
+pub const DEFAULT_MAX_TOOL_ROUNDS: u32 = 8;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model_ref::ModelRef;
@@ -54,6 +57,10 @@ pub enum StepKind {
         instructions: String,
         /// `None`: the engine's default model.
         model: Option<ModelRef>,
+        /// The tools its model may call, by name (`web_search`, `fetch_page`).
+        tools: Vec<String>,
+        /// Model → tools → model rounds it may take before it must answer.
+        max_tool_rounds: u32,
     },
     /// Children run at the same time; the output is each child's output under its name.
     Parallel { steps: Vec<Step> },

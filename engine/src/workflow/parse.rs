@@ -45,6 +45,8 @@ struct RawStep {
     kind: Option<Spanned<String>>,
     instructions: Option<Spanned<String>>,
     model: Option<Spanned<String>>,
+    tools: Option<Spanned<Vec<String>>>,
+    max_tool_rounds: Option<Spanned<i64>>,
     #[serde(rename = "if")]
     if_test: Option<Spanned<String>>,
     until: Option<Spanned<String>>,
@@ -81,6 +83,8 @@ pub(super) struct DraftStep {
     pub kind: Field,
     pub instructions: Field,
     pub model: Field,
+    pub tools: List,
+    pub max_tool_rounds: Num,
     pub if_test: Field,
     pub until: Field,
     pub max_iterations: Num,
@@ -116,6 +120,13 @@ pub(super) struct Routes {
 #[derive(Default)]
 pub(super) struct Field {
     pub value: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// A list of names (an agent's tools).
+#[derive(Default)]
+pub(super) struct List {
+    pub value: Option<Vec<String>>,
     pub line: Option<u32>,
 }
 
@@ -206,6 +217,14 @@ impl DraftStep {
             kind: Field::from_spanned(s.kind, text),
             instructions: Field::from_spanned(s.instructions, text),
             model: Field::from_spanned(s.model, text),
+            tools: match s.tools {
+                Some(t) => List {
+                    line: Some(line_of(text, t.span())),
+                    value: Some(t.into_inner()),
+                },
+                None => List::default(),
+            },
+            max_tool_rounds: Num::from_spanned(s.max_tool_rounds, text),
             if_test: Field::from_spanned(s.if_test, text),
             until: Field::from_spanned(s.until, text),
             max_iterations: Num::from_spanned(s.max_iterations, text),
@@ -252,6 +271,11 @@ impl DraftStep {
                 line: None,
             },
             model: Field::plain(s.model.as_deref().unwrap_or("")),
+            tools: List {
+                value: (!s.tools.is_empty()).then(|| s.tools.clone()),
+                line: None,
+            },
+            max_tool_rounds: Num::plain(s.max_tool_rounds.map(i64::from)),
             if_test: Field::plain(&s.if_test),
             until: Field::plain(&s.until),
             max_iterations: Num::plain(s.max_iterations.map(i64::from)),

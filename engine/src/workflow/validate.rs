@@ -7,16 +7,19 @@
 use std::collections::{HashMap, HashSet};
 
 use super::ids;
-use super::parse::{Draft, DraftStep, Field, Kids, Num};
+use super::parse::{Draft, DraftStep, Field, Kids, List, Num};
 use super::placeholders::{Placeholder, cited};
 use super::{
-    OnError, Route, Step, StepKind, StepKindName, Test, Workflow, WorkflowError, WorkflowIssue,
+    DEFAULT_MAX_TOOL_ROUNDS, OnError, Route, Step, StepKind, StepKindName, Test, Workflow,
+    WorkflowError, WorkflowIssue,
 };
 use crate::model_ref::ModelRef;
+use crate::tool::{BUILTIN_TOOLS, Tools};
 
 const MAX_NAME_CHARS: usize = 100;
 pub const MAX_LOOP_ITERATIONS: i64 = 100;
 const MAX_RETRIES: i64 = 5;
+const MAX_TOOL_ROUNDS: i64 = 50;
 const MAX_TIMEOUT_SECS: i64 = 86_400;
 const MAX_DEPTH: usize = 10;
 const MAX_STEPS: usize = 500;
@@ -231,6 +234,7 @@ impl Checker {
             match field {
                 "instructions" | "model" => matches!(kind, K::Agent | K::Router),
                 "retries" => matches!(kind, K::Agent | K::Router),
+                "tools" | "max_tool_rounds" => kind == K::Agent,
                 "if" | "then" | "else" => kind == K::Condition,
                 "until" | "max_iterations" => kind == K::Loop,
                 "steps" => matches!(kind, K::Parallel | K::Loop | K::Group),
@@ -238,7 +242,13 @@ impl Checker {
                 _ => true,
             }
         };
-        let present: [(&str, bool, Option<u32>); 10] = [
+        let present: [(&str, bool, Option<u32>); 12] = [
+            ("tools", d.tools.value.is_some(), d.tools.line),
+            (
+                "max_tool_rounds",
+                d.max_tool_rounds.value.is_some(),
+                d.max_tool_rounds.line,
+            ),
             (
                 "instructions",
                 d.instructions.text().is_some(),
@@ -349,6 +359,17 @@ impl Checker {
             StepKindName::Agent => StepKind::Agent {
                 instructions: d.instructions.text().unwrap_or_default().to_string(),
                 model,
+                tools: self.tools(at, name, &d.tools),
+                max_tool_rounds: self
+                    .number(
+                        at,
+                        name,
+                        "max_tool_rounds",
+                        &d.max_tool_rounds,
+                        1,
+                        MAX_TOOL_ROUNDS,
+                    )
+                    .map_or(DEFAULT_MAX_TOOL_ROUNDS, |n| n as u32),
             },
             StepKindName::Parallel => StepKind::Parallel {
                 steps: children(self, "steps", &d.steps, true),
@@ -485,6 +506,37 @@ impl Checker {
             retries,
             on_error,
         }
+    }
+
+    /// An agent's tools: each one that exists, once.
+    fn tools(&mut self, at: &str, name: Option<&str>, list: &List) -> Vec<String> {
+        let mut tools: Vec<String> = Vec::new();
+        for tool in list.value.iter().flatten().map(|t| t.trim()) {
+            if !Tools::exists(tool) {
+                let known: Vec<&str> = BUILTIN_TOOLS.iter().map(|(n, _)| *n).collect();
+                self.at(
+                    at,
+                    name,
+                    "tools",
+                    list.line,
+                    format!(
+                        "there is no tool `{tool}`; the tools are {}",
+                        known.join(", ")
+                    ),
+                );
+            } else if tools.iter().any(|t| t == tool) {
+                self.at(
+                    at,
+                    name,
+                    "tools",
+                    list.line,
+                    format!("`{tool}` is listed twice"),
+                );
+            } else {
+                tools.push(tool.to_string());
+            }
+        }
+        tools
     }
 
     /// A whole number within `min..=max`, or an issue saying what is allowed.

@@ -214,18 +214,18 @@ pub async fn test_connection(
     let p = providers
         .resolve(&model_ref)
         .map_err(|e| AppError::Settings(e.message))?;
-    let request = ModelRequest {
-        model: model_ref,
-        system: "Reply with the single word OK.".into(),
-        user: "Connection test".into(),
-    };
+    let request = ModelRequest::new(
+        model_ref,
+        "Reply with the single word OK.".into(),
+        "Connection test".into(),
+    );
     let started = Instant::now();
     let mut stream = p.stream(request);
     // The first piece of text is proof enough; dropping the stream closes the connection.
     let first = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match stream.next().await {
-                Some(Ok(Chunk::Text(_))) | None => return Ok(()),
+                Some(Ok(Chunk::Text(_) | Chunk::ToolCall(_))) | None => return Ok(()),
                 Some(Ok(Chunk::Usage(_))) => {}
                 Some(Err(e)) => return Err(e),
             }

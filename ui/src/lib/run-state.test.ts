@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { RunEvent, StepSnapshot } from "../bindings";
-import { applyEvent, childrenOf, emptySnapshot, failureAdvice, focusStep, isInside, join, runStatusWord, runWords, stepWords } from "./run-state";
+import type { RunEvent, StepSnapshot, ToolCallView } from "../bindings";
+import { applyEvent, childrenOf, emptySnapshot, failureAdvice, focusStep, isInside, join, runStatusWord, runWords, stepWords, textParts, toolCallWords } from "./run-state";
 
 const ID = "00000000-0000-4000-8000-000000000001";
 let t = 1_000;
@@ -91,7 +91,7 @@ describe("words", () => {
   it("says each step state plainly with its time", () => {
     const st: StepSnapshot = {
       ...info("A"), kind: "agent", status: "running", text: "", started_at_ms: 0, duration_ms: null, usage: null,
-      rounds: null, chosen: null, skipped: null, note: null,
+      rounds: null, chosen: null, skipped: null, note: null, tool_calls: [],
     };
     expect(stepWords(st, 12_400)).toBe("Running 0:12");
     expect(stepWords({ ...st, status: "completed", duration_ms: 34_000 }, 0)).toBe("Done in 0:34");
@@ -150,5 +150,50 @@ describe("the step tree", () => {
     ]);
     expect(s.steps[0].rounds).toEqual({ round: 2, max: 3 });
     expect([s.steps[0].status, s.steps[0].note]).toEqual(["skipped", "it broke"]);
+  });
+});
+
+describe("tool calls", () => {
+  const call = (id: string, at: number, extra: Partial<ToolCallView> = {}): ToolCallView => ({
+    call_id: id, tool: "web_search", arguments: "{}", title: `Searching for ${id}`, at,
+    status: "done", preview: "3 results", result: "", started_at_ms: 1000, duration_ms: 400, ...extra,
+  });
+
+  it("cuts the text where the calls happened, counting characters not UTF-16 units", () => {
+    const text = "Let me 🔎 look.Found it.";
+    const parts = textParts(text, [call("a", 14), call("b", 14)]);
+    expect(parts).toEqual([
+      { kind: "text", text: "Let me 🔎 look." },
+      { kind: "call", call: call("a", 14) },
+      { kind: "call", call: call("b", 14) },
+      { kind: "text", text: "Found it." },
+    ]);
+    expect(textParts("plain", [])).toEqual([{ kind: "text", text: "plain" }]);
+  });
+
+  it("says how a call went, and that it is being stopped", () => {
+    expect(toolCallWords(call("a", 0), 0, false)).toBe("3 results, 0.4 s");
+    const running = call("a", 0, { status: "running", duration_ms: null });
+    expect(toolCallWords(running, 4200, false)).toBe("0:03");
+    expect(toolCallWords(running, 4200, true)).toBe("Stopping the tool…");
+    expect(toolCallWords(call("a", 0, { status: "failed", preview: "404" }), 0, false)).toBe("did not work: 404");
+    expect(toolCallWords(call("a", 0, { status: "cancelled" }), 0, false)).toBe("Cancelled");
+  });
+
+  it("folds a call and stops it when the run is cancelled", () => {
+    const s = emptySnapshot(ID);
+    const a = info("A");
+    [
+      ev(1, { type: "RunStarted", workflow_name: "W", input: "q", steps: [a] }),
+      ev(2, { type: "StepStarted", step: a }),
+      ev(3, { type: "TextDelta", path: a.path, text: "Hi. " }),
+      ev(4, { type: "ToolCallStarted", path: a.path, call_id: "c1", tool: "fetch_page", arguments: "{}", title: "Reading x", at: 4 }),
+      ev(5, { type: "ToolCallStarted", path: a.path, call_id: "c2", tool: "fetch_page", arguments: "{}", title: "Reading y", at: 4 }),
+      ev(6, { type: "ToolCallFinished", path: a.path, call_id: "c1", ok: true, preview: "1 kB", result: "text", duration_ms: 5 }),
+      ev(7, { type: "RunCancelled", reason: "user", running: [{ path: a.path, text: "Hi. " }], duration_ms: 9 }),
+    ].forEach((e) => expect(applyEvent(s, e)).toBe("applied"));
+    expect(s.steps[0].tool_calls.map((c) => [c.call_id, c.status, c.at])).toEqual([
+      ["c1", "done", 4], ["c2", "cancelled", 4],
+    ]);
   });
 });

@@ -1,7 +1,9 @@
 // A run as the window shows it: the snapshot the backend sent, then each `run-update` after it.
 // The rules are the backend's (RunSnapshot::apply): an update applies only if it starts right
 // after the last one applied; a merged delta covers first_seq..seq.
-import type { ErrorKind, RunEvent, RunSnapshot, RunStatus, StepInfo, StepSnapshot } from "../bindings";
+import type {
+  ErrorKind, RunEvent, RunSnapshot, RunStatus, StepInfo, StepSnapshot, ToolCallView,
+} from "../bindings";
 
 export type Applied = "applied" | "duplicate" | "gap";
 
@@ -27,8 +29,18 @@ function pending(info: StepInfo): StepSnapshot {
     path: info.path, parent: info.parent ?? null, id: info.id, name: info.name, kind: info.kind,
     model: info.model, branch: info.branch ?? null, round: info.round ?? null, status: "pending",
     text: "", started_at_ms: null, duration_ms: null, usage: null, rounds: null, chosen: null,
-    skipped: null, note: null,
+    skipped: null, note: null, tool_calls: [],
   };
+}
+
+/** A step that ends stops the tool calls it was making. */
+function stopToolCalls(st: StepSnapshot, now: number) {
+  for (const c of st.tool_calls) {
+    if (c.status === "running") {
+      c.status = "cancelled";
+      c.duration_ms = c.started_at_ms != null ? Math.max(0, now - c.started_at_ms) : null;
+    }
+  }
 }
 
 /** Applies one update. "duplicate": already applied (ignored). "gap": something was missed
@@ -66,12 +78,13 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
     }
     case "StepFailed": {
       const st = findStep(s, e.path);
-      if (st) { st.status = "failed"; st.duration_ms = e.duration_ms; st.note = e.message; }
+      if (st) { stopToolCalls(st, now); st.status = "failed"; st.duration_ms = e.duration_ms; st.note = e.message; }
       break;
     }
     case "StepSkipped":
       // A step set aside keeps its text; the steps inside it that had not ended go with it.
       for (const st of s.steps) {
+        if (st.path === e.path || isInside(st.path, e.path)) stopToolCalls(st, now);
         if (st.path === e.path) {
           st.status = "skipped"; st.skipped = e.reason; st.note = e.message ?? null;
           st.duration_ms = st.started_at_ms != null ? Math.max(0, now - st.started_at_ms) : null;
@@ -88,6 +101,22 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
     case "RouteChosen": {
       const st = findStep(s, e.path);
       if (st) st.chosen = { route: e.route, reason: e.reason };
+      break;
+    }
+    case "ToolCallStarted": {
+      const st = findStep(s, e.path);
+      if (st) (st.tool_calls as ToolCallView[]).push({
+        call_id: e.call_id, tool: e.tool, arguments: e.arguments, title: e.title, at: e.at,
+        status: "running", preview: null, result: null, started_at_ms: now, duration_ms: null,
+      });
+      break;
+    }
+    case "ToolCallFinished": {
+      const c = findStep(s, e.path)?.tool_calls.find((x) => x.call_id === e.call_id);
+      if (c) {
+        c.status = e.ok ? "done" : "failed";
+        c.preview = e.preview; c.result = e.result; c.duration_ms = e.duration_ms;
+      }
       break;
     }
     case "RunCompleted":
@@ -117,6 +146,7 @@ export function findStep(s: RunSnapshot, path: string): StepSnapshot | undefined
  * running step was stopped (cancelled, its text kept), and one never started is skipped. */
 function endSteps(s: RunSnapshot, failed: string | null, now: number) {
   for (const st of s.steps) {
+    stopToolCalls(st, now);
     const onFailedPath = failed !== null && (failed === st.path || isInside(failed, st.path));
     if (st.status === "running") {
       st.status = onFailedPath ? "failed" : "cancelled";
@@ -151,6 +181,46 @@ export function focusStep(s: RunSnapshot): string | null {
     return null;
   };
   return last((st) => st.status === "running") ?? last((st) => !!st.text) ?? last((st) => st.started_at_ms !== null);
+}
+
+/** A step's text cut where its tool calls happened: text, the calls made there, text, …; the
+ * last part is the text still being written. `at` counts characters (code points). */
+export type TextPart = { kind: "text"; text: string } | { kind: "call"; call: ToolCallView };
+
+export function textParts(text: string, calls: readonly ToolCallView[]): TextPart[] {
+  if (!calls.length) return [{ kind: "text", text }];
+  const parts: TextPart[] = [];
+  let index = 0; // UTF-16 index into `text`
+  let chars = 0; // code points before `index`
+  for (const call of calls) {
+    const from = index;
+    while (chars < call.at && index < text.length) {
+      const code = text.codePointAt(index) ?? 0;
+      index += code > 0xffff ? 2 : 1;
+      chars++;
+    }
+    if (index > from) parts.push({ kind: "text", text: text.slice(from, index) });
+    parts.push({ kind: "call", call });
+  }
+  parts.push({ kind: "text", text: text.slice(index) });
+  return parts;
+}
+
+/** "8 results, 0.4 s", "Running 0:03", "Stopping the tool…" — a call's state after its title. */
+export function toolCallWords(c: ToolCallView, now: number, stopping: boolean): string {
+  switch (c.status) {
+    case "running":
+      if (stopping) return "Stopping the tool…";
+      return clock(c.started_at_ms != null ? now - c.started_at_ms : 0);
+    case "done": return `${c.preview ?? "done"}, ${seconds(c.duration_ms ?? 0)}`;
+    case "failed": return `did not work: ${c.preview ?? "no details"}`;
+    case "cancelled": return "Cancelled";
+  }
+}
+
+/** 0.4 s, 12 s */
+export function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 export function clock(ms: number): string {
@@ -189,6 +259,7 @@ export function failureAdvice(kind: ErrorKind): { title: string; action: string;
     case "provider": return { title: "The provider had a problem", action: "Try again in a moment.", settings: false };
     case "network": return { title: "The connection failed", action: "Check the connection and the provider's address in Settings, then try again.", settings: true };
     case "timeout": return { title: "The provider stopped answering", action: "Try again, or choose another model in Settings.", settings: true };
+    case "tool": return { title: "A tool could not run", action: "Check the step's tools and their settings, then try again.", settings: true };
     case "invalid_config": return { title: "The setup is not complete", action: "Fix the model or provider in Settings, then try again.", settings: true };
     case "internal": return { title: "Something went wrong inside Stepwise", action: "Try again; if it keeps happening, please report it.", settings: false };
   }

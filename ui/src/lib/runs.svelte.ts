@@ -13,6 +13,10 @@ export class Runs {
   /** Step changes and outcomes, for the screen reader's live region. */
   announcement: string = $state("");
 
+  /** Runs the user asked to stop that have not ended yet: their tool calls say "Stopping the
+   * tool…" until the backend says the run has ended. */
+  stopping: Record<string, boolean> = $state({});
+
   /** Set while the history cannot save (a full disk): said in the window. */
   historyProblem: string | null = $state(null);
 
@@ -118,6 +122,7 @@ export class Runs {
 
   /** Cancel and Esc. A run whose start has not answered yet is cancelled as soon as it has. */
   async cancel(id: string): Promise<void> {
+    if (isLive(this.byId[id]?.status ?? "completed")) this.stopping[id] = true;
     if (this.starting.has(id)) this.cancelWanted.add(id);
     const r = await commands.cancelRun(id);
     if (r.status === "ok" && r.data) this.cancelWanted.delete(id);

@@ -21,7 +21,10 @@ const TEMPLATES = [
     id: "research-and-write",
     workflow: {
       name: "Research and write", description: "Research a topic, then write an article about it",
-      steps: [{ name: "Research", instructions: "List facts.", model: "demo" }, { name: "Write", instructions: "Write.", model: "demo" }],
+      steps: [
+        { name: "Research", instructions: "List facts.", model: "demo", tools: ["web_search"] },
+        { name: "Write", instructions: "Write.", model: "demo" },
+      ],
     },
   },
   {
@@ -108,7 +111,7 @@ if (scenario === "many") {
 
 type Draft = {
   id?: string; name?: string; kind?: string; instructions?: string; model?: string | null; if?: string; until?: string;
-  max_iterations?: number | null; steps?: Draft[]; then?: Draft[]; else?: Draft[]; routes?: { name: string; description: string; steps: Draft[] }[];
+  max_iterations?: number | null; tools?: string[]; steps?: Draft[]; then?: Draft[]; else?: Draft[]; routes?: { name: string; description: string; steps: Draft[] }[];
 };
 
 /** The backend's rules, as far as these tests need them (issues name the step by its place). */
@@ -164,6 +167,22 @@ function plan(steps: Draft[]): { outline: Json[]; events: Body[] } {
     ...text.map((t) => ({ type: "TextDelta", path, text: t })),
     { type: "StepCompleted", path, output: text.join(""), duration_ms: 1000, usage: null },
   ];
+  // An agent with web_search says so, searches (a few ticks; `Wait` is the fake's own pause, never
+  // sent), then writes, as the demo model does.
+  const searching = (path: string, text: string[]): Body[] => {
+    const lead = "Let me look that up first.\n\n";
+    const call = { path, call_id: "demo_call_1" };
+    return [
+      { type: "TextDelta", path, text: lead },
+      { ...call, type: "ToolCallStarted", tool: "web_search", arguments: JSON.stringify({ query: "the topic" }),
+        title: "Searching the web for “the topic”", at: [...lead].length },
+      { type: "Wait", ticks: scenario === "slow-tool" ? 1_000_000 : 20 },
+      { ...call, type: "ToolCallFinished", ok: true, preview: "5 results (demo search)",
+        result: "Demo search — sample results made offline, not from the web.", duration_ms: 600 },
+      ...text.map((t) => ({ type: "TextDelta", path, text: t })),
+      { type: "StepCompleted", path, output: lead + text.join(""), duration_ms: 1000, usage: null },
+    ];
+  };
   const sequence = (list: Draft[], prefix: string | null, parent: string | null, branch: string | null, round: number | null): Body[] =>
     list.flatMap((st) => step(st, prefix, parent, branch, round));
   const skip = (list: Draft[], prefix: string): Body[] =>
@@ -173,7 +192,9 @@ function plan(steps: Draft[]): { outline: Json[]; events: Body[] } {
     const out: Body[] = [{ type: "StepStarted", step: info(st, path, parent, branch, round) }];
     const done = (output: string): Body => ({ type: "StepCompleted", path, output, duration_ms: 1000, usage: null });
     switch (st.kind ?? "agent") {
-      case "agent": out.push(...stream(path, words(agents++))); break;
+      case "agent":
+        out.push(...(st.tools?.includes("web_search") ? searching : stream)(path, words(agents++)));
+        break;
       case "parallel": {
         const branches = (st.steps ?? []).map((c) => step(c, path, path, null, null));
         for (let i = 0; branches.some((b) => i < b.length); i++) for (const b of branches) if (i < b.length) out.push(b[i]);
@@ -208,7 +229,10 @@ function plan(steps: Draft[]): { outline: Json[]; events: Body[] } {
   return { outline, events: sequence(steps, null, null, null, null) };
 }
 
-interface Live { id: string; seq: number; timer?: ReturnType<typeof setInterval>; plan: Body[]; next: number; deltas: number; ended: boolean; snapshot: RunSnapshot }
+interface Live {
+  id: string; seq: number; timer?: ReturnType<typeof setInterval>; plan: Body[]; next: number; deltas: number;
+  ended: boolean; snapshot: RunSnapshot; waited?: number;
+}
 const runs = new Map<string, Live>();
 
 // Runs outlive a page reload, as they do in the real app (the backend keeps going); live ones resume.
@@ -252,6 +276,13 @@ function tick(run: Live) {
   let sent = 0;
   while (run.next < run.plan.length) {
     const e = run.plan[run.next];
+    if (e.type === "Wait") {
+      run.waited = (run.waited ?? 0) + 1;
+      if (run.waited < (e.ticks as number)) return;
+      run.waited = 0;
+      run.next += 1;
+      continue;
+    }
     if (e.type === "TextDelta") {
       if (sent === window.__fake.tokensPerTick) return;
       if (scenario.startsWith("fail:") && run.deltas >= 6) {
@@ -332,7 +363,14 @@ mockIPC(
         const run = runs.get(a.runId as string);
         if (!run || run.ended) return false;
         const running = run.snapshot.steps.filter((st) => st.status === "running").map((st) => ({ path: st.path, text: st.text }));
-        end(run, { type: "RunCancelled", reason: "user", running, duration_ms: 500 });
+        const cancelled = { type: "RunCancelled", reason: "user", running, duration_ms: 500 };
+        // A tool that takes a moment to stop (a local server ending its work): the run ends
+        // only once it has.
+        const toolRunning = run.snapshot.steps.some((st) => st.tool_calls.some((c) => c.status === "running"));
+        if (scenario === "slow-tool" && toolRunning) {
+          clearInterval(run.timer);
+          setTimeout(() => end(run, cancelled), 800);
+        } else end(run, cancelled);
         return true;
       }
       default: throw { kind: "io", detail: `the fake backend has no ${cmd}` };

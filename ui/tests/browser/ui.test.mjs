@@ -462,3 +462,41 @@ test("editor: every kind is built with forms, with the backend's errors on the r
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+const toolCall = (page) => page.locator(".tool-call");
+
+test("a tool call shows where it happened, with its time, and opens to its arguments and result", async () => {
+  const page = await open();
+  await run(page);
+  await toolCall(page).getByText("Searching the web for “the topic”").waitFor();
+  await toolCall(page).locator(".state", { hasText: "5 results (demo search), 0.6 s" }).waitFor();
+  await page.getByText("Key fact about the topic number 3.").waitFor();
+  // Where it happened: after the lead line, before the facts.
+  const order = await page.getByRole("region", { name: /Text of step/ }).evaluate((box) => {
+    const text = box.innerText;
+    return [text.indexOf("Let me look that up"), text.indexOf("Searching the web"), text.indexOf("Key fact")];
+  });
+  assert.ok(order[0] >= 0 && order[0] < order[1] && order[1] < order[2], `in order: ${order}`);
+  await toolCall(page).locator("summary").click();
+  await toolCall(page).getByRole("heading", { name: "Arguments" }).waitFor();
+  assert.match(await toolCall(page).locator("pre").first().innerText(), /"query": "the topic"/);
+  assert.match(await toolCall(page).innerText(), /Demo search — sample results/);
+  await shot(page, "tool-call-open");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("Cancel during a tool call says “Stopping the tool…” until it has stopped, then Cancelled", async () => {
+  const page = await open("slow-tool");
+  await run(page);
+  const state = toolCall(page).locator(".state");
+  await state.filter({ hasText: /^0:0[1-9]$/ }).waitFor(); // its time runs while it works
+  await cancelButton(page).click();
+  await state.filter({ hasText: "Stopping the tool…" }).waitFor();
+  await shot(page, "tool-call-stopping");
+  await status(page, "Cancelled. The text written so far is kept.").waitFor();
+  assert.equal(await state.innerText(), "Cancelled");
+  assert.match(await streamText(page), /Let me look that up first\./);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});

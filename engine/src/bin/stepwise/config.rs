@@ -16,6 +16,7 @@ pub fn engine_config() -> Result<EngineConfig, String> {
     .with_env(|k| std::env::var(k).ok());
     Ok(EngineConfig {
         providers: settings.providers(DemoModel::new(pace)),
+        tools: settings.tools(),
         default_model: settings.default_model().map_err(|e| e.to_string())?,
         sink: None,
         max_step_output: settings.max_step_output(),

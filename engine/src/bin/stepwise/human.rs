@@ -21,6 +21,8 @@ pub struct HumanView {
     names: HashMap<String, String>,
     /// The top-level steps' paths, in order ("Step 2 of 3").
     top: Vec<String>,
+    /// Tool calls begun and not yet ended: their titles, by call id.
+    calls: HashMap<String, String>,
     /// Whether the text printed last ended with a newline (to start the next line cleanly).
     at_line_start: bool,
 }
@@ -112,6 +114,32 @@ impl HumanView {
                 };
                 let line = format!("{}↷ {} skipped ({why})", indent(path), self.name(path));
                 self.step_ended(out, path, line)?;
+            }
+            EventKind::ToolCallStarted { call_id, title, .. } => {
+                self.calls
+                    .insert(call_id.clone(), plain(title).into_owned());
+            }
+            EventKind::ToolCallFinished {
+                path,
+                call_id,
+                ok,
+                preview,
+                duration_ms,
+                ..
+            } => {
+                // One line a call, when it has ended (a line per start would interleave with
+                // parallel branches' text).
+                self.end_line(out)?;
+                let title = self.calls.remove(call_id).unwrap_or_default();
+                let mark = if *ok { "⚙" } else { "⚠" };
+                writeln!(
+                    out,
+                    "{}{mark} {title} … {}, {}",
+                    indent(path),
+                    plain(preview),
+                    secs(*duration_ms)
+                )?;
+                self.at_line_start = true;
             }
             EventKind::LoopRoundStarted {
                 path,
@@ -329,6 +357,7 @@ fn what_to_do(kind: ErrorKind) -> &'static str {
         ErrorKind::Network => "Check the connection and the provider's address, then run again.",
         ErrorKind::Timeout => "The provider stopped answering: try again, or pick another model.",
         ErrorKind::InvalidConfig => "Fix the workflow or the provider settings, then run again.",
+        ErrorKind::Tool => "A tool could not run: check the step's tools and their settings.",
         ErrorKind::Internal => "This is a bug in Stepwise: please report it with the run id.",
     }
 }

@@ -1,9 +1,13 @@
-//! `agent`: one call to a model, its text streamed into the step.
+//! `agent`: a model's answer streamed into the step. With tools, the model may ask for calls:
+//! they run (`tool_calls.rs`), their answers go back, and the model goes on — until it answers
+//! without a call, or has used `max_tool_rounds` rounds.
 
 use super::prompt::{PreviousStep, build};
 use super::stream::stream_model;
-use super::{Done, Executed, Scope};
-use crate::provider::ModelRequest;
+use super::tool_calls::{ToolRounds, run_calls};
+use super::{Done, Executed, Halt, Scope, StepFailure};
+use crate::event::{ErrorKind, Usage};
+use crate::provider::{ModelRequest, ToolTurn};
 use crate::workflow::{Step, StepKind};
 
 pub(super) fn execute<'a>(
@@ -16,21 +20,75 @@ pub(super) fn execute<'a>(
         let StepKind::Agent {
             instructions,
             model,
+            tools: tool_names,
+            max_tool_rounds,
         } = &step.kind
         else {
             return Ok(Done::text(String::new()));
         };
         let cx = &scope.cx;
         let prompt = build(instructions, &cx.input, previous, &|id| cx.output_of(id));
-        let request = ModelRequest {
-            model: model.clone().unwrap_or_else(|| cx.default_model.clone()),
-            system: prompt.system,
-            user: prompt.user,
-        };
-        let streamed = stream_model(scope, path, request, step.retries).await?;
-        Ok(Done {
-            output: streamed.text,
-            usage: streamed.usage,
-        })
+        let model = model.clone().unwrap_or_else(|| cx.default_model.clone());
+        let tools = cx
+            .tools
+            .for_step(tool_names, model.is_demo())
+            .map_err(|e| {
+                Halt::Failed(StepFailure {
+                    path: path.to_string(),
+                    kind: ErrorKind::Tool,
+                    message: format!("{}.", e.message),
+                })
+            })?;
+        let mut request = ModelRequest::new(model, prompt.system, prompt.user);
+        request.tools = tools.iter().map(|t| t.spec().clone()).collect();
+
+        let mut usage: Option<Usage> = None;
+        let mut rounds = ToolRounds::default();
+        let mut written = 0;
+        loop {
+            let streamed =
+                stream_model(scope, path, request.clone(), step.retries, written).await?;
+            usage = add(usage, streamed.usage);
+            written = streamed.text.len();
+            if streamed.calls.is_empty() {
+                return Ok(Done {
+                    output: streamed.text,
+                    usage,
+                });
+            }
+            if request.turns.len() as u32 >= *max_tool_rounds {
+                return Err(Halt::Failed(StepFailure {
+                    path: path.to_string(),
+                    kind: ErrorKind::Tool,
+                    message: format!(
+                        "The model was still asking for tools after {max_tool_rounds} rounds, so \
+                         Stepwise stopped the step. The text so far is kept. Raise \
+                         `max_tool_rounds` on the step if it needs more."
+                    ),
+                }));
+            }
+            let results = run_calls(scope, path, &tools, &streamed.calls, &mut rounds).await?;
+            request.turns.push(ToolTurn {
+                text: streamed.turn_text,
+                calls: streamed.calls,
+                results,
+            });
+        }
     })
+}
+
+/// Usage over several model calls: the sum of what each reported.
+fn add(total: Option<Usage>, more: Option<Usage>) -> Option<Usage> {
+    let sum = |a: Option<u32>, b: Option<u32>| match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+    };
+    match (total, more) {
+        (None, m) => m,
+        (t, None) => t,
+        (Some(t), Some(m)) => Some(Usage {
+            input_tokens: sum(t.input_tokens, m.input_tokens),
+            output_tokens: sum(t.output_tokens, m.output_tokens),
+        }),
+    }
 }

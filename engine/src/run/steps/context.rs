@@ -6,11 +6,13 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::model_ref::ModelRef;
 use crate::provider::Providers;
+use crate::tool::Tools;
 
 /// What every step of one run shares.
 pub(crate) struct RunContext {
     pub input: String,
     pub providers: Providers,
+    pub tools: Tools,
     pub default_model: ModelRef,
     /// Bytes of text one step may write.
     pub max_step_output: usize,
@@ -22,12 +24,14 @@ impl RunContext {
     pub fn new(
         input: String,
         providers: Providers,
+        tools: Tools,
         default_model: ModelRef,
         max_step_output: usize,
     ) -> Self {
         RunContext {
             input,
             providers,
+            tools,
             default_model,
             max_step_output,
             outputs: Mutex::new(HashMap::new()),

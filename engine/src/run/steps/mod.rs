@@ -19,6 +19,7 @@ pub(crate) mod router;
 mod scope;
 mod step;
 mod stream;
+mod tool_calls;
 
 pub(crate) use context::RunContext;
 pub(crate) use outline::outline;

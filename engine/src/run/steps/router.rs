@@ -31,12 +31,12 @@ pub(super) fn execute<'a>(
             return Ok(Done::text(String::new()));
         };
         let cx = &scope.cx;
-        let request = ModelRequest {
-            model: model.clone().unwrap_or_else(|| cx.default_model.clone()),
-            system: system_prompt(instructions, routes),
-            user: chained(&cx.input, previous),
-        };
-        let answer = stream_model(scope, path, request, step.retries).await?;
+        let request = ModelRequest::new(
+            model.clone().unwrap_or_else(|| cx.default_model.clone()),
+            system_prompt(instructions, routes),
+            chained(&cx.input, previous),
+        );
+        let answer = stream_model(scope, path, request, step.retries, 0).await?;
         let Some((chosen, reason)) = choose(&answer.text, routes) else {
             let first = answer
                 .text

@@ -7,26 +7,33 @@ use futures_util::StreamExt;
 use super::{Halt, Scope, StepFailure};
 use crate::event::{ErrorKind, EventKind, Usage};
 use crate::provider::{Chunk, ModelRequest, ProviderError};
+use crate::tool::ToolCall;
 
-/// The step's text and usage once the model has finished.
+/// What one model call gave once it finished: the step's whole text so far, this call's own
+/// text, its usage, and the tools it asked for (complete calls only).
 pub(super) struct Streamed {
     pub text: String,
+    pub turn_text: String,
     pub usage: Option<Usage>,
+    pub calls: Vec<ToolCall>,
 }
 
 /// Streams `request` into the step at `path`. A provider fault before any text was shown is
 /// tried again up to `retries` times (after 1 s, 2 s, 4 s …); after text, or for a fault a retry
 /// cannot mend (a rejected key, a bad setting), the step fails. Dropping this future drops the
 /// provider's stream, which is how a cancel or a timeout closes the connection.
+/// `written` is the text the step already has (from earlier tool rounds): the step's output
+/// limit counts it.
 pub(super) async fn stream_model(
     scope: &Scope,
     path: &str,
     request: ModelRequest,
     retries: u32,
+    written: usize,
 ) -> Result<Streamed, Halt> {
     let mut attempt = 0;
     loop {
-        match stream_once(scope, path, request.clone()).await {
+        match stream_once(scope, path, request.clone(), written).await {
             Ok(done) => return Ok(done),
             Err(Attempt::Stopped) => return Err(Halt::Stopped),
             Err(Attempt::Failed { error, wrote }) => {
@@ -66,6 +73,7 @@ async fn stream_once(
     scope: &Scope,
     path: &str,
     request: ModelRequest,
+    before: usize,
 ) -> Result<Streamed, Attempt> {
     let provider = scope
         .cx
@@ -76,12 +84,16 @@ async fn stream_once(
             wrote: false,
         })?;
     let max_output = scope.cx.max_step_output;
+    let keep_turn = !request.tools.is_empty();
     let mut stream = provider.stream(request);
     // Shared by every delta of this step.
     let shared_path: std::sync::Arc<str> = path.into();
-    // The text itself lives in the run's snapshot; the step only counts it.
-    let mut written = 0usize;
+    // The step's text lives in the run's snapshot; this call keeps its own part for the next
+    // tool round's request.
+    let mut written = before;
+    let mut turn_text = String::new();
     let mut usage = None;
+    let mut calls = Vec::new();
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(Chunk::Text(text)) if text.is_empty() => {}
@@ -91,6 +103,9 @@ async fn stream_once(
                     text.truncate(floor_char_boundary(&text, max_output - written));
                 }
                 written += text.len();
+                if keep_turn {
+                    turn_text.push_str(&text);
+                }
                 if !text.is_empty()
                     && !scope.run.emit(EventKind::TextDelta {
                         path: shared_path.clone(),
@@ -107,17 +122,20 @@ async fn stream_once(
                 }
             }
             Ok(Chunk::Usage(u)) => usage = Some(u),
+            Ok(Chunk::ToolCall(call)) => calls.push(call),
             Err(error) => {
                 return Err(Attempt::Failed {
                     error,
-                    wrote: written > 0,
+                    wrote: written > before,
                 });
             }
         }
     }
     Ok(Streamed {
         text: scope.run.step_text(path),
+        turn_text,
         usage,
+        calls,
     })
 }
 

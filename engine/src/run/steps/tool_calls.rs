@@ -1,0 +1,151 @@
+//! One round of tool calls: every call the model asked for in one turn, run at the same time,
+//! each announced (`ToolCallStarted`) and reported (`ToolCallFinished`), each answer going back
+//! to the model. Dropping the future (a cancel, a step's timeout) drops every call in flight,
+//! which closes its connection.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::try_join_all;
+
+use super::{Halt, Scope, StepFailure};
+use crate::event::{ErrorKind, EventKind};
+use crate::provider::ToolAnswer;
+use crate::tool::{SharedTool, ToolCall, ToolError, ToolOutput, describe, truncate_at_char};
+
+/// The start of a tool's answer that its `ToolCallFinished` carries, for the person to read.
+const RESULT_EXCERPT_BYTES: usize = 2_000;
+
+/// What a step's tool rounds remember between rounds.
+#[derive(Default)]
+pub(super) struct ToolRounds {
+    /// Arguments that were not JSON are answered as an error once; the second time the step
+    /// fails (the model is not going to get it right).
+    malformed_seen: bool,
+}
+
+/// Runs `calls` and returns their answers in the same order.
+pub(super) async fn run_calls(
+    scope: &Scope,
+    path: &str,
+    tools: &[SharedTool],
+    calls: &[ToolCall],
+    rounds: &mut ToolRounds,
+) -> Result<Vec<ToolAnswer>, Halt> {
+    let timeout = scope.cx.tools.timeout();
+    let at = scope.run.step_chars(path);
+    let mut pending = Vec::with_capacity(calls.len());
+    for call in calls {
+        let arguments = match serde_json::from_str::<serde_json::Value>(&call.arguments) {
+            Ok(v) if v.is_object() => Ok(v),
+            Ok(_) => Err("the arguments must be a JSON object".to_string()),
+            Err(e) => Err(format!("the arguments are not valid JSON ({e})")),
+        };
+        let title = describe(&call.name, arguments.as_ref().ok());
+        if !scope.run.emit(EventKind::ToolCallStarted {
+            path: path.to_string(),
+            call_id: call.id.clone(),
+            tool: call.name.clone(),
+            arguments: call.arguments.clone(),
+            title,
+            at,
+        }) {
+            return Err(Halt::Stopped);
+        }
+        let arguments = match arguments {
+            Ok(a) => a,
+            Err(why) if rounds.malformed_seen => {
+                return Err(Halt::Failed(StepFailure {
+                    path: path.to_string(),
+                    kind: ErrorKind::Tool,
+                    message: format!(
+                        "The model called {} with arguments Stepwise cannot read, again: {why}. \
+                         A model that supports tool calling may do better.",
+                        call.name
+                    ),
+                }));
+            }
+            Err(why) => {
+                rounds.malformed_seen = true;
+                pending.push(Pending::Answered(Err(ToolError::answer(why))));
+                continue;
+            }
+        };
+        match tools.iter().find(|t| t.spec().name == call.name) {
+            Some(tool) => pending.push(Pending::Call(tool.call(arguments))),
+            None => {
+                let known: Vec<&str> = tools.iter().map(|t| t.spec().name.as_str()).collect();
+                pending.push(Pending::Answered(Err(ToolError::answer(format!(
+                    "there is no tool named {}; this step has {}",
+                    call.name,
+                    known.join(", ")
+                )))));
+            }
+        }
+    }
+    // Each call reports as soon as it ends; a call that cannot run at all fails the step at
+    // once (the others are dropped, their connections closed).
+    let finished = pending.into_iter().zip(calls).map(|(p, call)| async move {
+        let started = Instant::now();
+        let outcome = match p {
+            Pending::Answered(outcome) => outcome,
+            Pending::Call(future) => match tokio::time::timeout(timeout, future).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(ToolError::answer(format!(
+                    "it took longer than {} and was stopped",
+                    seconds(timeout)
+                ))),
+            },
+        };
+        finish(scope, path, call, outcome, started.elapsed())
+    });
+    try_join_all(finished).await
+}
+
+/// Reports one call's end and makes its answer for the model.
+fn finish(
+    scope: &Scope,
+    path: &str,
+    call: &ToolCall,
+    outcome: Result<ToolOutput, ToolError>,
+    took: Duration,
+) -> Result<ToolAnswer, Halt> {
+    let (ok, preview, content) = match outcome {
+        Ok(ToolOutput { content, preview }) => (true, preview, content),
+        Err(e) if e.fatal => {
+            return Err(Halt::Failed(StepFailure {
+                path: path.to_string(),
+                kind: ErrorKind::Tool,
+                message: format!("The tool {} could not run: {}.", call.name, e.message),
+            }));
+        }
+        Err(e) => (false, e.message.clone(), e.message),
+    };
+    let mut result = content.clone();
+    if truncate_at_char(&mut result, RESULT_EXCERPT_BYTES) {
+        result.push('…');
+    }
+    if !scope.run.emit(EventKind::ToolCallFinished {
+        path: path.to_string(),
+        call_id: call.id.clone(),
+        ok,
+        preview,
+        result,
+        duration_ms: took.as_millis() as u64,
+    }) {
+        return Err(Halt::Stopped);
+    }
+    Ok(ToolAnswer {
+        call_id: call.id.clone(),
+        content,
+        is_error: !ok,
+    })
+}
+
+enum Pending {
+    Call(futures_util::future::BoxFuture<'static, Result<ToolOutput, ToolError>>),
+    Answered(Result<ToolOutput, ToolError>),
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs())
+}

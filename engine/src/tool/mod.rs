@@ -1,0 +1,118 @@
+//! Tools an agent may call (ARCHITECTURE.md §9): what a tool is, how a call is described, and
+//! the built-in ones. A call is a future: dropping it is how a cancel or a timeout stops it, so a
+//! tool must release what it holds (an HTTP tool: its connection) when dropped.
+
+mod demo_search;
+mod fetch_page;
+mod net_guard;
+mod registry;
+mod web_search;
+
+pub use registry::{BUILTIN_TOOLS, ToolSettings, Tools};
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// What a model is told about a tool: its name, what it does and the JSON Schema of its
+/// arguments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub input_schema: serde_json::Value,
+}
+
+/// A call a model asked for: its id (the provider's, echoed with the result), the tool's name,
+/// and the arguments as the model wrote them (JSON text, not yet checked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// A call's answer for the model (`content`), and a few words for a person (`preview`, such as
+/// "8 results").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolOutput {
+    pub content: String,
+    pub preview: String,
+}
+
+/// A call that did not work. It goes back to the model as the tool's answer (the model may try
+/// something else) unless it is `fatal`, which fails the step (a tool that cannot run at all).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ToolError {
+    pub message: String,
+    pub fatal: bool,
+}
+
+impl ToolError {
+    /// A failure the model is told about.
+    pub fn answer(message: impl Into<String>) -> Self {
+        ToolError {
+            message: message.into(),
+            fatal: false,
+        }
+    }
+}
+
+/// One tool. `call` must not block; its I/O happens while the future is polled.
+pub trait Tool: Send + Sync + 'static {
+    fn spec(&self) -> &ToolSpec;
+    fn call(
+        &self,
+        arguments: serde_json::Value,
+    ) -> BoxFuture<'static, Result<ToolOutput, ToolError>>;
+}
+
+/// A tool as a step holds it.
+pub type SharedTool = Arc<dyn Tool>;
+
+/// What a call does, in words for a person: "Searching the web for “tidal energy”".
+pub fn describe(tool: &str, arguments: Option<&serde_json::Value>) -> String {
+    let arg = |name: &str| {
+        arguments
+            .and_then(|a| a.get(name))
+            .and_then(|v| v.as_str())
+            .map(|s| shorten(s.trim(), 80))
+    };
+    match (tool, arg("query"), arg("url")) {
+        ("web_search", Some(q), _) => format!("Searching the web for “{q}”"),
+        ("fetch_page", _, Some(u)) => format!("Reading {u}"),
+        _ => format!("Calling {tool}"),
+    }
+}
+
+fn shorten(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// A required string argument, or an answer that says which is missing.
+pub(crate) fn string_arg(args: &serde_json::Value, name: &str) -> Result<String, ToolError> {
+    match args.get(name).and_then(|v| v.as_str()).map(str::trim) {
+        Some(s) if !s.is_empty() => Ok(s.to_string()),
+        _ => Err(ToolError::answer(format!(
+            "the argument `{name}` (a non-empty string) is missing"
+        ))),
+    }
+}
+
+/// The first `max` bytes of `text`, cut at a character boundary.
+pub(crate) fn truncate_at_char(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut at = max;
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    text.truncate(at);
+    true
+}

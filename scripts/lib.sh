@@ -119,6 +119,15 @@ build_ui_if_changed() {
 
 # What the end-to-end tests drive the real window with: a virtual display, WebKit's WebDriver,
 # tauri-driver between them, and webdriverio.
+# The real MCP server the tests run against (@modelcontextprotocol/server-everything), from npm.
+need_mcp_servers() {
+    command -v node >/dev/null 2>&1 || need_ui
+    if [ ! -d tests/mcp/node_modules ] || [ tests/mcp/package-lock.json -nt tests/mcp/node_modules/.package-lock.json ]; then
+        say "Installing the MCP server the tests use"
+        (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}
+
 need_e2e() {
     need_apt xvfb xauth webkit2gtk-driver
     # A private session bus, which a second launch uses to find the first: dbus-run-session comes

@@ -27,6 +27,7 @@ build_ui
 say "Lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+need_mcp_servers
 say "Tests (cargo test)"
 cargo test --workspace --locked
 

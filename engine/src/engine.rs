@@ -159,7 +159,14 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         config.providers = providers;
-        config.tools = tools;
+        // Running MCP servers carry over unless their entries changed.
+        let tools = tools.reusing_servers_of(&config.tools);
+        let old = std::mem::replace(&mut config.tools, tools);
+        if !old.shares_servers_with(&config.tools)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move { old.shutdown().await });
+        }
         config.default_model = default_model;
         config.max_step_output = max_step_output;
     }
@@ -317,5 +324,7 @@ impl Engine {
         }
         self.inner.drivers.close();
         self.inner.drivers.wait().await;
+        // No run is left to use them: end the MCP servers (and everything they started).
+        self.config().tools.shutdown().await;
     }
 }

@@ -29,7 +29,9 @@ use crate::provider::{
     AnthropicProvider, DemoModel, HttpOptions, OPENAI_MAX_TOKENS, OpenAiProvider, Providers,
     RetryPolicy,
 };
+use crate::tool::mcp::{McpServerSettings, valid_server_name};
 use crate::tool::{ToolSettings, Tools};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -41,6 +43,8 @@ pub struct Settings {
     pub network: NetworkSettings,
     pub limits: LimitSettings,
     pub tools: ToolSettings,
+    /// MCP servers by name: `[mcp.NAME]` with `command`, `args`, `env` or `url`.
+    pub mcp: BTreeMap<String, McpServerSettings>,
 }
 
 /// Bounds on what one step may do.
@@ -150,10 +154,24 @@ impl Settings {
                 });
             }
         };
-        toml::from_str(&text).map_err(|e| SettingsError::Invalid {
-            path: shown,
+        let settings: Settings = toml::from_str(&text).map_err(|e| SettingsError::Invalid {
+            path: shown.clone(),
             message: e.message().to_string(),
-        })
+        })?;
+        for (name, entry) in &settings.mcp {
+            let problem = if valid_server_name(name) {
+                entry.problem()
+            } else {
+                Some("a server's name may have only letters, digits, - and _".to_string())
+            };
+            if let Some(problem) = problem {
+                return Err(SettingsError::Invalid {
+                    path: shown,
+                    message: format!("[mcp.{name}]: {problem}"),
+                });
+            }
+        }
+        Ok(settings)
     }
 
     /// Applies the environment overrides, read through `var` (so tests need not touch the
@@ -185,7 +203,7 @@ impl Settings {
 
     /// The tools steps may enable, as these settings configure them.
     pub fn tools(&self) -> Tools {
-        Tools::new(self.tools.clone())
+        Tools::with_mcp(self.tools.clone(), self.mcp.clone())
     }
 
     pub fn http_options(&self) -> HttpOptions {

@@ -431,11 +431,11 @@ test("tools in the real window: the first run's search, kept in history; Cancel 
   };
   try {
     await click(browser, "Run");
-    await waitFor(async () => /Searching the web for “tidal energy” … 5 results \(demo search\), \d+\.\d s/.test(await toolLine()),
-      "the search's line with its result");
     await waitFor(async () => (await statusText(browser)).startsWith("Completed"), "Completed");
     const research = async () => (await browser.$('//button[starts-with(@aria-label,"Step 1: Research")]')).click();
     await research();
+    await waitFor(async () => /Searching the web for “tidal energy” … 5 results \(demo search\), \d+\.\d s/.test(await toolLine()),
+      "the search's line with its result");
     await (await browser.$(".tool-call summary")).click();
     await waitFor(async () => /Arguments[\s\S]*"query": "tidal energy"[\s\S]*Demo search/.test(await toolLine()), "the call opened");
     await shot(browser, "13-tool-call");

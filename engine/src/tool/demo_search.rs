@@ -24,6 +24,10 @@ impl Tool for DemoSearch {
         &self.spec
     }
 
+    fn read_only(&self) -> bool {
+        true
+    }
+
     fn call(
         &self,
         arguments: serde_json::Value,

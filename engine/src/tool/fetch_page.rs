@@ -53,6 +53,10 @@ impl Tool for FetchPage {
         &self.spec
     }
 
+    fn read_only(&self) -> bool {
+        true
+    }
+
     fn call(
         &self,
         arguments: serde_json::Value,

@@ -4,6 +4,7 @@
 
 mod demo_search;
 mod fetch_page;
+pub mod mcp;
 mod net_guard;
 mod registry;
 mod web_search;
@@ -67,6 +68,18 @@ pub trait Tool: Send + Sync + 'static {
         &self,
         arguments: serde_json::Value,
     ) -> BoxFuture<'static, Result<ToolOutput, ToolError>>;
+    /// What a call does, in words for a person.
+    fn describe(&self, arguments: Option<&serde_json::Value>) -> String {
+        describe(&self.spec().name, arguments)
+    }
+    /// How long a call may take, if the tool has its own limit.
+    fn timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// It only reads (a search, a page): it may run without asking.
+    fn read_only(&self) -> bool {
+        false
+    }
 }
 
 /// A tool as a step holds it.

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::demo_search::DemoSearch;
 use super::fetch_page::FetchPage;
+use super::mcp::{McpServerSettings, McpServers, McpTool, valid_server_name};
 use super::web_search::WebSearch;
 use super::{SharedTool, ToolError, net_guard};
+use std::collections::BTreeMap;
 
 /// The built-in tools, by the name a step enables them with, and what they do in a few words.
 pub const BUILTIN_TOOLS: &[(&str, &str)] = &[
@@ -60,6 +62,7 @@ pub struct Tools {
 struct Inner {
     settings: ToolSettings,
     clients: OnceLock<Result<Clients, String>>,
+    mcp: Arc<McpServers>,
 }
 
 /// The search client goes only where the settings say; the page client goes where a model says,
@@ -72,12 +75,48 @@ pub(super) struct Clients {
 
 impl Tools {
     pub fn new(settings: ToolSettings) -> Self {
+        Tools::with_mcp(settings, BTreeMap::new())
+    }
+
+    /// With the MCP servers of the settings' `[mcp.NAME]` entries.
+    pub fn with_mcp(settings: ToolSettings, mcp: BTreeMap<String, McpServerSettings>) -> Self {
         Tools {
             inner: Arc::new(Inner {
                 settings,
                 clients: OnceLock::new(),
+                mcp: Arc::new(McpServers::new(mcp)),
             }),
         }
+    }
+
+    /// The MCP servers (configured and running).
+    pub fn mcp(&self) -> &McpServers {
+        &self.inner.mcp
+    }
+
+    /// These tools, with `old`'s running MCP servers if the entries are the same (settings
+    /// changed elsewhere: no server restarts).
+    pub fn reusing_servers_of(self, old: &Tools) -> Tools {
+        if self.inner.mcp.same_entries(&old.inner.mcp) {
+            Tools {
+                inner: Arc::new(Inner {
+                    settings: self.inner.settings.clone(),
+                    clients: OnceLock::new(),
+                    mcp: old.inner.mcp.clone(),
+                }),
+            }
+        } else {
+            self
+        }
+    }
+
+    pub fn shares_servers_with(&self, other: &Tools) -> bool {
+        Arc::ptr_eq(&self.inner.mcp, &other.inner.mcp)
+    }
+
+    /// Ends every MCP server this engine started.
+    pub async fn shutdown(&self) {
+        self.inner.mcp.shutdown().await;
     }
 
     pub fn settings(&self) -> &ToolSettings {
@@ -89,14 +128,28 @@ impl Tools {
         Duration::from_secs(self.inner.settings.timeout_secs.clamp(1, 24 * 3600))
     }
 
-    /// Whether `name` is a tool a step may enable.
-    pub fn exists(name: &str) -> bool {
-        BUILTIN_TOOLS.iter().any(|(n, _)| *n == name)
+    /// Whether a step may name `name` in its tools: a built-in tool, `SERVER` (all of an MCP
+    /// server's tools) or `SERVER.TOOL`. Whether the server is in Settings is known only when
+    /// the step runs (a workflow file does not depend on one computer's settings).
+    pub fn can_name(name: &str) -> bool {
+        if BUILTIN_TOOLS.iter().any(|(n, _)| *n == name) {
+            return true;
+        }
+        let (server, tool) = match name.split_once('.') {
+            Some((s, t)) => (s, Some(t)),
+            None => (name, None),
+        };
+        valid_server_name(server) && tool.is_none_or(|t| !t.trim().is_empty())
     }
 
-    /// The tools a step enabled. The demo model searches a clearly labelled offline sample
-    /// instead of the web, so a fresh install's first run needs no network.
-    pub fn for_step(&self, names: &[String], demo: bool) -> Result<Vec<SharedTool>, ToolError> {
+    /// The tools a step enabled, starting the MCP servers it needs. The demo model searches a
+    /// clearly labelled offline sample instead of the web, so a fresh install's first run needs
+    /// no network.
+    pub async fn for_step(
+        &self,
+        names: &[String],
+        demo: bool,
+    ) -> Result<Vec<SharedTool>, ToolError> {
         let mut tools: Vec<SharedTool> = Vec::new();
         for name in names {
             let tool: SharedTool = match name.as_str() {
@@ -110,10 +163,34 @@ impl Tools {
                     self.inner.settings.allow_private_network,
                 )),
                 other => {
-                    return Err(ToolError {
-                        message: format!("there is no tool `{other}`"),
-                        fatal: true,
-                    });
+                    let (server, only) = match other.split_once('.') {
+                        Some((s, t)) => (s, Some(t)),
+                        None => (other, None),
+                    };
+                    let running = self
+                        .inner
+                        .mcp
+                        .server(server, self.inner.settings.timeout_secs)
+                        .await?;
+                    let chosen: Vec<_> = running
+                        .tools
+                        .iter()
+                        .filter(|t| only.is_none_or(|o| o == t.name))
+                        .cloned()
+                        .collect();
+                    if chosen.is_empty() {
+                        return Err(ToolError {
+                            message: match only {
+                                Some(t) => format!("the MCP server “{server}” has no tool “{t}”"),
+                                None => format!("the MCP server “{server}” offers no tools"),
+                            },
+                            fatal: true,
+                        });
+                    }
+                    for t in chosen {
+                        tools.push(Arc::new(McpTool::new(running.clone(), t)));
+                    }
+                    continue;
                 }
             };
             tools.push(tool);

@@ -60,6 +60,10 @@ impl Tool for WebSearch {
         &self.spec
     }
 
+    fn read_only(&self) -> bool {
+        true
+    }
+
     fn call(
         &self,
         arguments: serde_json::Value,

@@ -512,7 +512,7 @@ impl Checker {
     fn tools(&mut self, at: &str, name: Option<&str>, list: &List) -> Vec<String> {
         let mut tools: Vec<String> = Vec::new();
         for tool in list.value.iter().flatten().map(|t| t.trim()) {
-            if !Tools::exists(tool) {
+            if !Tools::can_name(tool) {
                 let known: Vec<&str> = BUILTIN_TOOLS.iter().map(|(n, _)| *n).collect();
                 self.at(
                     at,
@@ -520,7 +520,8 @@ impl Checker {
                     "tools",
                     list.line,
                     format!(
-                        "there is no tool `{tool}`; the tools are {}",
+                        "`{tool}` is not a tool; use {}, an MCP server's name from Settings, or \
+                         SERVER.TOOL",
                         known.join(", ")
                     ),
                 );

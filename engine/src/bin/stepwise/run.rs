@@ -131,6 +131,8 @@ async fn stream_run(engine: Engine, workflow: Workflow, args: RunArgs) -> ExitCo
         }
     }
     drop(out);
+    // The run is over: end the MCP servers it started, with everything they started.
+    engine.shutdown(CancelReason::User).await;
 
     match engine.get(id).map(|s| s.status) {
         Some(RunStatus::Completed) => ExitCode::SUCCESS,

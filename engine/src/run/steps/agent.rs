@@ -32,6 +32,7 @@ pub(super) fn execute<'a>(
         let tools = cx
             .tools
             .for_step(tool_names, model.is_demo())
+            .await
             .map_err(|e| {
                 Halt::Failed(StepFailure {
                     path: path.to_string(),

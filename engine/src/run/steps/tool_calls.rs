@@ -40,7 +40,11 @@ pub(super) async fn run_calls(
             Ok(_) => Err("the arguments must be a JSON object".to_string()),
             Err(e) => Err(format!("the arguments are not valid JSON ({e})")),
         };
-        let title = describe(&call.name, arguments.as_ref().ok());
+        let tool = tools.iter().find(|t| t.spec().name == call.name);
+        let title = match tool {
+            Some(t) => t.describe(arguments.as_ref().ok()),
+            None => describe(&call.name, arguments.as_ref().ok()),
+        };
         if !scope.run.emit(EventKind::ToolCallStarted {
             path: path.to_string(),
             call_id: call.id.clone(),
@@ -70,8 +74,11 @@ pub(super) async fn run_calls(
                 continue;
             }
         };
-        match tools.iter().find(|t| t.spec().name == call.name) {
-            Some(tool) => pending.push(Pending::Call(tool.call(arguments))),
+        match tool {
+            Some(tool) => pending.push(Pending::Call(
+                tool.call(arguments),
+                tool.timeout().unwrap_or(timeout),
+            )),
             None => {
                 let known: Vec<&str> = tools.iter().map(|t| t.spec().name.as_str()).collect();
                 pending.push(Pending::Answered(Err(ToolError::answer(format!(
@@ -88,11 +95,11 @@ pub(super) async fn run_calls(
         let started = Instant::now();
         let outcome = match p {
             Pending::Answered(outcome) => outcome,
-            Pending::Call(future) => match tokio::time::timeout(timeout, future).await {
+            Pending::Call(future, limit) => match tokio::time::timeout(limit, future).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(ToolError::answer(format!(
                     "it took longer than {} and was stopped",
-                    seconds(timeout)
+                    seconds(limit)
                 ))),
             },
         };
@@ -142,7 +149,10 @@ fn finish(
 }
 
 enum Pending {
-    Call(futures_util::future::BoxFuture<'static, Result<ToolOutput, ToolError>>),
+    Call(
+        futures_util::future::BoxFuture<'static, Result<ToolOutput, ToolError>>,
+        Duration,
+    ),
     Answered(Result<ToolOutput, ToolError>),
 }
 

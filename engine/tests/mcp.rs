@@ -1,0 +1,408 @@
+//! MCP servers against the real reference server, `@modelcontextprotocol/server-everything` from
+//! npm (installed by `scripts/test.sh` into `tests/mcp/`), started through
+//! `tests/mcp/logged-server.mjs`, which passes every message through and notes what reached the
+//! server and when. Listing and calling tools from a run, the environment a server gets, a
+//! cancel mid-call (the server receives `notifications/cancelled`), a server killed mid-call,
+//! and no process left behind.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use stepwise_engine::provider::{
+    DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
+};
+use stepwise_engine::tool::mcp::McpServerSettings;
+use stepwise_engine::tool::{ToolSettings, Tools};
+use stepwise_engine::{CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind};
+use stepwise_testkit::{Behavior, ScriptedCall, TestServer};
+use support::*;
+
+fn shim() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/logged-server.mjs");
+    assert!(
+        path.with_file_name("node_modules").is_dir(),
+        "the MCP test server is not installed: run `npm ci` in tests/mcp (scripts/test.sh does)"
+    );
+    path
+}
+
+/// The reference server, tagged (its processes carry `tag` on their command lines) and logging
+/// to `log`.
+fn everything(tag: &str, log: &Path) -> McpServerSettings {
+    McpServerSettings {
+        command: Some("node".into()),
+        args: vec![shim().display().to_string(), tag.into()],
+        env: BTreeMap::from([("STEPWISE_MCP_LOG".into(), log.display().to_string())]),
+        ..McpServerSettings::default()
+    }
+}
+
+fn engine_with(server: &TestServer, tools: Tools) -> Engine {
+    let options = HttpOptions {
+        idle_timeout: Duration::from_secs(30),
+        retry: RetryPolicy {
+            max_retries: 0,
+            base_delay: Duration::from_millis(10),
+            max_wait: Duration::from_secs(1),
+        },
+    };
+    let openai = OpenAiProvider::new(server.openai_base(), None, options);
+    Engine::new(EngineConfig {
+        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
+            .with(ProviderKind::OpenAi, Arc::new(openai)),
+        tools,
+        ..EngineConfig::default()
+    })
+}
+
+fn tools_for(tag: &str, log: &Path) -> Tools {
+    Tools::with_mcp(
+        ToolSettings::default(),
+        BTreeMap::from([("everything".to_string(), everything(tag, log))]),
+    )
+}
+
+fn step(tools: &str) -> stepwise_engine::Workflow {
+    workflow_of(&format!(
+        "name = \"Use\"\n[[steps]]\nname = \"Use\"\ninstructions = \"u\"\nmodel = \"openai:test\"\ntools = [{tools}]\n"
+    ))
+}
+
+/// Live processes whose command line has `tag`.
+fn processes_tagged(tag: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'));
+            !zombie && String::from_utf8_lossy(&cmd).contains(tag)
+        })
+        .collect()
+}
+
+/// The messages that passed through the logging shim.
+fn logged(log: &Path) -> Vec<(String, f64, serde_json::Value)> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let msg = serde_json::from_str(v["line"].as_str().unwrap()).unwrap_or_default();
+            (
+                v["dir"].as_str().unwrap().to_string(),
+                v["t"].as_f64().unwrap(),
+                msg,
+            )
+        })
+        .collect()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stepwise-mcp-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("messages.jsonl");
+    let _ = std::fs::remove_file(&log);
+    log
+}
+
+#[tokio::test]
+async fn a_run_lists_and_calls_a_servers_tools_and_the_server_gets_no_secrets() {
+    let log = scratch("call");
+    let tag = "stepwise-mcp-test-call";
+    let tools = tools_for(tag, &log);
+    let server = TestServer::start().await.unwrap();
+    server.push(Behavior::text(&["Echoing. "], 0).with_calls(
+        vec![
+            ScriptedCall::new("e", "everything__echo", json!({"message": "héllo"})),
+            ScriptedCall::new("v", "everything__get-env", json!({})),
+        ],
+        3,
+    ));
+    server.push(Behavior::text(&["Done."], 0));
+    let engine = engine_with(&server, tools.clone());
+    let (_, mut sub) = start(
+        &engine,
+        step("\"everything.echo\", \"everything.get-env\""),
+        "x",
+    );
+    let events = collect(&mut sub).await;
+    assert!(
+        matches!(assert_well_formed(&events), EventKind::RunCompleted { .. }),
+        "{:?}",
+        events.last()
+    );
+    let finished: Vec<(String, bool, String)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCallFinished {
+                call_id,
+                ok,
+                result,
+                ..
+            } => Some((call_id.clone(), *ok, result.clone())),
+            _ => None,
+        })
+        .collect();
+    let echo = finished.iter().find(|f| f.0 == "e").unwrap();
+    assert!(echo.1);
+    assert_eq!(echo.2, "Echo: héllo");
+    let titles: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolCallStarted { title, .. } => Some(title.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        titles.iter().any(|t| t.starts_with("everything · ")),
+        "{titles:?}"
+    );
+
+    // Only what the server needs and its entry's variables: this process's own (cargo sets
+    // CARGO_MANIFEST_DIR for every test) stay behind.
+    assert!(std::env::var("CARGO_MANIFEST_DIR").is_ok());
+    let env = &finished.iter().find(|f| f.0 == "v").unwrap().2;
+    assert!(env.contains("\"PATH\""), "{env}");
+    assert!(env.contains("STEPWISE_MCP_LOG"), "{env}");
+    assert!(!env.contains("CARGO_MANIFEST_DIR"), "{env}");
+
+    // The model saw the server's tools, described, under names every provider accepts.
+    let offered = server.requests()[0].json()["tools"].clone();
+    let names: Vec<&str> = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["everything__echo", "everything__get-env"]);
+    let listed = tools.mcp().running("everything").await.unwrap();
+    let echo_tool = listed.tools.iter().find(|t| t.name == "echo").unwrap();
+    assert!(echo_tool.read_only, "the server marks echo read-only");
+    assert!(!echo_tool.description.is_empty());
+    assert!(
+        listed
+            .stderr_tail(10)
+            .iter()
+            .any(|l| l.contains("Starting default (STDIO) server")),
+        "its stderr is kept"
+    );
+
+    // Shared: a second run uses the same server process.
+    let before = processes_tagged(tag);
+    assert_eq!(before.len(), 2, "the shim and the server: {before:?}");
+    server.push(Behavior::text(&[], 0).with_calls(
+        vec![ScriptedCall::new(
+            "e2",
+            "everything__echo",
+            json!({"message": "again"}),
+        )],
+        0,
+    ));
+    server.push(Behavior::text(&["ok"], 0));
+    let (_, mut sub) = start(&engine, step("\"everything\""), "x");
+    let events = collect(&mut sub).await;
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCompleted { .. }
+    ));
+    assert_eq!(
+        processes_tagged(tag),
+        before,
+        "the same server served both runs"
+    );
+    let all = server.requests()[2].json()["tools"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(all > 5, "a bare server name enables all its tools ({all})");
+
+    engine.shutdown(CancelReason::AppExit).await;
+    assert_eq!(
+        processes_tagged(tag),
+        Vec::<u32>::new(),
+        "no process left after quit"
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_mid_call_reaches_the_server_and_ends_the_call() {
+    let log = scratch("cancel");
+    let tag = "stepwise-mcp-test-cancel";
+    let server = TestServer::start().await.unwrap();
+    server.push(Behavior::text(&["Working. "], 0).with_calls(
+        vec![ScriptedCall::new(
+            "long",
+            "everything__trigger-long-running-operation",
+            json!({"duration": 30, "steps": 30}),
+        )],
+        0,
+    ));
+    let engine = engine_with(&server, tools_for(tag, &log));
+    let (id, mut sub) = start(&engine, step("\"everything\""), "x");
+    let mut events = Vec::new();
+    while let Some(e) = sub.next().await {
+        let started = matches!(e.kind, EventKind::ToolCallStarted { .. });
+        events.push(e);
+        if started {
+            break;
+        }
+    }
+    // The call has reached the server.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !logged(&log)
+        .iter()
+        .any(|(d, _, m)| d == "in" && m["method"] == "tools/call")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the call never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cancelled_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0;
+    assert!(engine.cancel(id, CancelReason::User));
+    events.extend(collect(&mut sub).await);
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCancelled { .. }
+    ));
+
+    // The server received `notifications/cancelled` for the call's request id, and never
+    // answered it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (call_id, received) = loop {
+        let messages = logged(&log);
+        let call = messages
+            .iter()
+            .find(|(d, _, m)| d == "in" && m["method"] == "tools/call")
+            .map(|(_, _, m)| m["id"].clone())
+            .unwrap();
+        if let Some((_, t, _)) = messages.iter().find(|(d, _, m)| {
+            d == "in"
+                && m["method"] == "notifications/cancelled"
+                && m["params"]["requestId"] == call
+        }) {
+            break (call, *t);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no notifications/cancelled reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(received >= cancelled_at - 1.0, "after the cancel");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !logged(&log)
+            .iter()
+            .any(|(d, _, m)| d == "out" && m["id"] == call_id && m.get("result").is_some()),
+        "the cancelled call got no answer"
+    );
+    engine.shutdown(CancelReason::AppExit).await;
+    assert!(processes_tagged(tag).is_empty());
+}
+
+#[tokio::test]
+async fn a_server_that_dies_mid_call_fails_the_step_with_its_last_words() {
+    let log = scratch("killed");
+    let tag = "stepwise-mcp-test-killed";
+    let server = TestServer::start().await.unwrap();
+    server.push(Behavior::text(&[], 0).with_calls(
+        vec![ScriptedCall::new(
+            "long",
+            "everything__trigger-long-running-operation",
+            json!({"duration": 30, "steps": 30}),
+        )],
+        0,
+    ));
+    let tools = tools_for(tag, &log);
+    let engine = engine_with(&server, tools.clone());
+    let (_, mut sub) = start(&engine, step("\"everything\""), "x");
+    let mut events = Vec::new();
+    while let Some(e) = sub.next().await {
+        let started = matches!(e.kind, EventKind::ToolCallStarted { .. });
+        events.push(e);
+        if started {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let group = tools
+        .mcp()
+        .running("everything")
+        .await
+        .unwrap()
+        .process_group()
+        .unwrap();
+    std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .status()
+        .unwrap();
+    events.extend(collect(&mut sub).await);
+    let EventKind::RunFailed { error, message, .. } = assert_well_formed(&events) else {
+        panic!("{:?}", events.last())
+    };
+    assert_eq!(*error, ErrorKind::Tool);
+    assert!(message.contains("stopped while"), "{message}");
+    assert!(
+        message.contains("Starting default (STDIO) server"),
+        "{message}"
+    );
+    engine.shutdown(CancelReason::AppExit).await;
+    assert!(processes_tagged(tag).is_empty());
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_start_fails_the_step_and_says_why() {
+    let server = TestServer::start().await.unwrap();
+    let tools = Tools::with_mcp(
+        ToolSettings::default(),
+        BTreeMap::from([(
+            "broken".to_string(),
+            McpServerSettings {
+                command: Some("node".into()),
+                args: vec![
+                    "-e".into(),
+                    "console.error('no config file'); process.exit(3)".into(),
+                ],
+                ..McpServerSettings::default()
+            },
+        )]),
+    );
+    let engine = engine_with(&server, tools);
+    let (_, mut sub) = start(&engine, step("\"broken\""), "x");
+    let events = collect(&mut sub).await;
+    let EventKind::RunFailed { error, message, .. } = assert_well_formed(&events) else {
+        panic!("{:?}", events.last())
+    };
+    assert_eq!(*error, ErrorKind::Tool);
+    assert!(message.contains("“broken” did not start"), "{message}");
+    assert!(message.contains("no config file"), "{message}");
+    assert_eq!(server.request_count(), 0, "no model was asked");
+
+    let (_, mut sub) = start(&engine, step("\"nowhere\""), "x");
+    let events = collect(&mut sub).await;
+    let EventKind::RunFailed { message, .. } = assert_well_formed(&events) else {
+        panic!()
+    };
+    assert!(
+        message.contains("no MCP server “nowhere” in Settings"),
+        "{message}"
+    );
+}

@@ -19,6 +19,10 @@ fn main() {
         "set_api_key",
         "clear_api_key",
         "test_connection",
+        "get_tools_settings",
+        "save_tools_settings",
+        "inspect_mcp_server",
+        "answer_tool_call",
     ];
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

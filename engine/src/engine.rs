@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::event::{CancelReason, EventKind, RunId};
+use crate::event::{ApprovalAnswer, CancelReason, EventKind, RunId};
 use crate::model_ref::ModelRef;
 use crate::provider::Providers;
 use crate::run::steps::{RunContext, outline};
@@ -171,6 +171,11 @@ impl Engine {
         config.max_step_output = max_step_output;
     }
 
+    /// The tools runs started now would get (their MCP servers included).
+    pub fn tools(&self) -> Tools {
+        self.config().tools
+    }
+
     fn run(&self, id: RunId) -> Option<Arc<RunState>> {
         self.runs().by_id.get(&id).cloned()
     }
@@ -258,6 +263,18 @@ impl Engine {
     /// more text is emitted and `RunCancelled` follows as the run's last event.
     pub fn cancel(&self, id: RunId, reason: CancelReason) -> bool {
         self.run(id).is_some_and(|run| run.cancel(reason))
+    }
+
+    /// Answers a tool call that waits for the person. Returns the tool's name as Settings
+    /// list it (`fetch_page`, `SERVER.TOOL`) when a call was waiting, `None` otherwise (an
+    /// unknown run or call, or one already answered or stopped).
+    pub fn answer_tool_call(
+        &self,
+        id: RunId,
+        call_id: &str,
+        answer: ApprovalAnswer,
+    ) -> Option<String> {
+        self.run(id)?.answer(call_id, answer)
     }
 
     /// The run's state now (status, every step's status and text so far, last seq).

@@ -26,7 +26,9 @@ pub mod tool;
 pub mod workflow;
 
 pub use engine::{Engine, EngineConfig, StartError, StartRun};
-pub use event::{CancelReason, ErrorKind, EventKind, RunEvent, RunId, StepInfo, Usage};
+pub use event::{
+    ApprovalAnswer, CancelReason, ErrorKind, EventKind, RunEvent, RunId, StepInfo, Usage,
+};
 pub use model_ref::{ModelRef, ModelRefError, ProviderKind};
 pub use run::Subscription;
 pub use sink::RunSink;

@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{
-    CancelReason, ErrorKind, EventKind, RunEvent, RunId, SkipReason, StepInfo, Usage,
+    ApprovalAnswer, CancelReason, ErrorKind, EventKind, RunEvent, RunId, SkipReason, StepInfo,
+    Usage,
 };
 use crate::status::{RunStatus, StepStatus};
 use crate::workflow::StepKindName;
@@ -76,6 +77,8 @@ pub struct ToolCallView {
     pub status: ToolCallStatus,
     pub preview: Option<String>,
     pub result: Option<String>,
+    /// The person's answer, for a call that asked.
+    pub approval: Option<ApprovalAnswer>,
     #[specta(type = Option<u32>)]
     pub started_at_ms: Option<u64>,
     #[specta(type = Option<u32>)]
@@ -85,6 +88,8 @@ pub struct ToolCallView {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolCallStatus {
+    /// It waits for the person to allow it.
+    Waiting,
     Running,
     /// It answered.
     Done,
@@ -176,6 +181,23 @@ impl RunSnapshot {
 
     fn step_mut(&mut self, path: &str) -> Option<&mut StepSnapshot> {
         self.steps.iter_mut().rev().find(|s| s.path == path)
+    }
+
+    fn tool_call_mut(&mut self, path: &str, call_id: &str) -> Option<&mut ToolCallView> {
+        self.step_mut(path)?
+            .tool_calls
+            .iter_mut()
+            .find(|c| c.call_id == call_id)
+    }
+
+    /// The tool calls waiting for the person, with their steps' paths.
+    pub fn waiting_calls(&self) -> impl Iterator<Item = (&str, &ToolCallView)> {
+        self.steps.iter().flat_map(|s| {
+            s.tool_calls
+                .iter()
+                .filter(|c| c.status == ToolCallStatus::Waiting)
+                .map(move |c| (s.path.as_str(), c))
+        })
     }
 
     /// Where the step with this path is in `steps` (stable: the list only grows).
@@ -317,6 +339,7 @@ impl RunSnapshot {
                         status: ToolCallStatus::Running,
                         preview: None,
                         result: None,
+                        approval: None,
                         started_at_ms: Some(now),
                         duration_ms: None,
                     });
@@ -342,6 +365,22 @@ impl RunSnapshot {
                     c.preview = Some(preview.clone());
                     c.result = Some(result.clone());
                     c.duration_ms = Some(*duration_ms);
+                }
+            }
+            EventKind::ToolApprovalRequested { path, call_id } => {
+                if let Some(c) = self.tool_call_mut(path, call_id) {
+                    c.status = ToolCallStatus::Waiting;
+                }
+            }
+            EventKind::ToolApprovalAnswered {
+                path,
+                call_id,
+                answer,
+            } => {
+                if let Some(c) = self.tool_call_mut(path, call_id) {
+                    // A denied call ends with its ToolCallFinished (the model is told).
+                    c.status = ToolCallStatus::Running;
+                    c.approval = Some(*answer);
                 }
             }
             EventKind::RunCompleted { output, .. } => {
@@ -438,7 +477,7 @@ impl StepSnapshot {
     /// A step that ends stops the tool calls it was making.
     fn stop_tool_calls(&mut self, now_ms: u64) {
         for c in &mut self.tool_calls {
-            if c.status == ToolCallStatus::Running {
+            if matches!(c.status, ToolCallStatus::Running | ToolCallStatus::Waiting) {
                 c.status = ToolCallStatus::Cancelled;
                 c.duration_ms = c.started_at_ms.map(|t| now_ms.saturating_sub(t));
             }

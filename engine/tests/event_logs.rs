@@ -112,6 +112,8 @@ fn the_logs_cover_every_event_and_step_kind() {
         "RouteChosen",
         "ToolCallStarted",
         "ToolCallFinished",
+        "ToolApprovalRequested",
+        "ToolApprovalAnswered",
         "RunCompleted",
         "RunCancelled",
         "RunFailed",
@@ -362,6 +364,84 @@ async fn record_the_event_logs() {
         })
         .collect();
     write("tool-call-cancelled", normalized(events, 19));
+
+    // A tool step: no model, its arguments filled in from the input.
+    server.set_page(
+        "/article",
+        Page::html("<main><h1>Tides</h1><p>Twice a day.</p></main>"),
+    );
+    let wf = workflow_of(
+        "name = \"Fetch\"\n[[steps]]\nname = \"Fetch\"\nkind = \"tool\"\ntool = \"fetch_page\"\n\
+         [steps.arguments]\nurl = \"{{input}}\"\n",
+    );
+    let (_, mut sub) = start(&engine, wf, &format!("{base}/article"));
+    let events: Vec<RunEvent> = collect(&mut sub)
+        .await
+        .iter()
+        .map(|e| {
+            let line = serde_json::to_string(e).unwrap();
+            serde_json::from_str(&line.replace(&base, "http://127.0.0.1:8080")).unwrap()
+        })
+        .collect();
+    write("tool-step", normalized(events, 21));
+
+    // A tool that asks first (Settings say `ask`): denied, then allowed; the model goes on.
+    let server = TestServer::start().await.unwrap();
+    server.set_page("/page", Page::html("<p>The page.</p>"));
+    let base = server.url();
+    let fetch = |id: &str| {
+        Behavior::text(&["Asking. "], 0).with_calls(
+            vec![ScriptedCall::new(
+                id,
+                "fetch_page",
+                json!({ "url": format!("{base}/page") }),
+            )],
+            0,
+        )
+    };
+    server.push(fetch("denied"));
+    server.push(fetch("allowed"));
+    server.push(Behavior::text(&["Read ", "it."], 0));
+    let engine = Engine::new(EngineConfig {
+        providers: stepwise_engine::provider::Providers::demo(DemoModel::new(DemoPace::INSTANT))
+            .with(
+                stepwise_engine::ProviderKind::OpenAi,
+                Arc::new(OpenAiProvider::new(
+                    server.openai_base(),
+                    None,
+                    HttpOptions::default(),
+                )),
+            ),
+        tools: Tools::new(ToolSettings {
+            allow_private_network: true,
+            ask: vec!["fetch_page".into()],
+            ..ToolSettings::default()
+        }),
+        ..EngineConfig::default()
+    });
+    let wf = workflow_of(
+        "name = \"Ask\"\n[[steps]]\nname = \"Read\"\ninstructions = \"r\"\nmodel = \"openai:m\"\ntools = [\"fetch_page\"]\n",
+    );
+    let (id, mut sub) = start(&engine, wf, "ask first");
+    let mut events = Vec::new();
+    let mut answers = vec![
+        stepwise_engine::ApprovalAnswer::Allow,
+        stepwise_engine::ApprovalAnswer::Deny,
+    ];
+    while let Some(e) = sub.next().await {
+        if let EventKind::ToolApprovalRequested { call_id, .. } = &e.kind {
+            engine.answer_tool_call(id, call_id, answers.pop().unwrap());
+        }
+        events.push(e);
+    }
+    let events: Vec<RunEvent> = events
+        .iter()
+        .map(|e| {
+            let line = serde_json::to_string(e).unwrap();
+            serde_json::from_str(&line.replace(&base, "http://127.0.0.1:8080")).unwrap()
+        })
+        .collect();
+    write("tool-call-approval", normalized(events, 20));
 
     // As the history keeps it: merged deltas (`first_seq`) and the texts restored on reading.
     let db = scratch_db("record-event-logs");

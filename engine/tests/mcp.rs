@@ -406,3 +406,159 @@ async fn a_server_that_cannot_start_fails_the_step_and_says_why() {
         "{message}"
     );
 }
+
+/// Follows a run, answering each approval request with the next of `answers`.
+async fn follow_answering(
+    engine: &Engine,
+    id: stepwise_engine::RunId,
+    sub: &mut stepwise_engine::Subscription,
+    mut answers: Vec<stepwise_engine::ApprovalAnswer>,
+) -> Vec<stepwise_engine::RunEvent> {
+    answers.reverse();
+    let mut events = Vec::new();
+    while let Some(e) = tokio::time::timeout(Duration::from_secs(20), sub.next())
+        .await
+        .expect("run hung")
+    {
+        if let EventKind::ToolApprovalRequested { call_id, .. } = &e.kind {
+            let answer = answers.pop().expect("an approval nobody expected");
+            assert!(engine.answer_tool_call(id, call_id, answer).is_some());
+        }
+        events.push(e);
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_tool_that_changes_things_asks_first_deny_allow_always() {
+    use stepwise_engine::ApprovalAnswer::{AllowAlways, Deny};
+    let log = scratch("approve");
+    let tag = "stepwise-mcp-test-approve";
+    let server = TestServer::start().await.unwrap();
+    let toggle = |id: &str| {
+        Behavior::text(&[], 0).with_calls(
+            vec![ScriptedCall::new(
+                id,
+                "everything__toggle-simulated-logging",
+                json!({}),
+            )],
+            0,
+        )
+    };
+    server.push(toggle("first"));
+    server.push(toggle("second"));
+    server.push(toggle("third"));
+    server.push(Behavior::text(&["Done."], 0));
+    let engine = engine_with(&server, tools_for(tag, &log));
+    let (id, mut sub) = start(
+        &engine,
+        step("\"everything.toggle-simulated-logging\""),
+        "x",
+    );
+    let events = follow_answering(&engine, id, &mut sub, vec![Deny, AllowAlways]).await;
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCompleted { .. }
+    ));
+    let asked: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ToolApprovalRequested { call_id, .. } => Some(call_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        ["first", "second"],
+        "allowed always: the third ran at once"
+    );
+    let outcome = |id: &str| {
+        events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::ToolCallFinished {
+                    call_id,
+                    ok,
+                    preview,
+                    ..
+                } if call_id == id => Some((*ok, preview.clone())),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        outcome("first"),
+        (false, "the person did not allow this call".to_string())
+    );
+    assert!(outcome("second").0 && outcome("third").0);
+    // The model was told of the denial; the server never saw the denied call.
+    let told = serde_json::to_string(&server.requests()[1].json()["messages"]).unwrap();
+    assert!(
+        told.contains("the person did not allow this call"),
+        "{told}"
+    );
+    let calls = logged(&log)
+        .iter()
+        .filter(|(d, _, m)| d == "in" && m["method"] == "tools/call")
+        .count();
+    assert_eq!(calls, 2);
+    let snapshot = engine.get(id).unwrap();
+    let approvals: Vec<_> = snapshot.steps[0]
+        .tool_calls
+        .iter()
+        .map(|c| c.approval)
+        .collect();
+    assert_eq!(approvals, [Some(Deny), Some(AllowAlways), None]);
+    engine.shutdown(CancelReason::AppExit).await;
+}
+
+#[tokio::test]
+async fn cancel_while_a_call_waits_for_approval() {
+    let log = scratch("approve-cancel");
+    let server = TestServer::start().await.unwrap();
+    server.push(Behavior::text(&["Asking. "], 0).with_calls(
+        vec![ScriptedCall::new(
+            "wait",
+            "everything__toggle-simulated-logging",
+            json!({}),
+        )],
+        0,
+    ));
+    let engine = engine_with(&server, tools_for("stepwise-mcp-test-approve-cancel", &log));
+    let (id, mut sub) = start(&engine, step("\"everything\""), "x");
+    let mut events = Vec::new();
+    while let Some(e) = sub.next().await {
+        let asked = matches!(e.kind, EventKind::ToolApprovalRequested { .. });
+        events.push(e);
+        if asked {
+            break;
+        }
+    }
+    assert_eq!(
+        engine.get(id).unwrap().steps[0].tool_calls[0].status,
+        stepwise_engine::ToolCallStatus::Waiting
+    );
+    assert!(engine.cancel(id, CancelReason::User));
+    events.extend(collect(&mut sub).await);
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCancelled { .. }
+    ));
+    let snapshot = engine.get(id).unwrap();
+    assert_eq!(
+        snapshot.steps[0].tool_calls[0].status,
+        stepwise_engine::ToolCallStatus::Cancelled
+    );
+    assert_eq!(
+        engine.answer_tool_call(id, "wait", stepwise_engine::ApprovalAnswer::Allow),
+        None,
+        "a stopped call takes no answer"
+    );
+    assert!(
+        !logged(&log)
+            .iter()
+            .any(|(d, _, m)| d == "in" && m["method"] == "tools/call"),
+        "the call never ran"
+    );
+    engine.shutdown(CancelReason::AppExit).await;
+}

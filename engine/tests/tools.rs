@@ -67,7 +67,7 @@ fn local_tools(server: &TestServer) -> ToolSettings {
     ToolSettings {
         web_search_url: format!("{}/html/", server.url()),
         allow_private_network: true,
-        timeout_secs: 60,
+        ..ToolSettings::default()
     }
 }
 
@@ -562,4 +562,108 @@ async fn the_demo_model_searches_offline_and_the_history_keeps_the_call() {
         call.at,
         "Let me look up tidal energy first.\n\n".chars().count() as u32
     );
+}
+
+#[tokio::test]
+async fn a_tool_step_runs_its_tool_with_filled_in_arguments_and_no_model() {
+    let server = TestServer::start().await.unwrap();
+    server.set_page("/article", Page::html(ARTICLE));
+    server.push(Behavior::text(&["Summed up."], 0));
+    let engine = engine_for(&server, local_tools(&server));
+    let wf = workflow_of(
+        "name = \"Read then write\"\n\
+         [[steps]]\nname = \"Fetch\"\nkind = \"tool\"\ntool = \"fetch_page\"\n\
+         [steps.arguments]\nurl = \"{{input}}\"\n\
+         [[steps]]\nname = \"Sum up\"\ninstructions = \"Sum up: {{steps.fetch.output}}\"\nmodel = \"openai:test\"\n",
+    );
+    let (_, mut sub) = start(&engine, wf, &format!("{}/article", server.url()));
+    let events = collect(&mut sub).await;
+    assert!(
+        matches!(assert_well_formed(&events), EventKind::RunCompleted { .. }),
+        "{:?}",
+        events.last()
+    );
+    let fetched = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::StepCompleted { path, output, .. } if path == "fetch" => {
+                Some(output.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert!(fetched.contains("Tides rise twice a day"), "{fetched}");
+    let started = tool_events(&events);
+    let EventKind::ToolCallStarted { arguments, .. } = started[0] else {
+        panic!()
+    };
+    assert!(arguments.contains("/article"), "{arguments}");
+    // Only the second step asked a model, with the page's text in its instructions.
+    let requests: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .collect();
+    assert_eq!(requests.len(), 1);
+    let system = requests[0].json()["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(system.contains("Tides rise twice a day"), "{system}");
+
+    // A tool that answers with an error fails the step: there is no model to tell.
+    let (_, mut sub) = start(
+        &engine,
+        workflow_of(
+            "name = \"Missing\"\n[[steps]]\nname = \"Fetch\"\nkind = \"tool\"\ntool = \"fetch_page\"\n\
+             [steps.arguments]\nurl = \"{{input}}\"\n",
+        ),
+        &format!("{}/nothing-here", server.url()),
+    );
+    let events = collect(&mut sub).await;
+    let EventKind::RunFailed { error, message, .. } = assert_well_formed(&events) else {
+        panic!()
+    };
+    assert_eq!(*error, ErrorKind::Tool);
+    assert!(message.contains("404"), "{message}");
+}
+
+#[test]
+fn tool_steps_and_tool_lists_are_checked_with_their_lines() {
+    let err = |toml: &str| {
+        stepwise_engine::workflow::parse(toml, Some("t.toml"))
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("name = \"W\"\n[[steps]]\nname = \"T\"\nkind = \"tool\"\n");
+    assert!(e.contains("needs `tool`"), "{e}");
+    let e = err("name = \"W\"\n[[steps]]\nname = \"T\"\nkind = \"tool\"\ntool = \"everything\"\n");
+    assert!(e.contains("is not one tool"), "{e}");
+    let e = err(
+        "name = \"W\"\n[[steps]]\nname = \"T\"\nkind = \"tool\"\ntool = \"fetch_page\"\ninstructions = \"x\"\n",
+    );
+    assert!(
+        e.contains("`instructions` is not used by tool steps"),
+        "{e}"
+    );
+    let e = err(
+        "name = \"W\"\n[[steps]]\nname = \"A\"\ninstructions = \"x\"\ntools = [\"web search\"]\n",
+    );
+    assert!(e.contains("line 5") && e.contains("is not a tool"), "{e}");
+    let e = err(
+        "name = \"W\"\n[[steps]]\nname = \"A\"\ninstructions = \"x\"\ntools = [\"fetch_page\", \"fetch_page\"]\n",
+    );
+    assert!(e.contains("listed twice"), "{e}");
+    let e = err(
+        "name = \"W\"\n[[steps]]\nname = \"T\"\nkind = \"tool\"\ntool = \"fetch_page\"\n\
+         [steps.arguments]\nurl = \"{{steps.later.output}}\"\n[[steps]]\nname = \"Later\"\ninstructions = \"x\"\n",
+    );
+    assert!(e.contains("arguments") && e.contains("later"), "{e}");
+    // A server's tool by name, and a whole server for an agent, are fine in a file.
+    stepwise_engine::workflow::parse(
+        "name = \"W\"\n[[steps]]\nname = \"A\"\ninstructions = \"x\"\ntools = [\"everything\", \"files.read_file\"]\n\
+         [[steps]]\nname = \"T\"\nkind = \"tool\"\ntool = \"everything.echo\"\n[steps.arguments]\nmessage = \"hi\"\n",
+        None,
+    )
+    .unwrap();
 }

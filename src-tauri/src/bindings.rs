@@ -3,7 +3,7 @@
 use tauri::Runtime;
 
 use crate::bridge::RunUpdate;
-use crate::commands::{runs, settings, workflows};
+use crate::commands::{runs, settings, tools, workflows};
 
 /// Commands and events, for any runtime (the app's, or Tauri's mock runtime in tests).
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
@@ -25,6 +25,10 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             settings::set_api_key,
             settings::clear_api_key,
             settings::test_connection,
+            tools::get_tools_settings,
+            tools::save_tools_settings,
+            tools::inspect_mcp_server,
+            tools::answer_tool_call,
         ])
         .events(tauri_specta::collect_events![RunUpdate])
 }

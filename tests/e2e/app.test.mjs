@@ -472,7 +472,7 @@ test("tools in the real window: the first run's search, kept in history; Cancel 
     await waitFor(async () => (await server.control("GET", "requests")).some((r) => r.path === "/slow"), "the page requested");
     await click(browser, "Cancel");
     await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "Cancelled");
-    assert.match(await toolLine(), /… Cancelled$/);
+    assert.match(await toolLine(), /Reading http:\/\/127\.0\.0\.1:\d+\/slow … Cancelled\b/);
     await waitFor(async () => (await server.control("GET", "requests")).find((r) => r.path === "/slow")?.disconnected === true,
       "the page's connection closed", 5_000);
     await shot(browser, "14-tool-cancelled");
@@ -480,4 +480,54 @@ test("tools in the real window: the first run's search, kept in history; Cancel 
     await app.close();
     server.stop();
   }
+});
+
+/** Live processes whose command line has `tag` (zombies aside). */
+function processesTagged(tag) {
+  return fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((pid) => {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      return cmd.includes(tag) && !/\)\s+Z/.test(stat);
+    } catch {
+      return false;
+    }
+  });
+}
+
+test("an MCP tool asks first in the real window; Allow runs it; quitting leaves no server process", async () => {
+  const server = await startServer();
+  const root = freshRoot("mcp");
+  const tag = `stepwise-e2e-mcp-${process.pid}`;
+  const dir = path.join(root, "data/org.stepwise.desktop/workflows");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "use-a-server.toml"),
+    'name = "Use a server"\ndescription = "A model calls an MCP tool"\n\n[[steps]]\nname = "Act"\ninstructions = "Act."\nmodel = "openai:test-model"\ntools = ["everything.toggle-simulated-logging"]\n');
+  fs.mkdirSync(path.join(root, "config/stepwise"), { recursive: true });
+  const shim = path.join(ROOT, "tests/mcp/logged-server.mjs");
+  fs.writeFileSync(path.join(root, "config/stepwise/settings.toml"),
+    `[openai]\nbase_url = "${server.url}/v1"\n[mcp.everything]\ncommand = "node"\nargs = [${JSON.stringify(shim)}, "${tag}"]\n`);
+  await server.control("POST", "behaviors", [
+    behavior({ tokens: ["Toggling. "], numbered: 0, tool_calls: [{ id: "t1", name: "everything__toggle-simulated-logging", arguments: "{}" }] }),
+    behavior({ tokens: ["Done."], numbered: 0 }),
+  ]);
+  const app = await launch(root);
+  const { browser } = app;
+  try {
+    await choose(browser, "Use a server");
+    await click(browser, "Run");
+    const panel = await browser.$('//*[@role="group"][starts-with(@aria-label,"Waiting for you")]');
+    await panel.waitForExist({ timeout: 30_000 });
+    await waitFor(async () => (await statusText(browser)).startsWith("Waiting for you: allow everything"), "the run waits for the person");
+    await shot(browser, "15-mcp-approval");
+    await click(browser, "Allow");
+    await waitFor(async () => (await statusText(browser)).startsWith("Completed"), "Completed after Allow");
+    const line = await (await browser.$(".tool-call")).getText();
+    assert.match(line, /everything · .*… .*\d\.\d s/);
+    assert.equal(processesTagged(tag).length, 2, "the shim and the server run while the app does");
+  } finally {
+    await app.close();
+    server.stop();
+  }
+  await waitFor(async () => processesTagged(tag).length === 0, "no server process left after quitting", 10_000);
 });

@@ -41,6 +41,16 @@ export const commands = {
 	clearApiKey: (provider: ProviderKind) => typedError<null, AppError_Serialize>(__TAURI_INVOKE("clear_api_key", { provider })),
 	/**  Asks the provider for a one-word answer and reports, in plain words, whether it came. */
 	testConnection: (provider: ProviderKind) => typedError<ConnectionReport_Serialize, AppError_Serialize>(__TAURI_INVOKE("test_connection", { provider })),
+	getToolsSettings: () => typedError<ToolsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("get_tools_settings")),
+	saveToolsSettings: (update: ToolsView_Deserialize) => typedError<ToolsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("save_tools_settings", { update })),
+	/**  Starts the server if it is not running and lists its tools, or says why it did not start. */
+	inspectMcpServer: (name: string) => typedError<McpServerReport_Serialize, AppError_Serialize>(__TAURI_INVOKE("inspect_mcp_server", { name })),
+	/**
+	 *  The person's answer to a tool call that asked first. True when a call was waiting for it.
+	 *  "Allow always" is saved in Settings (`[tools] allow`), so the tool runs without asking in
+	 *  later runs too.
+	 */
+	answerToolCall: (runId: string, callId: string, answer: ApprovalAnswer) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("answer_tool_call", { runId, callId, answer })),
 };
 
 /** Events */
@@ -67,6 +77,17 @@ export type AppError_Serialize =
 /**  A bug in Stepwise (a background task failed); the message says what. */
 { kind: "internal"; detail: string };
 
+/**  What a person said to a tool call that asked first. */
+export type ApprovalAnswer = "allow" | 
+/**  Allow this call, and this tool from now on without asking. */
+"allow_always" | "deny";
+
+/**
+ *  What a tool step's argument may be, as TypeScript sees it (the Rust side keeps JSON values;
+ *  this names their shape with numbers as plain numbers).
+ */
+export type ArgumentValue = string | number | null | boolean | ArgumentValue[] | { [key in string]: ArgumentValue };
+
 export type CancelReason = 
 /**  The user asked (Cancel button, Esc, Ctrl-C, `--cancel-after-ms`). */
 "user" | 
@@ -87,6 +108,11 @@ export type ConnectionReport_Serialize = {
 	/**  What happened, in words for a person. */
 	message: string,
 	latency_ms: number | null,
+};
+
+export type EnvVar = {
+	name: string,
+	value: string,
 };
 
 /**  Why a run failed, coarse enough for the UI to say what to do next. */
@@ -141,7 +167,11 @@ at: number } |
  *  A tool call ended: its answer went back to the model. `preview` is a few words for a
  *  person ("8 results", or what went wrong); `result` the start of the answer (≤ 2 kB).
  */
-{ type: "ToolCallFinished"; path: string; call_id: string; ok: boolean; preview: string; result: string; duration_ms: number } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
+{ type: "ToolCallFinished"; path: string; call_id: string; ok: boolean; preview: string; result: string; duration_ms: number } | 
+/**  A tool call waits for the person's yes or no before it runs. */
+{ type: "ToolApprovalRequested"; path: string; call_id: string } | 
+/**  The person answered; a denied call goes back to the model as the tool's answer. */
+{ type: "ToolApprovalAnswered"; path: string; call_id: string; answer: ApprovalAnswer } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
 /**
  *  Every step that was running (parallel branches, and the steps around them), with its
  *  text so far. Completed steps keep their outputs too.
@@ -193,7 +223,11 @@ at: number } |
  *  A tool call ended: its answer went back to the model. `preview` is a few words for a
  *  person ("8 results", or what went wrong); `result` the start of the answer (≤ 2 kB).
  */
-{ type: "ToolCallFinished"; path: string; call_id: string; ok: boolean; preview: string; result: string; duration_ms: number } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
+{ type: "ToolCallFinished"; path: string; call_id: string; ok: boolean; preview: string; result: string; duration_ms: number } | 
+/**  A tool call waits for the person's yes or no before it runs. */
+{ type: "ToolApprovalRequested"; path: string; call_id: string } | 
+/**  The person answered; a denied call goes back to the model as the tool's answer. */
+{ type: "ToolApprovalAnswered"; path: string; call_id: string; answer: ApprovalAnswer } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
 /**
  *  Every step that was running (parallel branches, and the steps around them), with its
  *  text so far. Completed steps keep their outputs too.
@@ -235,6 +269,70 @@ export type KeyStorage = "keychain" |
 export type LoopRounds = {
 	round: number,
 	max: number,
+};
+
+/**  A server started (or found running) and asked for its tools. */
+export type McpServerReport = McpServerReport_Serialize | McpServerReport_Deserialize;
+
+/**  A server started (or found running) and asked for its tools. */
+export type McpServerReport_Deserialize = {
+	ok: boolean,
+	/**  What went wrong, in words, when it did not start. */
+	message?: string | null,
+	tools: McpToolView_Deserialize[],
+	/**  The last lines it wrote to stderr. */
+	stderr: string[],
+};
+
+/**  A server started (or found running) and asked for its tools. */
+export type McpServerReport_Serialize = {
+	ok: boolean,
+	/**  What went wrong, in words, when it did not start. */
+	message: string | null,
+	tools: McpToolView_Serialize[],
+	/**  The last lines it wrote to stderr. */
+	stderr: string[],
+};
+
+/**  One MCP server as Settings edits it: a command (with arguments and environment) or a url. */
+export type McpServerView = McpServerView_Serialize | McpServerView_Deserialize;
+
+/**  One MCP server as Settings edits it: a command (with arguments and environment) or a url. */
+export type McpServerView_Deserialize = {
+	name: string,
+	command: string,
+	args: string[],
+	env: EnvVar[],
+	url: string,
+	/**  Empty: the tools' timeout. */
+	timeout_secs?: number | null,
+};
+
+/**  One MCP server as Settings edits it: a command (with arguments and environment) or a url. */
+export type McpServerView_Serialize = {
+	name: string,
+	command: string,
+	args: string[],
+	env: EnvVar[],
+	url: string,
+	/**  Empty: the tools' timeout. */
+	timeout_secs: number | null,
+};
+
+export type McpToolView = McpToolView_Serialize | McpToolView_Deserialize;
+
+export type McpToolView_Deserialize = {
+	name: string,
+	title?: string | null,
+	description: string,
+	read_only: boolean,
+};
+
+export type McpToolView_Serialize = {
+	name: string,
+	title: string | null,
+	description: string,
+	read_only: boolean,
 };
 
 /**  What a step's failure does to the run. A cancel ignores it: a cancel always stops the run. */
@@ -587,6 +685,10 @@ export type StepDraft_Deserialize = {
 	/**  An agent's tools, by name. */
 	tools?: string[],
 	max_tool_rounds?: number | null,
+	/**  A tool step's tool: `fetch_page`, `SERVER.TOOL`. */
+	tool?: string,
+	/**  A tool step's arguments. */
+	arguments?: { [key in string]: ArgumentValue },
 	/**  A condition's test. */
 	if?: string,
 	/**  A loop's test, checked after each round. */
@@ -614,6 +716,10 @@ export type StepDraft_Serialize = {
 	/**  An agent's tools, by name. */
 	tools?: string[],
 	max_tool_rounds?: number,
+	/**  A tool step's tool: `fetch_page`, `SERVER.TOOL`. */
+	tool?: string,
+	/**  A tool step's arguments. */
+	arguments?: { [key in string]: ArgumentValue },
 	/**  A condition's test. */
 	if?: string,
 	/**  A loop's test, checked after each round. */
@@ -665,7 +771,7 @@ export type StepInfo_Serialize = {
 };
 
 /**  The kinds of step, as files and events name them. */
-export type StepKindName = "agent" | "parallel" | "loop" | "condition" | "router" | "group";
+export type StepKindName = "agent" | "parallel" | "loop" | "condition" | "router" | "group" | "tool";
 
 /**
  *  One step as far as the run has got: the outline's steps from the start, others (a loop's
@@ -769,7 +875,9 @@ export type Template_Serialize = {
 	workflow: WorkflowDraft_Serialize,
 };
 
-export type ToolCallStatus = "running" | 
+export type ToolCallStatus = 
+/**  It waits for the person to allow it. */
+"waiting" | "running" | 
 /**  It answered. */
 "done" | 
 /**  It went wrong (the model was told so). */
@@ -791,6 +899,8 @@ export type ToolCallView_Deserialize = {
 	status: ToolCallStatus,
 	preview?: string | null,
 	result?: string | null,
+	/**  The person's answer, for a call that asked. */
+	approval?: ApprovalAnswer | null,
 	started_at_ms?: number | null,
 	duration_ms?: number | null,
 };
@@ -806,8 +916,26 @@ export type ToolCallView_Serialize = {
 	status: ToolCallStatus,
 	preview: string | null,
 	result: string | null,
+	/**  The person's answer, for a call that asked. */
+	approval: ApprovalAnswer | null,
 	started_at_ms: number | null,
 	duration_ms: number | null,
+};
+
+export type ToolsView = ToolsView_Serialize | ToolsView_Deserialize;
+
+export type ToolsView_Deserialize = {
+	web_search_url: string,
+	allow_private_network: boolean,
+	timeout_secs: number,
+	servers: McpServerView_Deserialize[],
+};
+
+export type ToolsView_Serialize = {
+	web_search_url: string,
+	allow_private_network: boolean,
+	timeout_secs: number,
+	servers: McpServerView_Serialize[],
 };
 
 /**  Token counts when the provider reports them. */

@@ -121,6 +121,14 @@ pub enum EventKind {
         #[specta(type = u32)]
         duration_ms: u64,
     },
+    /// A tool call waits for the person's yes or no before it runs.
+    ToolApprovalRequested { path: String, call_id: String },
+    /// The person answered; a denied call goes back to the model as the tool's answer.
+    ToolApprovalAnswered {
+        path: String,
+        call_id: String,
+        answer: ApprovalAnswer,
+    },
     RunCompleted {
         output: String,
         #[specta(type = u32)]
@@ -143,6 +151,16 @@ pub enum EventKind {
         #[specta(type = u32)]
         duration_ms: u64,
     },
+}
+
+/// What a person said to a tool call that asked first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalAnswer {
+    Allow,
+    /// Allow this call, and this tool from now on without asking.
+    AllowAlways,
+    Deny,
 }
 
 /// A running step's text at a cancel.
@@ -183,6 +201,8 @@ impl EventKind {
             EventKind::RouteChosen { .. } => "RouteChosen",
             EventKind::ToolCallStarted { .. } => "ToolCallStarted",
             EventKind::ToolCallFinished { .. } => "ToolCallFinished",
+            EventKind::ToolApprovalRequested { .. } => "ToolApprovalRequested",
+            EventKind::ToolApprovalAnswered { .. } => "ToolApprovalAnswered",
             EventKind::RunCompleted { .. } => "RunCompleted",
             EventKind::RunCancelled { .. } => "RunCancelled",
             EventKind::RunFailed { .. } => "RunFailed",
@@ -210,7 +230,9 @@ impl EventKind {
             | EventKind::LoopRoundStarted { path, .. }
             | EventKind::RouteChosen { path, .. }
             | EventKind::ToolCallStarted { path, .. }
-            | EventKind::ToolCallFinished { path, .. } => Some(path),
+            | EventKind::ToolCallFinished { path, .. }
+            | EventKind::ToolApprovalRequested { path, .. }
+            | EventKind::ToolApprovalAnswered { path, .. } => Some(path),
             EventKind::RunFailed { path, .. } => path.as_deref(),
             _ => None,
         }

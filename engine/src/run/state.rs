@@ -8,16 +8,18 @@
 //! - **terminal last**: [`RunState::finish`] emits the one terminal event and closes every
 //!   subscription; nothing is emitted after it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Subscription;
 use crate::event::{
-    CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, PartialStep, RunEvent, RunId,
+    ApprovalAnswer, CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, PartialStep, RunEvent,
+    RunId,
 };
 use crate::sink::RunSink;
 use crate::snapshot::{RunError, RunSnapshot};
@@ -40,6 +42,8 @@ pub(crate) struct RunState {
     started: Instant,
     inner: Mutex<Inner>,
     finished: watch::Sender<bool>,
+    /// Tool calls waiting for the person: their answer's channel and the tool's policy name.
+    approvals: Mutex<HashMap<String, (oneshot::Sender<ApprovalAnswer>, String)>>,
 }
 
 /// Where events go besides subscribers; kept beside them under the lock so both see one order.
@@ -68,7 +72,28 @@ impl RunState {
                 finished: false,
             }),
             finished: watch::Sender::new(false),
+            approvals: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Registers a call that waits for the person; the answer arrives on the receiver.
+    pub fn await_approval(&self, call_id: &str, tool: String) -> oneshot::Receiver<ApprovalAnswer> {
+        let (tx, rx) = oneshot::channel();
+        self.approvals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(call_id.to_string(), (tx, tool));
+        rx
+    }
+
+    /// Answers a waiting call; the tool's policy name if one was waiting (and still is).
+    pub fn answer(&self, call_id: &str, answer: ApprovalAnswer) -> Option<String> {
+        let (tx, tool) = self
+            .approvals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(call_id)?;
+        tx.send(answer).ok().map(|()| tool)
     }
 
     /// The lock is never held across an await and no code under it can panic halfway through an

@@ -80,6 +80,10 @@ pub trait Tool: Send + Sync + 'static {
     fn read_only(&self) -> bool {
         false
     }
+    /// How Settings name it in `allow` and `ask`: `fetch_page`, `SERVER.TOOL`.
+    fn policy_name(&self) -> String {
+        self.spec().name.clone()
+    }
 }
 
 /// A tool as a step holds it.

@@ -1,7 +1,8 @@
 //! Which tools exist and how a step gets its own: the built-in ones by name (MCP servers'
 //! tools join them here).
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,7 @@ use super::demo_search::DemoSearch;
 use super::fetch_page::FetchPage;
 use super::mcp::{McpServerSettings, McpServers, McpTool, valid_server_name};
 use super::web_search::WebSearch;
-use super::{SharedTool, ToolError, net_guard};
+use super::{SharedTool, Tool, ToolError, net_guard};
 use std::collections::BTreeMap;
 
 /// The built-in tools, by the name a step enables them with, and what they do in a few words.
@@ -36,6 +37,10 @@ pub struct ToolSettings {
     pub allow_private_network: bool,
     /// A tool call that takes longer is stopped, and the model told so.
     pub timeout_secs: u64,
+    /// Tools that run without asking (`fetch_page`, `SERVER.TOOL`): "Allow always" adds here.
+    pub allow: Vec<String>,
+    /// Tools that ask first even though they only read.
+    pub ask: Vec<String>,
 }
 
 impl Default for ToolSettings {
@@ -44,6 +49,8 @@ impl Default for ToolSettings {
             web_search_url: DEFAULT_WEB_SEARCH_URL.to_string(),
             allow_private_network: false,
             timeout_secs: 60,
+            allow: Vec::new(),
+            ask: Vec::new(),
         }
     }
 }
@@ -63,6 +70,8 @@ struct Inner {
     settings: ToolSettings,
     clients: OnceLock<Result<Clients, String>>,
     mcp: Arc<McpServers>,
+    /// Tools the person allowed "always" since these settings were made.
+    allowed_now: Mutex<HashSet<String>>,
 }
 
 /// The search client goes only where the settings say; the page client goes where a model says,
@@ -85,6 +94,7 @@ impl Tools {
                 settings,
                 clients: OnceLock::new(),
                 mcp: Arc::new(McpServers::new(mcp)),
+                allowed_now: Mutex::new(HashSet::new()),
             }),
         }
     }
@@ -103,6 +113,13 @@ impl Tools {
                     settings: self.inner.settings.clone(),
                     clients: OnceLock::new(),
                     mcp: old.inner.mcp.clone(),
+                    allowed_now: Mutex::new(
+                        old.inner
+                            .allowed_now
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .clone(),
+                    ),
                 }),
             }
         } else {
@@ -126,6 +143,33 @@ impl Tools {
     /// How long one call may take.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.inner.settings.timeout_secs.clamp(1, 24 * 3600))
+    }
+
+    /// Whether a call to `tool` waits for the person: tools that only read run at once, others
+    /// ask — unless Settings say otherwise (`allow`, `ask`) or the person said "allow always".
+    pub fn needs_approval(&self, tool: &dyn Tool) -> bool {
+        let name = tool.policy_name();
+        let listed = |list: &[String]| list.contains(&name);
+        if listed(&self.inner.settings.allow)
+            || self
+                .inner
+                .allowed_now
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&name)
+        {
+            return false;
+        }
+        listed(&self.inner.settings.ask) || !tool.read_only()
+    }
+
+    /// "Allow always": the tool runs without asking from now on (the app also saves it).
+    pub fn allow_from_now_on(&self, name: &str) {
+        self.inner
+            .allowed_now
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_string());
     }
 
     /// Whether a step may name `name` in its tools: a built-in tool, `SERVER` (all of an MCP

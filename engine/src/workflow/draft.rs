@@ -39,6 +39,13 @@ pub struct StepDraft {
     pub tools: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tool_rounds: Option<u32>,
+    /// A tool step's tool: `fetch_page`, `SERVER.TOOL`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tool: String,
+    /// A tool step's arguments.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    #[specta(type = std::collections::BTreeMap<String, ArgumentValue>)]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
     /// A condition's test.
     #[serde(rename = "if", skip_serializing_if = "String::is_empty")]
     pub if_test: String,
@@ -71,6 +78,18 @@ pub struct RouteDraft {
     pub name: String,
     pub description: String,
     pub steps: Vec<StepDraft>,
+}
+
+/// What a tool step's argument may be, as TypeScript sees it (the Rust side keeps JSON values;
+/// this names their shape with numbers as plain numbers).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(untagged)]
+pub enum ArgumentValue {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+    List(Vec<ArgumentValue>),
+    Table(std::collections::BTreeMap<String, ArgumentValue>),
 }
 
 fn is_agent(k: &StepKindName) -> bool {
@@ -129,6 +148,10 @@ impl From<&Step> for StepDraft {
                     (*max_tool_rounds != DEFAULT_MAX_TOOL_ROUNDS).then_some(*max_tool_rounds);
             }
             StepKind::Parallel { steps } | StepKind::Group { steps } => d.steps = drafts(steps),
+            StepKind::Tool { tool, arguments } => {
+                d.tool.clone_from(tool);
+                d.arguments.clone_from(arguments);
+            }
             StepKind::Loop {
                 steps,
                 until,

@@ -85,6 +85,12 @@ pub enum StepKind {
     },
     /// A named sequence.
     Group { steps: Vec<Step> },
+    /// One tool call with the arguments the file gives (string values may cite `{{input}}` and
+    /// `{{steps.ID.output}}`), no model: its answer is the step's output.
+    Tool {
+        tool: String,
+        arguments: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -120,16 +126,18 @@ pub enum StepKindName {
     Condition,
     Router,
     Group,
+    Tool,
 }
 
 impl StepKindName {
-    pub const ALL: [StepKindName; 6] = [
+    pub const ALL: [StepKindName; 7] = [
         StepKindName::Agent,
         StepKindName::Parallel,
         StepKindName::Loop,
         StepKindName::Condition,
         StepKindName::Router,
         StepKindName::Group,
+        StepKindName::Tool,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +148,7 @@ impl StepKindName {
             StepKindName::Condition => "condition",
             StepKindName::Router => "router",
             StepKindName::Group => "group",
+            StepKindName::Tool => "tool",
         }
     }
 }
@@ -153,6 +162,7 @@ impl Step {
             StepKind::Condition { .. } => StepKindName::Condition,
             StepKind::Router { .. } => StepKindName::Router,
             StepKind::Group { .. } => StepKindName::Group,
+            StepKind::Tool { .. } => StepKindName::Tool,
         }
     }
 
@@ -172,7 +182,7 @@ impl Step {
     /// The step's direct children, every branch and route included, in file order.
     pub fn children(&self) -> Vec<&Step> {
         match &self.kind {
-            StepKind::Agent { .. } => Vec::new(),
+            StepKind::Agent { .. } | StepKind::Tool { .. } => Vec::new(),
             StepKind::Parallel { steps }
             | StepKind::Loop { steps, .. }
             | StepKind::Group { steps } => steps.iter().collect(),
@@ -204,6 +214,7 @@ impl Workflow {
             for step in steps {
                 match &mut step.kind {
                     StepKind::Agent { model: m, .. } => *m = Some(model.clone()),
+                    StepKind::Tool { .. } => {}
                     StepKind::Router {
                         model: m, routes, ..
                     } => {

@@ -47,6 +47,8 @@ struct RawStep {
     model: Option<Spanned<String>>,
     tools: Option<Spanned<Vec<String>>>,
     max_tool_rounds: Option<Spanned<i64>>,
+    tool: Option<Spanned<String>>,
+    arguments: Option<Spanned<toml::Table>>,
     #[serde(rename = "if")]
     if_test: Option<Spanned<String>>,
     until: Option<Spanned<String>>,
@@ -85,6 +87,8 @@ pub(super) struct DraftStep {
     pub model: Field,
     pub tools: List,
     pub max_tool_rounds: Num,
+    pub tool: Field,
+    pub arguments: Arguments,
     pub if_test: Field,
     pub until: Field,
     pub max_iterations: Num,
@@ -120,6 +124,13 @@ pub(super) struct Routes {
 #[derive(Default)]
 pub(super) struct Field {
     pub value: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// A tool step's arguments, as JSON values.
+#[derive(Default)]
+pub(super) struct Arguments {
+    pub value: Option<serde_json::Map<String, serde_json::Value>>,
     pub line: Option<u32>,
 }
 
@@ -225,6 +236,16 @@ impl DraftStep {
                 None => List::default(),
             },
             max_tool_rounds: Num::from_spanned(s.max_tool_rounds, text),
+            tool: Field::from_spanned(s.tool, text),
+            arguments: match s.arguments {
+                Some(a) => Arguments {
+                    line: Some(line_of(text, a.span())),
+                    value: serde_json::to_value(a.into_inner())
+                        .ok()
+                        .and_then(|v| v.as_object().cloned()),
+                },
+                None => Arguments::default(),
+            },
             if_test: Field::from_spanned(s.if_test, text),
             until: Field::from_spanned(s.until, text),
             max_iterations: Num::from_spanned(s.max_iterations, text),
@@ -276,6 +297,11 @@ impl DraftStep {
                 line: None,
             },
             max_tool_rounds: Num::plain(s.max_tool_rounds.map(i64::from)),
+            tool: Field::plain(&s.tool),
+            arguments: Arguments {
+                value: (!s.arguments.is_empty()).then(|| s.arguments.clone()),
+                line: None,
+            },
             if_test: Field::plain(&s.if_test),
             until: Field::plain(&s.until),
             max_iterations: Num::plain(s.max_iterations.map(i64::from)),

@@ -235,6 +235,7 @@ impl Checker {
                 "instructions" | "model" => matches!(kind, K::Agent | K::Router),
                 "retries" => matches!(kind, K::Agent | K::Router),
                 "tools" | "max_tool_rounds" => kind == K::Agent,
+                "tool" | "arguments" => kind == K::Tool,
                 "if" | "then" | "else" => kind == K::Condition,
                 "until" | "max_iterations" => kind == K::Loop,
                 "steps" => matches!(kind, K::Parallel | K::Loop | K::Group),
@@ -242,7 +243,9 @@ impl Checker {
                 _ => true,
             }
         };
-        let present: [(&str, bool, Option<u32>); 12] = [
+        let present: [(&str, bool, Option<u32>); 14] = [
+            ("tool", d.tool.value.is_some(), d.tool.line),
+            ("arguments", d.arguments.value.is_some(), d.arguments.line),
             ("tools", d.tools.value.is_some(), d.tools.line),
             (
                 "max_tool_rounds",
@@ -370,6 +373,10 @@ impl Checker {
                         MAX_TOOL_ROUNDS,
                     )
                     .map_or(DEFAULT_MAX_TOOL_ROUNDS, |n| n as u32),
+            },
+            StepKindName::Tool => StepKind::Tool {
+                tool: self.tool_of(at, name, &d.tool, d.line),
+                arguments: d.arguments.value.clone().unwrap_or_default(),
             },
             StepKindName::Parallel => StepKind::Parallel {
                 steps: children(self, "steps", &d.steps, true),
@@ -508,6 +515,37 @@ impl Checker {
         }
     }
 
+    /// A tool step's tool: a built-in one or `SERVER.TOOL` (one tool, not a whole server).
+    fn tool_of(&mut self, at: &str, name: Option<&str>, f: &Field, line: Option<u32>) -> String {
+        let Some(tool) = f.text() else {
+            self.at(
+                at,
+                name,
+                "tool",
+                f.line.or(line),
+                "a tool step needs `tool`, the tool it runs (fetch_page, web_search or \
+                 SERVER.TOOL)"
+                    .to_string(),
+            );
+            return String::new();
+        };
+        let builtin = BUILTIN_TOOLS.iter().any(|(n, _)| *n == tool);
+        let server_tool = tool.contains('.') && Tools::can_name(tool);
+        if !(builtin || server_tool) {
+            self.at(
+                at,
+                name,
+                "tool",
+                f.line,
+                format!(
+                    "`{tool}` is not one tool; use fetch_page, web_search or SERVER.TOOL (an MCP \
+                     server's name from Settings, a dot, and one of its tools)"
+                ),
+            );
+        }
+        tool.to_string()
+    }
+
     /// An agent's tools: each one that exists, once.
     fn tools(&mut self, at: &str, name: Option<&str>, list: &List) -> Vec<String> {
         let mut tools: Vec<String> = Vec::new();
@@ -580,6 +618,13 @@ impl Checker {
     fn check_step(&mut self, s: &Step, done: &HashSet<String>) {
         match &s.kind {
             StepKind::Agent { instructions, .. } => self.check_text(s, instructions, done),
+            StepKind::Tool { arguments, .. } => {
+                for v in arguments.values() {
+                    if let Some(text) = v.as_str() {
+                        self.check_text_of(s, "arguments", text, done);
+                    }
+                }
+            }
             StepKind::Router {
                 instructions,
                 routes,
@@ -619,11 +664,15 @@ impl Checker {
     }
 
     fn check_text(&mut self, s: &Step, text: &str, done: &HashSet<String>) {
+        self.check_text_of(s, "instructions", text, done);
+    }
+
+    fn check_text_of(&mut self, s: &Step, field: &str, text: &str, done: &HashSet<String>) {
         for p in cited(text) {
             if let Placeholder::StepOutput(id) = p
                 && let Some(msg) = self.citation_problem(s, &id, done)
             {
-                self.second_pass_issue(s, "instructions", msg);
+                self.second_pass_issue(s, field, msg);
             }
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod runs;
 pub mod settings;
+pub mod tools;
 pub mod workflows;
 
 use std::sync::Arc;

@@ -1,12 +1,14 @@
 // The workflow editor's model: a step of any kind with every field present, so forms can bind to
 // it. It becomes a `StepDraft` for the backend with only the fields its kind uses (switching a
 // step's kind never leaves stray fields for the backend to refuse).
-import type { OnError, StepDraft, StepKindName, WorkflowDraft } from "../bindings";
+import type { ArgumentValue, OnError, StepDraft, StepKindName, WorkflowDraft } from "../bindings";
 
 export type EStep = {
   id: string; name: string; kind: StepKindName; instructions: string; model: string | null;
   if: string; until: string; max_iterations: number | null; timeout_secs: number | null;
   retries: number | null; on_error: OnError | null;
+  /** An agent's tools; a tool step's tool and its arguments as "name = value" lines. */
+  tools: string[]; tool: string; args: string;
   steps: EStep[]; then: EStep[]; else: EStep[]; routes: ERoute[];
 };
 export type ERoute = { name: string; description: string; steps: EStep[] };
@@ -20,12 +22,40 @@ export const KINDS: { kind: StepKindName; label: string; hint: string }[] = [
   { kind: "condition", label: "If / otherwise", hint: "Runs one set of steps or the other, by a test." },
   { kind: "router", label: "Choose a route", hint: "A model picks one of the routes for the input." },
   { kind: "group", label: "Group", hint: "A named sequence of steps." },
+  { kind: "tool", label: "Use a tool", hint: "Runs one tool (read a page, call an MCP tool) with no model." },
 ];
+
+/** The built-in tools an agent may use, in a person's words. */
+export const BUILTIN_TOOLS: { name: string; label: string }[] = [
+  { name: "web_search", label: "Search the web" },
+  { name: "fetch_page", label: "Read web pages" },
+];
+
+/** "name = value" lines → arguments (numbers and true/false as such, the rest as text). */
+export function parseArgs(text: string): Record<string, ArgumentValue> {
+  const out: Record<string, ArgumentValue> = {};
+  for (const line of text.split("\n")) {
+    const at = line.indexOf("=");
+    if (at < 0) continue;
+    const key = line.slice(0, at).trim();
+    const raw = line.slice(at + 1).trim();
+    if (!key) continue;
+    out[key] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw === "true" ? true : raw === "false" ? false : raw;
+  }
+  return out;
+}
+
+export function argsText(args: Partial<Record<string, ArgumentValue>> | undefined): string {
+  return Object.entries(args ?? {})
+    .map(([k, v]) => `${k} = ${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join("\n");
+}
 
 export function blankStep(name: string, kind: StepKindName = "agent"): EStep {
   const s: EStep = {
     id: "", name, kind, instructions: "", model: null, if: "", until: "", max_iterations: null,
-    timeout_secs: null, retries: null, on_error: null, steps: [], then: [], else: [], routes: [],
+    timeout_secs: null, retries: null, on_error: null, tools: [], tool: "", args: "",
+    steps: [], then: [], else: [], routes: [],
   };
   return withKind(s, kind);
 }
@@ -64,6 +94,7 @@ export function fromDraft(d: StepDraft): EStep {
     id: d.id ?? "", name: d.name ?? "", kind: d.kind ?? "agent", instructions: d.instructions ?? "",
     model: d.model ?? null, if: d.if ?? "", until: d.until ?? "", max_iterations: d.max_iterations ?? null,
     timeout_secs: d.timeout_secs ?? null, retries: d.retries ?? null, on_error: d.on_error ?? null,
+    tools: [...(d.tools ?? [])], tool: d.tool ?? "", args: argsText(d.arguments),
     steps: (d.steps ?? []).map(fromDraft), then: (d.then ?? []).map(fromDraft), else: (d.else ?? []).map(fromDraft),
     routes: (d.routes ?? []).map((r) => ({ name: r.name ?? "", description: r.description ?? "", steps: (r.steps ?? []).map(fromDraft) })),
   };
@@ -87,6 +118,7 @@ export function toDraft(s: EStep): StepDraft {
       d.instructions = s.instructions;
       if (s.model?.trim()) d.model = s.model.trim();
       if (number(s.retries) !== undefined) d.retries = number(s.retries);
+      if (s.kind === "agent" && s.tools.length) d.tools = [...s.tools];
       if (s.kind === "router") {
         d.routes = s.routes.map((r) => ({ name: r.name, description: r.description, steps: r.steps.map(toDraft) }));
       }
@@ -100,6 +132,10 @@ export function toDraft(s: EStep): StepDraft {
       d.if = s.if;
       d.then = s.then.map(toDraft);
       d.else = s.else.map(toDraft);
+      break;
+    case "tool":
+      d.tool = s.tool.trim();
+      d.arguments = parseArgs(s.args);
       break;
     default:
       d.steps = s.steps.map(toDraft);

@@ -36,7 +36,7 @@ function pending(info: StepInfo): StepSnapshot {
 /** A step that ends stops the tool calls it was making. */
 function stopToolCalls(st: StepSnapshot, now: number) {
   for (const c of st.tool_calls) {
-    if (c.status === "running") {
+    if (c.status === "running" || c.status === "waiting") {
       c.status = "cancelled";
       c.duration_ms = c.started_at_ms != null ? Math.max(0, now - c.started_at_ms) : null;
     }
@@ -107,7 +107,7 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       const st = findStep(s, e.path);
       if (st) (st.tool_calls as ToolCallView[]).push({
         call_id: e.call_id, tool: e.tool, arguments: e.arguments, title: e.title, at: e.at,
-        status: "running", preview: null, result: null, started_at_ms: now, duration_ms: null,
+        status: "running", preview: null, result: null, approval: null, started_at_ms: now, duration_ms: null,
       });
       break;
     }
@@ -117,6 +117,17 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
         c.status = e.ok ? "done" : "failed";
         c.preview = e.preview; c.result = e.result; c.duration_ms = e.duration_ms;
       }
+      break;
+    }
+    case "ToolApprovalRequested": {
+      const c = findStep(s, e.path)?.tool_calls.find((x) => x.call_id === e.call_id);
+      if (c) c.status = "waiting";
+      break;
+    }
+    case "ToolApprovalAnswered": {
+      // A denied call ends with its ToolCallFinished (the model is told).
+      const c = findStep(s, e.path)?.tool_calls.find((x) => x.call_id === e.call_id);
+      if (c) { c.status = "running"; c.approval = e.answer; }
       break;
     }
     case "RunCompleted":
@@ -166,7 +177,7 @@ export function join(current: RunSnapshot, fresh: RunSnapshot, buffered: RunEven
 }
 
 /** Steps that write text themselves (the others hold steps). */
-export const writes = (st: StepSnapshot): boolean => st.kind === "agent" || st.kind === "router";
+export const writes = (st: StepSnapshot): boolean => st.kind === "agent" || st.kind === "router" || st.kind === "tool";
 
 /** The steps directly inside `parent` (the top level for null), in the order they appeared. */
 export function childrenOf(s: RunSnapshot, parent: string | null): StepSnapshot[] {
@@ -209,6 +220,7 @@ export function textParts(text: string, calls: readonly ToolCallView[]): TextPar
 /** "8 results, 0.4 s", "Running 0:03", "Stopping the tool…" — a call's state after its title. */
 export function toolCallWords(c: ToolCallView, now: number, stopping: boolean): string {
   switch (c.status) {
+    case "waiting": return stopping ? "Cancelled" : "Waiting for you";
     case "running":
       if (stopping) return "Stopping the tool…";
       return clock(c.started_at_ms != null ? now - c.started_at_ms : 0);
@@ -216,6 +228,11 @@ export function toolCallWords(c: ToolCallView, now: number, stopping: boolean): 
     case "failed": return `did not work: ${c.preview ?? "no details"}`;
     case "cancelled": return "Cancelled";
   }
+}
+
+/** Tool calls waiting for the person, with their step. */
+export function waitingCalls(s: RunSnapshot): { step: StepSnapshot; call: ToolCallView }[] {
+  return s.steps.flatMap((step) => step.tool_calls.filter((c) => c.status === "waiting").map((call) => ({ step, call })));
 }
 
 /** 0.4 s, 12 s */
@@ -270,6 +287,8 @@ export function runWords(s: RunSnapshot): string {
   switch (s.status) {
     case "pending": return "Starting…";
     case "running": {
+      const waiting = waitingCalls(s);
+      if (waiting.length) return `Waiting for you: allow ${waiting[0].call.title}?`;
       const top = childrenOf(s, null);
       const i = top.findIndex((st) => st.status === "running");
       if (i < 0) return "Running…";

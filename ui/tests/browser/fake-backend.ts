@@ -176,6 +176,8 @@ function plan(steps: Draft[]): { outline: Json[]; events: Body[] } {
       { type: "TextDelta", path, text: lead },
       { ...call, type: "ToolCallStarted", tool: "web_search", arguments: JSON.stringify({ query: "the topic" }),
         title: "Searching the web for “the topic”", at: [...lead].length },
+      // The person's yes or no, in the scenario where the search asks first.
+      ...(scenario === "approve" ? [{ ...call, type: "ToolApprovalRequested" }, { ...call, type: "AwaitAnswer" }] : []),
       { type: "Wait", ticks: scenario === "slow-tool" ? 1_000_000 : 20 },
       { ...call, type: "ToolCallFinished", ok: true, preview: "5 results (demo search)",
         result: "Demo search — sample results made offline, not from the web.", duration_ms: 600 },
@@ -232,6 +234,8 @@ function plan(steps: Draft[]): { outline: Json[]; events: Body[] } {
 interface Live {
   id: string; seq: number; timer?: ReturnType<typeof setInterval>; plan: Body[]; next: number; deltas: number;
   ended: boolean; snapshot: RunSnapshot; waited?: number;
+  /** The answer to the call that waits, once given; whether it was a no. */
+  answer?: string; denied?: boolean;
 }
 const runs = new Map<string, Live>();
 
@@ -276,6 +280,24 @@ function tick(run: Live) {
   let sent = 0;
   while (run.next < run.plan.length) {
     const e = run.plan[run.next];
+    if (e.type === "AwaitAnswer") {
+      if (!run.answer) return;
+      send(run, { type: "ToolApprovalAnswered", path: e.path, call_id: e.call_id, answer: run.answer });
+      run.denied = run.answer === "deny";
+      run.answer = undefined;
+      run.next += 1;
+      continue;
+    }
+    if (e.type === "Wait" && run.denied) {
+      run.next += 1;
+      continue;
+    }
+    if (e.type === "ToolCallFinished" && run.denied) {
+      send(run, { ...e, ok: false, preview: "the person did not allow this call", result: "the person did not allow this call" });
+      run.denied = false;
+      run.next += 1;
+      continue;
+    }
     if (e.type === "Wait") {
       run.waited = (run.waited ?? 0) + 1;
       if (run.waited < (e.ticks as number)) return;
@@ -304,6 +326,8 @@ function end(run: Live, body: Json) {
   clearInterval(run.timer);
   send(run, body);
 }
+
+let toolsView = { web_search_url: "https://html.duckduckgo.com/html/", allow_private_network: false, timeout_secs: 60, servers: [] as { name: string }[] };
 
 mockIPC(
   (cmd, args) => {
@@ -343,6 +367,26 @@ mockIPC(
         settingsView = { ...settingsView, providers: settingsView.providers.map((p) =>
           p.preset.kind === a.provider ? { ...p, has_key: set } : p) };
         return set ? "file" : null;
+      }
+      case "get_tools_settings": return toolsView;
+      case "save_tools_settings": {
+        const u = a.update as typeof toolsView;
+        const bad = u.servers.find((s) => !/^[A-Za-z0-9_-]+$/.test(s.name));
+        if (bad) throw { kind: "settings", detail: `“${bad.name}” cannot name an MCP server: use letters, digits, - and _` };
+        toolsView = u;
+        return toolsView;
+      }
+      case "inspect_mcp_server": return a.name === "broken"
+        ? { ok: false, message: "the MCP server “broken” did not start: connection closed. Its last words on stderr: no config file", tools: [], stderr: [] }
+        : { ok: true, message: null, stderr: ["Starting default (STDIO) server..."], tools: [
+          { name: "echo", title: "Echo Tool", description: "Echoes back the input string", read_only: true },
+          { name: "get-env", title: null, description: "Returns all environment variables", read_only: false },
+        ] };
+      case "answer_tool_call": {
+        const run = runs.get(a.runId as string);
+        if (!run || run.ended || run.plan[run.next]?.type !== "AwaitAnswer") return false;
+        run.answer = a.answer as string;
+        return true;
       }
       case "test_connection": return { ok: false, message: "The API key was rejected by api.example.com (401 Unauthorized) — check it in Settings.", latency_ms: null };
       case "save_workflow": {

@@ -500,3 +500,60 @@ test("Cancel during a tool call says “Stopping the tool…” until it has sto
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test("settings: an MCP server is added, its tools listed with their descriptions, a broken one says why", async () => {
+  const page = await open();
+  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByRole("button", { name: "Add an MCP server" }).click();
+  await page.getByLabel("Name (steps use it: NAME or NAME.TOOL)").fill("everything");
+  await page.getByLabel("Command that starts it on this computer").fill("npx");
+  await page.getByLabel("Its arguments, one a line").fill("-y\n@modelcontextprotocol/server-everything");
+  await page.getByRole("button", { name: "Save tool settings" }).click();
+  await page.getByText("Tool settings saved.").first().waitFor();
+  const saved = await page.evaluate(() => window.__calls.find((c) => c.cmd === "save_tools_settings").args.update);
+  assert.deepEqual(saved.servers[0].args, ["-y", "@modelcontextprotocol/server-everything"]);
+  await page.getByRole("button", { name: "Show its tools" }).click();
+  const list = page.getByRole("list", { name: "Tools of everything" });
+  await list.getByText("Echo Tool").waitFor();
+  assert.match(await list.innerText(), /everything\.echo reads only\s+Echoes back the input string/);
+  await page.getByText("What it wrote to its error output").click();
+  await page.getByText("Starting default (STDIO) server...").waitFor();
+  await shot(page, "settings-mcp");
+
+  await page.getByLabel("Name (steps use it: NAME or NAME.TOOL)").fill("broken");
+  await page.getByRole("button", { name: "Show its tools" }).click();
+  await page.getByRole("alert").filter({ hasText: "did not start" }).waitFor();
+  await page.getByLabel("Name (steps use it: NAME or NAME.TOOL)").fill("not ok!");
+  await page.getByRole("button", { name: "Save tool settings" }).click();
+  await page.getByRole("alert").filter({ hasText: "cannot name an MCP server" }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("a tool that asks first: “Waiting for you” with Allow / Allow always / Deny; a denial reaches the line; Cancel still works", async () => {
+  const page = await open("approve");
+  await run(page);
+  const panel = page.getByRole("group", { name: /Waiting for you: Searching the web/ });
+  await panel.waitFor();
+  await status(page, "Waiting for you: allow Searching the web for “the topic”?").waitFor();
+  assert.match(await toolCall(page).locator(".state").innerText(), /Waiting for you/);
+  await shot(page, "tool-approval");
+  await panel.getByRole("button", { name: "Deny" }).click();
+  await toolCall(page).locator(".state", { hasText: "did not work: the person did not allow this call" }).waitFor();
+  assert.equal(await panel.count(), 0, "the question is gone once answered");
+  const answered = await page.evaluate(() => window.__calls.find((c) => c.cmd === "answer_tool_call").args);
+  assert.equal(answered.answer, "deny");
+  await page.getByText("Key fact about the topic number 3.").waitFor();
+  await page.close();
+
+  // Cancel while it waits: the run stops at once and the call says so.
+  const again = await open("approve");
+  await run(again);
+  await again.getByRole("group", { name: /Waiting for you/ }).waitFor();
+  await cancelButton(again).click();
+  await status(again, "Cancelled. The text written so far is kept.").waitFor();
+  assert.equal(await toolCall(again).locator(".state").innerText(), "Cancelled");
+  assert.equal(await again.getByRole("group", { name: /Waiting for you/ }).count(), 0);
+  assert.deepEqual(again.problems, []);
+  await again.close();
+});

@@ -108,6 +108,10 @@ pub struct RunArgs {
     /// Do not record this run in the history.
     #[arg(long)]
     pub no_history: bool,
+    /// Let tools that ask first (most MCP tools) run; without it, their calls are declined and
+    /// the model is told so.
+    #[arg(long)]
+    pub allow_tools: bool,
     #[command(flatten)]
     pub db: DbArg,
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use stepwise_engine::event::SkipReason;
 use stepwise_engine::workflow::StepKindName;
-use stepwise_engine::{CancelReason, ErrorKind, EventKind, RunEvent};
+use stepwise_engine::{ApprovalAnswer, CancelReason, ErrorKind, EventKind, RunEvent};
 
 /// Steps print as they start, indented by depth, and text streams as it comes. Parallel
 /// branches write at the same time, but a terminal shows one stream well: the first branch
@@ -139,6 +139,23 @@ impl HumanView {
                     plain(preview),
                     secs(*duration_ms)
                 )?;
+                self.at_line_start = true;
+            }
+            EventKind::ToolApprovalRequested { .. } => {}
+            EventKind::ToolApprovalAnswered {
+                path,
+                call_id,
+                answer,
+            } => {
+                self.end_line(out)?;
+                let title = self.calls.get(call_id).cloned().unwrap_or_default();
+                let said = match answer {
+                    ApprovalAnswer::Deny => {
+                        "not allowed (run with --allow-tools to let tools that ask first run)"
+                    }
+                    _ => "allowed",
+                };
+                writeln!(out, "{}? {title}: {said}", indent(path))?;
                 self.at_line_start = true;
             }
             EventKind::LoopRoundStarted {

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use stepwise_engine::workflow::{self, templates};
-use stepwise_engine::{CancelReason, Engine, ModelRef, RunEvent, RunStatus, StartRun, Workflow};
+use stepwise_engine::{
+    ApprovalAnswer, CancelReason, Engine, EventKind, ModelRef, RunEvent, RunStatus, StartRun,
+    Workflow,
+};
 
 use crate::args::RunArgs;
 use crate::human::HumanView;
@@ -122,6 +125,14 @@ async fn stream_run(engine: Engine, workflow: Workflow, args: RunArgs) -> ExitCo
         let mut next = Some(first);
         let mut written = Ok(());
         while let Some(event) = next {
+            if let EventKind::ToolApprovalRequested { call_id, .. } = &event.kind {
+                let answer = if args.allow_tools {
+                    ApprovalAnswer::Allow
+                } else {
+                    ApprovalAnswer::Deny
+                };
+                engine.answer_tool_call(id, call_id, answer);
+            }
             written = written.and_then(|()| write_event(&mut out, &mut human, &event, args.json));
             next = events.try_next();
         }

@@ -20,6 +20,7 @@ mod scope;
 mod step;
 mod stream;
 mod tool_calls;
+mod tool_step;
 
 pub(crate) use context::RunContext;
 pub(crate) use outline::outline;
@@ -96,6 +97,7 @@ fn execute<'a>(
         } => condition::execute(scope, test, then, otherwise, path, previous),
         StepKind::Router { .. } => router::execute(scope, step, path, previous),
         StepKind::Group { steps } => group::execute(scope, steps, path, previous),
+        StepKind::Tool { .. } => tool_step::execute(scope, step, path, previous),
     }
 }
 

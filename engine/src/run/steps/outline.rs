@@ -44,7 +44,7 @@ fn add(
         ));
         let here = Some(path.as_str());
         match &s.kind {
-            StepKind::Agent { .. } => {}
+            StepKind::Agent { .. } | StepKind::Tool { .. } => {}
             StepKind::Parallel { steps } | StepKind::Group { steps } => {
                 add(out, steps, here, here, None, None, default_model)
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::try_join_all;
 
 use super::{Halt, Scope, StepFailure};
-use crate::event::{ErrorKind, EventKind};
+use crate::event::{ApprovalAnswer, ErrorKind, EventKind};
 use crate::provider::ToolAnswer;
 use crate::tool::{SharedTool, ToolCall, ToolError, ToolOutput, describe, truncate_at_char};
 
@@ -75,10 +75,7 @@ pub(super) async fn run_calls(
             }
         };
         match tool {
-            Some(tool) => pending.push(Pending::Call(
-                tool.call(arguments),
-                tool.timeout().unwrap_or(timeout),
-            )),
+            Some(tool) => pending.push(Pending::Call(tool.clone(), arguments)),
             None => {
                 let known: Vec<&str> = tools.iter().map(|t| t.spec().name.as_str()).collect();
                 pending.push(Pending::Answered(Err(ToolError::answer(format!(
@@ -95,17 +92,56 @@ pub(super) async fn run_calls(
         let started = Instant::now();
         let outcome = match p {
             Pending::Answered(outcome) => outcome,
-            Pending::Call(future, limit) => match tokio::time::timeout(limit, future).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(ToolError::answer(format!(
-                    "it took longer than {} and was stopped",
-                    seconds(limit)
-                ))),
-            },
+            Pending::Call(tool, arguments) => {
+                if scope.cx.tools.needs_approval(tool.as_ref())
+                    && !approved(scope, path, call, &tool).await?
+                {
+                    Err(ToolError::answer("the person did not allow this call"))
+                } else {
+                    let limit = tool.timeout().unwrap_or(timeout);
+                    match tokio::time::timeout(limit, tool.call(arguments)).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(ToolError::answer(format!(
+                            "it took longer than {} and was stopped",
+                            seconds(limit)
+                        ))),
+                    }
+                }
+            }
         };
         finish(scope, path, call, outcome, started.elapsed())
     });
     try_join_all(finished).await
+}
+
+/// Asks the person about a call and waits for the answer (a cancel drops the wait with the rest
+/// of the step). "Allow always" lets the tool run without asking from now on.
+async fn approved(
+    scope: &Scope,
+    path: &str,
+    call: &ToolCall,
+    tool: &SharedTool,
+) -> Result<bool, Halt> {
+    let answer = scope.run.await_approval(&call.id, tool.policy_name());
+    if !scope.run.emit(EventKind::ToolApprovalRequested {
+        path: path.to_string(),
+        call_id: call.id.clone(),
+    }) {
+        return Err(Halt::Stopped);
+    }
+    // The sender is dropped only with the run, which is then decided: stop like a cancel.
+    let answer = answer.await.map_err(|_| Halt::Stopped)?;
+    if !scope.run.emit(EventKind::ToolApprovalAnswered {
+        path: path.to_string(),
+        call_id: call.id.clone(),
+        answer,
+    }) {
+        return Err(Halt::Stopped);
+    }
+    if answer == ApprovalAnswer::AllowAlways {
+        scope.cx.tools.allow_from_now_on(&tool.policy_name());
+    }
+    Ok(answer != ApprovalAnswer::Deny)
 }
 
 /// Reports one call's end and makes its answer for the model.
@@ -149,10 +185,7 @@ fn finish(
 }
 
 enum Pending {
-    Call(
-        futures_util::future::BoxFuture<'static, Result<ToolOutput, ToolError>>,
-        Duration,
-    ),
+    Call(SharedTool, serde_json::Value),
     Answered(Result<ToolOutput, ToolError>),
 }
 

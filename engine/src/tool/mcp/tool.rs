@@ -70,4 +70,8 @@ impl Tool for McpTool {
     fn read_only(&self) -> bool {
         self.tool.read_only
     }
+
+    fn policy_name(&self) -> String {
+        format!("{}.{}", self.server.name, self.tool.name)
+    }
 }

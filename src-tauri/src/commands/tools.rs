@@ -1,0 +1,220 @@
+//! Tool settings: where web search asks, whether tools may open this computer and the local
+//! network, how long a call may take, and the MCP servers — each with its tools (and what it
+//! wrote to stderr) on request.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use stepwise_engine::ApprovalAnswer;
+use stepwise_engine::tool::mcp::{McpServerSettings, valid_server_name};
+use tauri::State;
+
+use super::{blocking, parse_run_id};
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ToolsView {
+    pub web_search_url: String,
+    pub allow_private_network: bool,
+    pub timeout_secs: u32,
+    pub servers: Vec<McpServerView>,
+}
+
+/// One MCP server as Settings edits it: a command (with arguments and environment) or a url.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct McpServerView {
+    pub name: String,
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: Vec<EnvVar>,
+    pub url: String,
+    /// Empty: the tools' timeout.
+    pub timeout_secs: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}
+
+/// A server started (or found running) and asked for its tools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct McpServerReport {
+    pub ok: bool,
+    /// What went wrong, in words, when it did not start.
+    pub message: Option<String>,
+    pub tools: Vec<McpToolView>,
+    /// The last lines it wrote to stderr.
+    pub stderr: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct McpToolView {
+    pub name: String,
+    pub title: Option<String>,
+    pub description: String,
+    pub read_only: bool,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_tools_settings(state: State<'_, Arc<AppState>>) -> Result<ToolsView, AppError> {
+    blocking(&state, |s| Ok(view(s))).await
+}
+
+fn view(state: &AppState) -> ToolsView {
+    let s = state.settings().clone();
+    ToolsView {
+        web_search_url: s.tools.web_search_url.clone(),
+        allow_private_network: s.tools.allow_private_network,
+        timeout_secs: s.tools.timeout_secs.min(u64::from(u32::MAX)) as u32,
+        servers: s
+            .mcp
+            .iter()
+            .map(|(name, m)| McpServerView {
+                name: name.clone(),
+                command: m.command.clone().unwrap_or_default(),
+                args: m.args.clone(),
+                env: m
+                    .env
+                    .iter()
+                    .map(|(k, v)| EnvVar {
+                        name: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+                url: m.url.clone().unwrap_or_default(),
+                timeout_secs: m.timeout_secs.map(|t| t.min(u64::from(u32::MAX)) as u32),
+            })
+            .collect(),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn save_tools_settings(
+    state: State<'_, Arc<AppState>>,
+    update: ToolsView,
+) -> Result<ToolsView, AppError> {
+    blocking(&state, move |s| save(s, update)).await
+}
+
+fn save(state: &AppState, update: ToolsView) -> Result<ToolsView, AppError> {
+    let url = update.web_search_url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(AppError::Settings(
+            "The web search address must start with http:// or https://".into(),
+        ));
+    }
+    if update.timeout_secs == 0 {
+        return Err(AppError::Settings(
+            "A tool call must be allowed at least 1 second".into(),
+        ));
+    }
+    let mut servers = BTreeMap::new();
+    for v in update.servers {
+        let name = v.name.trim().to_string();
+        if !valid_server_name(&name) {
+            return Err(AppError::Settings(format!(
+                "“{name}” cannot name an MCP server: use letters, digits, - and _ (a step names \
+                 its tools as NAME.TOOL)"
+            )));
+        }
+        let entry = McpServerSettings {
+            command: Some(v.command.trim().to_string()).filter(|c| !c.is_empty()),
+            args: v.args.into_iter().filter(|a| !a.is_empty()).collect(),
+            env: v
+                .env
+                .into_iter()
+                .filter(|e| !e.name.trim().is_empty())
+                .map(|e| (e.name.trim().to_string(), e.value))
+                .collect(),
+            url: Some(v.url.trim().to_string()).filter(|u| !u.is_empty()),
+            timeout_secs: v.timeout_secs.filter(|t| *t > 0).map(u64::from),
+        };
+        if let Some(problem) = entry.problem() {
+            return Err(AppError::Settings(format!(
+                "MCP server “{name}”: {problem}"
+            )));
+        }
+        if servers.insert(name.clone(), entry).is_some() {
+            return Err(AppError::Settings(format!(
+                "Two MCP servers are named “{name}”"
+            )));
+        }
+    }
+    let mut s = state.settings().clone();
+    s.tools.web_search_url = url.to_string();
+    s.tools.allow_private_network = update.allow_private_network;
+    s.tools.timeout_secs = u64::from(update.timeout_secs);
+    s.mcp = servers;
+    state.save_settings(s)?;
+    Ok(view(state))
+}
+
+/// Starts the server if it is not running and lists its tools, or says why it did not start.
+#[tauri::command]
+#[specta::specta]
+pub async fn inspect_mcp_server(
+    state: State<'_, Arc<AppState>>,
+    name: String,
+) -> Result<McpServerReport, AppError> {
+    let tools = state.engine.tools();
+    let timeout = tools.settings().timeout_secs;
+    Ok(match tools.mcp().server(&name, timeout).await {
+        Ok(server) => McpServerReport {
+            ok: true,
+            message: None,
+            tools: server
+                .tools
+                .iter()
+                .map(|t| McpToolView {
+                    name: t.name.clone(),
+                    title: t.title.clone(),
+                    description: t.description.clone(),
+                    read_only: t.read_only,
+                })
+                .collect(),
+            stderr: server.stderr_tail(50),
+        },
+        Err(e) => McpServerReport {
+            ok: false,
+            message: Some(e.message),
+            tools: Vec::new(),
+            stderr: Vec::new(),
+        },
+    })
+}
+
+/// The person's answer to a tool call that asked first. True when a call was waiting for it.
+/// "Allow always" is saved in Settings (`[tools] allow`), so the tool runs without asking in
+/// later runs too.
+#[tauri::command]
+#[specta::specta]
+pub async fn answer_tool_call(
+    state: State<'_, Arc<AppState>>,
+    run_id: String,
+    call_id: String,
+    answer: ApprovalAnswer,
+) -> Result<bool, AppError> {
+    let id = parse_run_id(&run_id)?;
+    let Some(tool) = state.engine.answer_tool_call(id, &call_id, answer) else {
+        return Ok(false);
+    };
+    tracing::info!(run_id = %id, %tool, ?answer, "tool call answered");
+    if answer == ApprovalAnswer::AllowAlways {
+        blocking(&state, move |s| {
+            let mut settings = s.settings().clone();
+            if !settings.tools.allow.contains(&tool) {
+                settings.tools.allow.push(tool);
+                s.save_settings(settings)?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(true)
+}

@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { blankStep, fromDraft, parseArgs, toDraft, withKind } from "./draft";
+
+describe("tools in the editor", () => {
+  it("reads arguments a line each, numbers and flags as such", () => {
+    expect(parseArgs("url = {{input}}\nduration = 30\nloud = true\n\nno equals sign\n = x")).toEqual({
+      url: "{{input}}", duration: 30, loud: true,
+    });
+  });
+
+  it("a tool step sends its tool and arguments, an agent its tools, and back again", () => {
+    const tool = withKind(blankStep("Fetch"), "tool");
+    tool.tool = " fetch_page ";
+    tool.args = "url = https://example.org/a=b";
+    const d = toDraft(tool);
+    expect(d).toEqual({ name: "Fetch", kind: "tool", tool: "fetch_page", arguments: { url: "https://example.org/a=b" } });
+    expect(fromDraft(d).args).toBe("url = https://example.org/a=b");
+
+    const agent = blankStep("Look");
+    agent.instructions = "Find it.";
+    agent.tools = ["web_search", "everything.echo"];
+    expect(toDraft(agent).tools).toEqual(["web_search", "everything.echo"]);
+    expect(toDraft(blankStep("Plain")).tools).toBeUndefined();
+  });
+});

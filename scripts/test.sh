@@ -60,6 +60,7 @@ if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     say "Benchmarks"
     cargo bench -p stepwise-engine --bench cancel --locked
     cargo bench -p stepwise-engine --bench providers --locked
+    cargo bench -p stepwise-engine --bench tools --locked
     cargo bench --bench events --locked
     (cd ui && npm run --silent bench:frames)
 fi

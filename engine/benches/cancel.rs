@@ -18,11 +18,7 @@ use stepwise_engine::{
 };
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     rt.block_on(async {
         let (hot, hot_rx) = cancel_latencies(DemoPace::INSTANT, 1_000, 2_000).await;
         let (paced, paced_rx) = cancel_latencies(

@@ -30,18 +30,10 @@ fn main() {
     // 1,000 runs hold 2,000 sockets in this process (client and server side).
     // 1,000 runs of 4 branches hold 8,000 sockets.
     let _ = rlimit::increase_nofile_limit(16_384);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     // The server gets its own runtime (one thread), as a provider is its own process: its
     // tasks share the machine's two cores with the engine but not the engine's task queues.
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let server_rt = common::runtime(1);
     let server = server_rt.block_on(TestServer::start()).unwrap();
     let dir = common::scratch_dir("bench-providers");
     let _ = std::fs::remove_dir_all(&dir);

@@ -28,17 +28,9 @@ const BUILTIN_RUNS: usize = 200;
 const MCP_RUNS: usize = 60;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     // The model and page server on a runtime of its own, as it would be another process.
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let server_rt = common::runtime(1);
     let server = server_rt.block_on(TestServer::start()).unwrap();
     server.set_page("/slow", Page::stalling());
     let log = common::scratch_dir("bench-tools").join("mcp-messages.jsonl");
@@ -76,7 +68,7 @@ fn main() {
         let (b_emit, b_close) = builtin(&server, &engine).await;
         let (m_emit, m_recv) = mcp(&server, &engine, &log).await;
         engine.shutdown(CancelReason::AppExit).await;
-        println!("{:<62} {:>12}", "measure", "value");
+        println!("{:<68} {:>12}", "measure", "value");
         let rows = [
             ("built-in tool: cancel → RunCancelled", &b_emit),
             ("built-in tool: cancel → connection closed (server side)", &b_close),
@@ -84,8 +76,8 @@ fn main() {
             ("MCP tool: cancel → notifications/cancelled at the server", &m_recv),
         ];
         for (what, d) in rows {
-            println!("{:<62} {:>12}", format!("{what}, p50 ({})", d.len()), us(pct(d, 50.0)));
-            println!("{:<62} {:>12}", format!("{what}, p99"), us(pct(d, 99.0)));
+            println!("{:<68} {:>12}", format!("{what}, p50 ({})", d.len()), us(pct(d, 50.0)));
+            println!("{:<68} {:>12}", format!("{what}, p99"), us(pct(d, 99.0)));
         }
         let f = |d: &Vec<Duration>, p| pct(d, p).as_secs_f64() * 1e3;
         println!(

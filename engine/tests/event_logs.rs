@@ -159,6 +159,23 @@ fn normalized(events: Vec<RunEvent>, id: u128) -> Vec<RunEvent> {
         .collect()
 }
 
+/// An engine whose `openai:` models are the test server, with these tool settings.
+fn tool_engine(server: &TestServer, tools: ToolSettings) -> Engine {
+    Engine::new(EngineConfig {
+        providers: stepwise_engine::provider::Providers::demo(DemoModel::new(DemoPace::INSTANT))
+            .with(
+                stepwise_engine::ProviderKind::OpenAi,
+                Arc::new(OpenAiProvider::new(
+                    server.openai_base(),
+                    None,
+                    HttpOptions::default(),
+                )),
+            ),
+        tools: Tools::new(tools),
+        ..EngineConfig::default()
+    })
+}
+
 /// Follows a run and cancels it once `ready` holds for the events seen so far.
 async fn cancel_after(
     engine: &Engine,
@@ -330,22 +347,13 @@ async fn record_the_event_logs() {
         ],
         4,
     ));
-    let engine = Engine::new(EngineConfig {
-        providers: stepwise_engine::provider::Providers::demo(DemoModel::new(DemoPace::INSTANT))
-            .with(
-                stepwise_engine::ProviderKind::OpenAi,
-                Arc::new(OpenAiProvider::new(
-                    server.openai_base(),
-                    None,
-                    HttpOptions::default(),
-                )),
-            ),
-        tools: Tools::new(ToolSettings {
+    let engine = tool_engine(
+        &server,
+        ToolSettings {
             allow_private_network: true,
             ..ToolSettings::default()
-        }),
-        ..EngineConfig::default()
-    });
+        },
+    );
     let wf = workflow_of(
         "name = \"Read\"\n[[steps]]\nname = \"Read\"\ninstructions = \"r\"\nmodel = \"openai:m\"\ntools = [\"fetch_page\"]\n",
     );
@@ -356,13 +364,7 @@ async fn record_the_event_logs() {
     })
     .await;
     // The server's port changes from run to run; the log should not.
-    let events: Vec<RunEvent> = events
-        .iter()
-        .map(|e| {
-            let line = serde_json::to_string(e).unwrap();
-            serde_json::from_str(&line.replace(&base, "http://127.0.0.1:8080")).unwrap()
-        })
-        .collect();
+    let events = with_address(&events, &base, "http://127.0.0.1:8080");
     write("tool-call-cancelled", normalized(events, 19));
 
     // A tool step: no model, its arguments filled in from the input.
@@ -375,14 +377,7 @@ async fn record_the_event_logs() {
          [steps.arguments]\nurl = \"{{input}}\"\n",
     );
     let (_, mut sub) = start(&engine, wf, &format!("{base}/article"));
-    let events: Vec<RunEvent> = collect(&mut sub)
-        .await
-        .iter()
-        .map(|e| {
-            let line = serde_json::to_string(e).unwrap();
-            serde_json::from_str(&line.replace(&base, "http://127.0.0.1:8080")).unwrap()
-        })
-        .collect();
+    let events = with_address(&collect(&mut sub).await, &base, "http://127.0.0.1:8080");
     write("tool-step", normalized(events, 21));
 
     // A tool that asks first (Settings say `ask`): denied, then allowed; the model goes on.
@@ -402,23 +397,14 @@ async fn record_the_event_logs() {
     server.push(fetch("denied"));
     server.push(fetch("allowed"));
     server.push(Behavior::text(&["Read ", "it."], 0));
-    let engine = Engine::new(EngineConfig {
-        providers: stepwise_engine::provider::Providers::demo(DemoModel::new(DemoPace::INSTANT))
-            .with(
-                stepwise_engine::ProviderKind::OpenAi,
-                Arc::new(OpenAiProvider::new(
-                    server.openai_base(),
-                    None,
-                    HttpOptions::default(),
-                )),
-            ),
-        tools: Tools::new(ToolSettings {
+    let engine = tool_engine(
+        &server,
+        ToolSettings {
             allow_private_network: true,
             ask: vec!["fetch_page".into()],
             ..ToolSettings::default()
-        }),
-        ..EngineConfig::default()
-    });
+        },
+    );
     let wf = workflow_of(
         "name = \"Ask\"\n[[steps]]\nname = \"Read\"\ninstructions = \"r\"\nmodel = \"openai:m\"\ntools = [\"fetch_page\"]\n",
     );
@@ -434,13 +420,7 @@ async fn record_the_event_logs() {
         }
         events.push(e);
     }
-    let events: Vec<RunEvent> = events
-        .iter()
-        .map(|e| {
-            let line = serde_json::to_string(e).unwrap();
-            serde_json::from_str(&line.replace(&base, "http://127.0.0.1:8080")).unwrap()
-        })
-        .collect();
+    let events = with_address(&events, &base, "http://127.0.0.1:8080");
     write("tool-call-approval", normalized(events, 20));
 
     // As the history keeps it: merged deltas (`first_seq`) and the texts restored on reading.

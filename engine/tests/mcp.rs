@@ -14,9 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use stepwise_engine::provider::{
-    DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
-};
+use stepwise_engine::provider::{DemoModel, DemoPace, OpenAiProvider, Providers};
 use stepwise_engine::tool::mcp::McpServerSettings;
 use stepwise_engine::tool::{ToolSettings, Tools};
 use stepwise_engine::{CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind};
@@ -44,15 +42,7 @@ fn everything(tag: &str, log: &Path) -> McpServerSettings {
 }
 
 fn engine_with(server: &TestServer, tools: Tools) -> Engine {
-    let options = HttpOptions {
-        idle_timeout: Duration::from_secs(30),
-        retry: RetryPolicy {
-            max_retries: 0,
-            base_delay: Duration::from_millis(10),
-            max_wait: Duration::from_secs(1),
-        },
-    };
-    let openai = OpenAiProvider::new(server.openai_base(), None, options);
+    let openai = OpenAiProvider::new(server.openai_base(), None, no_retries());
     Engine::new(EngineConfig {
         providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
             .with(ProviderKind::OpenAi, Arc::new(openai)),
@@ -250,14 +240,8 @@ async fn a_cancel_mid_call_reaches_the_server_and_ends_the_call() {
     ));
     let engine = engine_with(&server, tools_for(tag, &log));
     let (id, mut sub) = start(&engine, step("\"everything\""), "x");
-    let mut events = Vec::new();
-    while let Some(e) = sub.next().await {
-        let started = matches!(e.kind, EventKind::ToolCallStarted { .. });
-        events.push(e);
-        if started {
-            break;
-        }
-    }
+    let mut events =
+        events_until(&mut sub, |k| matches!(k, EventKind::ToolCallStarted { .. })).await;
     // The call has reached the server.
     let deadline = Instant::now() + Duration::from_secs(10);
     while !logged(&log)
@@ -334,14 +318,8 @@ async fn a_server_that_dies_mid_call_fails_the_step_with_its_last_words() {
     let tools = tools_for(tag, &log);
     let engine = engine_with(&server, tools.clone());
     let (_, mut sub) = start(&engine, step("\"everything\""), "x");
-    let mut events = Vec::new();
-    while let Some(e) = sub.next().await {
-        let started = matches!(e.kind, EventKind::ToolCallStarted { .. });
-        events.push(e);
-        if started {
-            break;
-        }
-    }
+    let mut events =
+        events_until(&mut sub, |k| matches!(k, EventKind::ToolCallStarted { .. })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let group = tools
         .mcp()
@@ -472,20 +450,7 @@ async fn a_tool_that_changes_things_asks_first_deny_allow_always() {
         ["first", "second"],
         "allowed always: the third ran at once"
     );
-    let outcome = |id: &str| {
-        events
-            .iter()
-            .find_map(|e| match &e.kind {
-                EventKind::ToolCallFinished {
-                    call_id,
-                    ok,
-                    preview,
-                    ..
-                } if call_id == id => Some((*ok, preview.clone())),
-                _ => None,
-            })
-            .unwrap()
-    };
+    let outcome = |id: &str| tool_outcome(&events, id);
     assert_eq!(
         outcome("first"),
         (false, "the person did not allow this call".to_string())
@@ -526,14 +491,10 @@ async fn cancel_while_a_call_waits_for_approval() {
     ));
     let engine = engine_with(&server, tools_for("stepwise-mcp-test-approve-cancel", &log));
     let (id, mut sub) = start(&engine, step("\"everything\""), "x");
-    let mut events = Vec::new();
-    while let Some(e) = sub.next().await {
-        let asked = matches!(e.kind, EventKind::ToolApprovalRequested { .. });
-        events.push(e);
-        if asked {
-            break;
-        }
-    }
+    let mut events = events_until(&mut sub, |k| {
+        matches!(k, EventKind::ToolApprovalRequested { .. })
+    })
+    .await;
     assert_eq!(
         engine.get(id).unwrap().steps[0].tool_calls[0].status,
         stepwise_engine::ToolCallStatus::Waiting

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use stepwise_engine::provider::{
-    AnthropicProvider, DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
+    AnthropicProvider, DemoModel, DemoPace, OpenAiProvider, Providers,
 };
 use stepwise_engine::store::Store;
 use stepwise_engine::tool::{ToolSettings, Tools};
@@ -38,22 +38,11 @@ const ARTICLE: &str = "<html><head><script>var hidden = 1;</script></head><body>
     <article><h1>Tidal power</h1><p>Tides rise twice a day, as predictable as clockwork.</p></article>\
     </body></html>";
 
-fn options() -> HttpOptions {
-    HttpOptions {
-        idle_timeout: Duration::from_secs(30),
-        retry: RetryPolicy {
-            max_retries: 0,
-            base_delay: Duration::from_millis(10),
-            max_wait: Duration::from_secs(1),
-        },
-    }
-}
-
 /// An engine whose `openai:` and `anthropic:` models are the test server, whose web search is
 /// the server's `/html/` page, and whose tools may open the server (it is on this computer).
 fn engine_for(server: &TestServer, tools: ToolSettings) -> Engine {
-    let openai = OpenAiProvider::new(server.openai_base(), Some("sk-test".into()), options());
-    let anthropic = AnthropicProvider::new(server.url(), Some("sk-ant".into()), 1024, options());
+    let openai = OpenAiProvider::new(server.openai_base(), Some("sk-test".into()), no_retries());
+    let anthropic = AnthropicProvider::new(server.url(), Some("sk-ant".into()), 1024, no_retries());
     Engine::new(EngineConfig {
         providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
             .with(ProviderKind::OpenAi, Arc::new(openai))
@@ -445,20 +434,7 @@ async fn redirects_are_followed_five_times_at_most() {
     let engine = engine_for(&server, local_tools(&server));
     let (_, mut sub) = start(&engine, agent("openai:test", "\"fetch_page\""), "x");
     let events = collect(&mut sub).await;
-    let outcome = |id: &str| {
-        events
-            .iter()
-            .find_map(|e| match &e.kind {
-                EventKind::ToolCallFinished {
-                    call_id,
-                    ok,
-                    preview,
-                    ..
-                } if call_id == id => Some((*ok, preview.clone())),
-                _ => None,
-            })
-            .unwrap()
-    };
+    let outcome = |id: &str| tool_outcome(&events, id);
     let (ok, preview) = outcome("far");
     assert!(!ok && preview.contains("redirect"), "{preview}");
     assert!(outcome("near").0);

@@ -85,6 +85,24 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Notes a request as it arrives; its index in the log.
+    fn record(&self, req: &Request) -> usize {
+        let mut s = self.state();
+        s.records.push(RequestRecord {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            headers: req.headers.clone(),
+            body: req.body.clone(),
+            received_at: Instant::now(),
+            chunk_times: Vec::new(),
+            chunks_sent: 0,
+            disconnected_at: None,
+            disconnected: false,
+            completed: false,
+        });
+        s.records.len() - 1
+    }
+
     fn update(&self, index: usize, f: impl FnOnce(&mut RequestRecord)) {
         if let Some(r) = self.state().records.get_mut(index) {
             f(r);
@@ -236,22 +254,7 @@ async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut Owned
         let mut s = shared.state();
         s.queue.pop_front().unwrap_or_else(|| s.default.clone())
     };
-    let index = {
-        let mut s = shared.state();
-        s.records.push(RequestRecord {
-            method: req.method.clone(),
-            path: req.path.clone(),
-            headers: req.headers.clone(),
-            body: req.body.clone(),
-            received_at: Instant::now(),
-            chunk_times: Vec::new(),
-            chunks_sent: 0,
-            disconnected_at: None,
-            disconnected: false,
-            completed: false,
-        });
-        s.records.len() - 1
-    };
+    let index = shared.record(&req);
     let disconnected = |shared: &Shared| {
         let now = Instant::now();
         shared.update(index, |r| {
@@ -408,22 +411,7 @@ async fn serve_page(
 ) -> bool {
     let key = req.path.split('?').next().unwrap_or("").to_string();
     let page = shared.state().pages.get(&key).cloned();
-    let index = {
-        let mut s = shared.state();
-        s.records.push(RequestRecord {
-            method: req.method.clone(),
-            path: req.path.clone(),
-            headers: req.headers.clone(),
-            body: req.body.clone(),
-            received_at: Instant::now(),
-            chunk_times: Vec::new(),
-            chunks_sent: 0,
-            disconnected_at: None,
-            disconnected: false,
-            completed: false,
-        });
-        s.records.len() - 1
-    };
+    let index = shared.record(&req);
     let Some(page) = page else {
         return http::write_full(wr, 404, &[], "text/plain", "no such page")
             .await

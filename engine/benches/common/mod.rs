@@ -14,6 +14,16 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
+/// A multi-threaded Tokio runtime of `threads` workers: 2 for the engine (the machine's cores),
+/// 1 for a server that stands for another process.
+pub fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// The `p`th percentile of sorted durations.
 pub fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]

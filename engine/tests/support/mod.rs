@@ -219,3 +219,62 @@ pub fn scratch_db(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("history.db")
 }
+
+/// Reads the run's events up to and including the first that `stop` accepts.
+pub async fn events_until(
+    sub: &mut Subscription,
+    stop: impl Fn(&EventKind) -> bool,
+) -> Vec<RunEvent> {
+    let mut events = Vec::new();
+    while let Some(e) = tokio::time::timeout(Duration::from_secs(20), sub.next())
+        .await
+        .expect("run hung")
+    {
+        let done = stop(&e.kind);
+        events.push(e);
+        if done {
+            return events;
+        }
+    }
+    panic!("the run ended first: {:?}", events.last())
+}
+
+/// How the call `call_id` ended: whether it worked, and its preview.
+pub fn tool_outcome(events: &[RunEvent], call_id: &str) -> (bool, String) {
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ToolCallFinished {
+                call_id: id,
+                ok,
+                preview,
+                ..
+            } if id == call_id => Some((*ok, preview.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no ToolCallFinished for {call_id}"))
+}
+
+/// HTTP options for tests that count requests: no retries of the HTTP layer's own.
+pub fn no_retries() -> stepwise_engine::provider::HttpOptions {
+    stepwise_engine::provider::HttpOptions {
+        idle_timeout: Duration::from_secs(30),
+        retry: stepwise_engine::provider::RetryPolicy {
+            max_retries: 0,
+            base_delay: Duration::from_millis(10),
+            max_wait: Duration::from_secs(1),
+        },
+    }
+}
+
+/// The events with `from` (a server's address, whose port changes from run to run) written as
+/// `to`, so that a recorded log stays the same.
+pub fn with_address(events: &[RunEvent], from: &str, to: &str) -> Vec<RunEvent> {
+    events
+        .iter()
+        .map(|e| {
+            let line = serde_json::to_string(e).unwrap();
+            serde_json::from_str(&line.replace(from, to)).unwrap()
+        })
+        .collect()
+}

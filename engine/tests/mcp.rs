@@ -21,15 +21,6 @@ use stepwise_engine::{CancelReason, Engine, EngineConfig, ErrorKind, EventKind, 
 use stepwise_testkit::{Behavior, ScriptedCall, TestServer};
 use support::*;
 
-fn shim() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/logged-server.mjs");
-    assert!(
-        path.with_file_name("node_modules").is_dir(),
-        "the MCP test server is not installed: run `npm ci` in tests/mcp (scripts/test.sh does)"
-    );
-    path
-}
-
 /// The reference server, tagged (its processes carry `tag` on their command lines) and logging
 /// to `log`.
 fn everything(tag: &str, log: &Path) -> McpServerSettings {
@@ -62,23 +53,6 @@ fn step(tools: &str) -> stepwise_engine::Workflow {
     workflow_of(&format!(
         "name = \"Use\"\n[[steps]]\nname = \"Use\"\ninstructions = \"u\"\nmodel = \"openai:test\"\ntools = [{tools}]\n"
     ))
-}
-
-/// Live processes whose command line has `tag`.
-fn processes_tagged(tag: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'));
-            !zombie && String::from_utf8_lossy(&cmd).contains(tag)
-        })
-        .collect()
 }
 
 /// The messages that passed through the logging shim.

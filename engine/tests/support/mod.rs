@@ -278,3 +278,31 @@ pub fn with_address(events: &[RunEvent], from: &str, to: &str) -> Vec<RunEvent> 
         })
         .collect()
 }
+
+/// The logging shim around the reference MCP server (`tests/mcp/`, installed by the test
+/// command).
+pub fn shim() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/logged-server.mjs");
+    assert!(
+        path.with_file_name("node_modules").is_dir(),
+        "the MCP test server is not installed: run `npm ci` in tests/mcp (scripts/test.sh does)"
+    );
+    path
+}
+
+/// Live processes whose command line has `tag`.
+pub fn processes_tagged(tag: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'));
+            !zombie && String::from_utf8_lossy(&cmd).contains(tag)
+        })
+        .collect()
+}

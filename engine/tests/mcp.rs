@@ -497,3 +497,114 @@ async fn cancel_while_a_call_waits_for_approval() {
     );
     engine.shutdown(CancelReason::AppExit).await;
 }
+
+#[tokio::test]
+async fn a_servers_own_timeout_stops_its_calls() {
+    let log = scratch("timeout");
+    let server = TestServer::start().await.unwrap();
+    server.push(Behavior::text(&[], 0).with_calls(
+        vec![ScriptedCall::new(
+            "slow",
+            "everything__trigger-long-running-operation",
+            json!({"duration": 20, "steps": 20}),
+        )],
+        0,
+    ));
+    server.push(Behavior::text(&["Gave up."], 0));
+    let mut entry = everything("stepwise-mcp-test-timeout", &log);
+    entry.timeout_secs = Some(1);
+    let tools = Tools::with_mcp(
+        ToolSettings::default(),
+        BTreeMap::from([("everything".to_string(), entry)]),
+    );
+    let engine = engine_with(&server, tools);
+    let (_, mut sub) = start(&engine, step("\"everything\""), "x");
+    let events = collect(&mut sub).await;
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCompleted { .. }
+    ));
+    assert_eq!(
+        tool_outcome(&events, "slow"),
+        (false, "it took longer than 1 s and was stopped".to_string())
+    );
+    engine.shutdown(CancelReason::AppExit).await;
+}
+
+#[tokio::test]
+async fn a_server_at_an_address_streamable_http() {
+    // The reference server in its streamable HTTP mode, on a free port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let entry =
+        shim().with_file_name("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let mut http = tokio::process::Command::new("node")
+        .arg(&entry)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the HTTP server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let server = TestServer::start().await.unwrap();
+    server.push(Behavior::text(&[], 0).with_calls(
+        vec![ScriptedCall::new(
+            "e",
+            "remote__echo",
+            json!({"message": "over http"}),
+        )],
+        0,
+    ));
+    server.push(Behavior::text(&[], 0).with_calls(
+        vec![ScriptedCall::new(
+            "long",
+            "remote__trigger-long-running-operation",
+            json!({"duration": 30, "steps": 30}),
+        )],
+        0,
+    ));
+    let tools = Tools::with_mcp(
+        ToolSettings::default(),
+        BTreeMap::from([(
+            "remote".to_string(),
+            McpServerSettings {
+                url: Some(format!("http://127.0.0.1:{port}/mcp")),
+                ..McpServerSettings::default()
+            },
+        )]),
+    );
+    let engine = engine_with(&server, tools);
+    let (id, mut sub) = start(&engine, step("\"remote\""), "x");
+    let mut events = events_until(
+        &mut sub,
+        |k| matches!(k, EventKind::ToolCallStarted { call_id, .. } if call_id == "long"),
+    )
+    .await;
+    assert_eq!(
+        tool_outcome(&events, "e"),
+        (true, "Echo: over http".to_string())
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cancelled = Instant::now();
+    assert!(engine.cancel(id, CancelReason::User));
+    events.extend(collect(&mut sub).await);
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCancelled { .. }
+    ));
+    assert!(cancelled.elapsed() < Duration::from_secs(5));
+    engine.shutdown(CancelReason::AppExit).await;
+    http.kill().await.unwrap();
+}

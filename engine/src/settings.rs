@@ -359,6 +359,42 @@ mod tests {
             Settings::load(&p).unwrap().default_model(),
             Err(SettingsError::DefaultModel(_))
         ));
+        for (entry, says) in [
+            ("[mcp.files]\nargs = [\"x\"]\n", "give a command"),
+            (
+                "[mcp.files]\ncommand = \"npx\"\nurl = \"https://a/mcp\"\n",
+                "not both",
+            ),
+            ("[mcp.files]\nurl = \"ftp://a\"\n", "not an http"),
+            ("[mcp.\"my files\"]\ncommand = \"npx\"\n", "only letters"),
+            ("[mcp.files]\ncommand = \"npx\"\nargz = []\n", "argz"),
+        ] {
+            std::fs::write(&p, entry).unwrap();
+            let e = Settings::load(&p).unwrap_err().to_string();
+            assert!(e.contains(says), "{entry}: {e}");
+        }
+        std::fs::write(
+            &p,
+            "[mcp.files]\ncommand = \"npx\"\nargs = [\"-y\", \"server\"]\nenv = { TOKEN = \"t\" }\n\
+             [tools]\nallow = [\"files.read\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(&p).unwrap();
+        assert_eq!(s.mcp["files"].args, ["-y", "server"]);
+        assert_eq!(s.tools.allow, ["files.read"]);
+        assert_eq!(s.tools.timeout_secs, 60, "the rest keeps its defaults");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_search_address_can_come_from_the_environment() {
+        let s = Settings::default().with_env(|k| {
+            (k == "STEPWISE_WEB_SEARCH_URL").then(|| "http://127.0.0.1:9/html/".to_string())
+        });
+        assert_eq!(s.tools.web_search_url, "http://127.0.0.1:9/html/");
+        assert_eq!(
+            Settings::default().tools.web_search_url,
+            "https://html.duckduckgo.com/html/"
+        );
     }
 }

@@ -518,7 +518,7 @@ test("an MCP tool asks first in the real window; Allow runs it; quitting leaves 
     await click(browser, "Run");
     const panel = await browser.$('//*[@role="group"][starts-with(@aria-label,"Waiting for you")]');
     await panel.waitForExist({ timeout: 30_000 });
-    await waitFor(async () => (await statusText(browser)).startsWith("Waiting for you: allow everything"), "the run waits for the person");
+    await waitFor(async () => (await statusText(browser)).startsWith("Waiting for you to allow: everything"), "the run waits for the person");
     await shot(browser, "15-mcp-approval");
     await click(browser, "Allow");
     await waitFor(async () => (await statusText(browser)).startsWith("Completed"), "Completed after Allow");

@@ -181,6 +181,14 @@ mod tests {
     }
 
     #[test]
+    fn a_long_page_is_cut_at_a_character_at_100_kb() {
+        let mut text = "é".repeat(MAX_TEXT_BYTES);
+        assert!(truncate_at_char(&mut text, MAX_TEXT_BYTES));
+        assert!(text.len() <= MAX_TEXT_BYTES && text.len() >= MAX_TEXT_BYTES - 1);
+        assert!(text.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
     fn a_page_without_main_is_read_whole() {
         let text = readable_text(b"<body><p>One</p><p>Two</p></body>").unwrap();
         assert!(text.contains("One") && text.contains("Two"), "{text}");

@@ -288,7 +288,7 @@ export function runWords(s: RunSnapshot): string {
     case "pending": return "Starting…";
     case "running": {
       const waiting = waitingCalls(s);
-      if (waiting.length) return `Waiting for you: allow ${waiting[0].call.title}?`;
+      if (waiting.length) return `Waiting for you to allow: ${waiting[0].call.title}`;
       const top = childrenOf(s, null);
       const i = top.findIndex((st) => st.status === "running");
       if (i < 0) return "Running…";

@@ -535,7 +535,7 @@ test("a tool that asks first: “Waiting for you” with Allow / Allow always / 
   await run(page);
   const panel = page.getByRole("group", { name: /Waiting for you: Searching the web/ });
   await panel.waitFor();
-  await status(page, "Waiting for you: allow Searching the web for “the topic”?").waitFor();
+  await status(page, "Waiting for you to allow: Searching the web for “the topic”").waitFor();
   assert.match(await toolCall(page).locator(".state").innerText(), /Waiting for you/);
   await shot(page, "tool-approval");
   await panel.getByRole("button", { name: "Deny" }).click();

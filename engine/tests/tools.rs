@@ -532,6 +532,14 @@ async fn the_demo_model_searches_offline_and_the_history_keeps_the_call() {
     store.flush(Duration::from_secs(10)).unwrap();
     let saved = store.get_run(id).unwrap().unwrap();
     assert_eq!(saved, engine.get(id).unwrap(), "the history folds alike");
+    let markdown = store
+        .export(id, stepwise_engine::store::ExportFormat::Markdown)
+        .unwrap()
+        .unwrap();
+    assert!(
+        markdown.contains("- *Searching the web for “tidal energy” — 5 results (demo search), "),
+        "{markdown}"
+    );
     let call = &saved.steps[0].tool_calls[0];
     assert_eq!(call.status, ToolCallStatus::Done);
     assert_eq!(

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
 use crate::event::{RunEvent, RunId, SkipReason};
-use crate::snapshot::{RunSnapshot, StepSnapshot};
+use crate::snapshot::{RunSnapshot, StepSnapshot, ToolCallStatus};
 use crate::status::{RunStatus, StepStatus};
 use crate::workflow::{StepKindName, Workflow};
 
@@ -117,6 +117,27 @@ fn step_markdown(
     }
     if let Some(c) = &s.chosen {
         out.push_str(&format!("Chose **{}**: {}\n\n", c.route, c.reason));
+    }
+    if !s.tool_calls.is_empty() {
+        for c in &s.tool_calls {
+            let how = match c.status {
+                ToolCallStatus::Done => format!(
+                    "{}, {}",
+                    c.preview.as_deref().unwrap_or("done"),
+                    secs(c.duration_ms.unwrap_or(0))
+                ),
+                ToolCallStatus::Failed => {
+                    format!(
+                        "did not work: {}",
+                        c.preview.as_deref().unwrap_or("no details")
+                    )
+                }
+                ToolCallStatus::Cancelled => "stopped".to_string(),
+                ToolCallStatus::Running | ToolCallStatus::Waiting => "running".to_string(),
+            };
+            out.push_str(&format!("- *{} — {how}*\n", c.title));
+        }
+        out.push('\n');
     }
     let inside: Vec<&StepSnapshot> = run
         .steps

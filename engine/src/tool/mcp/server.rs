@@ -267,15 +267,14 @@ fn last_lines(stderr: &Mutex<VecDeque<String>>, n: usize) -> String {
     }
 }
 
-/// Ends a process group (SIGKILL to every member) and waits, a second at most, until its leader
-/// is gone. The SDK ends the child when its connection closes; this makes sure of it, and of
-/// whatever the child started.
+/// Ends a process group: a moment to end by itself (its input is closed), then SIGKILL to every
+/// member, then a wait (3 s at most) until no member is left. The SDK ends the child when its
+/// connection closes; this makes sure of it, and of whatever the child started.
 async fn kill_group(group: Option<u32>) {
     let Some(pgid) = group else { return };
-    let alive = || std::path::Path::new(&format!("/proc/{pgid}")).exists() && !is_zombie(pgid);
     for _ in 0..20 {
-        if !alive() {
-            break;
+        if !group_alive(pgid) {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -286,20 +285,31 @@ async fn kill_group(group: Option<u32>) {
             .status()
             .await;
     }
-    for _ in 0..100 {
-        if !alive() {
+    for _ in 0..300 {
+        if !group_alive(pgid) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
+/// Whether a live (not zombie) process is in the process group `pgid`, by `/proc` (Linux; where
+/// there is none, the group counts as gone once signalled).
+fn group_alive(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|e| {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // After the command's closing bracket: state, ppid, pgrp, …
+        let mut fields = stat.rsplit(')').next().unwrap_or("").split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<u32>().ok());
+        state != "Z" && pgrp == Some(pgid)
+    })
 }

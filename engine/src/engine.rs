@@ -265,16 +265,17 @@ impl Engine {
         self.run(id).is_some_and(|run| run.cancel(reason))
     }
 
-    /// Answers a tool call that waits for the person. Returns the tool's name as Settings
+    /// Answers the tool call `call_id` of the step at `path` that waits for the person. Returns the tool's name as Settings
     /// list it (`fetch_page`, `SERVER.TOOL`) when a call was waiting, `None` otherwise (an
     /// unknown run or call, or one already answered or stopped).
     pub fn answer_tool_call(
         &self,
         id: RunId,
+        path: &str,
         call_id: &str,
         answer: ApprovalAnswer,
     ) -> Option<String> {
-        self.run(id)?.answer(call_id, answer)
+        self.run(id)?.answer(path, call_id, answer)
     }
 
     /// The run's state now (status, every step's status and text so far, last seq).

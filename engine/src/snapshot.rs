@@ -184,9 +184,12 @@ impl RunSnapshot {
     }
 
     fn tool_call_mut(&mut self, path: &str, call_id: &str) -> Option<&mut ToolCallView> {
+        // The last with that id: a server that numbers calls per turn reuses ids across rounds,
+        // and a round's calls all start before any of them ends.
         self.step_mut(path)?
             .tool_calls
             .iter_mut()
+            .rev()
             .find(|c| c.call_id == call_id)
     }
 
@@ -353,10 +356,7 @@ impl RunSnapshot {
                 result,
                 duration_ms,
             } => {
-                if let Some(c) = self
-                    .step_mut(path)
-                    .and_then(|s| s.tool_calls.iter_mut().find(|c| c.call_id == *call_id))
-                {
+                if let Some(c) = self.tool_call_mut(path, call_id) {
                     c.status = if *ok {
                         ToolCallStatus::Done
                     } else {

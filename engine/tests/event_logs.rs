@@ -415,8 +415,8 @@ async fn record_the_event_logs() {
         stepwise_engine::ApprovalAnswer::Deny,
     ];
     while let Some(e) = sub.next().await {
-        if let EventKind::ToolApprovalRequested { call_id, .. } = &e.kind {
-            engine.answer_tool_call(id, call_id, answers.pop().unwrap());
+        if let EventKind::ToolApprovalRequested { path, call_id } = &e.kind {
+            engine.answer_tool_call(id, path, call_id, answers.pop().unwrap());
         }
         events.push(e);
     }

@@ -372,9 +372,9 @@ async fn follow_answering(
         .await
         .expect("run hung")
     {
-        if let EventKind::ToolApprovalRequested { call_id, .. } = &e.kind {
+        if let EventKind::ToolApprovalRequested { path, call_id } = &e.kind {
             let answer = answers.pop().expect("an approval nobody expected");
-            assert!(engine.answer_tool_call(id, call_id, answer).is_some());
+            assert!(engine.answer_tool_call(id, path, call_id, answer).is_some());
         }
         events.push(e);
     }
@@ -485,7 +485,7 @@ async fn cancel_while_a_call_waits_for_approval() {
         stepwise_engine::ToolCallStatus::Cancelled
     );
     assert_eq!(
-        engine.answer_tool_call(id, "wait", stepwise_engine::ApprovalAnswer::Allow),
+        engine.answer_tool_call(id, "use", "wait", stepwise_engine::ApprovalAnswer::Allow),
         None,
         "a stopped call takes no answer"
     );

@@ -651,3 +651,46 @@ fn tool_steps_and_tool_lists_are_checked_with_their_lines() {
     )
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_server_that_reuses_call_ids_across_rounds_or_sends_none() {
+    let server = TestServer::start().await.unwrap();
+    server.set_page("/html/", Page::html(SEARCH_PAGE));
+    let call = |id: &str| {
+        Behavior::text(&[], 0).with_calls(
+            vec![ScriptedCall::new(id, "web_search", json!({"query": "q"}))],
+            0,
+        )
+    };
+    // Some local servers number calls per turn: the same id in both rounds; others send none.
+    server.push(call("call_0"));
+    server.push(call("call_0"));
+    server.push(call(""));
+    server.push(call(""));
+    server.push(Behavior::text(&["Done."], 0));
+    let engine = engine_for(&server, local_tools(&server));
+    let (id, mut sub) = start(&engine, agent("openai:test", "\"web_search\""), "x");
+    let events = collect(&mut sub).await;
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCompleted { .. }
+    ));
+    let calls = &engine.get(id).unwrap().steps[0].tool_calls;
+    assert_eq!(calls.len(), 4);
+    assert!(
+        calls.iter().all(|c| c.status == ToolCallStatus::Done),
+        "{calls:?}"
+    );
+    assert_ne!(calls[2].call_id, calls[3].call_id, "made-up ids are unique");
+    // What went back to the model pairs each answer with its call.
+    let last = server.requests().last().unwrap().json();
+    let ids: Vec<String> = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["tool_call_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    assert_eq!(&ids[..2], ["call_0", "call_0"]);
+}

@@ -46,11 +46,12 @@ export const commands = {
 	/**  Starts the server if it is not running and lists its tools, or says why it did not start. */
 	inspectMcpServer: (name: string) => typedError<McpServerReport_Serialize, AppError_Serialize>(__TAURI_INVOKE("inspect_mcp_server", { name })),
 	/**
-	 *  The person's answer to a tool call that asked first. True when a call was waiting for it.
+	 *  The person's answer to the call `call_id` of the step at `path`, which asked first. True when
+	 *  that call was waiting for it.
 	 *  "Allow always" is saved in Settings (`[tools] allow`), so the tool runs without asking in
 	 *  later runs too.
 	 */
-	answerToolCall: (runId: string, callId: string, answer: ApprovalAnswer) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("answer_tool_call", { runId, callId, answer })),
+	answerToolCall: (runId: string, path: string, callId: string, answer: ApprovalAnswer) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("answer_tool_call", { runId, path, callId, answer })),
 };
 
 /** Events */

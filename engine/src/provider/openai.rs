@@ -203,7 +203,10 @@ impl ChatCompletions {
                     .name
                     .ok_or_else(|| http::parse::malformed(host, "a tool call without a name"))?;
                 Ok(Chunk::ToolCall(ToolCall {
-                    id: c.id.unwrap_or_else(|| format!("call_{index}")),
+                    // A call's id must be unique in the step: a server that sends none gets one.
+                    id: c.id.unwrap_or_else(|| {
+                        format!("call_{index}_{}", uuid::Uuid::new_v4().simple())
+                    }),
                     name,
                     arguments: if c.arguments.trim().is_empty() {
                         "{}".to_string()

@@ -42,9 +42,13 @@ pub(crate) struct RunState {
     started: Instant,
     inner: Mutex<Inner>,
     finished: watch::Sender<bool>,
-    /// Tool calls waiting for the person: their answer's channel and the tool's policy name.
-    approvals: Mutex<HashMap<String, (oneshot::Sender<ApprovalAnswer>, String)>>,
+    /// Tool calls waiting for the person, by step path and call id (ids are the model's, unique
+    /// only within a step): their answer's channel and the tool's policy name.
+    approvals: Mutex<HashMap<(String, String), Waiting>>,
 }
+
+/// A tool call waiting for the person: where the answer goes, and the tool's policy name.
+type Waiting = (oneshot::Sender<ApprovalAnswer>, String);
 
 /// Where events go besides subscribers; kept beside them under the lock so both see one order.
 type Sink = Option<Arc<dyn RunSink>>;
@@ -77,22 +81,30 @@ impl RunState {
     }
 
     /// Registers a call that waits for the person; the answer arrives on the receiver.
-    pub fn await_approval(&self, call_id: &str, tool: String) -> oneshot::Receiver<ApprovalAnswer> {
+    pub fn await_approval(
+        &self,
+        path: &str,
+        call_id: &str,
+        tool: String,
+    ) -> oneshot::Receiver<ApprovalAnswer> {
         let (tx, rx) = oneshot::channel();
-        self.approvals
+        let mut waiting = self
+            .approvals
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(call_id.to_string(), (tx, tool));
+            .unwrap_or_else(PoisonError::into_inner);
+        // Calls that stopped waiting (a timeout, a cancel) leave their entries: clear them.
+        waiting.retain(|_, (tx, _)| !tx.is_closed());
+        waiting.insert((path.to_string(), call_id.to_string()), (tx, tool));
         rx
     }
 
     /// Answers a waiting call; the tool's policy name if one was waiting (and still is).
-    pub fn answer(&self, call_id: &str, answer: ApprovalAnswer) -> Option<String> {
+    pub fn answer(&self, path: &str, call_id: &str, answer: ApprovalAnswer) -> Option<String> {
         let (tx, tool) = self
             .approvals
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(call_id)?;
+            .remove(&(path.to_string(), call_id.to_string()))?;
         tx.send(answer).ok().map(|()| tool)
     }
 

@@ -189,7 +189,8 @@ pub async fn inspect_mcp_server(
     })
 }
 
-/// The person's answer to a tool call that asked first. True when a call was waiting for it.
+/// The person's answer to the call `call_id` of the step at `path`, which asked first. True when
+/// that call was waiting for it.
 /// "Allow always" is saved in Settings (`[tools] allow`), so the tool runs without asking in
 /// later runs too.
 #[tauri::command]
@@ -197,11 +198,12 @@ pub async fn inspect_mcp_server(
 pub async fn answer_tool_call(
     state: State<'_, Arc<AppState>>,
     run_id: String,
+    path: String,
     call_id: String,
     answer: ApprovalAnswer,
 ) -> Result<bool, AppError> {
     let id = parse_run_id(&run_id)?;
-    let Some(tool) = state.engine.answer_tool_call(id, &call_id, answer) else {
+    let Some(tool) = state.engine.answer_tool_call(id, &path, &call_id, answer) else {
         return Ok(false);
     };
     tracing::info!(run_id = %id, %tool, ?answer, "tool call answered");

@@ -112,7 +112,7 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       break;
     }
     case "ToolCallFinished": {
-      const c = findStep(s, e.path)?.tool_calls.find((x) => x.call_id === e.call_id);
+      const c = lastCall(findStep(s, e.path), e.call_id);
       if (c) {
         c.status = e.ok ? "done" : "failed";
         c.preview = e.preview; c.result = e.result; c.duration_ms = e.duration_ms;
@@ -120,13 +120,13 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       break;
     }
     case "ToolApprovalRequested": {
-      const c = findStep(s, e.path)?.tool_calls.find((x) => x.call_id === e.call_id);
+      const c = lastCall(findStep(s, e.path), e.call_id);
       if (c) c.status = "waiting";
       break;
     }
     case "ToolApprovalAnswered": {
       // A denied call ends with its ToolCallFinished (the model is told).
-      const c = findStep(s, e.path)?.tool_calls.find((x) => x.call_id === e.call_id);
+      const c = lastCall(findStep(s, e.path), e.call_id);
       if (c) { c.status = "running"; c.approval = e.answer; }
       break;
     }
@@ -145,6 +145,14 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       break;
   }
   return "applied";
+}
+
+/** A step's last call with this id (a server that numbers calls per turn reuses ids across
+ * rounds; a round's calls all start before any of them ends). */
+function lastCall(st: StepSnapshot | undefined, id: string): ToolCallView | undefined {
+  const calls = st?.tool_calls ?? [];
+  for (let i = calls.length - 1; i >= 0; i--) if (calls[i].call_id === id) return calls[i];
+  return undefined;
 }
 
 /** The step with this path. */

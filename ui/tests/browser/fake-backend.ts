@@ -384,7 +384,8 @@ mockIPC(
         ] };
       case "answer_tool_call": {
         const run = runs.get(a.runId as string);
-        if (!run || run.ended || run.plan[run.next]?.type !== "AwaitAnswer") return false;
+        const waiting = run?.plan[run.next];
+        if (!run || run.ended || waiting?.type !== "AwaitAnswer" || waiting.path !== a.path || waiting.call_id !== a.callId) return false;
         run.answer = a.answer as string;
         return true;
       }

@@ -542,7 +542,7 @@ test("a tool that asks first: “Waiting for you” with Allow / Allow always / 
   await toolCall(page).locator(".state", { hasText: "did not work: the person did not allow this call" }).waitFor();
   assert.equal(await panel.count(), 0, "the question is gone once answered");
   const answered = await page.evaluate(() => window.__calls.find((c) => c.cmd === "answer_tool_call").args);
-  assert.equal(answered.answer, "deny");
+  assert.deepEqual([answered.path, answered.callId, answered.answer], ["research", "demo_call_1", "deny"]);
   await page.getByText("Key fact about the topic number 3.").waitFor();
   await page.close();
 

@@ -125,13 +125,13 @@ async fn stream_run(engine: Engine, workflow: Workflow, args: RunArgs) -> ExitCo
         let mut next = Some(first);
         let mut written = Ok(());
         while let Some(event) = next {
-            if let EventKind::ToolApprovalRequested { call_id, .. } = &event.kind {
+            if let EventKind::ToolApprovalRequested { path, call_id } = &event.kind {
                 let answer = if args.allow_tools {
                     ApprovalAnswer::Allow
                 } else {
                     ApprovalAnswer::Deny
                 };
-                engine.answer_tool_call(id, call_id, answer);
+                engine.answer_tool_call(id, path, call_id, answer);
             }
             written = written.and_then(|()| write_event(&mut out, &mut human, &event, args.json));
             next = events.try_next();

@@ -122,7 +122,7 @@ async fn approved(
     call: &ToolCall,
     tool: &SharedTool,
 ) -> Result<bool, Halt> {
-    let answer = scope.run.await_approval(&call.id, tool.policy_name());
+    let answer = scope.run.await_approval(path, &call.id, tool.policy_name());
     if !scope.run.emit(EventKind::ToolApprovalRequested {
         path: path.to_string(),
         call_id: call.id.clone(),

@@ -73,15 +73,6 @@ impl McpServers {
         self.configs == other.configs
     }
 
-    /// The configured servers' names and entries.
-    pub fn entries(&self) -> &BTreeMap<String, McpServerSettings> {
-        &self.configs
-    }
-
-    pub fn configured(&self, name: &str) -> bool {
-        self.configs.contains_key(name)
-    }
-
     /// The server `name`, started now if it is not running (or has stopped since).
     pub async fn server(
         &self,

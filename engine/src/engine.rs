@@ -8,11 +8,12 @@ use serde::Serialize;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::event::{ApprovalAnswer, CancelReason, EventKind, RunId};
+use crate::event::{ApprovalAnswer, CancelReason, EventKind, ResumedFrom, ReviewAnswer, RunId};
 use crate::model_ref::ModelRef;
 use crate::provider::Providers;
-use crate::run::steps::{RunContext, outline};
-use crate::run::{DriveContext, RunState, Subscription, drive};
+use crate::resume::{ResumeError, ResumeRun, plan};
+use crate::run::steps::{Replay, RunContext, outline};
+use crate::run::{DriveContext, ReviewError, RunState, Subscription, drive};
 use crate::sink::RunSink;
 use crate::snapshot::{RunSnapshot, RunSummary};
 use crate::tool::Tools;
@@ -74,6 +75,18 @@ pub enum StartError {
     /// A caller-chosen id that an earlier run (in the history) already has.
     #[error("a run with this id already exists in the history; start with a new id")]
     RunExists,
+    #[error("{0}")]
+    Resume(ResumeError),
+    /// `revive` of a run that does not wait only for reviews (or ended).
+    #[error("this run is not waiting for a review, so there is nothing to pick up")]
+    NotWaiting,
+}
+
+/// How a run that does not start from nothing begins.
+#[derive(Default)]
+struct Continuing {
+    replay: Replay,
+    resumed_from: Option<ResumedFrom>,
 }
 
 #[derive(Clone)]
@@ -184,17 +197,92 @@ impl Engine {
     /// this returns. Starting again with the id of an existing run returns that run's id and
     /// starts nothing. Must be called within a Tokio runtime.
     pub fn start(&self, req: StartRun) -> Result<RunId, StartError> {
-        self.start_inner(req).map(|(id, _)| id)
+        self.start_inner(req, Continuing::default())
+            .map(|(id, _)| id)
     }
 
     /// Like [`Engine::start`], and also subscribes to the run before its first event, so the
     /// subscription sees every event from `RunStarted` on (its snapshot is at seq 0). For an
     /// existing id it is a plain subscription to that run.
     pub fn start_subscribed(&self, req: StartRun) -> Result<(RunId, Subscription), StartError> {
-        self.start_inner(req)
+        self.start_inner(req, Continuing::default())
     }
 
-    fn start_inner(&self, req: StartRun) -> Result<(RunId, Subscription), StartError> {
+    /// Continues a run that ended: a new run, linked to it, that reuses the outputs of the
+    /// steps before `from` (no model is asked for them) and runs from there on. Subscribed from
+    /// its first event, like [`Engine::start_subscribed`].
+    pub fn resume(&self, req: ResumeRun) -> Result<(RunId, Subscription), StartError> {
+        let plan = plan(&req).map_err(StartError::Resume)?;
+        let resumed_from = ResumedFrom {
+            run_id: req.original.run_id,
+            step: plan.from.clone(),
+        };
+        let reused: Vec<&str> = plan.reused.iter().map(String::as_str).collect();
+        let replay = Replay::continued(req.original.clone(), &reused);
+        self.start_inner(
+            StartRun {
+                workflow: plan.workflow,
+                input: req.original.input,
+                run_id: req.run_id,
+            },
+            Continuing {
+                replay,
+                resumed_from: Some(resumed_from),
+            },
+        )
+    }
+
+    /// Brings back a run that was waiting for reviews when its process ended (the history's
+    /// `waiting` runs): it waits again, and goes on when answered. `snapshot` is the fold of its
+    /// saved events; `workflow` the one it ran. Its events continue after `snapshot.last_seq`.
+    pub fn revive(
+        &self,
+        snapshot: RunSnapshot,
+        workflow: Workflow,
+    ) -> Result<(RunId, Subscription), StartError> {
+        if !snapshot.can_wait_across_restart() {
+            return Err(StartError::NotWaiting);
+        }
+        let config = self.config();
+        let id = snapshot.run_id;
+        let mut runs = self.runs();
+        if runs.shutting_down {
+            return Err(StartError::ShuttingDown);
+        }
+        if let Some(existing) = runs.by_id.get(&id) {
+            return Ok((id, existing.subscribe()));
+        }
+        let default_model = config.default_model.clone().unwrap_or_else(ModelRef::demo);
+        if let Some(sink) = &config.sink {
+            sink.run_revived(&snapshot);
+        }
+        let replay = Replay::revived(&snapshot);
+        let input = snapshot.input.clone();
+        let run = Arc::new(RunState::revived(snapshot, config.sink.clone()));
+        let subscription = run.subscribe();
+        runs.by_id.insert(id, run.clone());
+        runs.order.push(id);
+        let cx = DriveContext {
+            workflow,
+            context: RunContext::new(
+                input,
+                config.providers,
+                config.tools,
+                default_model,
+                config.max_step_output,
+            )
+            .with_replay(replay),
+        };
+        self.spawn_driver(id, run, cx);
+        drop(runs);
+        Ok((id, subscription))
+    }
+
+    fn start_inner(
+        &self,
+        req: StartRun,
+        continuing: Continuing,
+    ) -> Result<(RunId, Subscription), StartError> {
         let input = req.input.trim().to_string();
         if input.is_empty() {
             return Err(StartError::EmptyInput);
@@ -231,6 +319,7 @@ impl Engine {
             workflow_name: req.workflow.name.clone(),
             input: input.clone(),
             steps: outline(&req.workflow, &default_model),
+            resumed_from: continuing.resumed_from,
         });
         runs.by_id.insert(id, run.clone());
         runs.order.push(id);
@@ -243,10 +332,17 @@ impl Engine {
                 config.tools,
                 default_model,
                 config.max_step_output,
-            ),
+            )
+            .with_replay(continuing.replay),
         };
-        // Spawned under the lock: a shutdown that takes the lock next finds the driver on the
-        // tracker and waits for it.
+        self.spawn_driver(id, run, cx);
+        drop(runs);
+        Ok((id, subscription))
+    }
+
+    /// Spawned under the runs' lock: a shutdown that takes the lock next finds the driver on
+    /// the tracker and waits for it.
+    fn spawn_driver(&self, id: RunId, run: Arc<RunState>, cx: DriveContext) {
         let engine = Arc::downgrade(&self.inner);
         self.inner.drivers.spawn(async move {
             drive(run, cx).await;
@@ -254,8 +350,18 @@ impl Engine {
                 Engine { inner }.runs().retire(id);
             }
         });
-        drop(runs);
-        Ok((id, subscription))
+    }
+
+    /// Answers the review of the step at `path` (approve, edit, send back).
+    pub fn answer_review(
+        &self,
+        id: RunId,
+        path: &str,
+        answer: ReviewAnswer,
+    ) -> Result<(), ReviewError> {
+        self.run(id)
+            .ok_or(ReviewError::NotWaiting)?
+            .answer_review(path, answer)
     }
 
     /// Cancels a run. True iff this call moved a pending or running run to `cancelled`: false for
@@ -329,8 +435,9 @@ impl Engine {
             .count()
     }
 
-    /// Stops accepting runs, cancels every live one with `reason`, and waits until all of them
-    /// have emitted their terminal event. Callers bound it with a timeout.
+    /// Stops accepting runs, cancels every live one with `reason` — except a run that only waits
+    /// for reviews, which is parked: it stays `waiting` in the history for the next start — and
+    /// waits until all of them have ended. Callers bound it with a timeout.
     pub async fn shutdown(&self, reason: CancelReason) {
         let live: Vec<Arc<RunState>> = {
             let mut runs = self.runs();
@@ -338,7 +445,9 @@ impl Engine {
             runs.by_id.values().cloned().collect()
         };
         for run in &live {
-            run.cancel(reason);
+            if !run.park() {
+                run.cancel(reason);
+            }
         }
         self.inner.drivers.close();
         self.inner.drivers.wait().await;

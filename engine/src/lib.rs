@@ -16,6 +16,7 @@ pub mod engine;
 pub mod event;
 pub mod model_ref;
 pub mod provider;
+pub mod resume;
 mod run;
 pub mod settings;
 pub mod sink;
@@ -27,11 +28,16 @@ pub mod workflow;
 
 pub use engine::{Engine, EngineConfig, StartError, StartRun};
 pub use event::{
-    ApprovalAnswer, CancelReason, ErrorKind, EventKind, RunEvent, RunId, StepInfo, Usage,
+    ApprovalAnswer, CancelReason, ErrorKind, EventKind, ResumedFrom, ReviewAnswer, RunEvent, RunId,
+    StepInfo, Usage,
 };
 pub use model_ref::{ModelRef, ModelRefError, ProviderKind};
+pub use resume::{ResumeError, ResumeRun};
+pub use run::ReviewError;
 pub use run::Subscription;
 pub use sink::RunSink;
-pub use snapshot::{RunError, RunSnapshot, RunSummary, StepSnapshot, ToolCallStatus, ToolCallView};
+pub use snapshot::{
+    ReviewRound, RunError, RunSnapshot, RunSummary, StepSnapshot, ToolCallStatus, ToolCallView,
+};
 pub use status::{RunStatus, StepStatus};
 pub use workflow::{Step, StepDraft, Workflow, WorkflowDraft, WorkflowError, WorkflowIssue};

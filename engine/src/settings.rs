@@ -45,6 +45,21 @@ pub struct Settings {
     pub tools: ToolSettings,
     /// MCP servers by name: `[mcp.NAME]` with `command`, `args`, `env` or `url`.
     pub mcp: BTreeMap<String, McpServerSettings>,
+    pub notifications: NotificationSettings,
+}
+
+/// Desktop notifications (the app): when a run ends or waits for you while the window is not
+/// in front.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    pub enabled: bool,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings { enabled: true }
+    }
 }
 
 /// Bounds on what one step may do.

@@ -2,6 +2,7 @@
 //! must see every event of every run, in order.
 
 use crate::event::{RunEvent, RunId};
+use crate::snapshot::RunSnapshot;
 use crate::workflow::Workflow;
 
 /// Sees every run from its creation on. Both calls happen while the run's state is locked (that
@@ -11,6 +12,9 @@ pub trait RunSink: Send + Sync + 'static {
     fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64);
     /// Every event of every run, in `seq` order per run.
     fn event(&self, event: &RunEvent);
+    /// A run that waited across a quit is going on (`Engine::revive`): its events continue
+    /// after `snapshot.last_seq`.
+    fn run_revived(&self, _snapshot: &RunSnapshot) {}
     /// Whether a run with this id was ever recorded (so a new run must not take its id).
     /// Called outside any run's lock; it may read a file.
     fn has_run(&self, _run_id: RunId) -> bool {

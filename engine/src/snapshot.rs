@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{
-    ApprovalAnswer, CancelReason, ErrorKind, EventKind, RunEvent, RunId, SkipReason, StepInfo,
-    Usage,
+    ApprovalAnswer, CancelReason, ErrorKind, EventKind, ResumedFrom, ReviewAnswer, RunEvent, RunId,
+    SkipReason, StepInfo, Usage,
 };
 use crate::status::{RunStatus, StepStatus};
 use crate::workflow::StepKindName;
@@ -30,6 +30,13 @@ pub struct RunSnapshot {
     pub ended_at_ms: Option<u64>,
     #[specta(type = u32)]
     pub last_seq: u64,
+    /// The run this one continues, and from which step.
+    #[serde(default)]
+    pub resumed_from: Option<ResumedFrom>,
+    /// The runs that continue this one, oldest first. Not part of the fold (the later runs'
+    /// `RunStarted` say it): the history fills it in when it reads a run.
+    #[serde(default)]
+    pub continued_in: Vec<RunId>,
 }
 
 /// One step as far as the run has got: the outline's steps from the start, others (a loop's
@@ -63,6 +70,21 @@ pub struct StepSnapshot {
     pub note: Option<String>,
     /// The tools its model called, in the order they began.
     pub tool_calls: Vec<ToolCallView>,
+    /// Its reviews so far, answered ones only, oldest first (`review = true`): what it wrote
+    /// each time and what the person said.
+    #[serde(default)]
+    pub reviews: Vec<ReviewRound>,
+    /// Its output was taken from the run this one continues.
+    #[serde(default)]
+    pub reused: bool,
+}
+
+/// One answered review of a step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ReviewRound {
+    /// The step's output as the person saw it.
+    pub output: String,
+    pub answer: ReviewAnswer,
 }
 
 /// One tool call as far as it has got.
@@ -147,6 +169,8 @@ impl RunSnapshot {
             started_at_ms: None,
             ended_at_ms: None,
             last_seq: 0,
+            resumed_from: None,
+            continued_in: Vec::new(),
         }
     }
 
@@ -208,11 +232,37 @@ impl RunSnapshot {
         self.steps.iter().rposition(|s| s.path == path)
     }
 
-    /// Every step that is running, outermost first.
+    /// Every step that is running or waiting for its review, outermost first.
     pub fn running(&self) -> impl Iterator<Item = &StepSnapshot> {
         self.steps
             .iter()
-            .filter(|s| s.status == StepStatus::Running)
+            .filter(|s| matches!(s.status, StepStatus::Running | StepStatus::Waiting))
+    }
+
+    /// Whether anything waits for the person: a step's review or a tool call to allow.
+    pub fn waits_for_person(&self) -> bool {
+        self.steps.iter().any(|s| s.status == StepStatus::Waiting)
+            || self.waiting_calls().next().is_some()
+    }
+
+    /// Whether the run can wait across a quit: it waits for reviews only, and every step still
+    /// running holds one of them (a parallel step whose branch waits). A tool call waiting to
+    /// be allowed is in the middle of its step's conversation with the model, which is not
+    /// saved: such a run is stopped at a quit like a running one.
+    pub fn can_wait_across_restart(&self) -> bool {
+        let reviews: Vec<&str> = self
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Waiting)
+            .map(|s| s.path.as_str())
+            .collect();
+        !reviews.is_empty()
+            && self.waiting_calls().next().is_none()
+            && self
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Running)
+                .all(|s| reviews.iter().any(|r| is_inside(r, &s.path)))
     }
 
     /// Applies the next event. Returns false (and changes nothing) for an event that is not the
@@ -230,7 +280,9 @@ impl RunSnapshot {
                 workflow_name,
                 input,
                 steps,
+                resumed_from,
             } => {
+                self.resumed_from.clone_from(resumed_from);
                 self.workflow_name.clone_from(workflow_name);
                 self.input.clone_from(input);
                 self.started_at_ms = Some(now);
@@ -383,6 +435,51 @@ impl RunSnapshot {
                     c.approval = Some(*answer);
                 }
             }
+            EventKind::ReviewRequested { path, output } => {
+                if let Some(s) = self.step_mut(path) {
+                    s.status = StepStatus::Waiting;
+                    s.text.clone_from(output);
+                }
+            }
+            EventKind::ReviewAnswered { path, answer } => {
+                if matches!(answer, ReviewAnswer::SendBack { .. }) {
+                    // The steps inside it run again too: they start over.
+                    for s in self.steps.iter_mut().filter(|s| is_inside(&s.path, path)) {
+                        let fresh = StepSnapshot::pending(&s.info());
+                        *s = fresh;
+                    }
+                }
+                if let Some(s) = self.step_mut(path) {
+                    s.reviews.push(ReviewRound {
+                        output: s.text.clone(),
+                        answer: answer.clone(),
+                    });
+                    s.status = StepStatus::Running;
+                    match answer {
+                        ReviewAnswer::Edit { text } => s.text.clone_from(text),
+                        // It runs again from nothing; what it wrote is in `reviews`.
+                        ReviewAnswer::SendBack { .. } => {
+                            s.text.clear();
+                            s.tool_calls.clear();
+                            s.usage = None;
+                        }
+                        ReviewAnswer::Approve => {}
+                    }
+                }
+            }
+            EventKind::StepReused { step, output, .. } => {
+                if self.status == RunStatus::Pending {
+                    self.status = RunStatus::Running;
+                }
+                if self.step(&step.path).is_none() {
+                    self.steps.push(StepSnapshot::pending(step));
+                }
+                if let Some(s) = self.step_mut(&step.path) {
+                    s.status = StepStatus::Completed;
+                    s.text.clone_from(output);
+                    s.reused = true;
+                }
+            }
             EventKind::RunCompleted { output, .. } => {
                 self.status = RunStatus::Completed;
                 self.final_output = Some(output.clone());
@@ -411,6 +508,13 @@ impl RunSnapshot {
                 self.end_steps(path.as_deref(), now);
             }
         }
+        if matches!(self.status, RunStatus::Running | RunStatus::Waiting) {
+            self.status = if self.waits_for_person() {
+                RunStatus::Waiting
+            } else {
+                RunStatus::Running
+            };
+        }
         true
     }
 
@@ -422,7 +526,7 @@ impl RunSnapshot {
             s.stop_tool_calls(now_ms);
             let on_failed_path = failed.is_some_and(|f| f == s.path || is_inside(f, &s.path));
             match s.status {
-                StepStatus::Running => {
+                StepStatus::Running | StepStatus::Waiting => {
                     s.status = if on_failed_path {
                         StepStatus::Failed
                     } else {
@@ -471,6 +575,22 @@ impl StepSnapshot {
             skipped: None,
             note: None,
             tool_calls: Vec::new(),
+            reviews: Vec::new(),
+            reused: false,
+        }
+    }
+
+    /// The step as `StepStarted` announced it.
+    pub fn info(&self) -> StepInfo {
+        StepInfo {
+            path: self.path.clone(),
+            parent: self.parent.clone(),
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: self.kind,
+            model: self.model.clone(),
+            branch: self.branch.clone(),
+            round: self.round,
         }
     }
 

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 pub enum RunStatus {
     Pending,
     Running,
+    /// A step waits for the person (a review, or a tool call to allow); the run goes on once
+    /// they answer. A run that waits and has nothing else running stays `waiting` across a quit.
+    Waiting,
     Completed,
     Failed,
     Cancelled,
@@ -16,7 +19,10 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn is_live(self) -> bool {
-        matches!(self, RunStatus::Pending | RunStatus::Running)
+        matches!(
+            self,
+            RunStatus::Pending | RunStatus::Running | RunStatus::Waiting
+        )
     }
 }
 
@@ -25,6 +31,8 @@ impl RunStatus {
 pub enum StepStatus {
     Pending,
     Running,
+    /// It has finished and its output waits for the person's review (`review = true`).
+    Waiting,
     Completed,
     Failed,
     Cancelled,
@@ -35,6 +43,9 @@ pub enum StepStatus {
 
 impl StepStatus {
     pub fn is_ended(self) -> bool {
-        !matches!(self, StepStatus::Pending | StepStatus::Running)
+        !matches!(
+            self,
+            StepStatus::Pending | StepStatus::Running | StepStatus::Waiting
+        )
     }
 }

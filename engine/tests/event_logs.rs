@@ -114,6 +114,9 @@ fn the_logs_cover_every_event_and_step_kind() {
         "ToolCallFinished",
         "ToolApprovalRequested",
         "ToolApprovalAnswered",
+        "ReviewRequested",
+        "ReviewAnswered",
+        "StepReused",
         "RunCompleted",
         "RunCancelled",
         "RunFailed",
@@ -437,4 +440,101 @@ async fn record_the_event_logs() {
     let saved = store.events(id).unwrap();
     assert!(saved.iter().any(|e| e.first_seq.is_some()));
     write("completed-as-saved", normalized(saved, 6));
+
+    // Reviews: sent back with a note, then edited; and cancelled while waiting.
+    let reviewed = || {
+        workflow_of(
+            "name = \"Reviewed\"\n[[steps]]\nname = \"Draft\"\ninstructions = \"Write a short summary.\"\n\
+             review = true\n[[steps]]\nname = \"Email\"\ninstructions = \"Write an email.\"\n",
+        )
+    };
+    let engine = demo_engine(DemoModel::new(DemoPace::INSTANT));
+    let (id, mut sub) = start(&engine, reviewed(), "tidal energy");
+    let mut answers = vec![
+        stepwise_engine::ReviewAnswer::Edit {
+            text: "My own summary of tidal energy.".into(),
+        },
+        stepwise_engine::ReviewAnswer::SendBack {
+            note: "Mention the costs.".into(),
+        },
+    ];
+    let mut events = Vec::new();
+    while let Some(e) = sub.next().await {
+        if let EventKind::ReviewRequested { path, .. } = &e.kind {
+            engine
+                .answer_review(id, path, answers.pop().unwrap())
+                .unwrap();
+        }
+        events.push(e);
+    }
+    write("review-sent-back-then-edited", normalized(events, 21));
+    let (id, mut sub) = start(&engine, reviewed(), "tidal energy");
+    let mut events =
+        events_until(&mut sub, |e| matches!(e, EventKind::ReviewRequested { .. })).await;
+    assert!(engine.cancel(id, CancelReason::User));
+    events.extend(collect(&mut sub).await);
+    write("review-cancelled-while-waiting", normalized(events, 22));
+
+    // A run that waited across a quit, approved after the restart, as the history keeps it.
+    let db = scratch_db("record-event-logs-restart");
+    let store = Store::open(&db).unwrap();
+    let engine = Engine::new(EngineConfig {
+        providers: stepwise_engine::provider::Providers::demo(DemoModel::new(DemoPace::INSTANT)),
+        sink: Some(store.sink()),
+        ..EngineConfig::default()
+    });
+    let (id, mut sub) = start(&engine, reviewed(), "across a restart");
+    events_until(&mut sub, |e| matches!(e, EventKind::ReviewRequested { .. })).await;
+    engine.shutdown(CancelReason::AppExit).await;
+    store.flush(Duration::from_secs(10)).unwrap();
+    drop(store);
+    let store = Store::open(&db).unwrap();
+    let stepwise_engine::store::Waiting::Ready { snapshot, workflow } =
+        store.take_waiting(id).unwrap()
+    else {
+        panic!("not waiting");
+    };
+    let engine = Engine::new(EngineConfig {
+        providers: stepwise_engine::provider::Providers::demo(DemoModel::new(DemoPace::INSTANT)),
+        sink: Some(store.sink()),
+        ..EngineConfig::default()
+    });
+    let (id, mut sub) = engine.revive(*snapshot, *workflow).unwrap();
+    engine
+        .answer_review(id, "draft", stepwise_engine::ReviewAnswer::Approve)
+        .unwrap();
+    collect(&mut sub).await;
+    store.flush(Duration::from_secs(10)).unwrap();
+    write(
+        "review-approved-after-a-restart-as-saved",
+        normalized(store.events(id).unwrap(), 23),
+    );
+
+    // A failed run continued from the step that failed: the steps before it reused.
+    let mut script = Script::words(6, Duration::ZERO);
+    script.fail_after = Some((3, ErrorKind::Auth));
+    let engine = scripted_engine(ScriptedProvider::new(script));
+    let wf = workflow_of(
+        "name = \"Three\"\n[[steps]]\nname = \"First\"\ninstructions = \"a\"\n\
+         [[steps]]\nname = \"Second\"\ninstructions = \"b\"\nmodel = \"openai:m\"\n\
+         [[steps]]\nname = \"Third\"\ninstructions = \"c\"\n",
+    );
+    let (failed, mut sub) = start(&engine, wf.clone(), "continue me");
+    collect(&mut sub).await;
+    let mut original = engine.get(failed).unwrap();
+    original.run_id = Uuid::from_u128(5);
+    let engine = scripted_engine(ScriptedProvider::new(Script::words(6, Duration::ZERO)));
+    let (_, mut sub) = engine
+        .resume(stepwise_engine::ResumeRun {
+            original,
+            workflow: wf,
+            today: None,
+            from: None,
+            run_id: None,
+        })
+        .unwrap();
+    write(
+        "resumed-after-failure",
+        normalized(collect(&mut sub).await, 24),
+    );
 }

@@ -51,6 +51,9 @@ pub enum EventKind {
         workflow_name: String,
         input: String,
         steps: Vec<StepInfo>,
+        /// A run that continues an earlier one: which, and from which step.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resumed_from: Option<ResumedFrom>,
     },
     /// A step starts (for a step the outline did not hold, such as a loop's round 2, this is
     /// where it first appears).
@@ -129,6 +132,18 @@ pub enum EventKind {
         call_id: String,
         answer: ApprovalAnswer,
     },
+    /// A step with `review = true` has finished: its output waits for the person's review.
+    ReviewRequested { path: String, output: String },
+    /// The person reviewed the step: approved it, edited its output, or sent it back to run again
+    /// with a note.
+    ReviewAnswered { path: String, answer: ReviewAnswer },
+    /// A continued run takes this step's output from the run it continues: nothing is asked of
+    /// a model. Sent for each reused step and every step inside it, outermost first.
+    StepReused {
+        step: StepInfo,
+        output: String,
+        from_run: RunId,
+    },
     RunCompleted {
         output: String,
         #[specta(type = u32)]
@@ -161,6 +176,26 @@ pub enum ApprovalAnswer {
     /// Allow this call, and this tool from now on without asking.
     AllowAlways,
     Deny,
+}
+
+/// What a person said to a step's output that waited for review.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ReviewAnswer {
+    /// The output goes on as it is.
+    Approve,
+    /// The output goes on as the person rewrote it (the step's own text is kept beside it).
+    Edit { text: String },
+    /// The step runs again, told the note; its earlier output is kept.
+    SendBack { note: String },
+}
+
+/// Where a continued run comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct ResumedFrom {
+    pub run_id: RunId,
+    /// The step it runs again from (the steps before it are reused).
+    pub step: String,
 }
 
 /// A running step's text at a cancel.
@@ -203,6 +238,9 @@ impl EventKind {
             EventKind::ToolCallFinished { .. } => "ToolCallFinished",
             EventKind::ToolApprovalRequested { .. } => "ToolApprovalRequested",
             EventKind::ToolApprovalAnswered { .. } => "ToolApprovalAnswered",
+            EventKind::ReviewRequested { .. } => "ReviewRequested",
+            EventKind::ReviewAnswered { .. } => "ReviewAnswered",
+            EventKind::StepReused { .. } => "StepReused",
             EventKind::RunCompleted { .. } => "RunCompleted",
             EventKind::RunCancelled { .. } => "RunCancelled",
             EventKind::RunFailed { .. } => "RunFailed",
@@ -222,7 +260,9 @@ impl EventKind {
     /// The step the event is about, if it is about one.
     pub fn path(&self) -> Option<&str> {
         match self {
-            EventKind::StepStarted { step } => Some(&step.path),
+            EventKind::StepStarted { step } | EventKind::StepReused { step, .. } => {
+                Some(&step.path)
+            }
             EventKind::TextDelta { path, .. } => Some(path),
             EventKind::StepCompleted { path, .. }
             | EventKind::StepFailed { path, .. }
@@ -232,7 +272,9 @@ impl EventKind {
             | EventKind::ToolCallStarted { path, .. }
             | EventKind::ToolCallFinished { path, .. }
             | EventKind::ToolApprovalRequested { path, .. }
-            | EventKind::ToolApprovalAnswered { path, .. } => Some(path),
+            | EventKind::ToolApprovalAnswered { path, .. }
+            | EventKind::ReviewRequested { path, .. }
+            | EventKind::ReviewAnswered { path, .. } => Some(path),
             EventKind::RunFailed { path, .. } => path.as_deref(),
             _ => None,
         }

@@ -130,6 +130,7 @@ impl Upgrader {
                     workflow_name,
                     input,
                     steps: self.steps.clone(),
+                    resumed_from: None,
                 }
             }
             OldKind::StepStarted { step_index, model } => {

@@ -3,7 +3,7 @@
 //! email, a story, an article) and fills it with the topic, seeded by a hash of the request.
 
 use super::ModelRequest;
-use crate::run::steps::prompt::sections;
+use crate::run::steps::prompt::{review_note, sections};
 use crate::run::steps::router::ROUTES_HEAD;
 
 /// What the demo reviser writes at the top of a revision, and what its reviewer looks for: a
@@ -29,6 +29,11 @@ pub(super) fn compose(req: &ModelRequest, words: Option<usize>) -> String {
         Shape::Story { long } => w.story(if long { 10 } else { 3 }),
         Shape::Article => w.article(),
     };
+    // A step sent back by its reviewer says what it changed, so the demo's second answer is
+    // plainly not its first.
+    if let (None, (_, Some(note))) = (words, review_note(&req.user)) {
+        text = format!("Revised as you asked (“{}”).\n\n{text}", note.trim());
+    }
     if let Some(n) = words {
         let mut count = text.split_whitespace().count();
         while count < n {
@@ -150,7 +155,8 @@ struct Writer {
 
 impl Writer {
     fn new(req: &ModelRequest) -> Self {
-        let (input, prev) = sections(&req.user);
+        let (user, _) = review_note(&req.user);
+        let (input, prev) = sections(user);
         // A step that cites other steps has their outputs in its instructions instead.
         let prev = prev.unwrap_or(&req.system);
         let mut rng = Rng(fnv1a(&[&req.system, &req.user]));

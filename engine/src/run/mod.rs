@@ -7,5 +7,6 @@ pub(crate) mod steps;
 mod subscription;
 
 pub(crate) use driver::{DriveContext, drive};
+pub use state::ReviewError;
 pub(crate) use state::{RunState, now_ms};
 pub use subscription::Subscription;

@@ -6,9 +6,11 @@
 //!   (completed / failed / cancelled); every later attempt loses. Once decided, non-terminal events
 //!   are refused, so no text arrives after `cancel` returned true.
 //! - **terminal last**: [`RunState::finish`] emits the one terminal event and closes every
-//!   subscription; nothing is emitted after it.
+//!   subscription; nothing is emitted after it. The one exception is a run *parked* at a quit
+//!   while it waits for the person: it emits nothing, stays `waiting` in the history, and a
+//!   later process brings it back (`Engine::revive`) to emit the rest, terminal event included.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,8 +20,8 @@ use tokio_util::task::TaskTracker;
 
 use super::Subscription;
 use crate::event::{
-    ApprovalAnswer, CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, PartialStep, RunEvent,
-    RunId,
+    ApprovalAnswer, CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, PartialStep,
+    ReviewAnswer, RunEvent, RunId,
 };
 use crate::sink::RunSink;
 use crate::snapshot::{RunError, RunSnapshot};
@@ -27,9 +29,26 @@ use crate::snapshot::{RunError, RunSnapshot};
 /// How a run ends, decided once.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Decision {
-    Completed { output: String },
+    Completed {
+        output: String,
+    },
     Failed(RunError),
     Cancelled(CancelReason),
+    /// Stopped at a quit while waiting for reviews: no terminal event; the history keeps the
+    /// run `waiting` for the next start.
+    Parked,
+}
+
+/// Why a review answer was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReviewError {
+    #[error("no step of this run waits for a review there (it was answered, or the run ended)")]
+    NotWaiting,
+    #[error("the edited text is empty: write the text the next steps should get")]
+    EmptyEdit,
+    #[error("the note is empty: say what the step should change")]
+    EmptyNote,
 }
 
 pub(crate) struct RunState {
@@ -45,6 +64,19 @@ pub(crate) struct RunState {
     /// Tool calls waiting for the person, by step path and call id (ids are the model's, unique
     /// only within a step): their answer's channel and the tool's policy name.
     approvals: Mutex<HashMap<(String, String), Waiting>>,
+    /// Steps whose output waits for the person's review, by path.
+    reviews: Mutex<HashMap<String, Review>>,
+    /// For a run brought back from the history: the events it already has, as
+    /// `(type, path)`, each of which its steps will try to emit again on their way back to where
+    /// they were; each is let through as already done, once.
+    replayed: Mutex<HashSet<(&'static str, String)>>,
+}
+
+/// A review: the channel its step waits on — its sender until answered, its receiver until the
+/// step takes it (a revived run's review can be answered before its step gets back to it).
+struct Review {
+    tx: Option<oneshot::Sender<ReviewAnswer>>,
+    rx: Option<oneshot::Receiver<ReviewAnswer>>,
 }
 
 /// A tool call waiting for the person: where the answer goes, and the tool's policy name.
@@ -77,7 +109,128 @@ impl RunState {
             }),
             finished: watch::Sender::new(false),
             approvals: Mutex::new(HashMap::new()),
+            reviews: Mutex::new(HashMap::new()),
+            replayed: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// A run brought back from the history where it waited: it goes on from `snapshot` (its
+    /// events so far), and its reviews can be answered at once, before its steps get back to them.
+    pub fn revived(snapshot: RunSnapshot, sink: Sink) -> Self {
+        let run = RunState::new(snapshot.run_id, sink);
+        let mut replayed = HashSet::new();
+        for s in &snapshot.steps {
+            if s.status != crate::status::StepStatus::Pending {
+                replayed.insert(("StepStarted", s.path.clone()));
+            }
+            if s.status == crate::status::StepStatus::Skipped {
+                replayed.insert(("StepSkipped", s.path.clone()));
+            }
+            if s.status == crate::status::StepStatus::Waiting {
+                replayed.insert(("ReviewRequested", s.path.clone()));
+                run.open_review(&s.path);
+            }
+            if s.chosen.is_some() {
+                replayed.insert(("RouteChosen", s.path.clone()));
+            }
+            for round in 1..=s.rounds.map_or(0, |r| r.round) {
+                replayed.insert(("LoopRoundStarted", format!("{}#{round}", s.path)));
+            }
+        }
+        *run.replayed.lock().unwrap_or_else(PoisonError::into_inner) = replayed;
+        run.lock().snapshot = snapshot;
+        run
+    }
+
+    /// Whether the event is one the run already has (a revived run's steps finding their way
+    /// back): if so it is not emitted again, and counts as emitted.
+    fn already_emitted(&self, kind: &EventKind) -> bool {
+        let key = match kind {
+            EventKind::StepStarted { step } => ("StepStarted", step.path.clone()),
+            EventKind::StepSkipped { path, .. } => ("StepSkipped", path.clone()),
+            EventKind::ReviewRequested { path, .. } => ("ReviewRequested", path.clone()),
+            EventKind::RouteChosen { path, .. } => ("RouteChosen", path.clone()),
+            EventKind::LoopRoundStarted { path, round, .. } => {
+                ("LoopRoundStarted", format!("{path}#{round}"))
+            }
+            _ => return false,
+        };
+        let mut replayed = self.replayed.lock().unwrap_or_else(PoisonError::into_inner);
+        !replayed.is_empty() && replayed.remove(&key)
+    }
+
+    /// Opens the review of the step at `path`; its answer can be given from now on.
+    fn open_review(&self, path: &str) {
+        let (tx, rx) = oneshot::channel();
+        self.reviews
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                path.to_string(),
+                Review {
+                    tx: Some(tx),
+                    rx: Some(rx),
+                },
+            );
+    }
+
+    /// The step at `path` waits for its review: the answer arrives on the receiver. (A revived
+    /// run's review was opened when it came back, and may already hold its answer.)
+    pub fn await_review(&self, path: &str) -> oneshot::Receiver<ReviewAnswer> {
+        let mut reviews = self.reviews.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(review) = reviews.get_mut(path)
+            && let Some(rx) = review.rx.take()
+        {
+            if review.tx.is_none() {
+                reviews.remove(path);
+            }
+            return rx;
+        }
+        let (tx, rx) = oneshot::channel();
+        reviews.insert(
+            path.to_string(),
+            Review {
+                tx: Some(tx),
+                rx: None,
+            },
+        );
+        rx
+    }
+
+    /// Answers the review of the step at `path`.
+    pub fn answer_review(&self, path: &str, answer: ReviewAnswer) -> Result<(), ReviewError> {
+        match &answer {
+            ReviewAnswer::Edit { text } if text.trim().is_empty() => {
+                return Err(ReviewError::EmptyEdit);
+            }
+            ReviewAnswer::SendBack { note } if note.trim().is_empty() => {
+                return Err(ReviewError::EmptyNote);
+            }
+            _ => {}
+        }
+        if self.is_decided() {
+            return Err(ReviewError::NotWaiting);
+        }
+        let mut reviews = self.reviews.lock().unwrap_or_else(PoisonError::into_inner);
+        let review = reviews.get_mut(path).ok_or(ReviewError::NotWaiting)?;
+        let tx = review.tx.take().ok_or(ReviewError::NotWaiting)?;
+        if review.rx.is_none() {
+            reviews.remove(path);
+        }
+        tx.send(answer).map_err(|_| ReviewError::NotWaiting)
+    }
+
+    /// At a quit: a run that only waits for reviews stops without a terminal event and stays
+    /// `waiting` in the history. True iff this call parked it.
+    pub fn park(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.decided.is_some() || inner.finished || !inner.snapshot.can_wait_across_restart() {
+            return false;
+        }
+        inner.decided = Some(Decision::Parked);
+        drop(inner);
+        self.token.cancel();
+        true
     }
 
     /// Registers a call that waits for the person; the answer arrives on the receiver.
@@ -121,6 +274,9 @@ impl RunState {
         if inner.decided.is_some() || inner.finished {
             return false;
         }
+        if self.already_emitted(&kind) {
+            return true;
+        }
         inner.push(self.id, kind);
         true
     }
@@ -154,6 +310,13 @@ impl RunState {
         }
         let duration_ms = self.started.elapsed().as_millis() as u64;
         let kind = match inner.decided.clone() {
+            Some(Decision::Parked) => {
+                // No terminal event: the run is not over, it waits in the history.
+                inner.finished = true;
+                self.finished.send_replace(true);
+                inner.subscribers.clear();
+                return;
+            }
             Some(Decision::Completed { output }) => EventKind::RunCompleted {
                 output,
                 duration_ms,

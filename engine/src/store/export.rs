@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
-use crate::event::{RunEvent, RunId, SkipReason};
+use crate::event::{ReviewAnswer, RunEvent, RunId, SkipReason};
 use crate::snapshot::{RunSnapshot, StepSnapshot, ToolCallStatus};
 use crate::status::{RunStatus, StepStatus};
 use crate::workflow::{StepKindName, Workflow};
@@ -84,6 +84,7 @@ fn step_markdown(
     out: &mut String,
 ) {
     let state = match (s.status, s.skipped) {
+        (StepStatus::Completed, _) if s.reused => "reused from the earlier run".to_string(),
         (StepStatus::Completed, _) => format!("done in {}", secs(s.duration_ms.unwrap_or(0))),
         (StepStatus::Cancelled, _) => "cancelled — partial text".to_string(),
         (StepStatus::Failed, _) => "failed — partial text".to_string(),
@@ -91,6 +92,7 @@ fn step_markdown(
         (StepStatus::Skipped, Some(SkipReason::OnError)) => "skipped after a problem".to_string(),
         (StepStatus::Skipped, None) => "skipped".to_string(),
         (StepStatus::Running, _) => "running".to_string(),
+        (StepStatus::Waiting, _) => "waiting for your review".to_string(),
         (StepStatus::Pending, _) => "waiting".to_string(),
     };
     let what = if s.model.is_empty() {
@@ -117,6 +119,21 @@ fn step_markdown(
     }
     if let Some(c) = &s.chosen {
         out.push_str(&format!("Chose **{}**: {}\n\n", c.route, c.reason));
+    }
+    for r in &s.reviews {
+        match &r.answer {
+            ReviewAnswer::Approve => out.push_str("*Approved by you.*\n\n"),
+            ReviewAnswer::Edit { .. } => {
+                out.push_str("*Edited by you before the run went on. The step had written:*\n\n");
+                for line in r.output.trim_end().lines() {
+                    out.push_str(&format!("> {line}\n"));
+                }
+                out.push('\n');
+            }
+            ReviewAnswer::SendBack { note } => {
+                out.push_str(&format!("*Sent back by you: “{}”*\n\n", note.trim()));
+            }
+        }
     }
     if !s.tool_calls.is_empty() {
         for c in &s.tool_calls {
@@ -164,6 +181,7 @@ fn status_words(run: &RunSnapshot) -> String {
         },
         RunStatus::Interrupted => "Interrupted (Stepwise stopped unexpectedly)".into(),
         RunStatus::Running => "Running".into(),
+        RunStatus::Waiting => "Waiting for you".into(),
         RunStatus::Pending => "Waiting to start".into(),
     }
 }

@@ -15,11 +15,13 @@ mod export;
 mod queries;
 mod queue;
 mod schema;
+mod waiting;
 mod writer;
 
 pub use error::StoreError;
 pub use export::{ExportFormat, markdown, render, utc};
 pub use queries::{RunFilter, matches_search};
+pub use waiting::Waiting;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -33,6 +35,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::event::{RunEvent, RunId};
 use crate::sink::RunSink;
+use crate::snapshot::RunSnapshot;
 use crate::workflow::Workflow;
 
 use queue::{Created, WAKE_BYTES};
@@ -298,6 +301,7 @@ impl Drop for Store {
         // Every run of ours has been written with its end by now (or is left for the next
         // process to find interrupted): the owner file has done its work.
         if self.close(Duration::from_secs(5)).is_ok() {
+            let _ = self.release_waiting();
             let _ = std::fs::remove_file(owners_dir(&self.path).join(&self.owner_id));
         }
     }
@@ -386,6 +390,18 @@ impl RunSink for StoreSink {
         if before < WAKE_BYTES && after >= WAKE_BYTES {
             self.wake.now();
         } else if was_empty {
+            self.wake.first();
+        }
+    }
+
+    fn run_revived(&self, snapshot: &RunSnapshot) {
+        let was_empty = {
+            let mut q = self.wake.shared.queue();
+            let was_empty = q.is_empty();
+            q.push_revived(snapshot);
+            was_empty
+        };
+        if was_empty {
             self.wake.first();
         }
     }

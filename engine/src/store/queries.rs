@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{parse, parse_opt, word};
 use super::{Store, StoreError};
 use crate::event::v1::Upgrader;
-use crate::event::{EventKind, RunEvent, RunId, Usage};
+use crate::event::{EventKind, ResumedFrom, RunEvent, RunId, Usage};
 use crate::snapshot::{LoopRounds, RouteChoice, RunError, RunSnapshot, RunSummary, StepSnapshot};
 use crate::status::{RunStatus, StepStatus};
 use crate::workflow::{Workflow, ids_for_names};
@@ -82,6 +82,12 @@ impl Store {
     pub fn get_run(&self, id: RunId) -> Result<Option<RunSnapshot>, StoreError> {
         let conn = self.reader();
         read_run(&conn, id).map_err(|e| self.sql(e))
+    }
+
+    /// The runs that continue this one (`stepwise resume`, "Continue from here"), oldest first.
+    pub fn continued_in(&self, id: RunId) -> Result<Vec<RunId>, StoreError> {
+        let conn = self.reader();
+        continued_in(&conn, id).map_err(|e| self.sql(e))
     }
 
     /// The workflow exactly as the run ran it ("Run again").
@@ -213,7 +219,8 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
     let run = conn
         .query_row(
             "SELECT workflow_name, input, status, reason, error_step, error_kind, error_message,
-                    final_output, started_at_ms, ended_at_ms, last_seq, error_path
+                    final_output, started_at_ms, ended_at_ms, last_seq, error_path,
+                    resumed_from, resumed_from_step
              FROM runs WHERE id = ?1",
             params![key],
             |r| {
@@ -238,6 +245,17 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                     started_at_ms: r.get::<_, Option<i64>>(8)?.map(|t| t as u64),
                     ended_at_ms: r.get::<_, Option<i64>>(9)?.map(|t| t as u64),
                     last_seq: r.get::<_, i64>(10)? as u64,
+                    resumed_from: match (
+                        r.get::<_, Option<String>>(12)?,
+                        r.get::<_, Option<String>>(13)?,
+                    ) {
+                        (Some(id), step) => Some(ResumedFrom {
+                            run_id: parse_id(&id)?,
+                            step: step.unwrap_or_default(),
+                        }),
+                        _ => None,
+                    },
+                    continued_in: Vec::new(),
                 })
             },
         )
@@ -246,7 +264,7 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
     let mut stmt = conn.prepare_cached(
         "SELECT name, model, status, text, started_at_ms, duration_ms, input_tokens, output_tokens,
                 path, parent, step_id, kind, branch, round, loop_round, loop_max, route,
-                route_reason, note, skipped, tool_calls
+                route_reason, note, skipped, tool_calls, reviews, reused
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     )?;
     run.steps = stmt
@@ -289,16 +307,9 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                 chosen,
                 skipped: parse_opt(r.get(19)?)?,
                 note: r.get(18)?,
-                tool_calls: match r.get::<_, Option<String>>(20)? {
-                    Some(json) => serde_json::from_str(&json).map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            20,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })?,
-                    None => Vec::new(),
-                },
+                tool_calls: json_list(r.get(20)?, 20)?,
+                reviews: json_list(r.get(21)?, 21)?,
+                reused: r.get(22)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -314,11 +325,40 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
             e.path = run.steps.get(i as usize).map(|s| s.path.clone());
         }
     }
+    run.continued_in = continued_in(conn, id)?;
     // Stored once, in the step that gave it (older histories also kept a copy in the run's row).
     if run.final_output.is_none() && run.status == RunStatus::Completed {
         run.final_output = Some(run.final_text());
     }
     Ok(Some(run))
+}
+
+/// The runs that continue this one, oldest first.
+pub(super) fn continued_in(conn: &Connection, id: RunId) -> rusqlite::Result<Vec<RunId>> {
+    conn.prepare_cached(
+        "SELECT id FROM runs WHERE resumed_from = ?1 ORDER BY created_at_ms, rowid",
+    )?
+    .query_map(params![id.to_string()], |r| {
+        parse_id(&r.get::<_, String>(0)?)
+    })?
+    .collect()
+}
+
+/// A JSON list column (NULL: empty).
+fn json_list<T: serde::de::DeserializeOwned>(
+    json: Option<String>,
+    column: usize,
+) -> rusqlite::Result<Vec<T>> {
+    match json {
+        Some(json) => serde_json::from_str(&json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                column,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        }),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Puts back the texts the writer leaves out of the log (a step's output at its end, the run's
@@ -379,21 +419,27 @@ pub(super) fn recover_dead_owners(
         .collect::<Result<_, _>>()?;
     let mut marked = 0;
     for owner in candidates {
-        // Owner ids are uuids we made; anything else is not a file name to touch.
-        if owner.parse::<uuid::Uuid>().is_err() {
-            continue;
-        }
-        let file = owners.join(&owner);
-        let dead = match std::fs::OpenOptions::new().write(true).open(&file) {
-            Ok(f) => f.try_lock().is_ok(),
-            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-        };
-        if dead {
+        if owner_is_dead(owners, &owner) {
             marked += mark_interrupted(conn, Some(&owner))?;
-            let _ = std::fs::remove_file(&file);
+            let _ = std::fs::remove_file(owners.join(&owner));
         }
     }
     Ok(marked)
+}
+
+/// Whether the Stepwise process that owns runs as `owner` has ended (nobody holds its file).
+pub(super) fn owner_is_dead(owners: &Path, owner: &str) -> bool {
+    // Owner ids are uuids we made; anything else is not a file name to touch.
+    if owner.parse::<uuid::Uuid>().is_err() {
+        return false;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .open(owners.join(owner))
+    {
+        Ok(f) => f.try_lock().is_ok(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// Runs a dead process left `pending` or `running` become `interrupted`, keeping their text:
@@ -409,25 +455,31 @@ pub(super) fn mark_interrupted(conn: &Connection, owner: Option<&str>) -> rusqli
         .query_map(params![owner], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for id in &ids {
-        tx.prepare_cached(
-            "UPDATE steps SET status = CASE status WHEN 'running' THEN ?2 ELSE ?3 END
-             WHERE run_id = ?1 AND status IN ('pending', 'running')",
-        )?
-        .execute(params![
-            id,
-            word(&StepStatus::Cancelled),
-            word(&StepStatus::Skipped)
-        ])?;
-        tx.prepare_cached(
-            "UPDATE runs SET status = 'interrupted',
-                 ended_at_ms = COALESCE(ended_at_ms, (SELECT MAX(ts_ms) FROM events e WHERE e.run_id = runs.id), created_at_ms)
-             WHERE id = ?1",
-        )?
-        .execute(params![id])?;
-        index_output(&tx, id)?;
+        interrupt(&tx, id)?;
     }
     tx.commit()?;
     Ok(ids.len())
+}
+
+/// Marks one run interrupted, keeping its text: its running (or waiting) steps were stopped,
+/// the ones that had not started never ran.
+pub(super) fn interrupt(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE steps SET status = CASE status WHEN 'pending' THEN ?3 ELSE ?2 END
+         WHERE run_id = ?1 AND status IN ('pending', 'running', 'waiting')",
+    )?
+    .execute(params![
+        id,
+        word(&StepStatus::Cancelled),
+        word(&StepStatus::Skipped)
+    ])?;
+    conn.prepare_cached(
+        "UPDATE runs SET status = 'interrupted',
+             ended_at_ms = COALESCE(ended_at_ms, (SELECT MAX(ts_ms) FROM events e WHERE e.run_id = runs.id), created_at_ms)
+         WHERE id = ?1",
+    )?
+    .execute(params![id])?;
+    index_output(conn, id)
 }
 
 /// The words of a text as search sees them: runs of letters and digits.

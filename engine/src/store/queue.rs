@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::event::{EventKind, RunEvent, RunId};
+use crate::snapshot::RunSnapshot;
 use crate::workflow::StepKindName;
 
 /// A run accepted by the engine, before its first event.
@@ -26,6 +27,8 @@ pub(super) const WAKE_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Default)]
 pub(super) struct Queue {
     pub created: Vec<Created>,
+    /// Runs that waited across a quit and go on (`RunSink::run_revived`), as they were saved.
+    pub revived: Vec<RunSnapshot>,
     /// In order per run; a merged delta stands for `first_seq..=seq`.
     pub events: Vec<RunEvent>,
     /// For each run, where its newest queued event is (to merge the next delta into it).
@@ -41,6 +44,17 @@ pub(super) struct Queue {
 impl Queue {
     pub fn push_created(&mut self, c: Created) {
         self.created.push(c);
+    }
+
+    pub fn push_revived(&mut self, snapshot: &RunSnapshot) {
+        let agents = snapshot
+            .steps
+            .iter()
+            .filter(|s| s.kind == StepKindName::Agent)
+            .map(|s| s.path.clone())
+            .collect();
+        self.agents.insert(snapshot.run_id, agents);
+        self.revived.push(snapshot.clone());
     }
 
     /// Queues an event; returns the text bytes now queued.
@@ -84,7 +98,7 @@ impl Queue {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.created.is_empty() && self.events.is_empty()
+        self.created.is_empty() && self.revived.is_empty() && self.events.is_empty()
     }
 }
 

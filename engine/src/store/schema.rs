@@ -9,6 +9,7 @@ use super::StoreError;
 /// Version 3: text is stored once — the search index keeps no copy of it (contentless), the
 /// event log no copy of a step's text at its end (restored on reading), and `final_output` is
 /// read from the last step; runs name the process that owns them while they are live.
+/// Version 6: reviews, reuse and continued runs.
 /// Version 4: the step tree — a step is known by its path (older rows have none: their path is
 /// their id, made from the name when read), with its kind and what the tree shows of it.
 const MIGRATIONS: &[&str] = &[
@@ -85,6 +86,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN error_path TEXT;",
     // A step's tool calls, as the JSON of the snapshot's `tool_calls` (NULL: none).
     "ALTER TABLE steps ADD COLUMN tool_calls TEXT;",
+    // Reviews (JSON of the snapshot's `reviews`, NULL: none), reused steps, and the run a run
+    // continues. `waiting` is a new status: such runs are not interrupted at start-up.
+    "ALTER TABLE steps ADD COLUMN reviews TEXT;
+    ALTER TABLE steps ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN resumed_from TEXT;
+    ALTER TABLE runs ADD COLUMN resumed_from_step TEXT;
+    CREATE INDEX runs_by_resumed_from ON runs (resumed_from) WHERE resumed_from IS NOT NULL;",
 ];
 
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

@@ -21,8 +21,8 @@ use rusqlite::{Connection, Transaction, params};
 use super::codec::word;
 use super::queries;
 use super::queue::{Created, Queue};
-use crate::event::{EventKind, RunEvent, RunId};
-use crate::snapshot::{RunSnapshot, StepSnapshot};
+use crate::event::{EventKind, ReviewAnswer, RunEvent, RunId};
+use crate::snapshot::{RunSnapshot, StepSnapshot, is_inside};
 
 pub(super) const BATCH_INTERVAL: Duration = Duration::from_millis(250);
 /// While writes keep failing, how often to try again.
@@ -159,6 +159,9 @@ impl Writer {
             for c in taken.created {
                 self.created(c);
             }
+            for r in taken.revived {
+                self.revived(r);
+            }
             for e in taken.events {
                 self.event(e);
             }
@@ -183,6 +186,24 @@ impl Writer {
             || !self.appends.is_empty()
             || !self.replaces.is_empty()
             || self.live.values().any(|l| l.dirty)
+    }
+
+    /// A run that waited across a quit goes on: follow it from its saved state (what is on
+    /// disk already is that state, so nothing is rewritten until it changes).
+    fn revived(&mut self, mut snapshot: RunSnapshot) {
+        for s in &mut snapshot.steps {
+            s.text.clear();
+        }
+        let written = snapshot.steps.iter().cloned().map(Some).collect();
+        self.live.insert(
+            snapshot.run_id,
+            Live {
+                snapshot,
+                written,
+                dirty: true,
+                ended: false,
+            },
+        );
     }
 
     fn created(&mut self, c: Created) {
@@ -213,29 +234,53 @@ impl Writer {
             kind: e.kind.type_name(),
             body: serde_json::to_string(&e).unwrap_or_default(),
         });
-        // A container's or router's output is not its deltas: it replaces the step's text.
-        let mut replace = None;
+        // A container's or router's output is not its deltas: it replaces the step's text; so
+        // do an edited or reused output, and a step sent back (and the steps inside it) start
+        // from nothing.
+        let mut replace = Vec::new();
         match &mut e.kind {
             EventKind::TextDelta { path, text } => {
                 let text = std::mem::take(text);
                 if let Some(i) = live.snapshot.position(path) {
-                    self.appends
-                        .entry((e.run_id, i))
-                        .or_default()
-                        .push_str(&text);
+                    // After a replacement in this batch, the text goes on from it.
+                    match self.replaces.get_mut(&(e.run_id, i)) {
+                        Some(whole) => whole.push_str(&text),
+                        None => self
+                            .appends
+                            .entry((e.run_id, i))
+                            .or_default()
+                            .push_str(&text),
+                    }
                 }
             }
-            EventKind::StepCompleted { path, output, .. } if !output.is_empty() => {
-                replace = Some((path.clone(), std::mem::take(output)));
+            EventKind::StepCompleted { path, output, .. }
+            | EventKind::ReviewRequested { path, output }
+                if !output.is_empty() =>
+            {
+                replace.push((path.clone(), std::mem::take(output)));
             }
+            EventKind::StepReused { step, output, .. } => {
+                replace.push((step.path.clone(), output.clone()));
+            }
+            EventKind::ReviewAnswered { path, answer } => match answer {
+                ReviewAnswer::Edit { text } => replace.push((path.clone(), text.clone())),
+                ReviewAnswer::SendBack { .. } => {
+                    for s in &live.snapshot.steps {
+                        if s.path == *path || is_inside(&s.path, path) {
+                            replace.push((s.path.clone(), String::new()));
+                        }
+                    }
+                }
+                ReviewAnswer::Approve => {}
+            },
             _ => {}
         }
         live.snapshot.apply(&e);
-        if let Some((path, text)) = replace
-            && let Some(i) = live.snapshot.position(&path)
-        {
-            self.appends.remove(&(e.run_id, i));
-            self.replaces.insert((e.run_id, i), text);
+        for (path, text) in replace {
+            if let Some(i) = live.snapshot.position(&path) {
+                self.appends.remove(&(e.run_id, i));
+                self.replaces.insert((e.run_id, i), text);
+            }
         }
         live.dirty = true;
         live.ended |= e.kind.is_terminal();
@@ -347,7 +392,8 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
     let error = s.error.as_ref();
     tx.prepare_cached(
         "UPDATE runs SET status = ?2, reason = ?3, error_path = ?4, error_kind = ?5, error_message = ?6,
-                started_at_ms = ?7, ended_at_ms = ?8, last_seq = ?9
+                started_at_ms = ?7, ended_at_ms = ?8, last_seq = ?9, resumed_from = ?10,
+                resumed_from_step = ?11
          WHERE id = ?1",
     )?
     .execute(params![
@@ -360,20 +406,23 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
         s.started_at_ms.map(|t| t as i64),
         s.ended_at_ms.map(|t| t as i64),
         s.last_seq as i64,
+        s.resumed_from.as_ref().map(|r| r.run_id.to_string()),
+        s.resumed_from.as_ref().map(|r| r.step.as_str()),
     ])?;
     let mut written = live.written.clone();
     written.resize(s.steps.len(), None);
     let mut upsert = tx.prepare_cached(
         "INSERT INTO steps (run_id, idx, name, model, status, text, started_at_ms, duration_ms,
                             input_tokens, output_tokens, path, parent, step_id, kind, branch, round,
-                            loop_round, loop_max, route, route_reason, skipped, note, tool_calls)
-         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+                            loop_round, loop_max, route, route_reason, skipped, note, tool_calls,
+                            reviews, reused)
+         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
          ON CONFLICT (run_id, idx) DO UPDATE SET model = excluded.model, status = excluded.status,
              started_at_ms = excluded.started_at_ms, duration_ms = excluded.duration_ms,
              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
              loop_round = excluded.loop_round, loop_max = excluded.loop_max, route = excluded.route,
              route_reason = excluded.route_reason, skipped = excluded.skipped, note = excluded.note,
-             tool_calls = excluded.tool_calls",
+             tool_calls = excluded.tool_calls, reviews = excluded.reviews, reused = excluded.reused",
     )?;
     for (i, step) in s.steps.iter().enumerate() {
         if written[i].as_ref() == Some(step) {
@@ -403,6 +452,9 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
             step.note,
             (!step.tool_calls.is_empty())
                 .then(|| serde_json::to_string(&step.tool_calls).unwrap_or_default()),
+            (!step.reviews.is_empty())
+                .then(|| serde_json::to_string(&step.reviews).unwrap_or_default()),
+            step.reused,
         ])?;
         written[i] = Some(step.clone());
     }

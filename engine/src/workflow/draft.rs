@@ -61,6 +61,9 @@ pub struct StepDraft {
     pub retries: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_error: Option<OnError>,
+    /// The run waits for the person's review of its output.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub review: bool,
     /// Children of a parallel, loop or group step.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepDraft>,
@@ -132,6 +135,7 @@ impl From<&Step> for StepDraft {
             timeout_secs: s.timeout_secs,
             retries: (s.retries > 0).then_some(s.retries),
             on_error: (s.on_error != OnError::Stop).then_some(s.on_error),
+            review: s.review,
             model: s.model().map(ToString::to_string),
             ..StepDraft::default()
         };

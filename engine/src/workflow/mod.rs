@@ -49,6 +49,8 @@ pub struct Step {
     /// Extra attempts after a provider fault, only while no text has been shown (agent, router).
     pub retries: u32,
     pub on_error: OnError,
+    /// When it finishes, the run waits for the person to approve, edit or send back its output.
+    pub review: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -512,6 +512,7 @@ impl Checker {
             timeout_secs: timeout_secs.map(|t| t as u64),
             retries,
             on_error,
+            review: d.review,
         }
     }
 

@@ -23,6 +23,12 @@ pub enum Command {
     Validate { file: PathBuf },
     /// Run a workflow and stream its steps.
     Run(RunArgs),
+    /// Answer a run that waits for your review: approve, edit FILE, or send-back TEXT. The run
+    /// then goes on here.
+    Answer(AnswerArgs),
+    /// Continue a run that was cancelled, failed or interrupted: a new run that reuses the
+    /// outputs of the steps before the one it continues from.
+    Resume(ResumeArgs),
     /// List past runs, newest first.
     History(HistoryArgs),
     /// Show one past run with every step's text.
@@ -79,6 +85,46 @@ pub struct HistoryArgs {
     /// Print the runs as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+#[derive(Args)]
+pub struct AnswerArgs {
+    /// The run's id (or a unique prefix of it).
+    pub run_id: String,
+    /// approve, edit or send-back.
+    pub action: String,
+    /// For edit: the file with the new text (`-`: the standard input). For send-back: the note.
+    pub value: Option<String>,
+    /// The waiting step's path, when several wait.
+    #[arg(long)]
+    pub step: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub allow_tools: bool,
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+#[derive(Args)]
+pub struct ResumeArgs {
+    /// The run's id (or a unique prefix of it).
+    pub run_id: String,
+    /// The top-level step to run again from (its id); default: the first that did not finish.
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+    /// Run today's version of the workflow (a file or template) instead of the one saved with
+    /// the run; its steps before --from must be the same.
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_name = "MS")]
+    pub cancel_after_ms: Option<u64>,
+    #[arg(long)]
+    pub allow_tools: bool,
     #[command(flatten)]
     pub db: DbArg,
 }

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 use stepwise_engine::event::SkipReason;
 use stepwise_engine::workflow::StepKindName;
-use stepwise_engine::{ApprovalAnswer, CancelReason, ErrorKind, EventKind, RunEvent};
+use stepwise_engine::{
+    ApprovalAnswer, CancelReason, ErrorKind, EventKind, ReviewAnswer, RunEvent, RunSnapshot,
+    StepStatus,
+};
 
 /// Steps print as they start, indented by depth, and text streams as it comes. Parallel
 /// branches write at the same time, but a terminal shows one stream well: the first branch
@@ -28,12 +31,53 @@ pub struct HumanView {
 }
 
 impl HumanView {
+    /// For a run picked up where it waited: its steps' names, and a line saying so.
+    pub fn resuming(snapshot: &RunSnapshot) -> Self {
+        let mut view = HumanView::default();
+        for s in &snapshot.steps {
+            view.names.insert(s.path.clone(), s.name.clone());
+        }
+        view.top = snapshot
+            .steps
+            .iter()
+            .filter(|s| s.parent.is_none())
+            .map(|s| s.path.clone())
+            .collect();
+        view
+    }
+
+    /// After a run was left waiting for a review: what it waits for and how to answer.
+    pub fn write_waiting(
+        &mut self,
+        out: &mut impl Write,
+        run: &RunSnapshot,
+        json: bool,
+    ) -> io::Result<()> {
+        if json {
+            return Ok(());
+        }
+        self.flush_held(out)?;
+        self.end_line(out)?;
+        let id = run.run_id;
+        for s in run.steps.iter().filter(|s| s.status == StepStatus::Waiting) {
+            writeln!(out, "\n⏸ Waiting for you: review “{}”.", plain(&s.name))?;
+        }
+        writeln!(
+            out,
+            "  The run is saved as waiting. Answer it here or in the Stepwise window:\n    \
+             stepwise answer {id} approve\n    \
+             stepwise answer {id} edit FILE\n    \
+             stepwise answer {id} send-back \"what to change\""
+        )
+    }
+
     pub fn write(&mut self, out: &mut impl Write, event: &RunEvent) -> io::Result<()> {
         match &event.kind {
             EventKind::RunStarted {
                 workflow_name,
                 input,
                 steps,
+                resumed_from,
             } => {
                 for s in steps {
                     self.names.insert(s.path.clone(), s.name.clone());
@@ -47,6 +91,14 @@ impl HumanView {
                 let plural = if n == 1 { "" } else { "s" };
                 let (workflow_name, input) = (plain(workflow_name), plain(input));
                 writeln!(out, "{workflow_name} · {n} step{plural} · input: {input}")?;
+                if let Some(from) = resumed_from {
+                    writeln!(
+                        out,
+                        "Continues run {} from “{}”: the steps before it are reused.",
+                        from.run_id,
+                        self.name(&from.step)
+                    )?;
+                }
             }
             EventKind::StepStarted { step } => {
                 self.names.insert(step.path.clone(), step.name.clone());
@@ -156,6 +208,38 @@ impl HumanView {
                     _ => "allowed",
                 };
                 writeln!(out, "{}? {title}: {said}", indent(path))?;
+                self.at_line_start = true;
+            }
+            EventKind::StepReused { step, .. } => {
+                self.names.insert(step.path.clone(), step.name.clone());
+                self.end_line(out)?;
+                writeln!(
+                    out,
+                    "{}↺ {}: reused from the earlier run",
+                    indent(&step.path),
+                    plain(&step.name)
+                )?;
+            }
+            EventKind::ReviewRequested { path, .. } => {
+                self.end_line(out)?;
+                writeln!(
+                    out,
+                    "{}⏸ {} waits for your review",
+                    indent(path),
+                    self.name(path)
+                )?;
+                self.at_line_start = true;
+            }
+            EventKind::ReviewAnswered { path, answer } => {
+                self.end_line(out)?;
+                let said = match answer {
+                    ReviewAnswer::Approve => "approved".to_string(),
+                    ReviewAnswer::Edit { .. } => "edited and approved".to_string(),
+                    ReviewAnswer::SendBack { note } => {
+                        format!("sent back: “{}” — it runs again", plain(note))
+                    }
+                };
+                writeln!(out, "{}✎ {}: {said}", indent(path), self.name(path))?;
                 self.at_line_start = true;
             }
             EventKind::LoopRoundStarted {

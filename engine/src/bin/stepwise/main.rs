@@ -1,11 +1,14 @@
 //! `stepwise`: run Stepwise workflows from a terminal.
 //!
-//! Exit codes: 0 completed, 1 failed, 130 cancelled, 2 bad input.
+//! Exit codes: 0 completed, 1 failed, 130 cancelled, 2 bad input, 3 waiting for your review
+//! (`stepwise answer`).
 
 mod args;
 mod config;
+mod follow;
 mod history;
 mod human;
+mod pick_up;
 mod run;
 
 use std::process::ExitCode;
@@ -39,6 +42,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => run::run(args),
+        Command::Answer(args) => pick_up::answer(args),
+        Command::Resume(args) => pick_up::resume(args),
         Command::History(args) => history::list(args),
         Command::Show { run_id, json, db } => history::show(&run_id, json, db),
         Command::Export { run_id, format, db } => history::export(&run_id, format, db),

@@ -2,7 +2,7 @@
 //! they run (`tool_calls.rs`), their answers go back, and the model goes on — until it answers
 //! without a call, or has used `max_tool_rounds` rounds.
 
-use super::prompt::{PreviousStep, build};
+use super::prompt::{PreviousStep, build, with_note};
 use super::stream::stream_model;
 use super::tool_calls::{ToolRounds, run_calls};
 use super::{Done, Executed, Halt, Scope, StepFailure};
@@ -27,7 +27,10 @@ pub(super) fn execute<'a>(
             return Ok(Done::text(String::new()));
         };
         let cx = &scope.cx;
-        let prompt = build(instructions, &cx.input, previous, &|id| cx.output_of(id));
+        let mut prompt = build(instructions, &cx.input, previous, &|id| cx.output_of(id));
+        if let Some(note) = &scope.note {
+            prompt.user = with_note(prompt.user, note);
+        }
         let model = model.clone().unwrap_or_else(|| cx.default_model.clone());
         let tools = cx
             .tools

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use super::Replay;
 use crate::model_ref::ModelRef;
 use crate::provider::Providers;
 use crate::tool::Tools;
@@ -16,6 +17,8 @@ pub(crate) struct RunContext {
     pub default_model: ModelRef,
     /// Bytes of text one step may write.
     pub max_step_output: usize,
+    /// The steps not to run again (a continued or revived run).
+    pub replay: Replay,
     /// The latest output of every step that has finished, by id (`{{steps.ID.output}}`).
     outputs: Mutex<HashMap<String, String>>,
 }
@@ -34,8 +37,18 @@ impl RunContext {
             tools,
             default_model,
             max_step_output,
+            replay: Replay::default(),
             outputs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A run that does not run every step again: it starts with the saved outputs.
+    pub fn with_replay(mut self, replay: Replay) -> Self {
+        for (id, output) in replay.outputs() {
+            self.record(&id, &output);
+        }
+        self.replay = replay;
+        self
     }
 
     /// The latest output of the step with this id ("" if it has not run: validation makes sure

@@ -15,6 +15,8 @@ mod loop_rounds;
 mod outline;
 mod parallel;
 pub(crate) mod prompt;
+mod replay;
+mod review;
 pub(crate) mod router;
 mod scope;
 mod step;
@@ -24,6 +26,7 @@ mod tool_step;
 
 pub(crate) use context::RunContext;
 pub(crate) use outline::outline;
+pub(crate) use replay::Replay;
 pub(crate) use scope::Scope;
 pub(crate) use step::run_step;
 

@@ -12,6 +12,38 @@ use crate::workflow::placeholders::{Placeholder, cited, render};
 const ORIGINAL: &str = "Original request:\n";
 const PREVIOUS: &str = "\n\nOutput of the previous step (";
 
+/// Heads of a sent-back step's message (the demo model reads the note back: `review_note`).
+const YOUR_ANSWER: &str = "\n\nYour previous answer:\n";
+const NOTE: &str = "\n\nA person reviewed it and sent it back with this note:\n";
+const AGAIN: &str = "\n\nWrite your answer again, following the note.";
+
+/// What a person said when they sent a step's output back, and that output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReviewNote {
+    pub previous: String,
+    pub note: String,
+}
+
+/// The message of a step that runs again after a review: its usual message, what it wrote last
+/// time and the person's note.
+pub(crate) fn with_note(user: String, note: &ReviewNote) -> String {
+    format!(
+        "{user}{YOUR_ANSWER}{}{NOTE}{}{AGAIN}",
+        note.previous, note.note
+    )
+}
+
+/// A sent-back message taken apart: the usual message and the note, if there is one.
+pub(crate) fn review_note(user: &str) -> (&str, Option<&str>) {
+    match (user.rfind(YOUR_ANSWER), user.rfind(NOTE)) {
+        (Some(a), Some(n)) if a < n => {
+            let note = &user[n + NOTE.len()..];
+            (&user[..a], Some(note.strip_suffix(AGAIN).unwrap_or(note)))
+        }
+        _ => (user, None),
+    }
+}
+
 /// The output of an earlier step, handed to the next one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PreviousStep {
@@ -74,6 +106,17 @@ pub(crate) fn sections(user: &str) -> (&str, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_is_added_and_read_back() {
+        let note = ReviewNote {
+            previous: "A draft.".into(),
+            note: "Shorter, please.".into(),
+        };
+        let user = with_note(chained("tides", None), &note);
+        assert_eq!(review_note(&user), ("tides", Some("Shorter, please.")));
+        assert_eq!(review_note("tides"), ("tides", None));
+    }
 
     #[test]
     fn chains_when_nothing_is_cited_and_reads_back() {

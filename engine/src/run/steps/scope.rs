@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::prompt::ReviewNote;
 use super::{Halt, RunContext, outline};
 use crate::event::{EventKind, SkipReason, StepInfo};
 use crate::run::RunState;
@@ -30,6 +31,8 @@ pub(crate) struct Scope {
     /// here is tracked by each, so a step that times out can wait until its branches have ended
     /// before it reports them.
     trackers: Vec<TaskTracker>,
+    /// The reviewer's note when the step around these was sent back: its agents are told it.
+    pub note: Option<Arc<ReviewNote>>,
 }
 
 impl Scope {
@@ -44,7 +47,16 @@ impl Scope {
             branch: None,
             round: None,
             trackers: Vec::new(),
+            note: None,
         }
+    }
+
+    /// The same place, with the note of a step that was sent back (if it was).
+    pub(super) fn with_note(mut self, note: Option<ReviewNote>) -> Scope {
+        if let Some(note) = note {
+            self.note = Some(Arc::new(note));
+        }
+        self
     }
 
     /// Where a step's own executor runs: under the step's token and, if the step has a timeout,

@@ -1,6 +1,8 @@
 //! What every kind of step shares: it is announced, runs under a child of its parent's token
-//! (with its timeout, if it has one), and ends with one event — completed, failed, or set aside
-//! by `on_error`. A cancel passes straight through: never into `on_error`.
+//! (with its timeout, if it has one), waits for its review if it asks for one (and runs again if
+//! sent back), and ends with one event — completed, failed, or set aside by `on_error`. A cancel
+//! passes straight through: never into `on_error`. A step the run takes from an earlier run
+//! (`replay.rs`) is not run at all.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::task::TaskTracker;
 
-use super::prompt::PreviousStep;
-use super::{Done, Halt, Scope, StepFailure, execute};
-use crate::event::{ErrorKind, EventKind, SkipReason};
+use super::prompt::{PreviousStep, ReviewNote};
+use super::replay::Saved;
+use super::{Done, Halt, Scope, StepFailure, execute, review};
+use crate::event::{ErrorKind, EventKind, ReviewAnswer, SkipReason};
 use crate::workflow::{OnError, Step};
 
 /// Runs one step of any kind: `Ok(Some(output))` when it completed (or failed under
@@ -23,58 +26,118 @@ pub(crate) fn run_step<'a>(
     Box::pin(async move {
         let info = scope.info(step);
         let path = info.path.clone();
+        // A step this run takes from an earlier one (or had finished before it waited).
+        let mut waiting_review = None;
+        match scope.cx.replay.take(&path) {
+            None => {}
+            Some(Saved::Review(output)) => waiting_review = Some(output),
+            Some(Saved::Output(output)) => {
+                scope.cx.replay.announce(scope, &path)?;
+                scope.cx.record(&step.id, &output);
+                return Ok(Some(output));
+            }
+            Some(Saved::Skipped(..)) => {
+                scope.cx.replay.announce(scope, &path)?;
+                return Ok(None);
+            }
+        }
         if !scope.run.emit(EventKind::StepStarted { step: info }) {
             return Err(Halt::Stopped);
         }
-        let started = Instant::now();
-        let token = scope.token.child_token();
-        // Whatever way this step ends, nothing under it keeps running.
-        let _stop_inside = token.clone().drop_guard();
-        let tracker = step.timeout_secs.map(|_| TaskTracker::new());
-        let inner = scope.for_step(token.clone(), tracker.as_ref());
-
-        let work = execute(&inner, step, &path, previous);
-        let timeout = step
-            .timeout_secs
-            .map(Duration::from_secs)
-            .unwrap_or(Duration::MAX);
-        let result = tokio::select! {
-            biased;
-            _ = scope.token.cancelled() => Err(Halt::Stopped),
-            r = work => r,
-            _ = sleep_at_most(timeout) => {
-                // The cancel path: every stream under this step is closed, every branch task
-                // ends; then what was still running is reported as stopped by the timeout.
-                token.cancel();
-                if let Some(t) = &tracker {
-                    t.close();
-                    t.wait().await;
+        let mut duration_ms = 0;
+        let mut note = None;
+        let result = loop {
+            let result = match waiting_review.take() {
+                Some(output) => Ok(Done::text(output)),
+                None => {
+                    let started = Instant::now();
+                    let result = attempt(scope, step, &path, previous, note.take()).await;
+                    duration_ms += started.elapsed().as_millis() as u64;
+                    result
                 }
-                for inside in scope.run.running_inside(&path) {
-                    if !scope.run.emit(EventKind::StepFailed {
-                        path: inside,
-                        error: ErrorKind::Timeout,
-                        message: format!("Stopped: “{}” ran out of time.", step.name),
-                        duration_ms: started.elapsed().as_millis() as u64,
-                    }) {
-                        return Err(Halt::Stopped);
-                    }
+            };
+            let done = match result {
+                Ok(done) if step.review => done,
+                other => break other,
+            };
+            // The person's time is not the step's: it is outside its timeout and its duration.
+            match review::ask(scope, &path, &done.output).await {
+                Err(halt) => break Err(halt),
+                Ok(ReviewAnswer::Approve) => break Ok(done),
+                Ok(ReviewAnswer::Edit { text }) => {
+                    break Ok(Done {
+                        output: text,
+                        usage: done.usage,
+                    });
                 }
-                Err(Halt::Failed(StepFailure {
-                    path: path.clone(),
-                    kind: ErrorKind::Timeout,
-                    message: format!(
-                        "“{}” did not finish within its time limit ({}); it was stopped and \
-                         its text so far is kept. Raise `timeout_secs` if it needs longer.",
-                        step.name,
-                        human_secs(timeout.as_secs())
-                    ),
-                }))
+                Ok(ReviewAnswer::SendBack { note: text }) => {
+                    note = Some(ReviewNote {
+                        previous: done.output,
+                        note: text,
+                    });
+                }
             }
         };
-        let duration_ms = started.elapsed().as_millis() as u64;
         finish_step(scope, step, &path, duration_ms, result)
     })
+}
+
+/// One run of the step's kind, under a child of its parent's token, within its timeout.
+async fn attempt(
+    scope: &Scope,
+    step: &Step,
+    path: &str,
+    previous: Option<&PreviousStep>,
+    note: Option<ReviewNote>,
+) -> Result<Done, Halt> {
+    let started = Instant::now();
+    let token = scope.token.child_token();
+    // Whatever way this step ends, nothing under it keeps running.
+    let _stop_inside = token.clone().drop_guard();
+    let tracker = step.timeout_secs.map(|_| TaskTracker::new());
+    let inner = scope
+        .for_step(token.clone(), tracker.as_ref())
+        .with_note(note);
+
+    let work = execute(&inner, step, path, previous);
+    let timeout = step
+        .timeout_secs
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::MAX);
+    tokio::select! {
+        biased;
+        _ = scope.token.cancelled() => Err(Halt::Stopped),
+        r = work => r,
+        _ = sleep_at_most(timeout) => {
+            // The cancel path: every stream under this step is closed, every branch task
+            // ends; then what was still running is reported as stopped by the timeout.
+            token.cancel();
+            if let Some(t) = &tracker {
+                t.close();
+                t.wait().await;
+            }
+            for inside in scope.run.running_inside(path) {
+                if !scope.run.emit(EventKind::StepFailed {
+                    path: inside,
+                    error: ErrorKind::Timeout,
+                    message: format!("Stopped: “{}” ran out of time.", step.name),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                }) {
+                    return Err(Halt::Stopped);
+                }
+            }
+            Err(Halt::Failed(StepFailure {
+                path: path.to_string(),
+                kind: ErrorKind::Timeout,
+                message: format!(
+                    "“{}” did not finish within its time limit ({}); it was stopped and \
+                     its text so far is kept. Raise `timeout_secs` if it needs longer.",
+                    step.name,
+                    human_secs(timeout.as_secs())
+                ),
+            }))
+        }
+    }
 }
 
 /// The step's last event, by its result and `on_error`.

@@ -1,0 +1,206 @@
+//! `stepwise answer` and `stepwise resume`: picking a run up again from the history — one that
+//! waits for a review, or one that ended and is continued from a step.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use stepwise_engine::store::{Store, Waiting};
+use stepwise_engine::{
+    Engine, ResumeError, ResumeRun, ReviewAnswer, RunId, RunSnapshot, StartError, StepStatus,
+    Subscription,
+};
+
+use crate::args::{AnswerArgs, ResumeArgs};
+use crate::follow::{EXIT_FAILED, Follow, follow};
+use crate::human::HumanView;
+use crate::run::load_workflow;
+use crate::{EXIT_BAD_INPUT, config, history};
+
+/// `stepwise answer RUN_ID approve | edit FILE | send-back TEXT`.
+pub fn answer(args: AnswerArgs) -> ExitCode {
+    let answer = match review_answer(&args.action, args.value.as_deref()) {
+        Ok(a) => a,
+        Err(e) => return bad_input(e),
+    };
+    let opts = Follow {
+        json: args.json,
+        allow_tools: args.allow_tools,
+        cancel_after_ms: None,
+        history: true,
+    };
+    with_engine(&args.db, &args.run_id, opts, |store, engine, id| {
+        let (snapshot, workflow) = match store.take_waiting(id).map_err(|e| e.to_string())? {
+            Waiting::Ready { snapshot, workflow } => (*snapshot, *workflow),
+            Waiting::Elsewhere => {
+                return Err(
+                    "this run is open in the Stepwise window (or another stepwise \
+                            command): answer it there"
+                        .into(),
+                );
+            }
+            Waiting::NotWaiting => {
+                return Err(
+                    "this run does not wait for a review (`stepwise show` tells its \
+                            state; `stepwise resume` continues a run that ended)"
+                        .into(),
+                );
+            }
+        };
+        let path = waiting_step(&snapshot, args.step.as_deref())?;
+        let human = HumanView::resuming(&snapshot);
+        let (id, events) = engine
+            .revive(snapshot, workflow)
+            .map_err(|e| e.to_string())?;
+        engine
+            .answer_review(id, &path, answer)
+            .map_err(|e| e.to_string())?;
+        Ok((id, events, human))
+    })
+}
+
+/// `stepwise resume RUN_ID [--from STEP] [--workflow FILE]`.
+pub fn resume(args: ResumeArgs) -> ExitCode {
+    let today = match args.workflow.as_deref().map(load_workflow).transpose() {
+        Ok(w) => w,
+        Err(e) => return bad_input(e),
+    };
+    let opts = Follow {
+        json: args.json,
+        allow_tools: args.allow_tools,
+        cancel_after_ms: args.cancel_after_ms,
+        history: true,
+    };
+    with_engine(&args.db, &args.run_id, opts, |store, engine, id| {
+        let original = store
+            .get_run(id)
+            .map_err(|e| e.to_string())?
+            .ok_or("no such run in the history")?;
+        let workflow = store
+            .workflow_of(id)
+            .map_err(|e| e.to_string())?
+            .ok_or(ResumeError::NoWorkflow.to_string())?;
+        let (id, events) = engine
+            .resume(ResumeRun {
+                original,
+                workflow,
+                today,
+                from: args.from.clone(),
+                run_id: None,
+            })
+            .map_err(|e| match e {
+                StartError::Resume(e) => format!("cannot continue this run: {e}"),
+                e => e.to_string(),
+            })?;
+        Ok((id, events, HumanView::default()))
+    })
+}
+
+/// Opens the history (which both commands need), builds an engine that records into it, lets
+/// `pick` start the run, and follows it.
+fn with_engine(
+    db: &crate::args::DbArg,
+    run_id: &str,
+    opts: Follow,
+    pick: impl FnOnce(&Store, &Engine, RunId) -> Result<(RunId, Subscription, HumanView), String>,
+) -> ExitCode {
+    let store = match history::open(db) {
+        Ok(s) => s,
+        Err(e) => return bad_input(e),
+    };
+    let id = match store.resolve_id(run_id) {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return bad_input(format!(
+                "no run `{run_id}` in the history (`stepwise history` lists them)"
+            ));
+        }
+        Err(e) => return bad_input(e),
+    };
+    let mut config = match config::engine_config() {
+        Ok(c) => c,
+        Err(e) => return bad_input(e),
+    };
+    config.sink = Some(store.sink());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stepwise: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let json = opts.json;
+    let code = runtime.block_on(async {
+        let engine = Engine::new(config);
+        match pick(&store, &engine, id) {
+            Ok((id, events, human)) => follow(engine, id, events, human, opts).await,
+            Err(e) => {
+                engine.shutdown(stepwise_engine::CancelReason::User).await;
+                bad_input(e)
+            }
+        }
+    });
+    match store.flush(Duration::from_secs(10)) {
+        Ok(()) if !json => eprintln!("Saved in the history ({}).", store.path().display()),
+        Ok(()) => {}
+        Err(e) => eprintln!("stepwise: {e}"),
+    }
+    code
+}
+
+fn review_answer(action: &str, value: Option<&str>) -> Result<ReviewAnswer, String> {
+    match (action, value) {
+        ("approve", None) => Ok(ReviewAnswer::Approve),
+        ("edit", Some(file)) => {
+            let text = if file == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(file)
+            }
+            .map_err(|e| format!("{file}: {e}"))?;
+            Ok(ReviewAnswer::Edit { text })
+        }
+        ("send-back", Some(note)) => Ok(ReviewAnswer::SendBack {
+            note: note.to_string(),
+        }),
+        ("approve", Some(_)) => Err("`approve` takes nothing after it".into()),
+        ("edit", None) => Err(
+            "`edit` needs the file with the new text (`-` reads it from the \
+                               standard input)"
+                .into(),
+        ),
+        ("send-back", None) => Err("`send-back` needs a note: what should the step change?".into()),
+        (other, _) => Err(format!(
+            "`{other}` is not an answer: use approve, edit FILE or send-back TEXT"
+        )),
+    }
+}
+
+/// The step to answer: `--step`, or the one step that waits.
+fn waiting_step(snapshot: &RunSnapshot, chosen: Option<&str>) -> Result<String, String> {
+    let waiting: Vec<&str> = snapshot
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Waiting)
+        .map(|s| s.path.as_str())
+        .collect();
+    match (chosen, waiting.as_slice()) {
+        (Some(c), w) if w.contains(&c) => Ok(c.to_string()),
+        (Some(c), w) => Err(format!(
+            "step `{c}` does not wait for a review; these do: {}",
+            w.join(", ")
+        )),
+        (None, [one]) => Ok(one.to_string()),
+        (None, w) => Err(format!(
+            "several steps wait for a review; name one with --step: {}",
+            w.join(", ")
+        )),
+    }
+}
+
+fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("stepwise: {message}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}

@@ -1,0 +1,146 @@
+//! Steps a run does not run again, and what stands in for them:
+//!
+//! - a **continued** run (`Engine::resume`) takes the outputs of the steps before the one it
+//!   continues from out of the earlier run, and says so with `StepReused` (no model is asked);
+//! - a **revived** run (one that waited across a quit, `Engine::revive`) already has the events
+//!   of the steps it finished: they give their saved outputs and emit nothing, and a step that
+//!   waited for its review waits again with its saved output.
+//!
+//! Each saved outcome is taken once: a step that is sent back runs the steps inside it for real.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use super::{Halt, Scope};
+use crate::event::{EventKind, SkipReason};
+use crate::snapshot::{RunSnapshot, StepSnapshot, is_inside};
+use crate::status::StepStatus;
+
+/// What a step gave in the run it is taken from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Saved {
+    Output(String),
+    Skipped(SkipReason, Option<String>),
+    /// It waited for its review with this output.
+    Review(String),
+}
+
+#[derive(Default)]
+pub(crate) struct Replay {
+    saved: Mutex<HashMap<String, Saved>>,
+    /// For a continued run: the run the reused steps come from, as it ended.
+    from: Option<RunSnapshot>,
+    /// For a revived run: its steps as they were saved.
+    seed: Vec<StepSnapshot>,
+}
+
+impl Replay {
+    /// A continued run reuses `reused` (top-level steps of `original`) and what is inside them.
+    pub fn continued(original: RunSnapshot, reused: &[&str]) -> Self {
+        let saved = original
+            .steps
+            .iter()
+            .filter(|s| reused.contains(&s.path.as_str()))
+            .filter_map(|s| Some((s.path.clone(), saved_of(s)?)))
+            .collect();
+        Replay {
+            saved: Mutex::new(saved),
+            from: Some(original),
+            seed: Vec::new(),
+        }
+    }
+
+    /// A revived run goes back to where it waited.
+    pub fn revived(snapshot: &RunSnapshot) -> Self {
+        let saved = snapshot
+            .steps
+            .iter()
+            .filter_map(|s| {
+                let saved = match s.status {
+                    StepStatus::Waiting => Saved::Review(s.text.clone()),
+                    _ => saved_of(s)?,
+                };
+                Some((s.path.clone(), saved))
+            })
+            .collect();
+        Replay {
+            saved: Mutex::new(saved),
+            from: None,
+            seed: snapshot.steps.clone(),
+        }
+    }
+
+    /// The outputs the run starts with (what `{{steps.ID.output}}` reads), by step id, in the
+    /// order they were made (a loop's later rounds win).
+    pub fn outputs(&self) -> Vec<(String, String)> {
+        let saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        let outputs = |steps: &mut dyn Iterator<Item = &StepSnapshot>| {
+            steps
+                .filter_map(|s| match saved_of(s) {
+                    Some(Saved::Output(o)) => Some((s.id.clone(), o)),
+                    _ => None,
+                })
+                .collect()
+        };
+        match &self.from {
+            Some(original) => outputs(&mut original.steps.iter().filter(|s| {
+                saved
+                    .keys()
+                    .any(|top| s.path == *top || is_inside(&s.path, top))
+            })),
+            None => outputs(&mut self.seed.iter()),
+        }
+    }
+
+    /// The saved outcome of the step at `path`, once.
+    pub fn take(&self, path: &str) -> Option<Saved> {
+        self.saved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path)
+    }
+
+    /// Announces a reused step (and everything inside it) in a continued run; nothing for a
+    /// revived one, which has those events already.
+    pub(super) fn announce(&self, scope: &Scope, path: &str) -> Result<(), Halt> {
+        let Some(original) = &self.from else {
+            return Ok(());
+        };
+        for s in original
+            .steps
+            .iter()
+            .filter(|s| s.path == path || is_inside(&s.path, path))
+        {
+            let event = match saved_of(s) {
+                Some(Saved::Output(output)) => EventKind::StepReused {
+                    step: s.info(),
+                    output,
+                    from_run: original.run_id,
+                },
+                Some(Saved::Skipped(reason, message)) => EventKind::StepSkipped {
+                    path: s.path.clone(),
+                    reason,
+                    message,
+                },
+                _ => continue,
+            };
+            if !scope.run.emit(event) {
+                return Err(Halt::Stopped);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a finished step gave: its output (a failure set aside by `continue` gives its text), or
+/// that it was skipped. `None` for a step that did not end (or failed the run).
+fn saved_of(s: &StepSnapshot) -> Option<Saved> {
+    match s.status {
+        StepStatus::Completed | StepStatus::Failed => Some(Saved::Output(s.text.clone())),
+        StepStatus::Skipped => Some(Saved::Skipped(
+            s.skipped.unwrap_or(SkipReason::NotTaken),
+            s.note.clone(),
+        )),
+        _ => None,
+    }
+}

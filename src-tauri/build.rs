@@ -23,6 +23,8 @@ fn main() {
         "save_tools_settings",
         "inspect_mcp_server",
         "answer_tool_call",
+        "answer_review",
+        "resume_run",
     ];
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

@@ -3,7 +3,8 @@
 use tauri::Runtime;
 
 use crate::bridge::RunUpdate;
-use crate::commands::{runs, settings, tools, workflows};
+use crate::commands::{review, runs, settings, tools, workflows};
+use crate::desktop::OpenRun;
 
 /// Commands and events, for any runtime (the app's, or Tauri's mock runtime in tests).
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
@@ -29,8 +30,10 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             tools::save_tools_settings,
             tools::inspect_mcp_server,
             tools::answer_tool_call,
+            review::answer_review,
+            review::resume_run,
         ])
-        .events(tauri_specta::collect_events![RunUpdate])
+        .events(tauri_specta::collect_events![RunUpdate, OpenRun])
 }
 
 /// Writes the TypeScript bindings to `path`.

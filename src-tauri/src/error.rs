@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use stepwise_engine::store::StoreError;
-use stepwise_engine::{StartError, WorkflowError};
+use stepwise_engine::{ResumeError, ReviewError, StartError, WorkflowError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, specta::Type)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
@@ -15,6 +15,8 @@ pub enum AppError {
     EmptyInput,
     #[error("`{0}` is not a run id")]
     InvalidRunId(String),
+    #[error("there is no run `{0}` in the history")]
+    RunNotFound(String),
     #[error("there is no workflow `{0}`")]
     WorkflowNotFound(String),
     #[error("{0}")]
@@ -32,6 +34,12 @@ pub enum AppError {
     /// A start re-sent with the id of a run that is already in the history.
     #[error("a run with this id already exists; start it again as a new run")]
     RunExists,
+    /// A review answer that could not be taken (the run no longer waits, an empty edit or note).
+    #[error("{0}")]
+    Review(ReviewError),
+    /// A run that cannot be continued from that step (or at all).
+    #[error("{0}")]
+    Resume(ResumeError),
     /// A bug in Stepwise (a background task failed); the message says what.
     #[error("{0}")]
     Internal(String),
@@ -44,6 +52,8 @@ impl From<StartError> for AppError {
             StartError::InvalidWorkflow(w) => AppError::InvalidWorkflow(w),
             StartError::ShuttingDown => AppError::ShuttingDown,
             StartError::RunExists => AppError::RunExists,
+            StartError::Resume(e) => AppError::Resume(e),
+            StartError::NotWaiting => AppError::Review(ReviewError::NotWaiting),
         }
     }
 }

@@ -7,9 +7,11 @@
 //! ```
 //! Nothing here runs a workflow; `state.rs` wires the parts, `lifecycle.rs` saves on quit.
 
+pub mod attention;
 mod bindings;
 pub mod bridge;
 pub mod commands;
+pub mod desktop;
 pub mod error;
 pub mod lifecycle;
 mod logging;
@@ -55,6 +57,7 @@ pub fn run() -> ExitCode {
             }
         }))
         .invoke_handler(handler)
+        .on_window_event(attention::on_window_event)
         .setup(move |app| {
             specta.mount_events(app);
             let path = app.path();
@@ -75,9 +78,16 @@ pub fn run() -> ExitCode {
                     tracing::error!("cannot send a run update to the window: {e}");
                 }
             });
-            let options = StateOptions::desktop(&paths);
-            app.manage(Arc::new(AppState::new(paths, emit, options)));
+            let desk = Arc::new(desktop::TauriDesk::new(app.handle().clone()));
+            let options = StateOptions::desktop(&paths, desk);
+            let state = Arc::new(AppState::new(paths, emit, options));
+            app.manage(state.clone());
             app.manage(Exiting::default());
+            // Runs left waiting for a review at the last quit wait again, ready to answer.
+            tauri::async_runtime::spawn(async move {
+                let revived = state.revive_waiting();
+                tracing::info!(revived, "waiting runs taken up");
+            });
             lifecycle::quit_on_signal(app.handle().clone());
             Ok(())
         })

@@ -1,5 +1,5 @@
-//! Quitting: live runs are cancelled with reason `app_exit` and saved before the process ends,
-//! waiting at most [`EXIT_LIMIT`]. Closing the last window quits, and so does a polite signal
+//! Quitting: live runs are cancelled with reason `app_exit` (a run that only waits for a review
+//! is left waiting instead) and saved before the process ends, waiting at most [`EXIT_LIMIT`]. Closing the last window quits, and so does a polite signal
 //! (SIGTERM at log-out or shutdown, SIGINT from a terminal, SIGHUP when the terminal closes).
 
 use std::sync::Arc;
@@ -32,9 +32,12 @@ pub async fn shutdown(state: &AppState, limit: Duration) -> bool {
             let left = limit
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_millis(100));
-            tokio::task::spawn_blocking(move || store.flush(left))
-                .await
-                .is_ok_and(|r| r.is_ok())
+            // Saved, the runs left waiting for a review are let go for the next start.
+            tokio::task::spawn_blocking(move || {
+                store.flush(left).and_then(|()| store.release_waiting())
+            })
+            .await
+            .is_ok_and(|r| r.is_ok())
         }
     };
     tracing::info!(

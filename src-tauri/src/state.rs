@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::settings::{ApiKey, Settings};
-use stepwise_engine::store::Store;
+use stepwise_engine::store::{Store, Waiting};
 use stepwise_engine::{Engine, EngineConfig, ProviderKind};
 
-use crate::bridge::{Bridge, DEFAULT_WINDOW, Emit};
+use crate::attention::{Attention, Desk};
+use crate::bridge::{Bridge, DEFAULT_WINDOW, Emit, RunUpdate};
 use crate::error::AppError;
 use crate::paths::AppPaths;
 use crate::secrets::{Secrets, StoredKey, origin_of};
@@ -32,11 +33,13 @@ pub struct StateOptions {
     pub secrets: Secrets,
     /// The bridge's coalescing window; zero forwards every delta.
     pub window: Duration,
+    /// Where notifications and the window's title go.
+    pub desk: Arc<dyn Desk>,
 }
 
 impl StateOptions {
     /// The real app: demo pace from the environment, keys in the OS keychain when it answers.
-    pub fn desktop(paths: &AppPaths) -> Self {
+    pub fn desktop(paths: &AppPaths, desk: Arc<dyn Desk>) -> Self {
         let demo_pace = DemoPace::from_env().unwrap_or_else(|e| {
             tracing::warn!("{e}; using the normal demo pace");
             DemoPace::HUMAN
@@ -45,6 +48,7 @@ impl StateOptions {
             demo_pace,
             secrets: Secrets::open(paths.secrets_file()),
             window: DEFAULT_WINDOW,
+            desk,
         }
     }
 }
@@ -54,6 +58,7 @@ pub struct AppState {
     pub store: Option<Arc<Store>>,
     pub history: HistoryStatus,
     pub bridge: Bridge,
+    pub attention: Arc<Attention>,
     pub workflows: Workflows,
     pub secrets: Secrets,
     pub paths: AppPaths,
@@ -97,11 +102,23 @@ impl AppState {
             sink: store.as_ref().map(|s| s.sink()),
             max_step_output: settings.max_step_output(),
         });
+        let attention = Arc::new(Attention::new(
+            engine.clone(),
+            options.desk,
+            settings.notifications.enabled,
+        ));
+        // Every event the window gets also passes by attention (notifications, the title).
+        let watch = attention.clone();
+        let emit: Emit = Arc::new(move |update: RunUpdate| {
+            watch.seen(&update.0);
+            emit(update);
+        });
         let state = AppState {
             engine,
             store,
             history,
             bridge: Bridge::new(emit, options.window),
+            attention,
             workflows: Workflows::new(paths.workflows_dir()),
             secrets: options.secrets,
             paths,
@@ -112,6 +129,41 @@ impl AppState {
             tracing::error!("{e}; real providers are unavailable until Settings are fixed");
         }
         state
+    }
+
+    /// Takes up the runs the history keeps waiting for a review (left so at the last quit, or by
+    /// `stepwise run`): each waits again here, ready to answer. One that cannot go on is marked
+    /// interrupted (it can be continued). Call within the async runtime. Returns how many.
+    pub fn revive_waiting(&self) -> usize {
+        let Some(store) = &self.store else { return 0 };
+        let ids = store.waiting_run_ids().unwrap_or_else(|e| {
+            tracing::error!("cannot read the waiting runs: {e}");
+            Vec::new()
+        });
+        let mut revived = 0;
+        for id in ids {
+            match store.take_waiting(id) {
+                Ok(Waiting::Ready { snapshot, workflow }) => {
+                    match self.engine.revive(*snapshot, *workflow) {
+                        Ok((id, sub)) => {
+                            self.bridge.follow(id, sub);
+                            revived += 1;
+                        }
+                        Err(e) => {
+                            tracing::error!(run_id = %id, "cannot take up a waiting run: {e}")
+                        }
+                    }
+                }
+                Ok(Waiting::Elsewhere) => {
+                    tracing::info!(run_id = %id, "a waiting run is held by another Stepwise process")
+                }
+                Ok(Waiting::NotWaiting) => {
+                    tracing::info!(run_id = %id, "a run saved as waiting could not go on: interrupted")
+                }
+                Err(e) => tracing::error!(run_id = %id, "cannot read a waiting run: {e}"),
+            }
+        }
+        revived
     }
 
     pub fn settings(&self) -> MutexGuard<'_, Settings> {
@@ -177,6 +229,7 @@ impl AppState {
             default_model,
             effective.max_step_output(),
         );
+        self.attention.set_enabled(effective.notifications.enabled);
         Ok(())
     }
 

@@ -531,3 +531,60 @@ test("an MCP tool asks first in the real window; Allow runs it; quitting leaves 
   }
   await waitFor(async () => processesTagged(tag).length === 0, "no server process left after quitting", 10_000);
 });
+
+test("a review in the real window waits across a quit; approved after the relaunch, the run completes", async () => {
+  const root = freshRoot("review");
+  const dir = path.join(root, "data", "org.stepwise.desktop", "workflows");
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "check-a-draft.toml"), [
+    'name = "Check a draft"',
+    '[[steps]]', 'name = "Draft"', 'instructions = "Write a short summary."', "review = true",
+    '[[steps]]', 'name = "Email"', 'instructions = "Write an email."', "",
+  ].join("\n"));
+  const env = { STEPWISE_DEMO_WORD_MS: "2" };
+  let app = await launch(root, env);
+  try {
+    await choose(app.browser, "Check a draft");
+    await click(app.browser, "Run");
+    await waitFor(async () => (await statusText(app.browser)) === "Waiting for you: review “Draft”", "waiting for the review");
+    await (await app.browser.$(".review")).waitForExist({ timeout: 10_000 });
+    await shot(app.browser, "16-review-waiting");
+    await app.signalApp("SIGTERM");
+  } finally {
+    await app.close();
+  }
+  app = await launch(root, env);
+  const { browser } = app;
+  try {
+    // Still waiting, ready to approve: not cancelled, not interrupted.
+    const item = await browser.$('//ul[contains(@class,"run-list")]//button[.//span[normalize-space()="Check a draft"]]');
+    await item.waitForExist({ timeout: 10_000 });
+    await item.click();
+    await waitFor(async () => (await statusText(browser)) === "Waiting for you: review “Draft”", "still waiting after the relaunch");
+    await (await browser.$('//div[contains(@class,"review")]//button[normalize-space()="Approve"]')).click();
+    await waitFor(async () => (await statusText(browser)) === "Completed.", "Completed", 60_000);
+    assert.match(await (await browser.$(".stepper")).getText(), /Draft[\s\S]*Done[\s\S]*Email[\s\S]*Done/);
+    await shot(browser, "17-review-approved-after-relaunch");
+  } finally {
+    await app.close();
+  }
+});
+
+test("Continue from here in the real window: the finished step is reused, the rest runs", async () => {
+  const app = await launch(freshRoot("continue"), { STEPWISE_DEMO_WORD_MS: "5" });
+  const { browser } = app;
+  try {
+    await click(browser, "Run");
+    await waitFor(async () => /Write\s*Running/.test(await (await browser.$(".stepper")).getText()), "the second step running");
+    await click(browser, "Cancel");
+    await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "Cancelled");
+    await (await browser.$('//ol[contains(@class,"stepper")]//button[.//span[normalize-space()="Write"]]')).click();
+    await click(browser, "Continue from here");
+    await waitFor(async () => /Continues an earlier run/.test(await (await browser.$("section.run")).getText()), "the link to the earlier run");
+    await waitFor(async () => (await statusText(browser)) === "Completed.", "Completed", 60_000);
+    assert.match(await (await browser.$(".stepper")).getText(), /Research\s*Reused[\s\S]*Write\s*Done/);
+    await shot(browser, "18-continued");
+  } finally {
+    await app.close();
+  }
+});

@@ -51,7 +51,22 @@ pub fn temp_root(name: &str) -> PathBuf {
 
 /// An app whose demo model streams at `pace`, with the bridge's coalescing `window`.
 pub fn app(name: &str, pace: DemoPace, window: Duration) -> TestApp {
-    let root = temp_root(name);
+    app_in(
+        temp_root(name),
+        pace,
+        window,
+        Arc::new(stepwise_app::attention::Quiet),
+    )
+}
+
+/// An app over the data folder `root` (kept as it is: a second app over the same folder is the
+/// app started again), whose notifications and title go to `desk`.
+pub fn app_in(
+    root: PathBuf,
+    pace: DemoPace,
+    window: Duration,
+    desk: Arc<dyn stepwise_app::attention::Desk>,
+) -> TestApp {
     let specta = stepwise_app::builder::<MockRuntime>();
     let app = mock_builder()
         .invoke_handler(specta.invoke_handler())
@@ -78,6 +93,7 @@ pub fn app(name: &str, pace: DemoPace, window: Duration) -> TestApp {
             demo_pace: pace,
             secrets,
             window,
+            desk,
         },
     )));
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())

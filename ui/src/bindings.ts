@@ -31,7 +31,7 @@ export const commands = {
 	/**  The run as Markdown or JSON, from the history (or, without one, from this session). */
 	exportRun: (runId: string, format: ExportFormat) => typedError<string | null, AppError_Serialize>(__TAURI_INVOKE("export_run", { runId, format })),
 	getSettings: () => typedError<SettingsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("get_settings")),
-	saveSettings: (update: SettingsUpdate) => typedError<SettingsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("save_settings", { update })),
+	saveSettings: (update: SettingsUpdate_Deserialize) => typedError<SettingsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("save_settings", { update })),
 	/**
 	 *  Stores a key (keychain, or the private file where there is none) and says where. The key is
 	 *  tied to the address it is for: `base_url` as typed in Settings next to it (empty: the
@@ -52,10 +52,20 @@ export const commands = {
 	 *  later runs too.
 	 */
 	answerToolCall: (runId: string, path: string, callId: string, answer: ApprovalAnswer) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("answer_tool_call", { runId, path, callId, answer })),
+	/**  Approves, edits or sends back the output of the step at `path`, which waits for review. */
+	answerReview: (runId: string, path: string, answer: ReviewAnswer) => typedError<null, AppError_Serialize>(__TAURI_INVOKE("answer_review", { runId, path, answer })),
+	/**
+	 *  Continues a run that ended, as a new run linked to it, from the top-level step `from` (the
+	 *  first that did not finish when `None`), reusing the outputs of the steps before it. With
+	 *  `use_today`, the workflow runs as it is saved today (its steps before `from` must be the same
+	 *  as the run's). Returns the new run's id.
+	 */
+	resumeRun: (runId: string, from: string | null, useToday: boolean) => typedError<string, AppError_Serialize>(__TAURI_INVOKE("resume_run", { runId, from, useToday })),
 };
 
 /** Events */
 export const events = {
+	openRun: makeEvent<OpenRun, OpenRun>("open-run"),
 	runUpdate: makeEvent<RunUpdate_Serialize, RunUpdate_Deserialize>("run-update"),
 };
 
@@ -64,17 +74,25 @@ export type AppError = AppError_Serialize | AppError_Deserialize;
 
 export type AppError_Deserialize = 
 /**  A workflow did not validate; every issue names its step and field. */
-{ kind: "invalid_workflow"; detail: WorkflowError_Deserialize } | { kind: "empty_input" } | { kind: "invalid_run_id"; detail: string } | { kind: "workflow_not_found"; detail: string } | { kind: "history"; detail: StoreError } | { kind: "history_unavailable"; detail: string } | { kind: "settings"; detail: string } | { kind: "secrets"; detail: string } | { kind: "shutting_down" } | { kind: "io"; detail: string } | 
+{ kind: "invalid_workflow"; detail: WorkflowError_Deserialize } | { kind: "empty_input" } | { kind: "invalid_run_id"; detail: string } | { kind: "run_not_found"; detail: string } | { kind: "workflow_not_found"; detail: string } | { kind: "history"; detail: StoreError } | { kind: "history_unavailable"; detail: string } | { kind: "settings"; detail: string } | { kind: "secrets"; detail: string } | { kind: "shutting_down" } | { kind: "io"; detail: string } | 
 /**  A start re-sent with the id of a run that is already in the history. */
 { kind: "run_exists" } | 
+/**  A review answer that could not be taken (the run no longer waits, an empty edit or note). */
+{ kind: "review"; detail: ReviewError } | 
+/**  A run that cannot be continued from that step (or at all). */
+{ kind: "resume"; detail: ResumeError } | 
 /**  A bug in Stepwise (a background task failed); the message says what. */
 { kind: "internal"; detail: string };
 
 export type AppError_Serialize = 
 /**  A workflow did not validate; every issue names its step and field. */
-{ kind: "invalid_workflow"; detail: WorkflowError_Serialize } | { kind: "empty_input" } | { kind: "invalid_run_id"; detail: string } | { kind: "workflow_not_found"; detail: string } | { kind: "history"; detail: StoreError } | { kind: "history_unavailable"; detail: string } | { kind: "settings"; detail: string } | { kind: "secrets"; detail: string } | { kind: "shutting_down" } | { kind: "io"; detail: string } | 
+{ kind: "invalid_workflow"; detail: WorkflowError_Serialize } | { kind: "empty_input" } | { kind: "invalid_run_id"; detail: string } | { kind: "run_not_found"; detail: string } | { kind: "workflow_not_found"; detail: string } | { kind: "history"; detail: StoreError } | { kind: "history_unavailable"; detail: string } | { kind: "settings"; detail: string } | { kind: "secrets"; detail: string } | { kind: "shutting_down" } | { kind: "io"; detail: string } | 
 /**  A start re-sent with the id of a run that is already in the history. */
 { kind: "run_exists" } | 
+/**  A review answer that could not be taken (the run no longer waits, an empty edit or note). */
+{ kind: "review"; detail: ReviewError } | 
+/**  A run that cannot be continued from that step (or at all). */
+{ kind: "resume"; detail: ResumeError } | 
 /**  A bug in Stepwise (a background task failed); the message says what. */
 { kind: "internal"; detail: string };
 
@@ -133,7 +151,9 @@ export type EventKind = EventKind_Serialize | EventKind_Deserialize;
  */
 export type EventKind_Deserialize = 
 /**  The run's steps as far as they are known before it runs (a loop's children in round 1). */
-{ type: "RunStarted"; workflow_name: string; input: string; steps: StepInfo_Deserialize[] } | 
+{ type: "RunStarted"; workflow_name: string; input: string; steps: StepInfo_Deserialize[]; 
+/**  A run that continues an earlier one: which, and from which step. */
+resumed_from?: ResumedFrom | null } | 
 /**
  *  A step starts (for a step the outline did not hold, such as a loop's round 2, this is
  *  where it first appears).
@@ -172,7 +192,19 @@ at: number } |
 /**  A tool call waits for the person's yes or no before it runs. */
 { type: "ToolApprovalRequested"; path: string; call_id: string } | 
 /**  The person answered; a denied call goes back to the model as the tool's answer. */
-{ type: "ToolApprovalAnswered"; path: string; call_id: string; answer: ApprovalAnswer } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
+{ type: "ToolApprovalAnswered"; path: string; call_id: string; answer: ApprovalAnswer } | 
+/**  A step with `review = true` has finished: its output waits for the person's review. */
+{ type: "ReviewRequested"; path: string; output: string } | 
+/**
+ *  The person reviewed the step: approved it, edited its output, or sent it back to run again
+ *  with a note.
+ */
+{ type: "ReviewAnswered"; path: string; answer: ReviewAnswer } | 
+/**
+ *  A continued run takes this step's output from the run it continues: nothing is asked of
+ *  a model. Sent for each reused step and every step inside it, outermost first.
+ */
+{ type: "StepReused"; step: StepInfo_Deserialize; output: string; from_run: string } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
 /**
  *  Every step that was running (parallel branches, and the steps around them), with its
  *  text so far. Completed steps keep their outputs too.
@@ -189,7 +221,9 @@ message: string; duration_ms: number };
  */
 export type EventKind_Serialize = 
 /**  The run's steps as far as they are known before it runs (a loop's children in round 1). */
-{ type: "RunStarted"; workflow_name: string; input: string; steps: StepInfo_Serialize[] } | 
+{ type: "RunStarted"; workflow_name: string; input: string; steps: StepInfo_Serialize[]; 
+/**  A run that continues an earlier one: which, and from which step. */
+resumed_from?: ResumedFrom } | 
 /**
  *  A step starts (for a step the outline did not hold, such as a loop's round 2, this is
  *  where it first appears).
@@ -228,7 +262,19 @@ at: number } |
 /**  A tool call waits for the person's yes or no before it runs. */
 { type: "ToolApprovalRequested"; path: string; call_id: string } | 
 /**  The person answered; a denied call goes back to the model as the tool's answer. */
-{ type: "ToolApprovalAnswered"; path: string; call_id: string; answer: ApprovalAnswer } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
+{ type: "ToolApprovalAnswered"; path: string; call_id: string; answer: ApprovalAnswer } | 
+/**  A step with `review = true` has finished: its output waits for the person's review. */
+{ type: "ReviewRequested"; path: string; output: string } | 
+/**
+ *  The person reviewed the step: approved it, edited its output, or sent it back to run again
+ *  with a note.
+ */
+{ type: "ReviewAnswered"; path: string; answer: ReviewAnswer } | 
+/**
+ *  A continued run takes this step's output from the run it continues: nothing is asked of
+ *  a model. Sent for each reused step and every step inside it, outermost first.
+ */
+{ type: "StepReused"; step: StepInfo_Serialize; output: string; from_run: string } | { type: "RunCompleted"; output: string; duration_ms: number } | { type: "RunCancelled"; reason: CancelReason; 
 /**
  *  Every step that was running (parallel branches, and the steps around them), with its
  *  text so far. Completed steps keep their outputs too.
@@ -345,6 +391,11 @@ export type OnError =
 /**  The step is marked failed, its text so far stands as its output, and the run goes on. */
 "continue";
 
+/**  Sent to the window when the person clicks a notification: show this run. */
+export type OpenRun = {
+	run_id: string,
+};
+
 /**  A running step's text at a cancel. */
 export type PartialStep = {
 	path: string,
@@ -415,6 +466,35 @@ export type ProviderView_Serialize = {
 	 *  there): the address it was saved for.
 	 */
 	key_saved_for: string | null,
+};
+
+/**  Why a run cannot be continued from there. Nothing was started. */
+export type ResumeError = { kind: "not_ended" } | { kind: "no_such_step"; step: string } | { kind: "nested"; step: string; top: string } | { kind: "earlier_step_not_done"; step: string } | { kind: "all_done" } | { kind: "workflow_changed"; from: string; step: string } | { kind: "no_workflow" };
+
+/**  Where a continued run comes from. */
+export type ResumedFrom = {
+	run_id: string,
+	/**  The step it runs again from (the steps before it are reused). */
+	step: string,
+};
+
+/**  What a person said to a step's output that waited for review. */
+export type ReviewAnswer = 
+/**  The output goes on as it is. */
+{ action: "approve" } | 
+/**  The output goes on as the person rewrote it (the step's own text is kept beside it). */
+{ action: "edit"; text: string } | 
+/**  The step runs again, told the note; its earlier output is kept. */
+{ action: "send_back"; note: string };
+
+/**  Why a review answer was refused. */
+export type ReviewError = { kind: "not_waiting" } | { kind: "empty_edit" } | { kind: "empty_note" };
+
+/**  One answered review of a step. */
+export type ReviewRound = {
+	/**  The step's output as the person saw it. */
+	output: string,
+	answer: ReviewAnswer,
 };
 
 export type RouteChoice = {
@@ -553,6 +633,13 @@ export type RunSnapshot_Deserialize = {
 	started_at_ms?: number | null,
 	ended_at_ms?: number | null,
 	last_seq: number,
+	/**  The run this one continues, and from which step. */
+	resumed_from?: ResumedFrom | null,
+	/**
+	 *  The runs that continue this one, oldest first. Not part of the fold (the later runs'
+	 *  `RunStarted` say it): the history fills it in when it reads a run.
+	 */
+	continued_in?: string[],
 };
 
 export type RunSnapshot_Serialize = {
@@ -568,9 +655,21 @@ export type RunSnapshot_Serialize = {
 	started_at_ms: number | null,
 	ended_at_ms: number | null,
 	last_seq: number,
+	/**  The run this one continues, and from which step. */
+	resumed_from: ResumedFrom | null,
+	/**
+	 *  The runs that continue this one, oldest first. Not part of the fold (the later runs'
+	 *  `RunStarted` say it): the history fills it in when it reads a run.
+	 */
+	continued_in: string[],
 };
 
-export type RunStatus = "pending" | "running" | "completed" | "failed" | "cancelled" | 
+export type RunStatus = "pending" | "running" | 
+/**
+ *  A step waits for the person (a review, or a tool call to allow); the run goes on once
+ *  they answer. A run that waits and has nothing else running stays `waiting` across a quit.
+ */
+"waiting" | "completed" | "failed" | "cancelled" | 
 /**  Found `pending` or `running` in the store at start-up: the process died under it. */
 "interrupted";
 
@@ -631,11 +730,26 @@ export type SavedWorkflow_Serialize = {
 };
 
 /**  What Settings can change. Keys are set separately, write-only (`set_api_key`). */
-export type SettingsUpdate = {
+export type SettingsUpdate = SettingsUpdate_Serialize | SettingsUpdate_Deserialize;
+
+/**  What Settings can change. Keys are set separately, write-only (`set_api_key`). */
+export type SettingsUpdate_Deserialize = {
 	default_model: string,
 	/**  The providers to change; one left out stays as it was. */
 	providers: ProviderUpdate[],
 	idle_timeout_secs: number,
+	/**  Desktop notifications on or off; left as they are when absent. */
+	notifications?: boolean | null,
+};
+
+/**  What Settings can change. Keys are set separately, write-only (`set_api_key`). */
+export type SettingsUpdate_Serialize = {
+	default_model: string,
+	/**  The providers to change; one left out stays as it was. */
+	providers: ProviderUpdate[],
+	idle_timeout_secs: number,
+	/**  Desktop notifications on or off; left as they are when absent. */
+	notifications: boolean | null,
 };
 
 export type SettingsView = SettingsView_Serialize | SettingsView_Deserialize;
@@ -650,6 +764,8 @@ export type SettingsView_Deserialize = {
 	/**  A problem with how keys are kept (for example a key file others could read). */
 	key_warning?: string | null,
 	history: HistoryStatus_Deserialize,
+	/**  Desktop notifications when a run ends or waits for you while the window is behind others. */
+	notifications: boolean,
 };
 
 export type SettingsView_Serialize = {
@@ -662,6 +778,8 @@ export type SettingsView_Serialize = {
 	/**  A problem with how keys are kept (for example a key file others could read). */
 	key_warning: string | null,
 	history: HistoryStatus_Serialize,
+	/**  Desktop notifications when a run ends or waits for you while the window is behind others. */
+	notifications: boolean,
 };
 
 /**  Why a step did not run or was set aside. */
@@ -698,6 +816,8 @@ export type StepDraft_Deserialize = {
 	timeout_secs?: number | null,
 	retries?: number | null,
 	on_error?: OnError | null,
+	/**  The run waits for the person's review of its output. */
+	review?: boolean,
 	/**  Children of a parallel, loop or group step. */
 	steps?: StepDraft_Deserialize[],
 	then?: StepDraft_Deserialize[],
@@ -729,6 +849,8 @@ export type StepDraft_Serialize = {
 	timeout_secs?: number,
 	retries?: number,
 	on_error?: OnError,
+	/**  The run waits for the person's review of its output. */
+	review?: boolean,
 	/**  Children of a parallel, loop or group step. */
 	steps?: StepDraft_Serialize[],
 	then?: StepDraft_Serialize[],
@@ -811,6 +933,13 @@ export type StepSnapshot_Deserialize = {
 	note?: string | null,
 	/**  The tools its model called, in the order they began. */
 	tool_calls: ToolCallView_Deserialize[],
+	/**
+	 *  Its reviews so far, answered ones only, oldest first (`review = true`): what it wrote
+	 *  each time and what the person said.
+	 */
+	reviews?: ReviewRound[],
+	/**  Its output was taken from the run this one continues. */
+	reused?: boolean,
 };
 
 /**
@@ -843,9 +972,18 @@ export type StepSnapshot_Serialize = {
 	note: string | null,
 	/**  The tools its model called, in the order they began. */
 	tool_calls: ToolCallView_Serialize[],
+	/**
+	 *  Its reviews so far, answered ones only, oldest first (`review = true`): what it wrote
+	 *  each time and what the person said.
+	 */
+	reviews: ReviewRound[],
+	/**  Its output was taken from the run this one continues. */
+	reused: boolean,
 };
 
-export type StepStatus = "pending" | "running" | "completed" | "failed" | "cancelled" | 
+export type StepStatus = "pending" | "running" | 
+/**  It has finished and its output waits for the person's review (`review = true`). */
+"waiting" | "completed" | "failed" | "cancelled" | 
 /**
  *  Never ran (the run ended before it, or its branch was not taken), or its failure was
  *  set aside (`on_error = "skip"`).

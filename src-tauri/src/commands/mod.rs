@@ -1,6 +1,7 @@
 //! The commands the webview may call (each allowed by name in the capabilities). They translate
 //! between IPC and the engine; the work happens in the engine, the store and the bridge.
 
+pub mod review;
 pub mod runs;
 pub mod settings;
 pub mod tools;

@@ -59,8 +59,13 @@ pub async fn get_run(
     if let Some(snap) = state.bridge.snapshot(id) {
         return Ok(Some(snap));
     }
-    // A run that has just ended is still in the engine (the history may be a batch behind).
-    if let Some(snap) = state.engine.get(id) {
+    // A run that has just ended is still in the engine (the history may be a batch behind);
+    // the runs that continue it are the history's to say.
+    if let Some(mut snap) = state.engine.get(id) {
+        if let Some(store) = state.store.clone() {
+            let later = tauri::async_runtime::spawn_blocking(move || store.continued_in(id)).await;
+            snap.continued_in = later.ok().and_then(Result::ok).unwrap_or_default();
+        }
         return Ok(Some(snap));
     }
     blocking(&state, move |s| match &s.store {

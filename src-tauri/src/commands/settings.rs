@@ -28,6 +28,8 @@ pub struct SettingsView {
     /// A problem with how keys are kept (for example a key file others could read).
     pub key_warning: Option<String>,
     pub history: HistoryStatus,
+    /// Desktop notifications when a run ends or waits for you while the window is behind others.
+    pub notifications: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -52,6 +54,9 @@ pub struct SettingsUpdate {
     /// The providers to change; one left out stays as it was.
     pub providers: Vec<ProviderUpdate>,
     pub idle_timeout_secs: u32,
+    /// Desktop notifications on or off; left as they are when absent.
+    #[serde(default)]
+    pub notifications: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -103,6 +108,7 @@ fn view(state: &AppState) -> SettingsView {
         default_model: saved.default_model.clone().unwrap_or_else(|| "demo".into()),
         providers: ProviderKind::CONFIGURABLE.map(provider).to_vec(),
         idle_timeout_secs: saved.network.idle_timeout_secs as u32,
+        notifications: saved.notifications.enabled,
         key_storage: state.secrets.storage(),
         key_warning: state.secrets.warning(),
         history: state.history_status(),
@@ -141,6 +147,9 @@ fn save(state: &AppState, update: SettingsUpdate) -> Result<SettingsView, AppErr
         p.default_model = Some(u.default_model.trim().to_string()).filter(|v| !v.is_empty());
     }
     s.network.idle_timeout_secs = u64::from(update.idle_timeout_secs);
+    if let Some(on) = update.notifications {
+        s.notifications.enabled = on;
+    }
     state.save_settings(s)?;
     Ok(view(state))
 }

@@ -7,6 +7,8 @@ export type EStep = {
   id: string; name: string; kind: StepKindName; instructions: string; model: string | null;
   if: string; until: string; max_iterations: number | null; timeout_secs: number | null;
   retries: number | null; on_error: OnError | null;
+  /** Wait for the person's review when it finishes. */
+  review: boolean;
   /** An agent's tools; a tool step's tool and its arguments as "name = value" lines. */
   tools: string[]; tool: string; args: string;
   steps: EStep[]; then: EStep[]; else: EStep[]; routes: ERoute[];
@@ -54,7 +56,7 @@ export function argsText(args: Partial<Record<string, ArgumentValue>> | undefine
 export function blankStep(name: string, kind: StepKindName = "agent"): EStep {
   const s: EStep = {
     id: "", name, kind, instructions: "", model: null, if: "", until: "", max_iterations: null,
-    timeout_secs: null, retries: null, on_error: null, tools: [], tool: "", args: "",
+    timeout_secs: null, retries: null, on_error: null, review: false, tools: [], tool: "", args: "",
     steps: [], then: [], else: [], routes: [],
   };
   return withKind(s, kind);
@@ -94,6 +96,7 @@ export function fromDraft(d: StepDraft): EStep {
     id: d.id ?? "", name: d.name ?? "", kind: d.kind ?? "agent", instructions: d.instructions ?? "",
     model: d.model ?? null, if: d.if ?? "", until: d.until ?? "", max_iterations: d.max_iterations ?? null,
     timeout_secs: d.timeout_secs ?? null, retries: d.retries ?? null, on_error: d.on_error ?? null,
+    review: d.review ?? false,
     tools: [...(d.tools ?? [])], tool: d.tool ?? "", args: argsText(d.arguments),
     steps: (d.steps ?? []).map(fromDraft), then: (d.then ?? []).map(fromDraft), else: (d.else ?? []).map(fromDraft),
     routes: (d.routes ?? []).map((r) => ({ name: r.name ?? "", description: r.description ?? "", steps: (r.steps ?? []).map(fromDraft) })),
@@ -112,6 +115,7 @@ export function toDraft(s: EStep): StepDraft {
   const number = (v: number | null) => (v === null || Number.isNaN(v) ? undefined : v);
   if (number(s.timeout_secs) !== undefined) d.timeout_secs = number(s.timeout_secs);
   if (s.on_error) d.on_error = s.on_error;
+  if (s.review) d.review = true;
   switch (s.kind) {
     case "agent":
     case "router":

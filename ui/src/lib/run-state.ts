@@ -11,10 +11,12 @@ export function emptySnapshot(runId: string): RunSnapshot {
   return {
     run_id: runId, workflow_name: "", input: "", status: "pending", steps: [], final_output: null,
     cancel_reason: null, error: null, started_at_ms: null, ended_at_ms: null, last_seq: 0,
+    resumed_from: null, continued_in: [],
   };
 }
 
-export const isLive = (status: RunStatus): boolean => status === "pending" || status === "running";
+export const isLive = (status: RunStatus): boolean =>
+  status === "pending" || status === "running" || status === "waiting";
 
 /** Whether the step at `path` is inside the step at `outer` (`angles/economics` in `angles`,
  * `revise#2/critique` in `revise`). */
@@ -29,7 +31,7 @@ function pending(info: StepInfo): StepSnapshot {
     path: info.path, parent: info.parent ?? null, id: info.id, name: info.name, kind: info.kind,
     model: info.model, branch: info.branch ?? null, round: info.round ?? null, status: "pending",
     text: "", started_at_ms: null, duration_ms: null, usage: null, rounds: null, chosen: null,
-    skipped: null, note: null, tool_calls: [],
+    skipped: null, note: null, tool_calls: [], reviews: [], reused: false,
   };
 }
 
@@ -58,6 +60,7 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       s.input = e.input;
       s.started_at_ms = now;
       s.steps = e.steps.map(pending);
+      s.resumed_from = e.resumed_from ?? null;
       break;
     case "StepStarted": {
       s.status = "running";
@@ -130,6 +133,32 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       if (c) { c.status = "running"; c.approval = e.answer; }
       break;
     }
+    case "ReviewRequested": {
+      const st = findStep(s, e.path);
+      if (st) { st.status = "waiting"; st.text = e.output; }
+      break;
+    }
+    case "ReviewAnswered": {
+      if (e.answer.action === "send_back") {
+        // The steps inside it run again too: they start over.
+        s.steps = s.steps.map((st) => (isInside(st.path, e.path) ? pending(st) : st));
+      }
+      const st = findStep(s, e.path);
+      if (st) {
+        st.reviews = [...(st.reviews ?? []), { output: st.text, answer: e.answer }];
+        st.status = "running";
+        if (e.answer.action === "edit") st.text = e.answer.text;
+        if (e.answer.action === "send_back") { st.text = ""; st.tool_calls = []; st.usage = null; }
+      }
+      break;
+    }
+    case "StepReused": {
+      if (s.status === "pending") s.status = "running";
+      if (!findStep(s, e.step.path)) (s.steps as StepSnapshot[]).push(pending(e.step));
+      const st = findStep(s, e.step.path);
+      if (st) { st.status = "completed"; st.text = e.output; st.reused = true; }
+      break;
+    }
     case "RunCompleted":
       s.status = "completed"; s.final_output = e.output; s.ended_at_ms = now;
       endSteps(s, null, now);
@@ -143,6 +172,9 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       s.error = { path: e.path ?? null, kind: e.error, message: e.message };
       endSteps(s, e.path ?? null, now);
       break;
+  }
+  if (s.status === "running" || s.status === "waiting") {
+    s.status = s.steps.some((st) => st.status === "waiting") || waitingCalls(s).length ? "waiting" : "running";
   }
   return "applied";
 }
@@ -167,7 +199,7 @@ function endSteps(s: RunSnapshot, failed: string | null, now: number) {
   for (const st of s.steps) {
     stopToolCalls(st, now);
     const onFailedPath = failed !== null && (failed === st.path || isInside(failed, st.path));
-    if (st.status === "running") {
+    if (st.status === "running" || st.status === "waiting") {
       st.status = onFailedPath ? "failed" : "cancelled";
       st.duration_ms = st.started_at_ms != null ? Math.max(0, now - st.started_at_ms) : null;
     } else if (st.status === "pending") {
@@ -243,6 +275,22 @@ export function waitingCalls(s: RunSnapshot): { step: StepSnapshot; call: ToolCa
   return s.steps.flatMap((step) => step.tool_calls.filter((c) => c.status === "waiting").map((call) => ({ step, call })));
 }
 
+/** Steps whose output waits for the person's review. */
+export function reviewsWaiting(s: RunSnapshot): StepSnapshot[] {
+  return s.steps.filter((st) => st.status === "waiting");
+}
+
+/** Whether a finished run can be continued from this step: it is a top-level step, and every
+ * top-level step before it completed (or was set aside on purpose). The backend checks the same
+ * (engine/src/resume.rs) and says why when it refuses; this only decides where the button shows. */
+export function canContinueFrom(s: RunSnapshot, path: string): boolean {
+  if (isLive(s.status) || s.status === "pending") return false;
+  const top = childrenOf(s, null);
+  const at = top.findIndex((st) => st.path === path);
+  if (at < 0) return false;
+  return top.slice(0, at).every((st) => st.status === "completed" || (st.status === "skipped" && st.skipped !== null));
+}
+
 /** 0.4 s, 12 s */
 export function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
@@ -261,7 +309,8 @@ export function stepWords(st: StepSnapshot, now: number): string {
   switch (st.status) {
     case "pending": return "Waiting";
     case "running": return `Running ${clock(st.started_at_ms != null ? now - st.started_at_ms : 0)}`;
-    case "completed": return `Done in ${clock(st.duration_ms ?? 0)}`;
+    case "waiting": return "Waiting for your review";
+    case "completed": return st.reused ? "Reused" : `Done in ${clock(st.duration_ms ?? 0)}`;
     case "cancelled": return "Cancelled";
     case "failed": return st.note && st.duration_ms != null ? `Failed after ${clock(st.duration_ms)}` : "Failed";
     case "skipped":
@@ -294,9 +343,13 @@ export function failureAdvice(kind: ErrorKind): { title: string; action: string;
 export function runWords(s: RunSnapshot): string {
   switch (s.status) {
     case "pending": return "Starting…";
+    case "waiting": {
+      const review = reviewsWaiting(s)[0];
+      if (review) return `Waiting for you: review “${review.name}”`;
+      const call = waitingCalls(s)[0];
+      return call ? `Waiting for you to allow: ${call.call.title}` : "Waiting for you";
+    }
     case "running": {
-      const waiting = waitingCalls(s);
-      if (waiting.length) return `Waiting for you to allow: ${waiting[0].call.title}`;
       const top = childrenOf(s, null);
       const i = top.findIndex((st) => st.status === "running");
       if (i < 0) return "Running…";
@@ -318,6 +371,7 @@ export function runStatusWord(status: RunStatus): string {
   switch (status) {
     case "pending": return "Starting";
     case "running": return "Running";
+    case "waiting": return "Waiting for you";
     case "completed": return "Completed";
     case "cancelled": return "Cancelled";
     case "failed": return "Failed";

@@ -1,6 +1,8 @@
 // Every run the window knows, kept in step with the backend. Updates are queued as they arrive and
 // applied once per animation frame, so the window's work stays bounded at any token rate.
-import { commands, events, type AppError, type RunEvent, type RunSnapshot, type WorkflowDraft } from "../bindings";
+import {
+  commands, events, type AppError, type ResumeError, type RunEvent, type RunSnapshot, type WorkflowDraft,
+} from "../bindings";
 import { applyEvent, emptySnapshot, isLive, join, runWords } from "./run-state";
 
 export class Runs {
@@ -120,11 +122,46 @@ export class Runs {
     return null;
   }
 
+  /** Continues a run that ended from a step (null: where it stopped), as a new run; shows it.
+   * Returns why not, in words, when it cannot. */
+  async resume(id: string, from: string | null, useToday: boolean): Promise<string | null> {
+    const r = await commands.resumeRun(id, from, useToday);
+    if (r.status === "error") {
+      const e = r.error;
+      if (e.kind === "resume") return resumeWords(e.detail);
+      if (e.kind === "workflow_not_found") return `There is no workflow named “${e.detail}” today.`;
+      return "The run could not be continued.";
+    }
+    const newId = r.data;
+    if (!this.byId[newId]) {
+      this.byId[newId] = emptySnapshot(newId);
+      this.order.unshift(newId);
+    }
+    this.active = newId;
+    void this.resync(newId);
+    // The earlier run now links to this one.
+    void this.resync(id);
+    return null;
+  }
+
   /** Cancel and Esc. A run whose start has not answered yet is cancelled as soon as it has. */
   async cancel(id: string): Promise<void> {
     if (isLive(this.byId[id]?.status ?? "completed")) this.stopping[id] = true;
     if (this.starting.has(id)) this.cancelWanted.add(id);
     const r = await commands.cancelRun(id);
     if (r.status === "ok" && r.data) this.cancelWanted.delete(id);
+  }
+}
+
+/** Why a run cannot be continued from there, for a person. */
+export function resumeWords(e: ResumeError): string {
+  switch (e.kind) {
+    case "not_ended": return "This run has not ended yet.";
+    case "no_such_step": return `The workflow has no step “${e.step}” at its top level.`;
+    case "nested": return `“${e.step}” is inside “${e.top}”: continue from “${e.top}”.`;
+    case "earlier_step_not_done": return `“${e.step}” did not finish, so the run cannot go on from after it: continue from “${e.step}” or earlier.`;
+    case "all_done": return "Every step of this run finished: pick a step to run again from.";
+    case "workflow_changed": return `Today's version of the workflow differs before “${e.from}” (from “${e.step}” on): continue with the workflow as it was in the run.`;
+    case "no_workflow": return "This run's workflow was not kept, so it cannot be continued.";
   }
 }

@@ -68,6 +68,18 @@ const XSS = [
 
 const PERF_TOKENS = 100_000;
 
+// A workflow whose first step waits for the person's review.
+if (scenario === "review") TEMPLATES.push({
+  id: "check-a-draft",
+  workflow: {
+    name: "Check a draft", description: "Write a draft, let me check it, then write the email",
+    steps: [
+      { name: "Draft", instructions: "Write a draft.", model: "demo", review: true } as never,
+      { name: "Email", instructions: "Write an email.", model: "demo" },
+    ],
+  },
+});
+
 function words(step: number): string[] {
   if (scenario === "xss") return XSS;
   if (scenario === "perf") {
@@ -111,7 +123,7 @@ if (scenario === "many") {
 
 type Draft = {
   id?: string; name?: string; kind?: string; instructions?: string; model?: string | null; if?: string; until?: string;
-  max_iterations?: number | null; tools?: string[]; steps?: Draft[]; then?: Draft[]; else?: Draft[]; routes?: { name: string; description: string; steps: Draft[] }[];
+  max_iterations?: number | null; tools?: string[]; review?: boolean; steps?: Draft[]; then?: Draft[]; else?: Draft[]; routes?: { name: string; description: string; steps: Draft[] }[];
 };
 
 /** The backend's rules, as far as these tests need them (issues name the step by its place). */
@@ -194,9 +206,14 @@ function plan(steps: Draft[]): { outline: Json[]; events: Body[] } {
     const out: Body[] = [{ type: "StepStarted", step: info(st, path, parent, branch, round) }];
     const done = (output: string): Body => ({ type: "StepCompleted", path, output, duration_ms: 1000, usage: null });
     switch (st.kind ?? "agent") {
-      case "agent":
-        out.push(...(st.tools?.includes("web_search") ? searching : stream)(path, words(agents++)));
+      case "agent": {
+        const text = words(agents++);
+        const body = (st.tools?.includes("web_search") ? searching : stream)(path, text);
+        // A reviewed step waits for the person before it completes (`AwaitReview`: the fake's own).
+        if (st.review) body.splice(body.length - 1, 0, { type: "ReviewRequested", path, output: text.join("") }, { type: "AwaitReview", path });
+        out.push(...body);
         break;
+      }
       case "parallel": {
         const branches = (st.steps ?? []).map((c) => step(c, path, path, null, null));
         for (let i = 0; branches.some((b) => i < b.length); i++) for (const b of branches) if (i < b.length) out.push(b[i]);
@@ -236,6 +253,9 @@ interface Live {
   ended: boolean; snapshot: RunSnapshot; waited?: number;
   /** The answer to the call that waits, once given; whether it was a no. */
   answer?: string; denied?: boolean;
+  /** The answer to the review that waits, once given; the outputs reviews settled on. */
+  review?: Json & { action: string }; reviewed?: Record<string, string>;
+  workflow?: { name: string; steps: Draft[] }; input?: string; resumed?: boolean;
 }
 const runs = new Map<string, Live>();
 
@@ -265,7 +285,7 @@ function startRun(args: Json): string {
   if (!input) throw { kind: "empty_input" };
   const wf = args.workflow as { name: string; steps: Draft[] };
   const { outline, events } = plan(wf.steps);
-  const run: Live = { id, seq: 0, plan: events, next: 0, deltas: 0, ended: false, snapshot: emptySnapshot(id) };
+  const run: Live = { id, seq: 0, plan: events, next: 0, deltas: 0, ended: false, snapshot: emptySnapshot(id), workflow: wf, input };
   runs.set(id, run);
   if (scenario !== "perf") sessionStorage.setItem(`${STORE}-plan-${id}`, JSON.stringify(events));
   send(run, { type: "RunStarted", workflow_name: wf.name, input, steps: outline });
@@ -280,6 +300,29 @@ function tick(run: Live) {
   let sent = 0;
   while (run.next < run.plan.length) {
     const e = run.plan[run.next];
+    if (e.type === "AwaitReview") {
+      const answer = run.review;
+      if (!answer) return;
+      run.review = undefined;
+      const path = e.path as string;
+      send(run, { type: "ReviewAnswered", path, answer });
+      const reviewed = (run.reviewed ??= {});
+      if (answer.action === "send_back") {
+        // It writes again, saying what it changed, and waits again.
+        const text = [`Revised as you asked (“${answer.note}”). `, ...words(7)];
+        run.plan.splice(run.next + 1, 0, ...text.map((t) => ({ type: "TextDelta", path, text: t })),
+          { type: "ReviewRequested", path, output: text.join("") }, { type: "AwaitReview", path });
+        sessionStorage.setItem(`${STORE}-plan-${run.id}`, JSON.stringify(run.plan));
+        reviewed[path] = text.join("");
+      } else if (answer.action === "edit") reviewed[path] = answer.text as string;
+      run.next += 1;
+      continue;
+    }
+    if (e.type === "StepCompleted" && run.reviewed?.[e.path as string] !== undefined) {
+      send(run, { ...e, output: run.reviewed[e.path as string] });
+      run.next += 1;
+      continue;
+    }
     if (e.type === "AwaitAnswer") {
       if (!run.answer) return;
       send(run, { type: "ToolApprovalAnswered", path: e.path, call_id: e.call_id, answer: run.answer });
@@ -307,7 +350,7 @@ function tick(run: Live) {
     }
     if (e.type === "TextDelta") {
       if (sent === window.__fake.tokensPerTick) return;
-      if (scenario.startsWith("fail:") && run.deltas >= 6) {
+      if (scenario.startsWith("fail:") && run.deltas >= 6 && !run.resumed) {
         const kind = scenario.slice(5);
         end(run, { type: "RunFailed", path: e.path, error: kind, message: `The provider said no (${kind}).`, duration_ms: 100 });
         return;
@@ -325,6 +368,46 @@ function end(run: Live, body: Json) {
   run.ended = true;
   clearInterval(run.timer);
   send(run, body);
+}
+
+/** A new run that reuses the outputs of the original's steps before `from` (the first that did
+ * not finish when null), as the engine does (engine/src/resume.rs). */
+function resumeRun(a: Json): string {
+  const original = runs.get(a.runId as string);
+  if (!original?.workflow || !original.ended) throw { kind: "resume", detail: { kind: "not_ended" } };
+  const top = original.snapshot.steps.filter((st) => st.parent === null);
+  const done = (st: (typeof top)[number]) => st.status === "completed";
+  const from = (a.from as string | null) ?? top.find((st) => !done(st))?.path;
+  if (!from) throw { kind: "resume", detail: { kind: "all_done" } };
+  const at = top.findIndex((st) => st.path === from);
+  if (at < 0) throw { kind: "resume", detail: { kind: "no_such_step", step: from } };
+  const notDone = top.slice(0, at).find((st) => !done(st));
+  if (notDone) throw { kind: "resume", detail: { kind: "earlier_step_not_done", step: notDone.name } };
+  const reused = top.slice(0, at).map((st) => st.path);
+  const inReused = (p: string) => reused.some((r) => p === r || p.startsWith(`${r}/`) || p.startsWith(`${r}#`));
+  const id = crypto.randomUUID();
+  const { outline, events } = plan(original.workflow.steps);
+  // A `Wait` has no path: it belongs to the step of the events around it.
+  let last = "";
+  const rest = events.filter((e) => {
+    last = ((e.type === "StepStarted" ? (e.step as Json).path : e.path) as string | undefined) ?? last;
+    return !inReused(last);
+  });
+  const run: Live = { id, seq: 0, plan: rest, next: 0, deltas: 0, ended: false, snapshot: emptySnapshot(id),
+    workflow: original.workflow, input: original.input, resumed: true };
+  runs.set(id, run);
+  sessionStorage.setItem(`${STORE}-plan-${id}`, JSON.stringify(rest));
+  send(run, { type: "RunStarted", workflow_name: original.workflow.name, input: original.input, steps: outline,
+    resumed_from: { run_id: original.id, step: from } });
+  for (const st of original.snapshot.steps.filter((s) => inReused(s.path) && s.status === "completed")) {
+    send(run, { type: "StepReused", from_run: original.id, output: st.text, step: {
+      path: st.path, parent: st.parent, id: st.id, name: st.name, kind: st.kind, model: st.model, branch: st.branch, round: st.round } });
+  }
+  (original.snapshot.continued_in as string[]) = [...(original.snapshot.continued_in ?? []), id];
+  persist();
+  while (run.plan[run.next] && run.plan[run.next].type !== "TextDelta") send(run, run.plan[run.next++]);
+  run.timer = setInterval(() => tick(run), window.__fake.tickMs);
+  return id;
 }
 
 let toolsView = { web_search_url: "https://html.duckduckgo.com/html/", allow_private_network: false, timeout_secs: 60, servers: [] as { name: string }[] };
@@ -382,6 +465,17 @@ mockIPC(
           { name: "echo", title: "Echo Tool", description: "Echoes back the input string", read_only: true },
           { name: "get-env", title: null, description: "Returns all environment variables", read_only: false },
         ] };
+      case "answer_review": {
+        const run = runs.get(a.runId as string);
+        const waiting = run?.plan[run.next];
+        const answer = a.answer as Json & { action: string };
+        if (!run || run.ended || waiting?.type !== "AwaitReview" || waiting.path !== a.path) throw { kind: "review", detail: { kind: "not_waiting" } };
+        if (answer.action === "edit" && !String(answer.text).trim()) throw { kind: "review", detail: { kind: "empty_edit" } };
+        if (answer.action === "send_back" && !String(answer.note).trim()) throw { kind: "review", detail: { kind: "empty_note" } };
+        run.review = answer;
+        return null;
+      }
+      case "resume_run": return resumeRun(a);
       case "answer_tool_call": {
         const run = runs.get(a.runId as string);
         const waiting = run?.plan[run.next];
@@ -407,7 +501,7 @@ mockIPC(
       case "cancel_run": {
         const run = runs.get(a.runId as string);
         if (!run || run.ended) return false;
-        const running = run.snapshot.steps.filter((st) => st.status === "running").map((st) => ({ path: st.path, text: st.text }));
+        const running = run.snapshot.steps.filter((st) => st.status === "running" || st.status === "waiting").map((st) => ({ path: st.path, text: st.text }));
         const cancelled = { type: "RunCancelled", reason: "user", running, duration_ms: 500 };
         // A tool that takes a moment to stop (a local server ending its work): the run ends
         // only once it has.

@@ -557,3 +557,83 @@ test("a tool that asks first: “Waiting for you” with Allow / Allow always / 
   assert.deepEqual(again.problems, []);
   await again.close();
 });
+
+test("a review: the run waits for me; send back with a note, edit, approve; Cancel still works", async () => {
+  const page = await open("review");
+  await page.getByText("Check a draft").first().click();
+  await run(page);
+  const panel = page.getByRole("group", { name: "Waiting for you: review “Draft”" });
+  await panel.waitFor();
+  await status(page, "Waiting for you: review “Draft”").waitFor();
+  assert.equal(await page.locator(".run-status[data-status=waiting]").count(), 1, "the run list says it waits");
+  await shot(page, "review-waiting");
+  // An empty note is refused with what to do.
+  await panel.getByRole("button", { name: "Send back" }).click();
+  await panel.getByRole("button", { name: "Send back" }).click();
+  await panel.getByRole("alert").filter({ hasText: "Say what the step should change." }).waitFor();
+  await panel.getByLabel("What should the step change?").fill("Mention the costs");
+  await panel.getByRole("button", { name: "Send back" }).click();
+  await page.getByText("Revised as you asked (“Mention the costs”)").first().waitFor();
+  await panel.getByText("Round 2").waitFor();
+  // Edit, then approve: the next step goes on.
+  await panel.getByRole("button", { name: "Edit" }).click();
+  await panel.getByLabel("The text the next steps get").fill("My own draft about the topic.");
+  await panel.getByRole("button", { name: "Approve the edited text" }).click();
+  await status(page, "Completed.").waitFor();
+  assert.equal(await panel.count(), 0, "the panel is gone once answered");
+  const answers = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "answer_review").map((c) => c.args.answer));
+  assert.deepEqual(answers.map((a) => a.action), ["send_back", "send_back", "edit"]);
+  assert.equal(answers[2].text, "My own draft about the topic.");
+  await page.getByRole("button", { name: /Draft/ }).first().click();
+  assert.match(await streamText(page), /My own draft about the topic\./);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+
+  // Cancel while it waits: the run stops at once, the draft is kept.
+  const again = await open("review");
+  await again.getByText("Check a draft").first().click();
+  await run(again);
+  await again.getByRole("group", { name: /Waiting for you: review/ }).waitFor();
+  await cancelButton(again).click();
+  await status(again, "Cancelled. The text written so far is kept.").waitFor();
+  assert.equal(await again.getByRole("group", { name: /Waiting for you/ }).count(), 0);
+  assert.ok((await streamText(again)).length > 20, "the draft is kept");
+  await again.close();
+});
+
+test("continue a stopped run: from a step in the run view, from History, and after fixing Settings", async () => {
+  // Cancelled during the second step: continue from it; the first step is reused, not run again.
+  const page = await open();
+  await run(page);
+  await page.locator(".stepper li[data-status=running]", { hasText: "Write" }).waitFor();
+  await cancelButton(page).click();
+  await status(page, "Cancelled").waitFor();
+  await page.getByRole("button", { name: /Write/ }).first().click();
+  await page.getByRole("button", { name: "Continue from here: “Write”" }).click();
+  await page.getByText("Continues an earlier run from “Write”").waitFor();
+  await page.locator(".stepper li", { hasText: "Research" }).getByText("Reused").waitFor();
+  await status(page, "Completed.").waitFor();
+  const resumed = await page.evaluate(() => window.__calls.find((c) => c.cmd === "resume_run").args);
+  assert.deepEqual([resumed.from, resumed.useToday], ["write", false]);
+  await shot(page, "continued-run");
+  await page.getByRole("button", { name: "Open the earlier run" }).click();
+  await page.getByText("This run was continued in a later run.").waitFor();
+
+  // History offers it for a run that stopped.
+  await page.getByRole("button", { name: "History" }).click();
+  await page.getByRole("button", { name: /Continue “Research and write” from where it stopped/ }).first().waitFor();
+  await page.close();
+
+  // A rejected key: fix it in Settings, then continue from there.
+  const failed = await open("fail:auth");
+  await run(failed);
+  await failed.getByRole("button", { name: "Fix in Settings, then continue" }).click();
+  const banner = failed.getByRole("group", { name: "Continue the run" });
+  await banner.waitFor();
+  await shot(failed, "fix-then-continue");
+  await banner.getByRole("button", { name: "Continue the run" }).click();
+  await failed.getByText("Continues an earlier run").waitFor();
+  await status(failed, "Completed.").waitFor();
+  assert.deepEqual(failed.problems, []);
+  await failed.close();
+});

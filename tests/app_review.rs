@@ -1,0 +1,215 @@
+//! Reviews, notifications and continuing runs in the app (Tauri's mock runtime): the commands,
+//! a run that waits across a restart of the app, and when a notification is asked for.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use stepwise_app::attention::{Desk, Notice, on_window_event};
+use stepwise_engine::{EventKind, RunSnapshot, RunStatus};
+use support::{INSTANT, TestApp, app_in, temp_root};
+
+/// Records what the app asks of the desktop.
+#[derive(Default)]
+struct Recorded {
+    notices: Mutex<Vec<Notice>>,
+    titles: Mutex<Vec<String>>,
+}
+
+impl Desk for Recorded {
+    fn set_title(&self, title: &str) {
+        self.titles.lock().unwrap().push(title.to_string());
+    }
+    fn notify(&self, notice: Notice) {
+        self.notices.lock().unwrap().push(notice);
+    }
+}
+
+/// Draft (reviewed) → Email, on the demo model.
+fn reviewed() -> serde_json::Value {
+    let wf = stepwise_engine::workflow::parse(
+        "name = \"Reviewed\"\n[[steps]]\nname = \"Draft\"\ninstructions = \"Write a short summary.\"\n\
+         review = true\n[[steps]]\nname = \"Email\"\ninstructions = \"Write an email.\"\n",
+        None,
+    )
+    .unwrap();
+    serde_json::to_value(wf).unwrap()
+}
+
+fn start(app: &TestApp) -> String {
+    app.ok(
+        "start_run",
+        json!({ "workflow": reviewed(), "input": "tidal energy", "runId": null }),
+    )
+}
+
+/// Waits until the run's updates hold `what`.
+fn wait_for(app: &TestApp, run_id: &str, what: impl Fn(&EventKind) -> bool) {
+    for _ in 0..4000 {
+        if app.events_of(run_id).iter().any(|e| what(&e.kind)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("run {run_id} never got there");
+}
+
+fn is_review(e: &EventKind) -> bool {
+    matches!(e, EventKind::ReviewRequested { .. })
+}
+
+fn focus(app: &TestApp, focused: bool) {
+    let webview: &tauri::Webview<_> = app.window.as_ref();
+    on_window_event(&webview.window(), &tauri::WindowEvent::Focused(focused));
+}
+
+#[test]
+fn a_notification_is_asked_for_only_when_the_window_is_not_in_front() {
+    let desk = Arc::new(Recorded::default());
+    let app = app_in(temp_root("notify"), INSTANT, Duration::ZERO, desk.clone());
+
+    // In front: the person sees it; no notification.
+    let id = start(&app);
+    wait_for(&app, &id, is_review);
+    assert!(desk.notices.lock().unwrap().is_empty());
+    assert_eq!(
+        desk.titles.lock().unwrap().last().unwrap(),
+        "Stepwise — 1 waiting for you"
+    );
+    app.ok::<()>(
+        "answer_review",
+        json!({ "runId": id, "path": "draft", "answer": { "action": "approve" } }),
+    );
+    app.wait_end(&id);
+    assert!(desk.notices.lock().unwrap().is_empty());
+    assert_eq!(desk.titles.lock().unwrap().last().unwrap(), "Stepwise");
+
+    // Behind other windows (or hidden): the wait and the end are both announced, each naming
+    // the run a click opens.
+    focus(&app, false);
+    let id = start(&app);
+    wait_for(&app, &id, is_review);
+    app.ok::<()>(
+        "answer_review",
+        json!({ "runId": id, "path": "draft", "answer": { "action": "approve" } }),
+    );
+    app.wait_end(&id);
+    let notices = desk.notices.lock().unwrap().clone();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert_eq!(notices[0].title, "Waiting for you");
+    assert!(notices[0].body.contains("“Draft” is ready for your review"));
+    assert_eq!(notices[1].title, "Run finished");
+    assert!(notices.iter().all(|n| n.run_id.to_string() == id));
+
+    // Turned off in Settings: nothing more.
+    let mut settings: serde_json::Value = app.ok("get_settings", json!({}));
+    settings["notifications"] = json!(false);
+    let update = json!({
+        "default_model": settings["default_model"],
+        "providers": [],
+        "idle_timeout_secs": settings["idle_timeout_secs"],
+        "notifications": false,
+    });
+    app.call("save_settings", json!({ "update": update }))
+        .unwrap();
+    let id = start(&app);
+    wait_for(&app, &id, is_review);
+    assert_eq!(desk.notices.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn a_run_waiting_when_the_app_quits_waits_again_after_a_restart() {
+    let root = temp_root("restart");
+    let quiet = || Arc::new(stepwise_app::attention::Quiet);
+    let app = app_in(root.clone(), INSTANT, Duration::ZERO, quiet());
+    let id = start(&app);
+    wait_for(&app, &id, is_review);
+    let saved = tauri::async_runtime::block_on(stepwise_app::lifecycle::shutdown(
+        &app.state(),
+        stepwise_app::lifecycle::EXIT_LIMIT,
+    ));
+    assert!(saved);
+    assert!(
+        !app.events_of(&id).iter().any(|e| e.kind.is_terminal()),
+        "a waiting run is not cancelled at a quit"
+    );
+    drop(app);
+
+    let app = app_in(root, INSTANT, Duration::ZERO, quiet());
+    let state = app.state();
+    assert_eq!(
+        tauri::async_runtime::block_on(async { state.revive_waiting() }),
+        1
+    );
+    let run: RunSnapshot = app.ok("get_run", json!({ "runId": id }));
+    assert_eq!(run.status, RunStatus::Waiting);
+    let refused = app
+        .call(
+            "answer_review",
+            json!({ "runId": id, "path": "draft", "answer": { "action": "send_back", "note": " " } }),
+        )
+        .unwrap_err();
+    assert_eq!(refused["kind"], "review");
+    app.ok::<()>(
+        "answer_review",
+        json!({ "runId": id, "path": "draft", "answer": { "action": "approve" } }),
+    );
+    let events = app.wait_end(&id);
+    assert!(matches!(
+        events.last().unwrap().kind,
+        EventKind::RunCompleted { .. }
+    ));
+}
+
+#[test]
+fn a_cancelled_run_is_continued_from_a_step_and_both_show_the_link() {
+    let app = app_in(
+        temp_root("continue"),
+        INSTANT,
+        Duration::ZERO,
+        Arc::new(stepwise_app::attention::Quiet),
+    );
+    let id = start(&app);
+    wait_for(&app, &id, is_review);
+    assert!(app.ok::<bool>("cancel_run", json!({ "runId": id })));
+    app.wait_end(&id);
+    let refused = app
+        .call(
+            "resume_run",
+            json!({ "runId": id, "from": "email", "useToday": false }),
+        )
+        .unwrap_err();
+    assert_eq!(refused["kind"], "resume");
+    assert!(refused["detail"]["kind"] == "earlier_step_not_done");
+    let new_id: String = app.ok(
+        "resume_run",
+        json!({ "runId": id, "from": "draft", "useToday": false }),
+    );
+    wait_for(&app, &new_id, is_review);
+    app.ok::<()>(
+        "answer_review",
+        json!({ "runId": new_id, "path": "draft", "answer": { "action": "approve" } }),
+    );
+    app.wait_end(&new_id);
+    let state = app.state();
+    state
+        .store
+        .as_ref()
+        .unwrap()
+        .flush(Duration::from_secs(5))
+        .unwrap();
+    let new: RunSnapshot = app.ok("get_run", json!({ "runId": new_id }));
+    assert_eq!(new.resumed_from.unwrap().run_id.to_string(), id);
+    let old = state
+        .store
+        .as_ref()
+        .unwrap()
+        .get_run(id.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.continued_in.len(), 1);
+    assert_eq!(old.continued_in[0].to_string(), new_id);
+}

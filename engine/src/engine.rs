@@ -82,6 +82,27 @@ pub enum StartError {
     NotWaiting,
 }
 
+/// What `Engine::admit` found for an id.
+enum Admitted<'a> {
+    /// No run has it: the runs' lock, held until the new run is in.
+    New(MutexGuard<'a, Runs>),
+    /// A run has it: a subscription to that run (its snapshot is large; boxed).
+    Existing(Box<Subscription>),
+}
+
+/// What the steps of a run share, from the engine's configuration at its start.
+fn run_context(config: EngineConfig, input: String, replay: Replay) -> RunContext {
+    let default_model = config.default_model.unwrap_or_else(ModelRef::demo);
+    RunContext::new(
+        input,
+        config.providers,
+        config.tools,
+        default_model,
+        config.max_step_output,
+    )
+    .with_replay(replay)
+}
+
 /// How a run that does not start from nothing begins.
 #[derive(Default)]
 struct Continuing {
@@ -218,7 +239,7 @@ impl Engine {
             step: plan.from.clone(),
         };
         let reused: Vec<&str> = plan.reused.iter().map(String::as_str).collect();
-        let replay = Replay::continued(req.original.clone(), &reused);
+        let replay = Replay::continued(req.original.clone(), &reused, &plan.from);
         self.start_inner(
             StartRun {
                 workflow: plan.workflow,
@@ -245,14 +266,10 @@ impl Engine {
         }
         let config = self.config();
         let id = snapshot.run_id;
-        let mut runs = self.runs();
-        if runs.shutting_down {
-            return Err(StartError::ShuttingDown);
-        }
-        if let Some(existing) = runs.by_id.get(&id) {
-            return Ok((id, existing.subscribe()));
-        }
-        let default_model = config.default_model.clone().unwrap_or_else(ModelRef::demo);
+        let mut runs = match self.admit(id)? {
+            Admitted::New(runs) => runs,
+            Admitted::Existing(sub) => return Ok((id, *sub)),
+        };
         if let Some(sink) = &config.sink {
             sink.run_revived(&snapshot);
         }
@@ -264,18 +281,24 @@ impl Engine {
         runs.order.push(id);
         let cx = DriveContext {
             workflow,
-            context: RunContext::new(
-                input,
-                config.providers,
-                config.tools,
-                default_model,
-                config.max_step_output,
-            )
-            .with_replay(replay),
+            context: run_context(config, input, replay),
         };
         self.spawn_driver(id, run, cx);
         drop(runs);
         Ok((id, subscription))
+    }
+
+    /// Takes the runs' lock for a run with this id: refused while shutting down; a run that
+    /// already has the id is followed instead (a re-sent start).
+    fn admit(&self, id: RunId) -> Result<Admitted<'_>, StartError> {
+        let runs = self.runs();
+        if runs.shutting_down {
+            return Err(StartError::ShuttingDown);
+        }
+        Ok(match runs.by_id.get(&id) {
+            Some(existing) => Admitted::Existing(Box::new(existing.subscribe())),
+            None => Admitted::New(runs),
+        })
     }
 
     fn start_inner(
@@ -301,13 +324,10 @@ impl Engine {
         {
             return Err(StartError::RunExists);
         }
-        let mut runs = self.runs();
-        if runs.shutting_down {
-            return Err(StartError::ShuttingDown);
-        }
-        if let Some(existing) = runs.by_id.get(&id) {
-            return Ok((id, existing.subscribe()));
-        }
+        let mut runs = match self.admit(id)? {
+            Admitted::New(runs) => runs,
+            Admitted::Existing(sub) => return Ok((id, *sub)),
+        };
         let default_model = config.default_model.clone().unwrap_or_else(ModelRef::demo);
         let sink = config.sink.clone();
         if let Some(sink) = &sink {
@@ -326,14 +346,7 @@ impl Engine {
 
         let cx = DriveContext {
             workflow: req.workflow,
-            context: RunContext::new(
-                input,
-                config.providers,
-                config.tools,
-                default_model,
-                config.max_step_output,
-            )
-            .with_replay(continuing.replay),
+            context: run_context(config, input, continuing.replay),
         };
         self.spawn_driver(id, run, cx);
         drop(runs);

@@ -77,6 +77,10 @@ pub struct StepSnapshot {
     /// Its output was taken from the run this one continues.
     #[serde(default)]
     pub reused: bool,
+    /// It had finished and was waiting for its review when the run ended: its text is its whole
+    /// output, and a run that continues from it asks for the review again instead of running it.
+    #[serde(default)]
+    pub unreviewed: bool,
 }
 
 /// One answered review of a step.
@@ -525,6 +529,7 @@ impl RunSnapshot {
         for s in &mut self.steps {
             s.stop_tool_calls(now_ms);
             let on_failed_path = failed.is_some_and(|f| f == s.path || is_inside(f, &s.path));
+            s.unreviewed = s.status == StepStatus::Waiting;
             match s.status {
                 StepStatus::Running | StepStatus::Waiting => {
                     s.status = if on_failed_path {
@@ -577,6 +582,7 @@ impl StepSnapshot {
             tool_calls: Vec::new(),
             reviews: Vec::new(),
             reused: false,
+            unreviewed: false,
         }
     }
 

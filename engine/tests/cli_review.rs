@@ -191,4 +191,17 @@ fn resume_continues_a_run_whose_process_was_killed() {
     let old = store.get_run(id).unwrap().unwrap();
     assert_eq!(old.status, RunStatus::Interrupted);
     assert_eq!(old.continued_in, vec![resumed[0].run_id]);
+    drop(store);
+    // Both show the link.
+    let shown = text(&run(&db, &["show", &resumed[0].run_id.to_string()]));
+    assert!(
+        shown.contains(&format!("**Continues:** run {id} from “Story”")),
+        "{shown}"
+    );
+    assert!(shown.contains("reused from the earlier run"), "{shown}");
+    let shown = text(&run(&db, &["show", &id.to_string()]));
+    assert!(
+        shown.contains(&format!("**Continued in:** run {}", resumed[0].run_id)),
+        "{shown}"
+    );
 }

@@ -203,6 +203,31 @@ async fn cancel_while_waiting_ends_the_run_once_and_keeps_the_text() {
         "a late answer is refused"
     );
     assert_eq!(server.request_count(), 1);
+    assert!(snap.step("draft").unwrap().unreviewed);
+
+    // Continued, it asks for the review again with the draft it had: the draft is not paid twice.
+    server.push(says("Final."));
+    let (new, mut sub) = engine
+        .resume(ResumeRun {
+            original: snap,
+            workflow: reviewed(),
+            today: None,
+            from: None,
+            run_id: None,
+        })
+        .unwrap();
+    let mut events = until_review(&mut sub).await;
+    assert!(matches!(
+        &events.last().unwrap().kind,
+        EventKind::ReviewRequested { output, .. } if output == "A draft to keep."
+    ));
+    assert_eq!(server.request_count(), 1, "no request for the draft");
+    engine
+        .answer_review(new, "draft", ReviewAnswer::Approve)
+        .unwrap();
+    events.extend(collect(&mut sub).await);
+    assert_eq!(output_of(&events), "Final.");
+    assert_eq!(server.request_count(), 2);
 }
 
 #[tokio::test]
@@ -418,4 +443,83 @@ fn four_steps_toml() -> String {
         ));
     }
     t
+}
+
+#[tokio::test]
+async fn a_revived_run_keeps_its_routers_choice_and_a_step_sent_back_after_the_restart_runs_again()
+{
+    let server = TestServer::start().await.unwrap();
+    let db = scratch_db("review-restart-routed");
+    let routed = || {
+        workflow_of(
+            r#"name = "Routed"
+[[steps]]
+name = "Pick"
+kind = "router"
+model = "openai:test"
+[[steps.routes]]
+name = "short"
+description = "short answers"
+[[steps.routes.steps]]
+name = "Answer"
+instructions = "Answer."
+model = "openai:test"
+review = true
+[[steps.routes]]
+name = "long"
+description = "long answers"
+[[steps.routes.steps]]
+name = "Essay"
+instructions = "Essay."
+model = "openai:test"
+[[steps]]
+name = "Sign"
+instructions = "Sign it."
+model = "openai:test"
+"#,
+        )
+    };
+    server.push(says("short\nIt fits."));
+    server.push(says("Short answer."));
+    let store = Store::open(&db).unwrap();
+    let first = engine(&server, "sk-test", Some(&store));
+    let (id, mut sub) = start(&first, routed(), "tides");
+    let mut all = until_review(&mut sub).await;
+    first.shutdown(CancelReason::AppExit).await;
+    store.flush(LIMIT).unwrap();
+    drop(store);
+
+    let store = Store::open(&db).unwrap();
+    let Waiting::Ready { snapshot, workflow } = store.take_waiting(id).unwrap() else {
+        panic!("not waiting");
+    };
+    server.reset();
+    server.push(says("A better answer."));
+    server.push(says("Signed."));
+    let second = engine(&server, "sk-test", Some(&store));
+    let (id, mut sub) = second.revive(*snapshot, *workflow).unwrap();
+    second
+        .answer_review(
+            id,
+            "pick/answer",
+            ReviewAnswer::SendBack {
+                note: "Say more.".into(),
+            },
+        )
+        .unwrap();
+    all.extend(until_review(&mut sub).await);
+    assert_eq!(server.request_count(), 1, "the router was not asked again");
+    assert!(prompt(&server, 0).contains("Say more."));
+    second
+        .answer_review(id, "pick/answer", ReviewAnswer::Approve)
+        .unwrap();
+    all.extend(collect(&mut sub).await);
+    assert_eq!(output_of(&all), "Signed.");
+    assert!(prompt(&server, 1).contains("A better answer."));
+    let chosen = all
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::RouteChosen { .. }))
+        .count();
+    assert_eq!(chosen, 1, "one choice, made before the quit");
+    second.shutdown(CancelReason::AppExit).await;
 }

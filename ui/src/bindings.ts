@@ -940,6 +940,11 @@ export type StepSnapshot_Deserialize = {
 	reviews?: ReviewRound[],
 	/**  Its output was taken from the run this one continues. */
 	reused?: boolean,
+	/**
+	 *  It had finished and was waiting for its review when the run ended: its text is its whole
+	 *  output, and a run that continues from it asks for the review again instead of running it.
+	 */
+	unreviewed?: boolean,
 };
 
 /**
@@ -979,6 +984,11 @@ export type StepSnapshot_Serialize = {
 	reviews: ReviewRound[],
 	/**  Its output was taken from the run this one continues. */
 	reused: boolean,
+	/**
+	 *  It had finished and was waiting for its review when the run ended: its text is its whole
+	 *  output, and a run that continues from it asks for the review again instead of running it.
+	 */
+	unreviewed: boolean,
 };
 
 export type StepStatus = "pending" | "running" | 

@@ -138,6 +138,17 @@ impl RunState {
             }
         }
         *run.replayed.lock().unwrap_or_else(PoisonError::into_inner) = replayed;
+        // Its duration counts from when it first started, not from now.
+        let run = RunState {
+            started: snapshot
+                .started_at_ms
+                .and_then(|t| {
+                    let ago = now_ms().saturating_sub(t);
+                    Instant::now().checked_sub(std::time::Duration::from_millis(ago))
+                })
+                .unwrap_or(run.started),
+            ..run
+        };
         run.lock().snapshot = snapshot;
         run
     }
@@ -157,6 +168,14 @@ impl RunState {
         };
         let mut replayed = self.replayed.lock().unwrap_or_else(PoisonError::into_inner);
         !replayed.is_empty() && replayed.remove(&key)
+    }
+
+    /// A step sent back runs again: the events of the steps inside it are new ones.
+    pub fn forget_replayed_inside(&self, path: &str) {
+        self.replayed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(_, p)| !crate::snapshot::is_inside(p, path) && p != path);
     }
 
     /// Opens the review of the step at `path`; its answer can be given from now on.

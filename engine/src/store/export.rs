@@ -67,6 +67,16 @@ pub fn markdown(run: &RunSnapshot) -> String {
     if let Some(e) = &run.error {
         out.push_str(&format!("**What went wrong:** {}  \n", e.message));
     }
+    if let Some(from) = &run.resumed_from {
+        let step = run.step(&from.step).map_or(from.step.as_str(), |s| &s.name);
+        out.push_str(&format!(
+            "**Continues:** run {} from “{step}” (the steps before it are reused)  \n",
+            from.run_id
+        ));
+    }
+    for later in &run.continued_in {
+        out.push_str(&format!("**Continued in:** run {later}  \n"));
+    }
     let top: Vec<&StepSnapshot> = run.steps.iter().filter(|s| s.parent.is_none()).collect();
     for (i, s) in top.iter().enumerate() {
         step_markdown(run, s, 2, &format!("{}. ", i + 1), &mut out);

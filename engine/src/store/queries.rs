@@ -264,7 +264,7 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
     let mut stmt = conn.prepare_cached(
         "SELECT name, model, status, text, started_at_ms, duration_ms, input_tokens, output_tokens,
                 path, parent, step_id, kind, branch, round, loop_round, loop_max, route,
-                route_reason, note, skipped, tool_calls, reviews, reused
+                route_reason, note, skipped, tool_calls, reviews, reused, unreviewed
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     )?;
     run.steps = stmt
@@ -310,6 +310,7 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                 tool_calls: json_list(r.get(20)?, 20)?,
                 reviews: json_list(r.get(21)?, 21)?,
                 reused: r.get(22)?,
+                unreviewed: r.get(23)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -465,7 +466,8 @@ pub(super) fn mark_interrupted(conn: &Connection, owner: Option<&str>) -> rusqli
 /// the ones that had not started never ran.
 pub(super) fn interrupt(conn: &Connection, id: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE steps SET status = CASE status WHEN 'pending' THEN ?3 ELSE ?2 END
+        "UPDATE steps SET status = CASE status WHEN 'pending' THEN ?3 ELSE ?2 END,
+                          unreviewed = (status = 'waiting')
          WHERE run_id = ?1 AND status IN ('pending', 'running', 'waiting')",
     )?
     .execute(params![

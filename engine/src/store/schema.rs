@@ -90,6 +90,7 @@ const MIGRATIONS: &[&str] = &[
     // continues. `waiting` is a new status: such runs are not interrupted at start-up.
     "ALTER TABLE steps ADD COLUMN reviews TEXT;
     ALTER TABLE steps ADD COLUMN reused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE steps ADD COLUMN unreviewed INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN resumed_from TEXT;
     ALTER TABLE runs ADD COLUMN resumed_from_step TEXT;
     CREATE INDEX runs_by_resumed_from ON runs (resumed_from) WHERE resumed_from IS NOT NULL;",

@@ -31,7 +31,7 @@ function pending(info: StepInfo): StepSnapshot {
     path: info.path, parent: info.parent ?? null, id: info.id, name: info.name, kind: info.kind,
     model: info.model, branch: info.branch ?? null, round: info.round ?? null, status: "pending",
     text: "", started_at_ms: null, duration_ms: null, usage: null, rounds: null, chosen: null,
-    skipped: null, note: null, tool_calls: [], reviews: [], reused: false,
+    skipped: null, note: null, tool_calls: [], reviews: [], reused: false, unreviewed: false,
   };
 }
 
@@ -199,6 +199,7 @@ function endSteps(s: RunSnapshot, failed: string | null, now: number) {
   for (const st of s.steps) {
     stopToolCalls(st, now);
     const onFailedPath = failed !== null && (failed === st.path || isInside(failed, st.path));
+    st.unreviewed = st.status === "waiting";
     if (st.status === "running" || st.status === "waiting") {
       st.status = onFailedPath ? "failed" : "cancelled";
       st.duration_ms = st.started_at_ms != null ? Math.max(0, now - st.started_at_ms) : null;
@@ -311,7 +312,7 @@ export function stepWords(st: StepSnapshot, now: number): string {
     case "running": return `Running ${clock(st.started_at_ms != null ? now - st.started_at_ms : 0)}`;
     case "waiting": return "Waiting for your review";
     case "completed": return st.reused ? "Reused" : `Done in ${clock(st.duration_ms ?? 0)}`;
-    case "cancelled": return "Cancelled";
+    case "cancelled": return st.unreviewed ? "Stopped before your review" : "Cancelled";
     case "failed": return st.note && st.duration_ms != null ? `Failed after ${clock(st.duration_ms)}` : "Failed";
     case "skipped":
       if (st.skipped === "not_taken") return "Not taken";

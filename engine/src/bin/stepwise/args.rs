@@ -72,7 +72,7 @@ pub struct HistoryArgs {
     /// Only runs whose input or output contain these words.
     #[arg(long)]
     pub search: Option<String>,
-    /// Only runs with this status: completed, failed, cancelled, interrupted, running.
+    /// Only runs with this status: completed, failed, cancelled, interrupted, running, waiting.
     #[arg(long)]
     pub status: Option<String>,
     /// Only runs of the workflow with this name.

@@ -17,6 +17,15 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_WAITING: u8 = 3;
 pub const EXIT_CANCELLED: u8 = 130;
 
+/// The async runtime the commands run on (`None`, said why, if it cannot start).
+pub fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .inspect_err(|e| eprintln!("stepwise: cannot start the async runtime: {e}"))
+        .ok()
+}
+
 pub struct Follow {
     pub json: bool,
     pub allow_tools: bool,

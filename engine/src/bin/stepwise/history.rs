@@ -159,6 +159,6 @@ fn not_found(text: &str) -> ExitCode {
 
 fn parse_status(s: &str) -> Result<RunStatus, String> {
     serde_json::from_value(serde_json::Value::String(s.to_lowercase())).map_err(|_| {
-        format!("--status: `{s}` is not one of completed, failed, cancelled, interrupted, running, pending")
+        format!("--status: `{s}` is not one of completed, failed, cancelled, interrupted, running, waiting, pending")
     })
 }

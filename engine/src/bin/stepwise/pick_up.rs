@@ -11,7 +11,7 @@ use stepwise_engine::{
 };
 
 use crate::args::{AnswerArgs, ResumeArgs};
-use crate::follow::{EXIT_FAILED, Follow, follow};
+use crate::follow::{EXIT_FAILED, Follow, follow, runtime};
 use crate::human::HumanView;
 use crate::run::load_workflow;
 use crate::{EXIT_BAD_INPUT, config, history};
@@ -121,15 +121,8 @@ fn with_engine(
         Err(e) => return bad_input(e),
     };
     config.sink = Some(store.sink());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("stepwise: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::from(EXIT_FAILED);
     };
     let json = opts.json;
     let code = runtime.block_on(async {

@@ -9,7 +9,7 @@ use stepwise_engine::workflow::{self, templates};
 use stepwise_engine::{Engine, ModelRef, StartRun, Workflow};
 
 use crate::args::RunArgs;
-use crate::follow::{EXIT_FAILED, Follow, follow};
+use crate::follow::{EXIT_FAILED, Follow, follow, runtime};
 use crate::human::HumanView;
 use crate::{EXIT_BAD_INPUT, config, history};
 
@@ -28,15 +28,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("stepwise: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::from(EXIT_FAILED);
     };
     // History is kept unless asked not to; a database that cannot be used costs the history,
     // never the run.

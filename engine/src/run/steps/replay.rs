@@ -32,21 +32,29 @@ pub(crate) struct Replay {
     from: Option<RunSnapshot>,
     /// For a revived run: its steps as they were saved.
     seed: Vec<StepSnapshot>,
+    /// For a revived run: the routes its routers had chosen, by path, each taken once.
+    routes: Mutex<HashMap<String, (String, String)>>,
 }
 
 impl Replay {
-    /// A continued run reuses `reused` (top-level steps of `original`) and what is inside them.
-    pub fn continued(original: RunSnapshot, reused: &[&str]) -> Self {
-        let saved = original
+    /// A continued run reuses `reused` (top-level steps of `original`) and what is inside them;
+    /// the step it continues from, if the run ended while that step waited for its review, waits
+    /// for it again with the output it had (nothing is asked of a model for it).
+    pub fn continued(original: RunSnapshot, reused: &[&str], from: &str) -> Self {
+        let mut saved: HashMap<String, Saved> = original
             .steps
             .iter()
             .filter(|s| reused.contains(&s.path.as_str()))
             .filter_map(|s| Some((s.path.clone(), saved_of(s)?)))
             .collect();
+        if let Some(s) = original.step(from).filter(|s| s.unreviewed) {
+            saved.insert(s.path.clone(), Saved::Review(s.text.clone()));
+        }
         Replay {
             saved: Mutex::new(saved),
             from: Some(original),
             seed: Vec::new(),
+            routes: Mutex::default(),
         }
     }
 
@@ -63,10 +71,20 @@ impl Replay {
                 Some((s.path.clone(), saved))
             })
             .collect();
+        let routes = snapshot
+            .steps
+            .iter()
+            .filter(|s| !s.status.is_ended())
+            .filter_map(|s| {
+                let c = s.chosen.as_ref()?;
+                Some((s.path.clone(), (c.route.clone(), c.reason.clone())))
+            })
+            .collect();
         Replay {
             saved: Mutex::new(saved),
             from: None,
             seed: snapshot.steps.clone(),
+            routes: Mutex::new(routes),
         }
     }
 
@@ -90,6 +108,27 @@ impl Replay {
             })),
             None => outputs(&mut self.seed.iter()),
         }
+    }
+
+    /// The route the router at `path` had chosen (a revived run), once.
+    pub fn route(&self, path: &str) -> Option<(String, String)> {
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path)
+    }
+
+    /// A step sent back runs again for real, with everything inside it: nothing saved under it
+    /// stands in any more.
+    pub fn forget_inside(&self, path: &str) {
+        self.saved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|p, _| !is_inside(p, path));
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|p, _| p != path && !is_inside(p, path));
     }
 
     /// The saved outcome of the step at `path`, once.

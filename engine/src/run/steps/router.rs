@@ -31,32 +31,15 @@ pub(super) fn execute<'a>(
             return Ok(Done::text(String::new()));
         };
         let cx = &scope.cx;
-        let request = ModelRequest::new(
-            model.clone().unwrap_or_else(|| cx.default_model.clone()),
-            system_prompt(instructions, routes),
-            chained(&cx.input, previous),
-        );
-        let answer = stream_model(scope, path, request, step.retries, 0).await?;
-        let Some((chosen, reason)) = choose(&answer.text, routes) else {
-            let first = answer
-                .text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            return Err(Halt::Failed(StepFailure {
-                path: path.to_string(),
-                kind: ErrorKind::Provider,
-                message: format!(
-                    "The model did not pick one of the routes ({}); it answered “{}”. Try again, \
-                     or describe the routes more plainly.",
-                    routes
-                        .iter()
-                        .map(|r| r.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    first.chars().take(80).collect::<String>()
-                ),
-            }));
+        // A revived run whose router had chosen before it waited keeps that choice: the model
+        // is not asked again.
+        let saved = cx
+            .replay
+            .route(path)
+            .and_then(|(name, reason)| Some((routes.iter().position(|r| r.name == name)?, reason)));
+        let (chosen, reason) = match saved {
+            Some(choice) => choice,
+            None => ask_model(scope, step, path, previous, instructions, model, routes).await?,
         };
         let route = &routes[chosen];
         if !scope.run.emit(EventKind::RouteChosen {
@@ -76,6 +59,46 @@ pub(super) fn execute<'a>(
         let inside = scope.inside(path, Some(&route.name));
         let flow = run_sequence(&inside, &route.steps, previous.cloned()).await?;
         Ok(Done::text(flow.map(|p| p.output).unwrap_or_default()))
+    })
+}
+
+/// The model's choice: the route's index and its one-line reason.
+async fn ask_model(
+    scope: &Scope,
+    step: &Step,
+    path: &str,
+    previous: Option<&PreviousStep>,
+    instructions: &str,
+    model: &Option<crate::model_ref::ModelRef>,
+    routes: &[Route],
+) -> Result<(usize, String), Halt> {
+    let cx = &scope.cx;
+    let request = ModelRequest::new(
+        model.clone().unwrap_or_else(|| cx.default_model.clone()),
+        system_prompt(instructions, routes),
+        chained(&cx.input, previous),
+    );
+    let answer = stream_model(scope, path, request, step.retries, 0).await?;
+    choose(&answer.text, routes).ok_or_else(|| {
+        let first = answer
+            .text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        Halt::Failed(StepFailure {
+            path: path.to_string(),
+            kind: ErrorKind::Provider,
+            message: format!(
+                "The model did not pick one of the routes ({}); it answered “{}”. Try again, \
+                 or describe the routes more plainly.",
+                routes
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                first.chars().take(80).collect::<String>()
+            ),
+        })
     })
 }
 

@@ -71,6 +71,9 @@ pub(crate) fn run_step<'a>(
                     });
                 }
                 Ok(ReviewAnswer::SendBack { note: text }) => {
+                    // A revived run's saved steps inside it do not stand in for the new run.
+                    scope.cx.replay.forget_inside(&path);
+                    scope.run.forget_replayed_inside(&path);
                     note = Some(ReviewNote {
                         previous: done.output,
                         note: text,

@@ -29,6 +29,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 need_mcp_servers
 say "Tests (cargo test)"
+cargo test --workspace --locked --no-run
+# The release app the end-to-end tests drive is the longest build of all (about 11 minutes cold on
+# two cores): it builds in the background while the tests below run. The tests only wait on
+# states, never on timings, so a busy machine slows them but does not fail them.
+release_log="$ROOT/target/release-build.log"
+mkdir -p "$ROOT/target"
+# Its own process group, so that a failing test stops it too.
+setsid bash -c 'cargo build --release --locked --features custom-protocol --bin stepwise-app &&
+    cargo build --release --locked -p stepwise-testkit --bin stepwise-test-server' > "$release_log" 2>&1 &
+release_build=$!
+trap 'kill -- "-$release_build" 2>/dev/null || true' EXIT
 cargo test --workspace --locked
 
 say "UI tests (Vitest)"
@@ -39,8 +50,13 @@ say "UI in a browser (Chromium, backend faked through Tauri's IPC mocks; screens
 
 say "End to end: the real window under Xvfb, through tauri-driver and WebKitWebDriver"
 need_e2e
-cargo build --release --locked --features custom-protocol --bin stepwise-app
-cargo build --release --locked -p stepwise-testkit --bin stepwise-test-server
+if ! wait "$release_build"; then
+    cat "$release_log" >&2
+    echo "the release build of the app failed (above)" >&2
+    exit 1
+fi
+trap - EXIT
+tail -n 3 "$release_log"
 # A second launch with nothing changed must start at once: it rebuilds neither the UI nor the app.
 say "A launch with nothing changed rebuilds nothing"
 before="$(stat -c %Y ui/dist/index.html target/release/stepwise-app)"

@@ -512,7 +512,10 @@ impl RunSnapshot {
                 self.end_steps(path.as_deref(), now);
             }
         }
-        if matches!(self.status, RunStatus::Running | RunStatus::Waiting) {
+        // Whether the run waits for the person (text changes nothing there: the hot path skips it).
+        if !matches!(event.kind, EventKind::TextDelta { .. })
+            && matches!(self.status, RunStatus::Running | RunStatus::Waiting)
+        {
             self.status = if self.waits_for_person() {
                 RunStatus::Waiting
             } else {

@@ -173,7 +173,8 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       endSteps(s, e.path ?? null, now);
       break;
   }
-  if (s.status === "running" || s.status === "waiting") {
+  // Whether the run waits for the person (text changes nothing there: the hot path skips it).
+  if (e.type !== "TextDelta" && (s.status === "running" || s.status === "waiting")) {
     s.status = s.steps.some((st) => st.status === "waiting") || waitingCalls(s).length ? "waiting" : "running";
   }
   return "applied";

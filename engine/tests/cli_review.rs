@@ -4,10 +4,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use stepwise_engine::store::Store;
@@ -123,15 +121,7 @@ fn resume_continues_a_run_whose_process_was_killed() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = support::stdout_lines(&mut child);
     // Kill it in the middle of the second step, once the first is surely saved.
     let mut events: Vec<RunEvent> = Vec::new();
     let mut story_deltas = 0;

@@ -7,7 +7,6 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use stepwise_engine::store::Store;
@@ -47,15 +46,7 @@ fn a_killed_run_is_found_interrupted_with_its_text() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            if tx.send(line.unwrap()).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = support::stdout_lines(&mut child);
     let mut events: Vec<RunEvent> = Vec::new();
     let deltas = |evs: &[RunEvent]| -> String {
         evs.iter()

@@ -360,6 +360,22 @@ struct StoreSink {
     reader: Arc<Mutex<Connection>>,
 }
 
+impl StoreSink {
+    /// Queues a run (new or revived); the first thing queued since the writer last took the
+    /// queue starts its batch interval.
+    fn push(&self, add: impl FnOnce(&mut queue::Queue)) {
+        let was_empty = {
+            let mut q = self.wake.shared.queue();
+            let was_empty = q.is_empty();
+            add(&mut q);
+            was_empty
+        };
+        if was_empty {
+            self.wake.first();
+        }
+    }
+}
+
 impl RunSink for StoreSink {
     fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) {
         let created = Created {
@@ -369,15 +385,7 @@ impl RunSink for StoreSink {
             input: input.to_string(),
             created_at_ms,
         };
-        let was_empty = {
-            let mut q = self.wake.shared.queue();
-            let was_empty = q.is_empty();
-            q.push_created(created);
-            was_empty
-        };
-        if was_empty {
-            self.wake.first();
-        }
+        self.push(|q| q.push_created(created));
     }
 
     fn event(&self, event: &RunEvent) {
@@ -395,15 +403,7 @@ impl RunSink for StoreSink {
     }
 
     fn run_revived(&self, snapshot: &RunSnapshot) {
-        let was_empty = {
-            let mut q = self.wake.shared.queue();
-            let was_empty = q.is_empty();
-            q.push_revived(snapshot);
-            was_empty
-        };
-        if was_empty {
-            self.wake.first();
-        }
+        self.push(|q| q.push_revived(snapshot));
     }
 
     fn has_run(&self, run_id: RunId) -> bool {

@@ -306,3 +306,18 @@ pub fn processes_tagged(tag: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+/// The lines a child process prints on its (piped) standard output, as they come.
+pub fn stdout_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}

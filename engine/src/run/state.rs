@@ -156,6 +156,11 @@ impl RunState {
     /// Whether the event is one the run already has (a revived run's steps finding their way
     /// back): if so it is not emitted again, and counts as emitted.
     fn already_emitted(&self, kind: &EventKind) -> bool {
+        let mut replayed = self.replayed.lock().unwrap_or_else(PoisonError::into_inner);
+        // Most runs were never revived: nothing to look up.
+        if replayed.is_empty() {
+            return false;
+        }
         let key = match kind {
             EventKind::StepStarted { step } => ("StepStarted", step.path.clone()),
             EventKind::StepSkipped { path, .. } => ("StepSkipped", path.clone()),
@@ -166,8 +171,7 @@ impl RunState {
             }
             _ => return false,
         };
-        let mut replayed = self.replayed.lock().unwrap_or_else(PoisonError::into_inner);
-        !replayed.is_empty() && replayed.remove(&key)
+        replayed.remove(&key)
     }
 
     /// A step sent back runs again: the events of the steps inside it are new ones.

@@ -59,18 +59,20 @@ pub async fn get_run(
     if let Some(snap) = state.bridge.snapshot(id) {
         return Ok(Some(snap));
     }
-    // A run that has just ended is still in the engine (the history may be a batch behind);
-    // the runs that continue it are the history's to say.
-    if let Some(mut snap) = state.engine.get(id) {
-        if let Some(store) = state.store.clone() {
-            let later = tauri::async_runtime::spawn_blocking(move || store.continued_in(id)).await;
-            snap.continued_in = later.ok().and_then(Result::ok).unwrap_or_default();
+    blocking(&state, move |s| {
+        // A run that has just ended is still in the engine (the history may be a batch behind);
+        // the runs that continue it are the history's to say (a run shows without them if the
+        // history cannot be read).
+        if let Some(mut snap) = s.engine.get(id) {
+            if let Some(store) = &s.store {
+                snap.continued_in = store.continued_in(id).unwrap_or_default();
+            }
+            return Ok(Some(snap));
         }
-        return Ok(Some(snap));
-    }
-    blocking(&state, move |s| match &s.store {
-        Some(store) => Ok(store.get_run(id)?),
-        None => Ok(None),
+        match &s.store {
+            Some(store) => Ok(store.get_run(id)?),
+            None => Ok(None),
+        }
     })
     .await
 }

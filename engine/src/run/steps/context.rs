@@ -43,8 +43,8 @@ impl RunContext {
     }
 
     /// A run that does not run every step again: it starts with the saved outputs.
-    pub fn with_replay(mut self, replay: Replay) -> Self {
-        for (id, output) in replay.outputs() {
+    pub fn with_replay(mut self, mut replay: Replay) -> Self {
+        for (id, output) in replay.take_outputs() {
             self.record(&id, &output);
         }
         self.replay = replay;

@@ -30,8 +30,9 @@ pub(crate) struct Replay {
     saved: Mutex<HashMap<String, Saved>>,
     /// For a continued run: the run the reused steps come from, as it ended.
     from: Option<RunSnapshot>,
-    /// For a revived run: its steps as they were saved.
-    seed: Vec<StepSnapshot>,
+    /// The outputs the run starts with, by step id, in the order they were made (taken once
+    /// by `RunContext::with_replay`).
+    outputs: Vec<(String, String)>,
     /// For a revived run: the routes its routers had chosen, by path, each taken once.
     routes: Mutex<HashMap<String, (String, String)>>,
 }
@@ -50,10 +51,17 @@ impl Replay {
         if let Some(s) = original.step(from).filter(|s| s.unreviewed) {
             saved.insert(s.path.clone(), Saved::Review(s.text.clone()));
         }
+        // What the reused steps (and a step that waits for its review again) and the steps
+        // inside them made.
+        let outputs = outputs_of(original.steps.iter().filter(|s| {
+            saved
+                .keys()
+                .any(|top| s.path == *top || is_inside(&s.path, top))
+        }));
         Replay {
             saved: Mutex::new(saved),
             from: Some(original),
-            seed: Vec::new(),
+            outputs,
             routes: Mutex::default(),
         }
     }
@@ -83,31 +91,15 @@ impl Replay {
         Replay {
             saved: Mutex::new(saved),
             from: None,
-            seed: snapshot.steps.clone(),
+            outputs: outputs_of(snapshot.steps.iter()),
             routes: Mutex::new(routes),
         }
     }
 
     /// The outputs the run starts with (what `{{steps.ID.output}}` reads), by step id, in the
-    /// order they were made (a loop's later rounds win).
-    pub fn outputs(&self) -> Vec<(String, String)> {
-        let saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = |steps: &mut dyn Iterator<Item = &StepSnapshot>| {
-            steps
-                .filter_map(|s| match saved_of(s) {
-                    Some(Saved::Output(o)) => Some((s.id.clone(), o)),
-                    _ => None,
-                })
-                .collect()
-        };
-        match &self.from {
-            Some(original) => outputs(&mut original.steps.iter().filter(|s| {
-                saved
-                    .keys()
-                    .any(|top| s.path == *top || is_inside(&s.path, top))
-            })),
-            None => outputs(&mut self.seed.iter()),
-        }
+    /// order they were made (a loop's later rounds win); once.
+    pub fn take_outputs(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.outputs)
     }
 
     /// The route the router at `path` had chosen (a revived run), once.
@@ -169,6 +161,16 @@ impl Replay {
         }
         Ok(())
     }
+}
+
+/// The outputs of the steps that gave one, by id, in order.
+fn outputs_of<'a>(steps: impl Iterator<Item = &'a StepSnapshot>) -> Vec<(String, String)> {
+    steps
+        .filter_map(|s| match saved_of(s) {
+            Some(Saved::Output(o)) => Some((s.id.clone(), o)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What a finished step gave: its output (a failure set aside by `continue` gives its text), or

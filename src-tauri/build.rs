@@ -25,6 +25,12 @@ fn main() {
         "answer_tool_call",
         "answer_review",
         "resume_run",
+        "list_models",
+        "provider_state",
+        "get_prices",
+        "set_price",
+        "spending",
+        "about",
     ];
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

@@ -123,6 +123,7 @@ fn engine_for(server: &TestServer, sink: Arc<Timing>) -> Engine {
         default_model: None,
         sink: Some(sink),
         max_step_output: usize::MAX,
+        prices: Default::default(),
     })
 }
 

@@ -17,6 +17,7 @@ use crate::run::{DriveContext, ReviewError, RunState, Subscription, drive};
 use crate::sink::RunSink;
 use crate::snapshot::{RunSnapshot, RunSummary};
 use crate::tool::Tools;
+use crate::usage::PriceTable;
 use crate::workflow::{Workflow, WorkflowError};
 
 /// A step's text is cut off here unless configured otherwise (1 MB).
@@ -38,6 +39,8 @@ pub struct EngineConfig {
     pub sink: Option<Arc<dyn RunSink>>,
     /// A step that writes more text than this (bytes) is stopped and fails with a clear message.
     pub max_step_output: usize,
+    /// What tokens cost (the shipped prices unless Settings changed them).
+    pub prices: PriceTable,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +51,7 @@ impl Default for EngineConfig {
             default_model: None,
             sink: None,
             max_step_output: DEFAULT_MAX_STEP_OUTPUT,
+            prices: PriceTable::default(),
         }
     }
 }
@@ -100,6 +104,7 @@ fn run_context(config: EngineConfig, input: String, replay: Replay) -> RunContex
         default_model,
         config.max_step_output,
     )
+    .with_prices(config.prices)
     .with_replay(replay)
 }
 
@@ -178,14 +183,15 @@ impl Engine {
             .clone()
     }
 
-    /// New providers, tools, default model and step limit (settings changed) for the runs
-    /// started from now on.
+    /// New providers, tools, default model, step limit and prices (settings changed) for the
+    /// runs started from now on.
     pub fn reconfigure(
         &self,
         providers: Providers,
         tools: Tools,
         default_model: Option<ModelRef>,
         max_step_output: usize,
+        prices: PriceTable,
     ) {
         let mut config = self
             .inner
@@ -203,6 +209,7 @@ impl Engine {
         }
         config.default_model = default_model;
         config.max_step_output = max_step_output;
+        config.prices = prices;
     }
 
     /// The tools runs started now would get (their MCP servers included).

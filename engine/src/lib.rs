@@ -24,6 +24,7 @@ pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod tool;
+pub mod usage;
 pub mod workflow;
 
 pub use engine::{Engine, EngineConfig, StartError, StartRun};

@@ -1,13 +1,15 @@
 //! Model references as written in workflow files and on the CLI: `demo`, `openai:MODEL`,
-//! `anthropic:MODEL`, `ollama:MODEL`.
+//! `anthropic:MODEL`, and the servers that run models on this computer: `ollama:MODEL`,
+//! `lmstudio:MODEL`, `llamacpp:MODEL`, `vllm:MODEL`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Which family of provider serves a model. `Ollama` speaks the OpenAI wire format but has its own
-/// local default base URL, so it is a preset of its own.
+/// Which provider serves a model. The servers that run models on this computer (Ollama, LM
+/// Studio, llama.cpp, vLLM) speak the OpenAI wire format, each at its own usual port: each is a
+/// preset of its own, so several can be used side by side and Settings can say which are running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
@@ -15,6 +17,9 @@ pub enum ProviderKind {
     OpenAi,
     Anthropic,
     Ollama,
+    LmStudio,
+    LlamaCpp,
+    Vllm,
 }
 
 /// A provider as Settings offers it. Written once, here: the shell's commands and the window
@@ -27,8 +32,12 @@ pub struct ProviderPreset {
     pub label: String,
     /// Where its requests go unless Settings name another address.
     pub default_base_url: String,
-    /// Whether it takes an API key (a server on this computer needs none).
+    /// Whether it takes an API key.
     pub takes_key: bool,
+    /// Whether it cannot work without one (at its usual address).
+    pub needs_key: bool,
+    /// A server that runs on this computer (found on its usual port).
+    pub local: bool,
     /// The environment variables that override its settings.
     pub env_vars: Vec<String>,
     pub example_model: String,
@@ -39,10 +48,24 @@ pub struct ProviderPreset {
 impl ProviderKind {
     /// The providers a person sets up, in the order Settings shows them (the demo model needs
     /// no setting).
-    pub const CONFIGURABLE: [ProviderKind; 3] = [
+    pub const CONFIGURABLE: [ProviderKind; 6] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Ollama,
+        ProviderKind::LmStudio,
+        ProviderKind::LlamaCpp,
+        ProviderKind::Vllm,
+    ];
+
+    /// Every kind a model reference may name.
+    const ALL: [ProviderKind; 7] = [
+        ProviderKind::Demo,
+        ProviderKind::OpenAi,
+        ProviderKind::Anthropic,
+        ProviderKind::Ollama,
+        ProviderKind::LmStudio,
+        ProviderKind::LlamaCpp,
+        ProviderKind::Vllm,
     ];
 
     /// Every configurable provider's preset.
@@ -57,15 +80,36 @@ impl ProviderKind {
             label: self.label().to_string(),
             default_base_url: self.default_base_url().to_string(),
             takes_key: self.takes_key(),
+            needs_key: self.needs_key(),
+            local: self.is_local(),
             env_vars: self.env_vars().iter().map(|v| v.to_string()).collect(),
             example_model: self.example_model().to_string(),
             hint: self.hint().to_string(),
         }
     }
 
-    /// Whether Settings offer a key for it.
+    /// Whether Settings offer a key for it (vLLM takes one if its server was started with one).
     pub fn takes_key(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::OpenAi | ProviderKind::Anthropic | ProviderKind::Vllm
+        )
+    }
+
+    /// Whether it cannot answer without a key (the cloud services at their own addresses).
+    pub fn needs_key(self) -> bool {
         matches!(self, ProviderKind::OpenAi | ProviderKind::Anthropic)
+    }
+
+    /// A server that runs models on this computer.
+    pub fn is_local(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::Ollama
+                | ProviderKind::LmStudio
+                | ProviderKind::LlamaCpp
+                | ProviderKind::Vllm
+        )
     }
 
     /// The environment variables that override its key and address (`settings.rs` reads them).
@@ -73,18 +117,25 @@ impl ProviderKind {
         match self {
             ProviderKind::OpenAi => &["OPENAI_API_KEY", "OPENAI_BASE_URL"],
             ProviderKind::Anthropic => &["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"],
-            ProviderKind::Ollama | ProviderKind::Demo => &[],
+            _ => &[],
         }
     }
 
     fn hint(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => {
-                "OpenAI, LM Studio (http://localhost:1234/v1), llama.cpp (http://localhost:8080/v1), \
-                 vLLM (http://localhost:8000/v1). Leave the address empty for OpenAI."
+                "OpenAI, or any server that speaks its API (OpenRouter, Groq, a server of your \
+                 own). Leave the address empty for OpenAI."
             }
             ProviderKind::Anthropic => "Leave the address empty for Anthropic's own.",
             ProviderKind::Ollama => "Runs models on this computer; no key needed.",
+            ProviderKind::LmStudio => {
+                "LM Studio's local server (Developer → Start server); no key needed."
+            }
+            ProviderKind::LlamaCpp => "llama.cpp's llama-server on this computer; no key needed.",
+            ProviderKind::Vllm => {
+                "vLLM's OpenAI-compatible server; a key only if it was started with --api-key."
+            }
             ProviderKind::Demo => "Built in, offline, free.",
         }
     }
@@ -96,6 +147,9 @@ impl ProviderKind {
             ProviderKind::OpenAi => "openai",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Ollama => "ollama",
+            ProviderKind::LmStudio => "lmstudio",
+            ProviderKind::LlamaCpp => "llamacpp",
+            ProviderKind::Vllm => "vllm",
         }
     }
 
@@ -106,6 +160,9 @@ impl ProviderKind {
             ProviderKind::OpenAi => "gpt-5-mini",
             ProviderKind::Anthropic => "claude-sonnet-4-5",
             ProviderKind::Ollama => "llama3.2",
+            ProviderKind::LmStudio => "qwen2.5-7b-instruct",
+            ProviderKind::LlamaCpp => "default",
+            ProviderKind::Vllm => "Qwen/Qwen2.5-7B-Instruct",
             ProviderKind::Demo => "",
         }
     }
@@ -116,6 +173,9 @@ impl ProviderKind {
             ProviderKind::OpenAi => crate::provider::OPENAI_BASE_URL,
             ProviderKind::Anthropic => crate::provider::ANTHROPIC_BASE_URL,
             ProviderKind::Ollama => crate::provider::OLLAMA_BASE_URL,
+            ProviderKind::LmStudio => "http://localhost:1234/v1",
+            ProviderKind::LlamaCpp => "http://localhost:8080/v1",
+            ProviderKind::Vllm => "http://localhost:8000/v1",
             ProviderKind::Demo => "",
         }
     }
@@ -124,9 +184,12 @@ impl ProviderKind {
     pub fn label(self) -> &'static str {
         match self {
             ProviderKind::Demo => "Demo",
-            ProviderKind::OpenAi => "OpenAI-compatible",
+            ProviderKind::OpenAi => "OpenAI",
             ProviderKind::Anthropic => "Anthropic",
             ProviderKind::Ollama => "Ollama",
+            ProviderKind::LmStudio => "LM Studio",
+            ProviderKind::LlamaCpp => "llama.cpp",
+            ProviderKind::Vllm => "vLLM",
         }
     }
 }
@@ -168,7 +231,8 @@ pub enum ModelRefError {
     #[error("the model is empty; write `demo` or `provider:model`, e.g. `openai:gpt-5-mini`")]
     Empty,
     #[error(
-        "unknown provider `{0}`; use `demo`, `openai:MODEL`, `anthropic:MODEL` or `ollama:MODEL`"
+        "unknown provider `{0}`; use `demo`, `openai:MODEL`, `anthropic:MODEL`, `ollama:MODEL`, \
+         `lmstudio:MODEL`, `llamacpp:MODEL` or `vllm:MODEL`"
     )]
     UnknownProvider(String),
     #[error("`{0}:` needs a model name after the colon, e.g. `{0}:{1}`")]
@@ -191,13 +255,11 @@ impl FromStr for ModelRef {
             Some((p, m)) => (p, Some(m.trim())),
             None => (s, None),
         };
-        let provider = match prefix.to_ascii_lowercase().as_str() {
-            "demo" => ProviderKind::Demo,
-            "openai" => ProviderKind::OpenAi,
-            "anthropic" => ProviderKind::Anthropic,
-            "ollama" => ProviderKind::Ollama,
-            _ => return Err(ModelRefError::UnknownProvider(prefix.to_string())),
-        };
+        let lower = prefix.to_ascii_lowercase();
+        let provider = ProviderKind::ALL
+            .into_iter()
+            .find(|k| k.prefix() == lower)
+            .ok_or_else(|| ModelRefError::UnknownProvider(prefix.to_string()))?;
         let model = match (provider, model) {
             (ProviderKind::Demo, None) => String::new(),
             (ProviderKind::Demo, Some(_)) => return Err(ModelRefError::DemoWithName),

@@ -11,6 +11,8 @@
 //! max_tokens = 4096
 //! [network]
 //! idle_timeout_secs = 60
+//! [prices]
+//! "openai:gpt-5-mini" = { input = 0.25, output = 2.0 }   # dollars per million tokens
 //! [tools]
 //! web_search_url = "https://html.duckduckgo.com/html/"   # or STEPWISE_WEB_SEARCH_URL
 //! allow_private_network = false          # fetch_page may not open this computer or the LAN
@@ -31,6 +33,7 @@ use crate::provider::{
 };
 use crate::tool::mcp::{McpServerSettings, valid_server_name};
 use crate::tool::{ToolSettings, Tools};
+use crate::usage::{Price, PriceTable};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -40,12 +43,17 @@ pub struct Settings {
     pub openai: ProviderSettings,
     pub anthropic: ProviderSettings,
     pub ollama: ProviderSettings,
+    pub lmstudio: ProviderSettings,
+    pub llamacpp: ProviderSettings,
+    pub vllm: ProviderSettings,
     pub network: NetworkSettings,
     pub limits: LimitSettings,
     pub tools: ToolSettings,
     /// MCP servers by name: `[mcp.NAME]` with `command`, `args`, `env` or `url`.
     pub mcp: BTreeMap<String, McpServerSettings>,
     pub notifications: NotificationSettings,
+    /// The person's prices, by model (`openai:gpt-5-mini`), over the shipped ones.
+    pub prices: BTreeMap<String, Price>,
 }
 
 /// Desktop notifications (the app): when a run ends or waits for you while the window is not
@@ -141,6 +149,15 @@ pub enum SettingsError {
     DefaultModel(String),
 }
 
+/// Why a price cannot be used.
+pub fn price_problem(model: &str, price: &Price) -> Option<String> {
+    if let Err(e) = model.parse::<ModelRef>() {
+        return Some(format!("`{model}` is not a model: {e}"));
+    }
+    (!price.is_valid())
+        .then(|| format!("the price of `{model}` must be a number of dollars, 0 or more"))
+}
+
 impl Settings {
     /// `~/.config/stepwise/settings.toml` on Linux (the platform's config folder elsewhere).
     pub fn default_path() -> Option<PathBuf> {
@@ -173,6 +190,16 @@ impl Settings {
             path: shown.clone(),
             message: e.message().to_string(),
         })?;
+        if let Some(problem) = settings
+            .prices
+            .iter()
+            .find_map(|(m, p)| price_problem(m, p))
+        {
+            return Err(SettingsError::Invalid {
+                path: shown,
+                message: format!("[prices]: {problem}"),
+            });
+        }
         for (name, entry) in &settings.mcp {
             let problem = if valid_server_name(name) {
                 entry.problem()
@@ -259,16 +286,24 @@ impl Settings {
             self.anthropic.max_tokens.unwrap_or(4096),
             http.clone(),
         );
-        Providers::demo(demo)
-            .with(
-                ProviderKind::OpenAi,
-                Arc::new(openai_like(ProviderKind::OpenAi, &self.openai)),
-            )
-            .with(
-                ProviderKind::Ollama,
-                Arc::new(openai_like(ProviderKind::Ollama, &self.ollama)),
-            )
-            .with(ProviderKind::Anthropic, Arc::new(anthropic))
+        let mut providers =
+            Providers::demo(demo).with(ProviderKind::Anthropic, Arc::new(anthropic));
+        for kind in ProviderKind::CONFIGURABLE {
+            if let (true, Some(p)) = (kind != ProviderKind::Anthropic, self.provider(kind)) {
+                providers = providers.with(kind, Arc::new(openai_like(kind, p)));
+            }
+        }
+        providers
+    }
+
+    /// What tokens cost: the shipped prices with the person's over them; the providers whose
+    /// address is on this computer cost nothing.
+    pub fn price_table(&self) -> PriceTable {
+        let local = ProviderKind::CONFIGURABLE
+            .into_iter()
+            .filter(|k| crate::provider::on_this_computer(&self.base_url(*k)))
+            .collect();
+        PriceTable::new(&self.prices, local)
     }
 
     /// One provider's section of the settings (`None` for the demo model, which has none).
@@ -277,6 +312,9 @@ impl Settings {
             ProviderKind::OpenAi => Some(&self.openai),
             ProviderKind::Anthropic => Some(&self.anthropic),
             ProviderKind::Ollama => Some(&self.ollama),
+            ProviderKind::LmStudio => Some(&self.lmstudio),
+            ProviderKind::LlamaCpp => Some(&self.llamacpp),
+            ProviderKind::Vllm => Some(&self.vllm),
             ProviderKind::Demo => None,
         }
     }
@@ -286,6 +324,9 @@ impl Settings {
             ProviderKind::OpenAi => Some(&mut self.openai),
             ProviderKind::Anthropic => Some(&mut self.anthropic),
             ProviderKind::Ollama => Some(&mut self.ollama),
+            ProviderKind::LmStudio => Some(&mut self.lmstudio),
+            ProviderKind::LlamaCpp => Some(&mut self.llamacpp),
+            ProviderKind::Vllm => Some(&mut self.vllm),
             ProviderKind::Demo => None,
         }
     }

@@ -37,6 +37,9 @@ pub struct RunSnapshot {
     /// `RunStarted` say it): the history fills it in when it reads a run.
     #[serde(default)]
     pub continued_in: Vec<RunId>,
+    /// Every step's tokens and cost added up (`None` until a step has some).
+    #[serde(default)]
+    pub usage: Option<Usage>,
 }
 
 /// One step as far as the run has got: the outline's steps from the start, others (a loop's
@@ -156,6 +159,9 @@ pub struct RunSummary {
     pub started_at_ms: Option<u64>,
     #[specta(type = Option<u32>)]
     pub ended_at_ms: Option<u64>,
+    /// Its steps' tokens and cost added up.
+    #[serde(default)]
+    pub usage: Option<Usage>,
 }
 
 impl RunSnapshot {
@@ -175,6 +181,7 @@ impl RunSnapshot {
             last_seq: 0,
             resumed_from: None,
             continued_in: Vec::new(),
+            usage: None,
         }
     }
 
@@ -186,6 +193,7 @@ impl RunSnapshot {
             status: self.status,
             started_at_ms: self.started_at_ms,
             ended_at_ms: self.ended_at_ms,
+            usage: self.usage,
         }
     }
 
@@ -325,6 +333,7 @@ impl RunSnapshot {
                 path,
                 message,
                 duration_ms,
+                usage,
                 ..
             } => {
                 if let Some(s) = self.step_mut(path) {
@@ -332,12 +341,14 @@ impl RunSnapshot {
                     s.status = StepStatus::Failed;
                     s.duration_ms = Some(*duration_ms);
                     s.note = Some(message.clone());
+                    s.usage = *usage;
                 }
             }
             EventKind::StepSkipped {
                 path,
                 reason,
                 message,
+                usage,
             } => {
                 // A step set aside keeps its text; the steps inside it that had not ended are
                 // skipped with it.
@@ -349,6 +360,7 @@ impl RunSnapshot {
                         s.status = StepStatus::Skipped;
                         s.skipped = Some(*reason);
                         s.note.clone_from(message);
+                        s.usage = *usage;
                         s.duration_ms = s.started_at_ms.map(|t| now.saturating_sub(t));
                     } else if is_inside(&s.path, path) && !s.status.is_ended() {
                         s.status = StepStatus::Skipped;
@@ -490,7 +502,14 @@ impl RunSnapshot {
                 self.ended_at_ms = Some(now);
                 self.end_steps(None, now);
             }
-            EventKind::RunCancelled { reason, .. } => {
+            EventKind::RunCancelled {
+                reason, running, ..
+            } => {
+                for p in running {
+                    if let (Some(u), Some(s)) = (p.usage, self.step_mut(&p.path)) {
+                        s.usage = Some(u);
+                    }
+                }
                 self.status = RunStatus::Cancelled;
                 self.cancel_reason = Some(*reason);
                 self.ended_at_ms = Some(now);
@@ -512,6 +531,16 @@ impl RunSnapshot {
                 self.end_steps(path.as_deref(), now);
             }
         }
+        if matches!(
+            event.kind,
+            EventKind::StepCompleted { .. }
+                | EventKind::StepFailed { .. }
+                | EventKind::StepSkipped { .. }
+                | EventKind::RunCancelled { .. }
+                | EventKind::ReviewAnswered { .. }
+        ) {
+            self.recount_usage();
+        }
         // Whether the run waits for the person (text changes nothing there: the hot path skips it).
         if !matches!(event.kind, EventKind::TextDelta { .. })
             && matches!(self.status, RunStatus::Running | RunStatus::Waiting)
@@ -523,6 +552,12 @@ impl RunSnapshot {
             };
         }
         true
+    }
+
+    /// The run's usage: every step's added up (containers have none of their own, so nothing
+    /// counts twice).
+    pub fn recount_usage(&mut self) {
+        self.usage = Usage::total(self.steps.iter().filter_map(|s| s.usage));
     }
 
     /// At a run's end no step is left open: the failed step and the steps around it are

@@ -3,7 +3,7 @@
 use tauri::Runtime;
 
 use crate::bridge::RunUpdate;
-use crate::commands::{review, runs, settings, tools, workflows};
+use crate::commands::{about, costs, models, review, runs, settings, tools, workflows};
 use crate::desktop::OpenRun;
 
 /// Commands and events, for any runtime (the app's, or Tauri's mock runtime in tests).
@@ -32,6 +32,12 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             tools::answer_tool_call,
             review::answer_review,
             review::resume_run,
+            models::list_models,
+            models::provider_state,
+            costs::get_prices,
+            costs::set_price,
+            costs::spending,
+            about::about,
         ])
         .events(tauri_specta::collect_events![RunUpdate, OpenRun])
 }

@@ -101,6 +101,7 @@ impl AppState {
             default_model: None,
             sink: store.as_ref().map(|s| s.sink()),
             max_step_output: settings.max_step_output(),
+            prices: settings.price_table(),
         });
         let attention = Arc::new(Attention::new(
             engine.clone(),
@@ -228,6 +229,7 @@ impl AppState {
             effective.tools(),
             default_model,
             effective.max_step_output(),
+            effective.price_table(),
         );
         self.attention.set_enabled(effective.notifications.enabled);
         Ok(())
@@ -236,12 +238,10 @@ impl AppState {
     /// Writes the settings file (never with keys: those live in `Secrets`).
     pub fn save_settings(&self, settings: Settings) -> Result<(), AppError> {
         let mut to_file = settings.clone();
-        for p in [
-            &mut to_file.openai,
-            &mut to_file.anthropic,
-            &mut to_file.ollama,
-        ] {
-            p.api_key = None;
+        for kind in ProviderKind::CONFIGURABLE {
+            if let Some(p) = to_file.provider_mut(kind) {
+                p.api_key = None;
+            }
         }
         let text =
             toml::to_string_pretty(&to_file).map_err(|e| AppError::Settings(e.to_string()))?;

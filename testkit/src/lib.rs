@@ -15,5 +15,5 @@ mod wire;
 
 pub use behavior::{Behavior, Fault, ScriptedCall};
 pub use record::RequestRecord;
-pub use server::Page;
 pub use server::TestServer;
+pub use server::{Models, Page};

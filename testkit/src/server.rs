@@ -38,6 +38,25 @@ struct State {
     records: Vec<RequestRecord>,
     /// Web pages by path (without the query), for tools to fetch.
     pages: HashMap<String, Page>,
+    models: Models,
+}
+
+/// What `GET /v1/models` answers: the models (in OpenAI's form, or Anthropic's when the request
+/// carries `anthropic-version`), or an error status (401 for a rejected key).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Models {
+    pub ids: Vec<String>,
+    pub status: Option<u16>,
+}
+
+impl Default for Models {
+    fn default() -> Self {
+        Models {
+            ids: vec!["test-model".into(), "test-model-large".into()],
+            status: None,
+        }
+    }
 }
 
 /// A web page the server answers a GET with (a search page, an article, a slow page).
@@ -148,6 +167,11 @@ impl TestServer {
         self.shared.state().pages.insert(path.to_string(), page);
     }
 
+    /// What `GET /v1/models` answers from now on.
+    pub fn set_models(&self, models: Models) {
+        self.shared.state().models = models;
+    }
+
     pub fn push(&self, b: Behavior) {
         self.shared.state().queue.push_back(b);
     }
@@ -247,6 +271,9 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
 
 /// Answers one model request. Returns whether the connection can serve another request.
 async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut OwnedWriteHalf) -> bool {
+    if req.method == "GET" && req.path.split('?').next() == Some("/v1/models") {
+        return serve_models(shared, &req, wr).await;
+    }
     if Format::of_path(&req.path).is_none() && req.method == "GET" {
         return serve_page(shared, req, rd, wr).await;
     }
@@ -402,6 +429,30 @@ async fn write_split(wr: &mut OwnedWriteHalf, sse: &str) -> io::Result<()> {
     http::write_chunk_bytes(wr, &bytes[at..]).await
 }
 
+/// Answers a model list, in the form the request's headers ask for; recorded like the rest.
+async fn serve_models(shared: &Shared, req: &Request, wr: &mut OwnedWriteHalf) -> bool {
+    let models = shared.state().models.clone();
+    let index = shared.record(req);
+    let anthropic = req
+        .headers
+        .iter()
+        .any(|(h, _)| h.eq_ignore_ascii_case("anthropic-version"));
+    let format = if anthropic {
+        Format::Anthropic
+    } else {
+        Format::OpenAi
+    };
+    let (code, body) = match models.status {
+        Some(code) => (code, wire::error_body(format, code, "the key was rejected")),
+        None => (200, wire::model_list(format, &models.ids)),
+    };
+    let ok = http::write_full(wr, code, &[], "application/json", &body)
+        .await
+        .is_ok();
+    shared.update(index, |r| r.completed = ok);
+    ok
+}
+
 /// Answers a GET for a page; records it like a model request.
 async fn serve_page(
     shared: &Shared,
@@ -491,6 +542,13 @@ async fn control(shared: &Shared, req: &Request, wr: &mut OwnedWriteHalf) -> io:
                 Err(e) => http::write_full(wr, 400, &[], "text/plain", &e.to_string()).await,
             }
         }
+        ("PUT", "/_control/models") => match serde_json::from_str::<Models>(&req.body) {
+            Ok(models) => {
+                shared.state().models = models;
+                http::write_full(wr, 200, &[], "application/json", "{}").await
+            }
+            Err(e) => http::write_full(wr, 400, &[], "text/plain", &e.to_string()).await,
+        },
         ("GET", "/_control/requests") => {
             let records = shared.state().records.clone();
             let body = serde_json::to_string(&records).unwrap_or_default();

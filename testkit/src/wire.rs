@@ -297,6 +297,27 @@ fn openai_chunk(model: &str, delta: serde_json::Value, finish: Option<&str>) -> 
 }
 
 /// The JSON body of an error response, in the provider's format.
+/// A model list as each API gives it.
+pub fn model_list(format: Format, ids: &[String]) -> String {
+    match format {
+        Format::OpenAi => json!({
+            "object": "list",
+            "data": ids.iter().map(|id| json!({"id": id, "object": "model", "owned_by": "testkit"})).collect::<Vec<_>>(),
+        })
+        .to_string(),
+        Format::Anthropic => json!({
+            "data": ids.iter().map(|id| json!({
+                "type": "model", "id": id, "display_name": format!("Test {id}"),
+                "created_at": "2025-01-01T00:00:00Z",
+            })).collect::<Vec<_>>(),
+            "has_more": false,
+            "first_id": ids.first(),
+            "last_id": ids.last(),
+        })
+        .to_string(),
+    }
+}
+
 pub fn error_body(format: Format, code: u16, message: &str) -> String {
     match format {
         Format::OpenAi => {

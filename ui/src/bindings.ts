@@ -61,6 +61,22 @@ export const commands = {
 	 *  as the run's). Returns the new run's id.
 	 */
 	resumeRun: (runId: string, from: string | null, useToday: boolean) => typedError<string, AppError_Serialize>(__TAURI_INVOKE("resume_run", { runId, from, useToday })),
+	/**  Every provider, asked at once, with the keys Settings hold (which never leave the backend). */
+	listModels: () => typedError<ProviderModels_Serialize[], AppError_Serialize>(__TAURI_INVOKE("list_models")),
+	/**  One provider again (after its card was edited, or its Test button). */
+	providerState: (provider: ProviderKind) => typedError<ProviderModels_Serialize, AppError_Serialize>(__TAURI_INVOKE("provider_state", { provider })),
+	getPrices: () => typedError<PricesView_Serialize, AppError_Serialize>(__TAURI_INVOKE("get_prices")),
+	/**
+	 *  Sets a model's price (`None`: back to the shipped one, or no price for a model that has
+	 *  none). Runs started from now on are costed with it; runs already made keep their cost.
+	 */
+	setPrice: (model: string, price: Price | null) => typedError<PricesView_Serialize, AppError_Serialize>(__TAURI_INVOKE("set_price", { model, price })),
+	/**
+	 *  What the runs begun since each moment used and cost: the window asks for its person's
+	 *  "today" and "this month" (local midnights, which only it knows).
+	 */
+	spending: (sinceMs: (number | null)[]) => typedError<Spending_Serialize[], AppError_Serialize>(__TAURI_INVOKE("spending", { sinceMs })),
+	about: () => __TAURI_INVOKE<AboutInfo>("about"),
 };
 
 /** Events */
@@ -70,6 +86,14 @@ export const events = {
 };
 
 /* Types */
+export type AboutInfo = {
+	name: string,
+	version: string,
+	identifier: string,
+	/**  When the shipped prices were taken. */
+	prices_dated: string,
+};
+
 export type AppError = AppError_Serialize | AppError_Deserialize;
 
 export type AppError_Deserialize = 
@@ -163,11 +187,15 @@ resumed_from?: ResumedFrom | null } |
  *  A step failed. The run fails too unless the step (or a step around it) says
  *  `on_error = "skip"` or `"continue"`.
  */
-{ type: "StepFailed"; path: string; error: ErrorKind; message: string; duration_ms: number } | 
+{ type: "StepFailed"; path: string; error: ErrorKind; message: string; duration_ms: number; 
+/**  What the step used before it failed (estimated where the stream was cut short). */
+usage?: Usage_Deserialize | null } | 
 /**  A step that will not run, or whose failure was set aside (`on_error = "skip"`). */
 { type: "StepSkipped"; path: string; reason: SkipReason; 
 /**  For a failure set aside: what went wrong. */
-message?: string | null } | 
+message?: string | null; 
+/**  For a failure set aside: what the step had used. */
+usage?: Usage_Deserialize | null } | 
 /**  A loop begins round `round` (1-based) of at most `max_rounds`. */
 { type: "LoopRoundStarted"; path: string; round: number; max_rounds: number } | 
 /**  A router's model picked a route, and said why in one line. */
@@ -209,7 +237,7 @@ at: number } |
  *  Every step that was running (parallel branches, and the steps around them), with its
  *  text so far. Completed steps keep their outputs too.
  */
-running: PartialStep[]; duration_ms: number } | { type: "RunFailed"; 
+running: PartialStep_Deserialize[]; duration_ms: number } | { type: "RunFailed"; 
 /**  The step whose failure ended the run, when one did. */
 path?: string | null; error: ErrorKind; 
 /**  Written for a person: what went wrong and what to do about it. */
@@ -233,11 +261,15 @@ resumed_from?: ResumedFrom } |
  *  A step failed. The run fails too unless the step (or a step around it) says
  *  `on_error = "skip"` or `"continue"`.
  */
-{ type: "StepFailed"; path: string; error: ErrorKind; message: string; duration_ms: number } | 
+{ type: "StepFailed"; path: string; error: ErrorKind; message: string; duration_ms: number; 
+/**  What the step used before it failed (estimated where the stream was cut short). */
+usage?: Usage_Serialize } | 
 /**  A step that will not run, or whose failure was set aside (`on_error = "skip"`). */
 { type: "StepSkipped"; path: string; reason: SkipReason; 
 /**  For a failure set aside: what went wrong. */
-message: string | null } | 
+message: string | null; 
+/**  For a failure set aside: what the step had used. */
+usage?: Usage_Serialize } | 
 /**  A loop begins round `round` (1-based) of at most `max_rounds`. */
 { type: "LoopRoundStarted"; path: string; round: number; max_rounds: number } | 
 /**  A router's model picked a route, and said why in one line. */
@@ -279,7 +311,7 @@ at: number } |
  *  Every step that was running (parallel branches, and the steps around them), with its
  *  text so far. Completed steps keep their outputs too.
  */
-running: PartialStep[]; duration_ms: number } | { type: "RunFailed"; 
+running: PartialStep_Serialize[]; duration_ms: number } | { type: "RunFailed"; 
 /**  The step whose failure ended the run, when one did. */
 path: string | null; error: ErrorKind; 
 /**  Written for a person: what went wrong and what to do about it. */
@@ -312,6 +344,29 @@ export type HistoryStatus_Serialize = {
 export type KeyStorage = "keychain" | 
 /**  No keychain answered: a file readable only by this user. */
 "file";
+
+/**  One model a provider offers. */
+export type ListedModel = ListedModel_Serialize | ListedModel_Deserialize;
+
+/**  One model a provider offers. */
+export type ListedModel_Deserialize = {
+	/**  What a workflow names it by: `lmstudio:qwen2.5-7b-instruct`. */
+	reference: string,
+	/**  The provider's own name for it: `qwen2.5-7b-instruct`. */
+	id: string,
+	/**  A name for people where the provider gives one (Anthropic's "Claude Sonnet 4.5"). */
+	label?: string | null,
+};
+
+/**  One model a provider offers. */
+export type ListedModel_Serialize = {
+	/**  What a workflow names it by: `lmstudio:qwen2.5-7b-instruct`. */
+	reference: string,
+	/**  The provider's own name for it: `qwen2.5-7b-instruct`. */
+	id: string,
+	/**  A name for people where the provider gives one (Anthropic's "Claude Sonnet 4.5"). */
+	label: string | null,
+};
 
 export type LoopRounds = {
 	round: number,
@@ -396,17 +451,102 @@ export type OpenRun = {
 	run_id: string,
 };
 
-/**  A running step's text at a cancel. */
-export type PartialStep = {
+/**
+ *  A running step's text at a cancel, and what it had used (estimated where its stream was
+ *  cut short).
+ */
+export type PartialStep = PartialStep_Serialize | PartialStep_Deserialize;
+
+/**
+ *  A running step's text at a cancel, and what it had used (estimated where its stream was
+ *  cut short).
+ */
+export type PartialStep_Deserialize = {
 	path: string,
 	text: string,
+	usage?: Usage_Deserialize | null,
 };
 
 /**
- *  Which family of provider serves a model. `Ollama` speaks the OpenAI wire format but has its own
- *  local default base URL, so it is a preset of its own.
+ *  A running step's text at a cancel, and what it had used (estimated where its stream was
+ *  cut short).
  */
-export type ProviderKind = "demo" | "open_ai" | "anthropic" | "ollama";
+export type PartialStep_Serialize = {
+	path: string,
+	text: string,
+	usage?: Usage_Serialize,
+};
+
+/**  Dollars per million tokens. */
+export type Price = {
+	input: number | null,
+	output: number | null,
+};
+
+/**  One row of the table as Settings shows it. */
+export type PriceEntry = PriceEntry_Serialize | PriceEntry_Deserialize;
+
+/**  One row of the table as Settings shows it. */
+export type PriceEntry_Deserialize = {
+	/**  `openai:gpt-5-mini`. */
+	model: string,
+	price: Price,
+	/**  The shipped default for this model, if there is one (a row the person added has none). */
+	default?: Price | null,
+};
+
+/**  One row of the table as Settings shows it. */
+export type PriceEntry_Serialize = {
+	/**  `openai:gpt-5-mini`. */
+	model: string,
+	price: Price,
+	/**  The shipped default for this model, if there is one (a row the person added has none). */
+	default: Price | null,
+};
+
+export type PricesView = PricesView_Serialize | PricesView_Deserialize;
+
+export type PricesView_Deserialize = {
+	/**  When the shipped prices were taken (`2025-10-15`). */
+	defaults_dated: string,
+	entries: PriceEntry_Deserialize[],
+};
+
+export type PricesView_Serialize = {
+	/**  When the shipped prices were taken (`2025-10-15`). */
+	defaults_dated: string,
+	entries: PriceEntry_Serialize[],
+};
+
+/**
+ *  Which provider serves a model. The servers that run models on this computer (Ollama, LM
+ *  Studio, llama.cpp, vLLM) speak the OpenAI wire format, each at its own usual port: each is a
+ *  preset of its own, so several can be used side by side and Settings can say which are running.
+ */
+export type ProviderKind = "demo" | "open_ai" | "anthropic" | "ollama" | "lm_studio" | "llama_cpp" | "vllm";
+
+/**  One provider as the picker and Settings see it. */
+export type ProviderModels = ProviderModels_Serialize | ProviderModels_Deserialize;
+
+/**  One provider as the picker and Settings see it. */
+export type ProviderModels_Deserialize = {
+	kind: ProviderKind,
+	state: ProviderState,
+	/**  The state in a sentence: "Running on this computer — 3 models", "Needs an API key". */
+	message: string,
+	base_url: string,
+	models: ListedModel_Deserialize[],
+};
+
+/**  One provider as the picker and Settings see it. */
+export type ProviderModels_Serialize = {
+	kind: ProviderKind,
+	state: ProviderState,
+	/**  The state in a sentence: "Running on this computer — 3 models", "Needs an API key". */
+	message: string,
+	base_url: string,
+	models: ListedModel_Serialize[],
+};
 
 /**
  *  A provider as Settings offers it. Written once, here: the shell's commands and the window
@@ -419,14 +559,31 @@ export type ProviderPreset = {
 	label: string,
 	/**  Where its requests go unless Settings name another address. */
 	default_base_url: string,
-	/**  Whether it takes an API key (a server on this computer needs none). */
+	/**  Whether it takes an API key. */
 	takes_key: boolean,
+	/**  Whether it cannot work without one (at its usual address). */
+	needs_key: boolean,
+	/**  A server that runs on this computer (found on its usual port). */
+	local: boolean,
 	/**  The environment variables that override its settings. */
 	env_vars: string[],
 	example_model: string,
 	/**  One line for people: what it serves and how to point it elsewhere. */
 	hint: string,
 };
+
+/**  Whether a provider can be used now, in words a card can show. */
+export type ProviderState = 
+/**  It answered with its models. */
+"ready" | 
+/**  It cannot work without a key, and none is set. */
+"needs_key" | 
+/**  Its address is on this computer and nothing answers there. */
+"not_running" | 
+/**  It refused the key. */
+"key_rejected" | 
+/**  Anything else: it could not be reached, or answered oddly (the message says). */
+"problem";
 
 export type ProviderUpdate = {
 	kind: ProviderKind,
@@ -640,6 +797,8 @@ export type RunSnapshot_Deserialize = {
 	 *  `RunStarted` say it): the history fills it in when it reads a run.
 	 */
 	continued_in?: string[],
+	/**  Every step's tokens and cost added up (`None` until a step has some). */
+	usage?: Usage_Deserialize | null,
 };
 
 export type RunSnapshot_Serialize = {
@@ -662,6 +821,8 @@ export type RunSnapshot_Serialize = {
 	 *  `RunStarted` say it): the history fills it in when it reads a run.
 	 */
 	continued_in: string[],
+	/**  Every step's tokens and cost added up (`None` until a step has some). */
+	usage: Usage_Serialize | null,
 };
 
 export type RunStatus = "pending" | "running" | 
@@ -684,6 +845,8 @@ export type RunSummary_Deserialize = {
 	status: RunStatus,
 	started_at_ms?: number | null,
 	ended_at_ms?: number | null,
+	/**  Its steps' tokens and cost added up. */
+	usage?: Usage_Deserialize | null,
 };
 
 /**  A line in a list of runs. */
@@ -694,6 +857,8 @@ export type RunSummary_Serialize = {
 	status: RunStatus,
 	started_at_ms: number | null,
 	ended_at_ms: number | null,
+	/**  Its steps' tokens and cost added up. */
+	usage: Usage_Serialize | null,
 };
 
 /**
@@ -788,6 +953,29 @@ export type SkipReason =
 "not_taken" | 
 /**  It failed and says `on_error = "skip"`. */
 "on_error";
+
+/**  The runs begun since a moment: how many, and their steps' tokens and cost added up. */
+export type Spending = Spending_Serialize | Spending_Deserialize;
+
+/**  The runs begun since a moment: how many, and their steps' tokens and cost added up. */
+export type Spending_Deserialize = {
+	/**  Milliseconds since the Unix epoch: the period's start. */
+	since_ms: number,
+	runs: number,
+	usage?: Usage_Deserialize | null,
+	/**  Steps that used tokens of a model with no price: the cost leaves them out. */
+	unpriced_steps: number,
+};
+
+/**  The runs begun since a moment: how many, and their steps' tokens and cost added up. */
+export type Spending_Serialize = {
+	/**  Milliseconds since the Unix epoch: the period's start. */
+	since_ms: number,
+	runs: number,
+	usage: Usage_Serialize | null,
+	/**  Steps that used tokens of a model with no price: the cost leaves them out. */
+	unpriced_steps: number,
+};
 
 /**  One step of any kind; the fields a kind does not use stay empty (and are refused if not). */
 export type StepDraft = StepDraft_Serialize | StepDraft_Deserialize;
@@ -1087,19 +1275,39 @@ export type ToolsView_Serialize = {
 	servers: McpServerView_Serialize[],
 };
 
-/**  Token counts when the provider reports them. */
+/**  A step's tokens, as its provider reported them, and what they cost (`usage/`). */
 export type Usage = Usage_Serialize | Usage_Deserialize;
 
-/**  Token counts when the provider reports them. */
+/**  A step's tokens, as its provider reported them, and what they cost (`usage/`). */
 export type Usage_Deserialize = {
 	input_tokens?: number | null,
 	output_tokens?: number | null,
+	/**
+	 *  Some count is Stepwise's estimate, not the provider's: the stream was cut short (a
+	 *  cancel, a timeout, a dropped connection) before the provider said, or it never says.
+	 */
+	estimated?: boolean,
+	/**
+	 *  What the tokens cost in US dollars, at the prices in force when the step ended; absent
+	 *  when the model has no price (Settings → Prices).
+	 */
+	cost_usd?: number | null,
 };
 
-/**  Token counts when the provider reports them. */
+/**  A step's tokens, as its provider reported them, and what they cost (`usage/`). */
 export type Usage_Serialize = {
 	input_tokens: number | null,
 	output_tokens: number | null,
+	/**
+	 *  Some count is Stepwise's estimate, not the provider's: the stream was cut short (a
+	 *  cancel, a timeout, a dropped connection) before the provider said, or it never says.
+	 */
+	estimated?: boolean,
+	/**
+	 *  What the tokens cost in US dollars, at the prices in force when the step ended; absent
+	 *  when the model has no price (Settings → Prices).
+	 */
+	cost_usd?: number | null,
 };
 
 export type WorkflowDraft = WorkflowDraft_Serialize | WorkflowDraft_Deserialize;

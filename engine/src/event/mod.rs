@@ -80,6 +80,9 @@ pub enum EventKind {
         message: String,
         #[specta(type = u32)]
         duration_ms: u64,
+        /// What the step used before it failed (estimated where the stream was cut short).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<Usage>,
     },
     /// A step that will not run, or whose failure was set aside (`on_error = "skip"`).
     StepSkipped {
@@ -87,6 +90,9 @@ pub enum EventKind {
         reason: SkipReason,
         /// For a failure set aside: what went wrong.
         message: Option<String>,
+        /// For a failure set aside: what the step had used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<Usage>,
     },
     /// A loop begins round `round` (1-based) of at most `max_rounds`.
     LoopRoundStarted {
@@ -198,11 +204,14 @@ pub struct ResumedFrom {
     pub step: String,
 }
 
-/// A running step's text at a cancel.
+/// A running step's text at a cancel, and what it had used (estimated where its stream was
+/// cut short).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct PartialStep {
     pub path: String,
     pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
 }
 
 /// Why a step did not run or was set aside.
@@ -298,11 +307,19 @@ pub struct StepInfo {
     pub round: Option<u32>,
 }
 
-/// Token counts when the provider reports them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+/// A step's tokens, as its provider reported them, and what they cost (`usage/`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct Usage {
     pub input_tokens: Option<u32>,
     pub output_tokens: Option<u32>,
+    /// Some count is Stepwise's estimate, not the provider's: the stream was cut short (a
+    /// cancel, a timeout, a dropped connection) before the provider said, or it never says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+    /// What the tokens cost in US dollars, at the prices in force when the step ended; absent
+    /// when the model has no price (Settings → Prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]

@@ -184,6 +184,7 @@ impl Upgrader {
                     .map(|i| PartialStep {
                         path: self.path(i),
                         text: partial_output,
+                        usage: None,
                     })
                     .into_iter()
                     .collect(),

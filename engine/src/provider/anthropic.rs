@@ -11,7 +11,7 @@ use crate::event::{ErrorKind, Usage};
 use crate::tool::ToolCall;
 
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
-const API_VERSION: &str = "2023-06-01";
+pub(super) const API_VERSION: &str = "2023-06-01";
 
 pub struct AnthropicProvider {
     core: HttpCore,
@@ -164,7 +164,8 @@ impl WireParser for Messages {
             },
             "message_start" => {
                 self.usage.input_tokens = tokens("/message/usage/input_tokens");
-                Ok(Step::More(Vec::new()))
+                // Said at once, so a stream cut short keeps the exact input count.
+                Ok(Step::More(vec![Chunk::Usage(self.usage)]))
             }
             "content_block_delta" => match v.pointer("/delta/type").and_then(|t| t.as_str()) {
                 Some("text_delta") => match v.pointer("/delta/text").and_then(|t| t.as_str()) {

@@ -117,6 +117,7 @@ impl Provider for DemoModel {
         let usage = Usage {
             input_tokens: Some(input_words as u32),
             output_tokens: Some(pieces.len() as u32),
+            ..Usage::default()
         };
         let state = DemoStream {
             pieces,

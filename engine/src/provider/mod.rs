@@ -8,12 +8,13 @@ mod demo;
 mod demo_text;
 mod demo_tools;
 mod http;
+pub mod models;
 mod openai;
 mod registry;
 
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicProvider};
 pub use demo::{DemoModel, DemoPace};
-pub use http::{HttpOptions, RetryPolicy, clients_built};
+pub use http::{HttpOptions, RetryPolicy, clients_built, on_this_computer};
 pub use openai::{OLLAMA_BASE_URL, OPENAI_BASE_URL, OPENAI_MAX_TOKENS, OpenAiProvider};
 pub use registry::Providers;
 

@@ -281,6 +281,7 @@ impl WireParser for ChatCompletions {
                     .get("completion_tokens")
                     .and_then(|n| n.as_u64())
                     .map(|n| n as u32),
+                ..Usage::default()
             }));
         }
         if out.is_empty() && progress {

@@ -48,6 +48,7 @@ pub(crate) async fn drive(run: Arc<RunState>, cx: DriveContext) {
     }
     run.tasks.close();
     run.tasks.wait().await;
+    run.settle_running(&scope.cx.prices);
     run.finish();
 }
 

@@ -2,6 +2,7 @@
 //! their events.
 
 mod driver;
+mod meter;
 mod state;
 pub(crate) mod steps;
 mod subscription;

@@ -19,12 +19,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Subscription;
+use super::meter::Meters;
 use crate::event::{
     ApprovalAnswer, CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, PartialStep,
-    ReviewAnswer, RunEvent, RunId,
+    ReviewAnswer, RunEvent, RunId, Usage,
 };
 use crate::sink::RunSink;
 use crate::snapshot::{RunError, RunSnapshot};
+use crate::usage::PriceTable;
 
 /// How a run ends, decided once.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +72,10 @@ pub(crate) struct RunState {
     /// `(type, path)`, each of which its steps will try to emit again on their way back to where
     /// they were; each is let through as already done, once.
     replayed: Mutex<HashSet<(&'static str, String)>>,
+    /// Each step's tokens as its model calls go (`meter.rs`).
+    pub meters: Meters,
+    /// What the steps still running at the end had used, for `RunCancelled`.
+    settled_at_end: Mutex<HashMap<String, Usage>>,
 }
 
 /// A review: the channel its step waits on — its sender until answered, its receiver until the
@@ -111,6 +117,8 @@ impl RunState {
             approvals: Mutex::new(HashMap::new()),
             reviews: Mutex::new(HashMap::new()),
             replayed: Mutex::new(HashSet::new()),
+            meters: Meters::default(),
+            settled_at_end: Mutex::new(HashMap::new()),
         }
     }
 
@@ -358,6 +366,11 @@ impl RunState {
                     .map(|s| PartialStep {
                         path: s.path.clone(),
                         text: s.text.clone(),
+                        usage: self
+                            .settled_at_end
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&s.path),
                     })
                     .collect(),
                 duration_ms,
@@ -377,6 +390,36 @@ impl RunState {
         // the end finds the run finished (`is_finished`, `live_count`), never a moment later.
         self.finished.send_replace(true);
         inner.subscribers.clear();
+    }
+
+    /// Ends the metering of the step at `path` (`meter.rs`): what its model calls used, priced.
+    pub fn settle_usage(&self, path: &str, prices: &PriceTable) -> Option<Usage> {
+        // The text is read only for a call cut short (its output is estimated from it).
+        let text = if self.meters.has_open_call(path) {
+            self.step_text(path)
+        } else {
+            String::new()
+        };
+        self.meters.settle(path, &text, prices)
+    }
+
+    /// Before the terminal event: settles the steps still running (a cancel stopped them), so
+    /// that `RunCancelled` says what each had used.
+    pub fn settle_running(&self, prices: &PriceTable) {
+        let running: Vec<String> = self
+            .lock()
+            .snapshot
+            .running()
+            .map(|s| s.path.clone())
+            .collect();
+        let settled = running
+            .into_iter()
+            .filter_map(|path| Some((path.clone(), self.settle_usage(&path, prices)?)))
+            .collect();
+        *self
+            .settled_at_end
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = settled;
     }
 
     /// A step's text so far (its output once it completes).

@@ -15,12 +15,14 @@ mod export;
 mod queries;
 mod queue;
 mod schema;
+mod spending;
 mod waiting;
 mod writer;
 
 pub use error::StoreError;
 pub use export::{ExportFormat, markdown, render, utc};
 pub use queries::{RunFilter, matches_search};
+pub use spending::Spending;
 pub use waiting::Waiting;
 
 use std::fs::{File, OpenOptions};

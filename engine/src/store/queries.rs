@@ -41,8 +41,15 @@ impl Store {
         }
         let mut stmt = conn
             .prepare_cached(
-                "SELECT r.id, r.workflow_name, r.input, r.status, r.started_at_ms, r.ended_at_ms
+                "SELECT r.id, r.workflow_name, r.input, r.status, r.started_at_ms, r.ended_at_ms,
+                        u.input_tokens, u.output_tokens, u.estimated, u.cost_usd
                  FROM runs r
+                 LEFT JOIN (SELECT run_id, SUM(input_tokens) AS input_tokens,
+                                   SUM(output_tokens) AS output_tokens,
+                                   MAX(tokens_estimated) AS estimated, SUM(cost_usd) AS cost_usd
+                            FROM steps
+                            WHERE input_tokens IS NOT NULL OR output_tokens IS NOT NULL
+                            GROUP BY run_id) u ON u.run_id = r.id
                  WHERE (?1 IS NULL OR r.status = ?1)
                    AND (?2 IS NULL OR r.workflow_name = ?2)
                    AND (?3 IS NULL OR r.created_at_ms >= ?3)
@@ -71,6 +78,7 @@ impl Store {
                         status: parse(&r.get::<_, String>(3)?)?,
                         started_at_ms: r.get::<_, Option<i64>>(4)?.map(|t| t as u64),
                         ended_at_ms: r.get::<_, Option<i64>>(5)?.map(|t| t as u64),
+                        usage: summed_usage(r, 6)?,
                     })
                 },
             )
@@ -206,6 +214,23 @@ impl Store {
     }
 }
 
+/// Usage summed in SQL: input, output, estimated, cost from column `at` on (`None` when no
+/// step had any).
+pub(super) fn summed_usage(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Usage>> {
+    let input: Option<i64> = r.get(at)?;
+    let output: Option<i64> = r.get(at + 1)?;
+    Ok((input.is_some() || output.is_some()).then(|| Usage {
+        input_tokens: input.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
+        output_tokens: output.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32),
+        estimated: r
+            .get::<_, Option<bool>>(at + 2)
+            .ok()
+            .flatten()
+            .unwrap_or(false),
+        cost_usd: r.get(at + 3).ok().flatten(),
+    }))
+}
+
 fn parse_id(text: &str) -> rusqlite::Result<RunId> {
     text.parse().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
@@ -256,6 +281,7 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                         _ => None,
                     },
                     continued_in: Vec::new(),
+                    usage: None,
                 })
             },
         )
@@ -264,7 +290,8 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
     let mut stmt = conn.prepare_cached(
         "SELECT name, model, status, text, started_at_ms, duration_ms, input_tokens, output_tokens,
                 path, parent, step_id, kind, branch, round, loop_round, loop_max, route,
-                route_reason, note, skipped, tool_calls, reviews, reused, unreviewed
+                route_reason, note, skipped, tool_calls, reviews, reused, unreviewed,
+                tokens_estimated, cost_usd
          FROM steps WHERE run_id = ?1 ORDER BY idx",
     )?;
     run.steps = stmt
@@ -296,6 +323,8 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                 usage: (input_tokens.is_some() || output_tokens.is_some()).then_some(Usage {
                     input_tokens,
                     output_tokens,
+                    estimated: r.get(24)?,
+                    cost_usd: r.get(25)?,
                 }),
                 id: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
                 path: path.unwrap_or_default(),
@@ -327,6 +356,7 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
         }
     }
     run.continued_in = continued_in(conn, id)?;
+    run.recount_usage();
     // Stored once, in the step that gave it (older histories also kept a copy in the run's row).
     if run.final_output.is_none() && run.status == RunStatus::Completed {
         run.final_output = Some(run.final_text());

@@ -135,6 +135,7 @@ fn without_end_texts(e: &RunEvent, streamed: impl Fn(&str) -> bool) -> RunEvent 
                 .map(|p| crate::event::PartialStep {
                     path: p.path.clone(),
                     text: String::new(),
+                    usage: p.usage,
                 })
                 .collect(),
             duration_ms: *duration_ms,

@@ -94,6 +94,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN resumed_from TEXT;
     ALTER TABLE runs ADD COLUMN resumed_from_step TEXT;
     CREATE INDEX runs_by_resumed_from ON runs (resumed_from) WHERE resumed_from IS NOT NULL;",
+    // Tokens and cost: whether a step's counts were estimated (its stream was cut short), and
+    // what they cost at the prices of the day.
+    "ALTER TABLE steps ADD COLUMN tokens_estimated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE steps ADD COLUMN cost_usd REAL;",
 ];
 
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

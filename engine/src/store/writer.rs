@@ -415,15 +415,16 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
         "INSERT INTO steps (run_id, idx, name, model, status, text, started_at_ms, duration_ms,
                             input_tokens, output_tokens, path, parent, step_id, kind, branch, round,
                             loop_round, loop_max, route, route_reason, skipped, note, tool_calls,
-                            reviews, reused, unreviewed)
-         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)
+                            reviews, reused, unreviewed, tokens_estimated, cost_usd)
+         VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
          ON CONFLICT (run_id, idx) DO UPDATE SET model = excluded.model, status = excluded.status,
              started_at_ms = excluded.started_at_ms, duration_ms = excluded.duration_ms,
              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
              loop_round = excluded.loop_round, loop_max = excluded.loop_max, route = excluded.route,
              route_reason = excluded.route_reason, skipped = excluded.skipped, note = excluded.note,
              tool_calls = excluded.tool_calls, reviews = excluded.reviews, reused = excluded.reused,
-             unreviewed = excluded.unreviewed",
+             unreviewed = excluded.unreviewed, tokens_estimated = excluded.tokens_estimated,
+             cost_usd = excluded.cost_usd",
     )?;
     for (i, step) in s.steps.iter().enumerate() {
         if written[i].as_ref() == Some(step) {
@@ -457,6 +458,8 @@ fn write_run(tx: &Transaction<'_>, live: &Live) -> rusqlite::Result<Vec<Option<S
                 .then(|| serde_json::to_string(&step.reviews).unwrap_or_default()),
             step.reused,
             step.unreviewed,
+            step.usage.is_some_and(|u| u.estimated),
+            step.usage.and_then(|u| u.cost_usd),
         ])?;
         written[i] = Some(step.clone());
     }

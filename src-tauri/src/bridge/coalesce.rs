@@ -117,6 +117,7 @@ mod tests {
             EventKind::RunCancelled {
                 reason: CancelReason::User,
                 running: vec![stepwise_engine::event::PartialStep {
+                    usage: None,
                     path: "step-1".into(),
                     text: "b".into(),
                 }],

@@ -1,6 +1,9 @@
 //! The commands the webview may call (each allowed by name in the capabilities). They translate
 //! between IPC and the engine; the work happens in the engine, the store and the bridge.
 
+pub mod about;
+pub mod costs;
+pub mod models;
 pub mod review;
 pub mod runs;
 pub mod settings;

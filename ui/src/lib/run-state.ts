@@ -4,6 +4,7 @@
 import type {
   ErrorKind, RunEvent, RunSnapshot, RunStatus, StepInfo, StepSnapshot, ToolCallView,
 } from "../bindings";
+import { totalUsage } from "./usage";
 
 export type Applied = "applied" | "duplicate" | "gap";
 
@@ -11,7 +12,7 @@ export function emptySnapshot(runId: string): RunSnapshot {
   return {
     run_id: runId, workflow_name: "", input: "", status: "pending", steps: [], final_output: null,
     cancel_reason: null, error: null, started_at_ms: null, ended_at_ms: null, last_seq: 0,
-    resumed_from: null, continued_in: [],
+    resumed_from: null, continued_in: [], usage: null,
   };
 }
 
@@ -81,7 +82,7 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
     }
     case "StepFailed": {
       const st = findStep(s, e.path);
-      if (st) { stopToolCalls(st, now); st.status = "failed"; st.duration_ms = e.duration_ms; st.note = e.message; }
+      if (st) { stopToolCalls(st, now); st.status = "failed"; st.duration_ms = e.duration_ms; st.note = e.message; st.usage = e.usage ?? null; }
       break;
     }
     case "StepSkipped":
@@ -89,7 +90,7 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       for (const st of s.steps) {
         if (st.path === e.path || isInside(st.path, e.path)) stopToolCalls(st, now);
         if (st.path === e.path) {
-          st.status = "skipped"; st.skipped = e.reason; st.note = e.message ?? null;
+          st.status = "skipped"; st.skipped = e.reason; st.note = e.message ?? null; st.usage = e.usage ?? null;
           st.duration_ms = st.started_at_ms != null ? Math.max(0, now - st.started_at_ms) : null;
         } else if (isInside(st.path, e.path) && (st.status === "pending" || st.status === "running")) {
           st.status = "skipped"; st.skipped = e.reason;
@@ -164,6 +165,10 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       endSteps(s, null, now);
       break;
     case "RunCancelled":
+      for (const p of e.running) {
+        const st = findStep(s, p.path);
+        if (st && p.usage) st.usage = p.usage;
+      }
       s.status = "cancelled"; s.cancel_reason = e.reason; s.ended_at_ms = now;
       endSteps(s, null, now);
       break;
@@ -172,6 +177,9 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       s.error = { path: e.path ?? null, kind: e.error, message: e.message };
       endSteps(s, e.path ?? null, now);
       break;
+  }
+  if (["StepCompleted", "StepFailed", "StepSkipped", "RunCancelled", "ReviewAnswered"].includes(e.type)) {
+    s.usage = totalUsage(s.steps.map((st) => st.usage));
   }
   // Whether the run waits for the person (text changes nothing there: the hot path skips it).
   if (e.type !== "TextDelta" && (s.status === "running" || s.status === "waiting")) {

@@ -20,5 +20,6 @@ pub fn engine_config() -> Result<EngineConfig, String> {
         default_model: settings.default_model().map_err(|e| e.to_string())?,
         sink: None,
         max_step_output: settings.max_step_output(),
+        prices: settings.price_table(),
     })
 }

@@ -8,7 +8,7 @@ use stepwise_engine::event::SkipReason;
 use stepwise_engine::workflow::StepKindName;
 use stepwise_engine::{
     ApprovalAnswer, CancelReason, ErrorKind, EventKind, ReviewAnswer, RunEvent, RunSnapshot,
-    StepStatus,
+    StepStatus, Usage,
 };
 
 /// Steps print as they start, indented by depth, and text streams as it comes. Parallel
@@ -28,6 +28,8 @@ pub struct HumanView {
     calls: HashMap<String, String>,
     /// Whether the text printed last ended with a newline (to start the next line cleanly).
     at_line_start: bool,
+    /// The steps' usage so far, added up, for the run's last line.
+    usage: Option<Usage>,
 }
 
 impl HumanView {
@@ -139,25 +141,42 @@ impl HumanView {
                 }
             }
             EventKind::StepCompleted {
-                path, duration_ms, ..
+                path,
+                duration_ms,
+                usage,
+                ..
             } => {
+                let used = self.count(*usage);
                 let line = format!(
-                    "{}✓ {} done in {}",
+                    "{}✓ {} done in {}{used}",
                     indent(path),
                     self.name(path),
-                    secs(*duration_ms)
+                    secs(*duration_ms),
                 );
                 self.step_ended(out, path, line)?;
             }
-            EventKind::StepFailed { path, message, .. } => {
-                let line = format!("{}✗ {}: {}", indent(path), self.name(path), plain(message));
+            EventKind::StepFailed {
+                path,
+                message,
+                usage,
+                ..
+            } => {
+                let used = self.count(*usage);
+                let line = format!(
+                    "{}✗ {}: {}{used}",
+                    indent(path),
+                    self.name(path),
+                    plain(message),
+                );
                 self.step_ended(out, path, line)?;
             }
             EventKind::StepSkipped {
                 path,
                 reason,
                 message,
+                usage,
             } => {
+                self.count(*usage);
                 self.end_line(out)?;
                 let why = match (reason, message) {
                     (SkipReason::NotTaken, _) => "not taken".to_string(),
@@ -273,7 +292,12 @@ impl HumanView {
             EventKind::RunCompleted { duration_ms, .. } => {
                 self.flush_held(out)?;
                 self.end_line(out)?;
-                writeln!(out, "\nCompleted in {}.", secs(*duration_ms))?;
+                writeln!(
+                    out,
+                    "\nCompleted in {}.{}",
+                    secs(*duration_ms),
+                    self.total()
+                )?;
             }
             EventKind::RunCancelled {
                 reason,
@@ -301,10 +325,14 @@ impl HumanView {
                 } else {
                     format!(" during {}", working.join(", "))
                 };
+                for p in running {
+                    self.count(p.usage);
+                }
                 writeln!(
                     out,
-                    "\n■ {by}{at} after {}. The text so far is kept.",
-                    secs(*duration_ms)
+                    "\n■ {by}{at} after {}. The text so far is kept.{}",
+                    secs(*duration_ms),
+                    self.total()
                 )?;
             }
             EventKind::RunFailed {
@@ -320,10 +348,31 @@ impl HumanView {
                     .as_deref()
                     .map(|p| format!(" at {}", self.label(p)))
                     .unwrap_or_default();
-                writeln!(out, "\n✗ Failed{at}: {message}\n  {}", what_to_do(*error))?;
+                writeln!(
+                    out,
+                    "\n✗ Failed{at}: {message}\n  {}{}",
+                    what_to_do(*error),
+                    self.total()
+                )?;
             }
         }
         Ok(())
+    }
+
+    /// Adds a step's usage to the run's, and says it for the step's last line.
+    fn count(&mut self, usage: Option<Usage>) -> String {
+        let Some(u) = usage else {
+            return String::new();
+        };
+        self.usage = Some(self.usage.map_or(u, |t| t.plus(u)));
+        format!(" · {}", u.describe())
+    }
+
+    /// The run's tokens and cost, for its last line.
+    fn total(&self) -> String {
+        self.usage
+            .map(|u| format!("\n  Tokens and cost: {}.", u.describe()))
+            .unwrap_or_default()
     }
 
     fn print(&mut self, out: &mut impl Write, text: &str) -> io::Result<()> {

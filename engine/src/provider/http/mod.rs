@@ -189,19 +189,45 @@ impl HttpCore {
     }
 }
 
+/// A GET answered with JSON (a model list), within `limit` from connecting to the last byte.
+pub(crate) async fn get_json(
+    url: reqwest::Url,
+    headers: HeaderMap,
+    host: &str,
+    limit: Duration,
+) -> Result<serde_json::Value, ProviderError> {
+    let client = client()?;
+    let answer = async {
+        let response = client
+            .get(url)
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| errors::from_reqwest(&e, host, limit))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| errors::from_reqwest(&e, host, limit))?;
+        if !status.is_success() {
+            return Err(errors::from_status(status, &body, None, host));
+        }
+        serde_json::from_str(&body).map_err(|_| {
+            ProviderError::new(
+                ErrorKind::Provider,
+                format!("{host} did not answer with a list of models."),
+            )
+        })
+    };
+    tokio::time::timeout(limit, answer)
+        .await
+        .unwrap_or_else(|_| Err(errors::silent(host, limit)))
+}
+
 /// A key goes only over an encrypted connection, or to this computer: over plain http anyone on
 /// the way could read it.
 pub(crate) fn key_may_go_to(url: &reqwest::Url, host: &str) -> Result<(), ProviderError> {
-    let bare = url
-        .host_str()
-        .unwrap_or("")
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let loopback = bare.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if url.scheme() == "https" || loopback {
+    if url.scheme() == "https" || is_loopback(url) {
         return Ok(());
     }
     Err(ProviderError::new(
@@ -210,6 +236,24 @@ pub(crate) fn key_may_go_to(url: &reqwest::Url, host: &str) -> Result<(), Provid
             "Stepwise will not send your API key to {host} over plain http, where anyone on the way could read it. Use an https:// base URL in Settings (or remove the key if the server needs none)."
         ),
     ))
+}
+
+/// Whether the URL names this computer (`localhost`, 127.0.0.0/8, `[::1]`).
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
+    let bare = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a provider's base URL is on this computer (its models then cost nothing).
+pub fn on_this_computer(base_url: &str) -> bool {
+    reqwest::Url::parse(base_url.trim()).is_ok_and(|u| is_loopback(&u))
 }
 
 /// `base` with a trailing slash, then `path` joined onto it (`Url::join` drops the last segment

@@ -6,7 +6,7 @@ use super::prompt::{PreviousStep, build, with_note};
 use super::stream::stream_model;
 use super::tool_calls::{ToolRounds, run_calls};
 use super::{Done, Executed, Halt, Scope, StepFailure};
-use crate::event::{ErrorKind, Usage};
+use crate::event::ErrorKind;
 use crate::provider::{ModelRequest, ToolTurn};
 use crate::workflow::{Step, StepKind};
 
@@ -46,18 +46,15 @@ pub(super) fn execute<'a>(
         let mut request = ModelRequest::new(model, prompt.system, prompt.user);
         request.tools = tools.iter().map(|t| t.spec().clone()).collect();
 
-        let mut usage: Option<Usage> = None;
         let mut rounds = ToolRounds::default();
         let mut written = 0;
         loop {
             let streamed =
                 stream_model(scope, path, request.clone(), step.retries, written).await?;
-            usage = add(usage, streamed.usage);
             written = streamed.text.len();
             if streamed.calls.is_empty() {
                 return Ok(Done {
                     output: streamed.text,
-                    usage,
                 });
             }
             if request.turns.len() as u32 >= *max_tool_rounds {
@@ -79,20 +76,4 @@ pub(super) fn execute<'a>(
             });
         }
     })
-}
-
-/// Usage over several model calls: the sum of what each reported.
-fn add(total: Option<Usage>, more: Option<Usage>) -> Option<Usage> {
-    let sum = |a: Option<u32>, b: Option<u32>| match (a, b) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
-    };
-    match (total, more) {
-        (None, m) => m,
-        (t, None) => t,
-        (Some(t), Some(m)) => Some(Usage {
-            input_tokens: sum(t.input_tokens, m.input_tokens),
-            output_tokens: sum(t.output_tokens, m.output_tokens),
-        }),
-    }
 }

@@ -8,6 +8,7 @@ use super::Replay;
 use crate::model_ref::ModelRef;
 use crate::provider::Providers;
 use crate::tool::Tools;
+use crate::usage::PriceTable;
 
 /// What every step of one run shares.
 pub(crate) struct RunContext {
@@ -17,6 +18,8 @@ pub(crate) struct RunContext {
     pub default_model: ModelRef,
     /// Bytes of text one step may write.
     pub max_step_output: usize,
+    /// What the steps' tokens cost, as the prices stood when the run started.
+    pub prices: PriceTable,
     /// The steps not to run again (a continued or revived run).
     pub replay: Replay,
     /// The latest output of every step that has finished, by id (`{{steps.ID.output}}`).
@@ -37,9 +40,15 @@ impl RunContext {
             tools,
             default_model,
             max_step_output,
+            prices: PriceTable::default(),
             replay: Replay::default(),
             outputs: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn with_prices(mut self, prices: PriceTable) -> Self {
+        self.prices = prices;
+        self
     }
 
     /// A run that does not run every step again: it starts with the saved outputs.

@@ -33,7 +33,7 @@ pub(crate) use step::run_step;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::event::{ErrorKind, Usage};
+use crate::event::ErrorKind;
 use crate::workflow::{Step, StepKind};
 use prompt::PreviousStep;
 
@@ -54,18 +54,14 @@ pub(crate) struct StepFailure {
     pub message: String,
 }
 
-/// What a kind's executor gives back.
+/// What a kind's executor gives back. (What its model calls used is in the run's meters.)
 pub(crate) struct Done {
     pub output: String,
-    pub usage: Option<Usage>,
 }
 
 impl Done {
     fn text(output: String) -> Self {
-        Done {
-            output,
-            usage: None,
-        }
+        Done { output }
     }
 }
 

@@ -152,6 +152,7 @@ impl Replay {
                     path: s.path.clone(),
                     reason,
                     message,
+                    usage: None,
                 },
                 _ => continue,
             };

@@ -135,6 +135,7 @@ impl Scope {
                 path: self.path_of(s),
                 reason: SkipReason::NotTaken,
                 message: None,
+                usage: None,
             }) {
                 return Err(Halt::Stopped);
             }

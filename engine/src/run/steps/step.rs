@@ -64,12 +64,7 @@ pub(crate) fn run_step<'a>(
             match review::ask(scope, &path, &done.output).await {
                 Err(halt) => break Err(halt),
                 Ok(ReviewAnswer::Approve) => break Ok(done),
-                Ok(ReviewAnswer::Edit { text }) => {
-                    break Ok(Done {
-                        output: text,
-                        usage: done.usage,
-                    });
-                }
+                Ok(ReviewAnswer::Edit { text }) => break Ok(Done::text(text)),
                 Ok(ReviewAnswer::SendBack { note: text }) => {
                     // A revived run's saved steps inside it do not stand in for the new run.
                     scope.cx.replay.forget_inside(&path);
@@ -121,6 +116,7 @@ async fn attempt(
             }
             for inside in scope.run.running_inside(path) {
                 if !scope.run.emit(EventKind::StepFailed {
+                    usage: scope.run.settle_usage(&inside, &scope.cx.prices),
                     path: inside,
                     error: ErrorKind::Timeout,
                     message: format!("Stopped: “{}” ran out of time.", step.name),
@@ -165,7 +161,7 @@ fn finish_step(
                 path: path.to_string(),
                 output: done.output.clone(),
                 duration_ms,
-                usage: done.usage,
+                usage: run.settle_usage(path, &scope.cx.prices),
             })?;
             scope.cx.record(&step.id, &done.output);
             Ok(Some(done.output))
@@ -179,11 +175,13 @@ fn finish_step(
             } else {
                 format!("A step inside it failed: {}", failure.message)
             };
+            let usage = run.settle_usage(path, &scope.cx.prices);
             if step.on_error == OnError::Skip {
                 emit(EventKind::StepSkipped {
                     path: path.to_string(),
                     reason: SkipReason::OnError,
                     message: Some(message),
+                    usage,
                 })?;
                 return Ok(None);
             }
@@ -192,6 +190,7 @@ fn finish_step(
                 error: failure.kind,
                 message,
                 duration_ms,
+                usage,
             })?;
             if step.on_error == OnError::Stop {
                 return Err(Halt::Failed(failure));

@@ -5,16 +5,16 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use super::{Halt, Scope, StepFailure};
-use crate::event::{ErrorKind, EventKind, Usage};
+use crate::event::{ErrorKind, EventKind};
 use crate::provider::{Chunk, ModelRequest, ProviderError};
 use crate::tool::ToolCall;
 
 /// What one model call gave once it finished: the step's whole text so far, this call's own
-/// text, its usage, and the tools it asked for (complete calls only).
+/// text, and the tools it asked for (complete calls only). Its usage went to the run's meters
+/// (`run/meter.rs`), where a cancel finds it too.
 pub(super) struct Streamed {
     pub text: String,
     pub turn_text: String,
-    pub usage: Option<Usage>,
     pub calls: Vec<ToolCall>,
 }
 
@@ -85,6 +85,8 @@ async fn stream_once(
         })?;
     let max_output = scope.cx.max_step_output;
     let keep_turn = !request.tools.is_empty();
+    let meters = &scope.run.meters;
+    meters.call_started(path, &request, before);
     let mut stream = provider.stream(request);
     // Shared by every delta of this step.
     let shared_path: std::sync::Arc<str> = path.into();
@@ -92,7 +94,6 @@ async fn stream_once(
     // tool round's request.
     let mut written = before;
     let mut turn_text = String::new();
-    let mut usage = None;
     let mut calls = Vec::new();
     while let Some(chunk) = stream.next().await {
         match chunk {
@@ -121,20 +122,24 @@ async fn stream_once(
                     });
                 }
             }
-            Ok(Chunk::Usage(u)) => usage = Some(u),
+            Ok(Chunk::Usage(u)) => meters.reported(path, u),
             Ok(Chunk::ToolCall(call)) => calls.push(call),
             Err(error) => {
-                return Err(Attempt::Failed {
-                    error,
-                    wrote: written > before,
-                });
+                let wrote = written > before;
+                // A call that failed before any text (a refused key, a 429) is taken as
+                // charging nothing; one cut off mid-answer stays open, to be estimated.
+                if !wrote {
+                    meters.call_failed(path);
+                }
+                return Err(Attempt::Failed { error, wrote });
             }
         }
     }
+    let text = scope.run.step_text(path);
+    meters.call_finished(path, &text);
     Ok(Streamed {
-        text: scope.run.step_text(path),
+        text,
         turn_text,
-        usage,
         calls,
     })
 }

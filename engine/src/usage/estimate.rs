@@ -1,0 +1,170 @@
+//! Counting tokens Stepwise was not told about: a stream cut short never gets its usage.
+//!
+//! OpenAI's models are counted with their own tokenizers (`tiktoken-rs`: o200k for GPT-4o, 4.1,
+//! 4.5, 5, the o-series and gpt-oss; cl100k for GPT-4 and 3.5). No maintained crate has the
+//! other families' tokenizers offline (Claude's is not published; Llama's, Qwen's and the rest
+//! are downloads), so they are approximated: one token for every 4 bytes of UTF-8, rounded up —
+//! the "4 characters per token" rule of thumb for English, counted in bytes so that scripts
+//! which need more tokens per character count more. Either way the result is marked estimated.
+//!
+//! A request's input is what the model reads: its instructions, message, tool definitions and
+//! earlier tool rounds, plus 4 tokens per message for the chat format and 3 to prime the reply
+//! (OpenAI's published accounting).
+
+use crate::model_ref::ModelRef;
+use crate::provider::ModelRequest;
+
+/// How a model family's tokens are counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// OpenAI's o200k_base (GPT-4o and later).
+    O200k,
+    /// OpenAI's cl100k_base (GPT-4, GPT-3.5).
+    Cl100k,
+    /// No tokenizer at hand: 4 bytes a token.
+    Approximate,
+}
+
+impl Counter {
+    /// The counter for a model, by the family its name says.
+    pub fn for_model(model: &ModelRef) -> Counter {
+        // Served elsewhere (Ollama's `gpt-oss:20b`) the family is still in the name.
+        let name = model.model().to_ascii_lowercase();
+        let name = name.rsplit('/').next().unwrap_or(&name);
+        let o200k = [
+            "gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-", "gpt-oss", "o1", "o3", "o4",
+        ];
+        if o200k.iter().any(|p| family_is(name, p)) {
+            Counter::O200k
+        } else if family_is(name, "gpt-4") || family_is(name, "gpt-3.5") {
+            Counter::Cl100k
+        } else {
+            Counter::Approximate
+        }
+    }
+
+    /// The tokens of `text`.
+    pub fn count(self, text: &str) -> u32 {
+        let n = match self {
+            Counter::O200k => tiktoken_rs::o200k_base_singleton()
+                .encode_ordinary(text)
+                .len(),
+            Counter::Cl100k => tiktoken_rs::cl100k_base_singleton()
+                .encode_ordinary(text)
+                .len(),
+            Counter::Approximate => text.len().div_ceil(4),
+        };
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
+
+/// Whether `name` is `family` or a variant of it (`gpt-5-mini`, `o3:latest`), not a longer
+/// word that starts the same (`o1` is not `o10b`).
+fn family_is(name: &str, family: &str) -> bool {
+    name.strip_prefix(family).is_some_and(|rest| {
+        rest.is_empty() || rest.starts_with(['-', ':', '.', '_']) || family.ends_with('-')
+    })
+}
+
+/// The tokens of `text` for `model`.
+pub fn count_tokens(model: &ModelRef, text: &str) -> u32 {
+    Counter::for_model(model).count(text)
+}
+
+/// The input tokens of a request, as the model would have counted them.
+pub fn estimate_request(request: &ModelRequest) -> u32 {
+    const PER_MESSAGE: u32 = 4;
+    const REPLY_PRIMING: u32 = 3;
+    let counter = Counter::for_model(&request.model);
+    let mut parts: Vec<&str> = vec![&request.system, &request.user];
+    let mut messages = 2;
+    let tool_defs: Vec<String> = request
+        .tools
+        .iter()
+        .map(|t| format!("{} {} {}", t.name, t.description, t.input_schema))
+        .collect();
+    parts.extend(tool_defs.iter().map(String::as_str));
+    for turn in &request.turns {
+        parts.push(&turn.text);
+        messages += 1;
+        for call in &turn.calls {
+            parts.push(&call.name);
+            parts.push(&call.arguments);
+        }
+        for answer in &turn.results {
+            parts.push(&answer.content);
+            messages += 1;
+        }
+    }
+    let text_tokens = parts
+        .iter()
+        .map(|p| counter.count(p))
+        .fold(0u32, u32::saturating_add);
+    text_tokens
+        .saturating_add(PER_MESSAGE * messages)
+        .saturating_add(REPLY_PRIMING)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> ModelRef {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn families_are_told_by_name() {
+        assert_eq!(Counter::for_model(&m("openai:gpt-5-mini")), Counter::O200k);
+        assert_eq!(
+            Counter::for_model(&m("openai:gpt-4o-2024-08-06")),
+            Counter::O200k
+        );
+        assert_eq!(Counter::for_model(&m("openai:o3")), Counter::O200k);
+        assert_eq!(Counter::for_model(&m("ollama:gpt-oss:20b")), Counter::O200k);
+        assert_eq!(
+            Counter::for_model(&m("openai:gpt-4-turbo")),
+            Counter::Cl100k
+        );
+        assert_eq!(
+            Counter::for_model(&m("openai:gpt-3.5-turbo")),
+            Counter::Cl100k
+        );
+        assert_eq!(
+            Counter::for_model(&m("anthropic:claude-sonnet-4-5")),
+            Counter::Approximate
+        );
+        assert_eq!(
+            Counter::for_model(&m("ollama:llama3.2")),
+            Counter::Approximate
+        );
+        assert_eq!(Counter::for_model(&m("ollama:o10b")), Counter::Approximate);
+        assert_eq!(Counter::for_model(&ModelRef::demo()), Counter::Approximate);
+    }
+
+    #[test]
+    fn counts_with_the_family_tokenizer() {
+        // "Hello, world!" is 4 tokens in both of OpenAI's encodings.
+        assert_eq!(count_tokens(&m("openai:gpt-5"), "Hello, world!"), 4);
+        assert_eq!(count_tokens(&m("openai:gpt-4"), "Hello, world!"), 4);
+        // 13 bytes → 4 by the approximation; non-Latin text counts its bytes.
+        assert_eq!(
+            count_tokens(&m("anthropic:claude-haiku-4-5"), "Hello, world!"),
+            4
+        );
+        assert_eq!(count_tokens(&m("ollama:qwen"), "日本語"), 3);
+        assert_eq!(count_tokens(&m("ollama:qwen"), ""), 0);
+    }
+
+    #[test]
+    fn a_request_counts_everything_the_model_reads() {
+        let model = m("openai:gpt-5-mini");
+        let bare = ModelRequest::new(model.clone(), "Be brief.".into(), "Hi".into());
+        let n = estimate_request(&bare);
+        // 3 + 1 tokens of text, two messages of 4, 3 to prime the reply.
+        assert_eq!(n, 3 + 1 + 8 + 3);
+        let mut longer = bare.clone();
+        longer.user = "Hi ".repeat(100);
+        assert!(estimate_request(&longer) > n + 90);
+    }
+}

@@ -98,7 +98,8 @@ const past = [
 ];
 const savedKeys: Record<string, string> = {};
 const preset = (kind: string, id: string, label: string, url: string, takes_key: boolean) => ({
-  kind, id, label, default_base_url: url, takes_key, env_vars: [], example_model: "m", hint: `${label} hint.`,
+  kind, id, label, default_base_url: url, takes_key, needs_key: takes_key, local: !takes_key, env_vars: [],
+  example_model: "m", hint: `${label} hint.`,
 });
 const provider = (p: ReturnType<typeof preset>) =>
   ({ preset: p, base_url: "", default_model: "", has_key: false, from_environment: false, key_saved_for: null });
@@ -110,8 +111,41 @@ let settingsView = {
     provider(preset("open_ai", "openai", "OpenAI-compatible", "https://api.openai.com/v1", true)),
     provider(preset("anthropic", "anthropic", "Anthropic", "https://api.anthropic.com", true)),
     provider(preset("ollama", "ollama", "Ollama", "http://localhost:11434/v1", false)),
+    provider(preset("lm_studio", "lmstudio", "LM Studio", "http://localhost:1234/v1", false)),
   ],
 };
+
+// What the providers offer: Ollama runs here with two models (none in `no-models`), OpenAI needs
+// a key, Anthropic's key was rejected, LM Studio is not running.
+const state = (kind: string, st: string, message: string, base_url: string, models: string[] = []) => ({
+  kind, state: st, message, base_url,
+  models: models.map((id) => ({ reference: `${kind === "lm_studio" ? "lmstudio" : kind}:${id}`, id, label: null })),
+});
+const catalog = () => [
+  state("open_ai", "needs_key", "Needs an API key", "https://api.openai.com/v1"),
+  state("anthropic", "key_rejected", "The key was rejected", "https://api.anthropic.com"),
+  scenario === "no-models"
+    ? state("ollama", "not_running", "Not running on this computer", "http://localhost:11434/v1")
+    : state("ollama", "ready", "Running on this computer — 2 models", "http://localhost:11434/v1", ["llama3.2", "qwen2.5"]),
+  state("lm_studio", "not_running", "Not running on this computer", "http://localhost:1234/v1"),
+];
+
+// Prices (dollars per million tokens) as the engine keeps them; a step's cost is fixed when its
+// run starts, as the engine's is.
+const SHIPPED: Record<string, { input: number; output: number }> = { "openai:gpt-5-mini": { input: 0.25, output: 2 } };
+const prices: Record<string, { input: number; output: number }> = { ...SHIPPED, "ollama:qwen2.5": { input: 0, output: 0 } };
+const pricesView = () => ({
+  defaults_dated: "2025-10-15",
+  entries: Object.entries(prices).sort().map(([model, price]) => ({ model, price, default: SHIPPED[model] ?? null })),
+});
+/** What a step of `model` that wrote `words` pieces used (100 tokens in), at today's prices. */
+function usageOf(model: string, words: number, estimated = false): Json {
+  const price = model === "demo" ? { input: 0, output: 0 } : prices[model];
+  const u: Json = { input_tokens: 100, output_tokens: words };
+  if (estimated) u.estimated = true;
+  if (price) u.cost_usd = (100 * price.input + words * price.output) / 1_000_000;
+  return u;
+}
 const workflows = new Map<string, Json>();
 // Dozens of the user's own workflows, for the layout with many.
 if (scenario === "many") {
@@ -209,6 +243,8 @@ function plan(steps: Draft[]): { outline: Json[]; events: Body[] } {
       case "agent": {
         const text = words(agents++);
         const body = (st.tools?.includes("web_search") ? searching : stream)(path, text);
+        const model = st.model || settingsView.default_model || "demo";
+        (body[body.length - 1] as Json).usage = usageOf(model, text.length + (st.tools?.includes("web_search") ? 1 : 0));
         // A reviewed step waits for the person before it completes (`AwaitReview`: the fake's own).
         if (st.review) body.splice(body.length - 1, 0, { type: "ReviewRequested", path, output: text.join("") }, { type: "AwaitReview", path });
         out.push(...body);
@@ -483,6 +519,21 @@ mockIPC(
         run.answer = a.answer as string;
         return true;
       }
+      case "list_models": return catalog();
+      case "provider_state": return catalog().find((p) => p.kind === a.provider);
+      case "get_prices": return pricesView();
+      case "set_price": {
+        const model = String(a.model).trim().toLowerCase();
+        if (a.price) prices[model] = a.price as { input: number; output: number };
+        else if (SHIPPED[model]) prices[model] = SHIPPED[model];
+        else delete prices[model];
+        return pricesView();
+      }
+      case "spending": return (a.sinceMs as number[]).map((since_ms) => ({
+        since_ms, runs: 2, unpriced_steps: 0,
+        usage: { input_tokens: 2400, output_tokens: 5100, estimated: true, cost_usd: 0.0123 },
+      }));
+      case "about": return { name: "Stepwise", version: "0.1.0", identifier: "org.stepwise.desktop", prices_dated: "2025-10-15" };
       case "test_connection": return { ok: false, message: "The API key was rejected by api.example.com (401 Unauthorized) — check it in Settings.", latency_ms: null };
       case "save_workflow": {
         const w = a.workflow as Json;
@@ -501,7 +552,10 @@ mockIPC(
       case "cancel_run": {
         const run = runs.get(a.runId as string);
         if (!run || run.ended) return false;
-        const running = run.snapshot.steps.filter((st) => st.status === "running" || st.status === "waiting").map((st) => ({ path: st.path, text: st.text }));
+        const running = run.snapshot.steps.filter((st) => st.status === "running" || st.status === "waiting").map((st) => ({
+          path: st.path, text: st.text,
+          ...(st.kind === "agent" ? { usage: usageOf(st.model, st.text.split(". ").length - 1, true) } : {}),
+        }));
         const cancelled = { type: "RunCancelled", reason: "user", running, duration_ms: 500 };
         // A tool that takes a moment to stop (a local server ending its work): the run ends
         // only once it has.

@@ -183,6 +183,7 @@ test("settings: a key can be saved but is never shown", async () => {
   const page = await open();
   await page.getByRole("button", { name: "Settings" }).click();
   const secret = "sk-never-show-me-4242";
+  await page.locator('[data-provider="openai"]').getByRole("button", { name: "Edit" }).click();
   await page.locator("#openai-url").fill("http://localhost:1234/v1");
   const field = page.getByLabel("API key").first();
   await field.fill(secret);
@@ -193,9 +194,10 @@ test("settings: a key can be saved but is never shown", async () => {
   assert.match(await field.getAttribute("placeholder"), /A key is set/);
   assert.ok(!(await page.content()).includes(secret), "the key appears nowhere in the page");
   assert.equal(await page.locator("#openai-url").inputValue(), "http://localhost:1234/v1", "saving a key keeps unsaved edits");
-  await page.getByRole("button", { name: "Test connection" }).first().click();
-  await page.getByText("The API key was rejected").waitFor();
-  await page.getByLabel("Model for steps that name none").fill("gpt4");
+  await page.locator('[data-provider="openai"]').getByRole("button", { name: "Test" }).click();
+  await page.getByText("The API key was rejected").first().waitFor();
+  await page.locator("#default-model").selectOption("__other");
+  await page.getByLabel("Model name").fill("gpt4");
   await page.getByRole("button", { name: "Save settings" }).click();
   await page.getByRole("alert").getByText("unknown provider").waitFor();
   await shot(page, "8-settings");
@@ -207,7 +209,8 @@ test("editor: the backend's validation messages appear on their fields", async (
   await page.getByRole("button", { name: "Workflows" }).click();
   await page.getByRole("button", { name: "New workflow" }).click();
   await page.getByRole("button", { name: "Add a step" }).click();
-  await page.locator("#s1-model").fill("gpt4");
+  await page.locator("#s1-model").selectOption("__other");
+  await page.getByLabel("Model name").fill("gpt4");
   await page.getByRole("button", { name: "Save workflow" }).click();
   await page.getByText("the workflow needs a name").waitFor();
   assert.equal(await page.locator("#wf-name").getAttribute("aria-invalid"), "true");
@@ -217,7 +220,7 @@ test("editor: the backend's validation messages appear on their fields", async (
   await page.locator("#wf-name").fill("My two steps");
   await page.locator("#s0-ins").fill("Make a plan.");
   await page.locator("#s1-ins").fill("Carry it out.");
-  await page.locator("#s1-model").fill("");
+  await page.locator("#s1-model").selectOption("");
   await page.getByRole("button", { name: "Move step 2 up" }).click();
   assert.equal(await page.locator("#s0-ins").inputValue(), "Carry it out.", "steps reorder");
   await page.getByRole("button", { name: "Save workflow" }).click();
@@ -636,4 +639,109 @@ test("continue a stopped run: from a step in the run view, from History, and aft
   await status(failed, "Completed.").waitFor();
   assert.deepEqual(failed.problems, []);
   await failed.close();
+});
+
+test("the model picker lists each provider's models, says which servers run here, and still takes a typed name", async () => {
+  const page = await open();
+  await page.getByRole("button", { name: "Settings" }).click();
+  // Each provider is a card that says its state in words.
+  const card = (id) => page.locator(`[data-provider="${id}"] .card-state`);
+  await card("ollama").getByText("Running on this computer — 2 models").waitFor();
+  assert.equal(await card("openai").innerText(), "Needs a key");
+  assert.equal(await card("anthropic").innerText(), "Key rejected");
+  assert.equal(await card("lmstudio").innerText(), "Not running on this computer");
+  assert.equal(await page.locator("#openai-url").count(), 0, "a card opens for editing only when asked");
+  const picker = page.locator("#default-model");
+  const options = await picker.locator("option").allInnerTexts();
+  assert.deepEqual(options.slice(0, 3), ["Demo model (offline, free)", "llama3.2", "qwen2.5"]);
+  await page.getByText("Running on this computer: Ollama. Not running: LM Studio.").first().waitFor();
+  await picker.selectOption("ollama:qwen2.5");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByText("Settings saved.").first().waitFor();
+  const saved = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "save_settings").pop().args.update.default_model);
+  assert.equal(saved, "ollama:qwen2.5");
+  await shot(page, "20-settings-cards");
+
+  // In the editor too: picked from the list, or typed.
+  await page.getByRole("button", { name: "Workflows" }).click();
+  await page.getByRole("button", { name: "New workflow" }).click();
+  await page.locator("#s0-model").selectOption("ollama:llama3.2");
+  await page.locator("#s0-model").selectOption("__other");
+  await page.getByLabel("Model name").fill("openai:my-finetune");
+  assert.equal(await page.getByLabel("Model name").inputValue(), "openai:my-finetune");
+  await shot(page, "21-editor-picker");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("finding no model server is a friendly state, not an error", async () => {
+  const page = await open("no-models");
+  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByText("No model server is running on this computer (Ollama, LM Studio). The demo model always works.").first().waitFor();
+  assert.deepEqual(await page.locator("#default-model option").allInnerTexts(), ["Demo model (offline, free)", "Another model (type its name)…"]);
+  assert.equal(await page.getByRole("alert").count(), 0);
+  await page.close();
+});
+
+test("tokens and cost: per step and per run, ≈ on a stopped run, History's totals, and a changed price changes the cost", async () => {
+  const page = await open();
+  // A price for a model picked from the list, in a workflow of one step on it.
+  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByLabel("Model to price").fill("ollama:llama3.2");
+  await page.getByLabel("New model's input price").fill("1000");
+  await page.getByLabel("New model's output price").fill("2000");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await page.getByText("Price of ollama:llama3.2 saved").first().waitFor();
+  await page.getByRole("button", { name: "Workflows" }).click();
+  await page.getByRole("button", { name: "New workflow" }).click();
+  await page.locator("#wf-name").fill("Priced");
+  await page.locator("#s0-ins").fill("Write about it.");
+  await page.locator("#s0-model").selectOption("ollama:llama3.2");
+  await page.getByRole("button", { name: "Save workflow" }).click();
+  await page.getByText('Saved "Priced".').first().waitFor();
+  await page.getByRole("button", { name: "Runs", exact: true }).click();
+  await page.locator(".card", { hasText: "Priced" }).click();
+  await run(page);
+  // 100 tokens in, 400 out, at $1,000 / $2,000 per million.
+  const usage = page.locator(".step-node .step-usage").first();
+  await usage.waitFor({ timeout: 30_000 });
+  assert.equal(await usage.innerText(), "100 in · 400 out · $0.90");
+  assert.equal(await page.locator(".run-usage").innerText(), "This run: 100 in · 400 out · $0.90");
+
+  // Stopped mid-step: the counts are estimates, marked ≈.
+  await run(page, "honey bees");
+  await page.getByText("number 5.").first().waitFor();
+  await cancelButton(page).click();
+  await status(page, "Cancelled. The text written so far is kept.").waitFor();
+  const stopped = page.locator(".step-node .step-usage").first();
+  assert.match(await stopped.innerText(), /^≈ 100 in · \d+ out · \$0\.\d+$/);
+  assert.equal(await stopped.locator(".usage").getAttribute("data-estimated"), "true");
+  await shot(page, "22-cost-cancelled");
+
+  // A changed price changes the cost of the runs after it.
+  await page.getByRole("button", { name: "Settings" }).click();
+  const row = page.locator('tr[data-model="ollama:llama3.2"]');
+  await row.getByLabel("ollama:llama3.2 input price").fill("0");
+  await row.getByLabel("ollama:llama3.2 output price").fill("0");
+  await row.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Price of ollama:llama3.2 saved").first().waitFor();
+  await page.getByRole("button", { name: "Runs", exact: true }).click();
+  await run(page, "tidal energy");
+  await page.locator(".run-usage", { hasText: "This run: 100 in · 400 out · free" }).waitFor({ timeout: 30_000 });
+
+  await page.getByRole("button", { name: "History" }).click();
+  await page.locator('.spending [data-period="Today"]', { hasText: "≈ 2,400 in · 5,100 out" }).waitFor();
+  assert.match(await page.locator('.spending [data-period="This month"]').innerText(), /\$0\.012/);
+  await shot(page, "23-history-totals");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("About says which version this is", async () => {
+  const page = await open();
+  await page.getByRole("button", { name: "About" }).click();
+  await page.getByRole("dialog", { name: "About Stepwise" }).getByText("Version 0.1.0").waitFor();
+  await page.getByRole("button", { name: "Close" }).click();
+  assert.equal(await page.getByRole("dialog").count(), 0);
+  await page.close();
 });

@@ -1,0 +1,28 @@
+// The models the picker offers: asked of the backend once and shared by every picker on screen
+// (each provider is asked over the network); Settings asks again after a change.
+import { commands, type ProviderModels } from "../bindings";
+
+let catalog: Promise<ProviderModels[]> | null = null;
+
+export function modelCatalog(fresh = false): Promise<ProviderModels[]> {
+  if (fresh || !catalog) {
+    catalog = commands.listModels().then((r) => (r.status === "ok" ? r.data : []));
+  }
+  return catalog;
+}
+
+/** What the picker says under the list: which servers on this computer are running. */
+export function foundWords(providers: ProviderModels[], labels: Record<string, string>): string {
+  const local = providers.filter((p) => p.state === "ready" && p.base_url.match(/\/\/(localhost|127\.|\[::1\])/));
+  const off = providers.filter((p) => p.state === "not_running").map((p) => labels[p.kind] ?? p.kind);
+  if (local.length) {
+    const on = local.map((p) => labels[p.kind] ?? p.kind).join(", ");
+    return `Running on this computer: ${on}.${off.length ? ` Not running: ${off.join(", ")}.` : ""}`;
+  }
+  if (off.length) return `No model server is running on this computer (${off.join(", ")}). The demo model always works.`;
+  return "The demo model always works; add a provider in Settings for more.";
+}
+
+export const PROVIDER_LABELS: Record<string, string> = {
+  open_ai: "OpenAI", anthropic: "Anthropic", ollama: "Ollama", lm_studio: "LM Studio", llama_cpp: "llama.cpp", vllm: "vLLM",
+};

@@ -70,7 +70,11 @@ fi
 # window one of its own.
 (cd tests/e2e && dbus-run-session -- xvfb-run -a -s "-screen 0 1280x800x24" npm test --silent)
 
-echo "Screenshots and figures: $ROOT/test-artifacts/ (ui/, e2e/)"
+# The installer: the .deb made from the same release app, checked and installed (as root, or
+# through sudo), then the installed binary in the real window.
+bash scripts/check-package.sh
+
+echo "Screenshots and figures: $ROOT/test-artifacts/ (ui/, e2e/, package.json)"
 
 if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     say "Benchmarks"

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use stepwise_engine::provider::models::{ProviderState, provider_models};
 use stepwise_engine::provider::{
-    AnthropicProvider, DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers,
+    AnthropicProvider, DemoModel, DemoPace, OpenAiProvider, Providers,
 };
 use stepwise_engine::settings::{ApiKey, Settings};
 use stepwise_engine::store::Store;

@@ -105,6 +105,7 @@ test("against the test SSE server: streams, Cancel closes the connection, faults
     await server.control("PUT", "default", behavior({ numbered: 3 }));
     // Point Settings at the server, as a person would.
     await click(browser, "Settings");
+    await (await browser.$('//article[@data-provider="openai"]//button[normalize-space()="Edit"]')).click();
     await (await browser.$("#openai-url")).setValue(`${server.url}/v1`);
     await (await browser.$("#openai-model")).setValue("test-model");
     await (await browser.$("#openai-key")).setValue("sk-e2e-secret");
@@ -113,7 +114,7 @@ test("against the test SSE server: streams, Cancel closes the connection, faults
     await click(browser, "Save settings");
     await (await browser.$('//*[contains(text(),"Settings saved")]')).waitForExist({ timeout: 10_000 });
     assert.ok(!(await browser.getPageSource()).includes("sk-e2e-secret"), "the key is not in the page");
-    await click(browser, "Test connection");
+    await (await browser.$('//article[@data-provider="openai"]//button[normalize-space()="Test"]')).click();
     await waitFor(async () => /Connected: test-model answered/.test(await (await browser.$(".result")).getText()), "the connection test");
     assert.equal((await server.control("GET", "requests"))[0].headers.find(([k]) => k === "authorization")?.[1], "Bearer sk-e2e-secret");
     await shot(browser, "6-settings-server");
@@ -143,6 +144,46 @@ test("against the test SSE server: streams, Cancel closes the connection, faults
       assert.match(await alert.getText(), words, JSON.stringify(fault));
       if (fault.code === 401) await shot(browser, "8-sse-401");
     }
+  } finally {
+    await app.close();
+    server.stop();
+  }
+});
+
+test("a model picked from the list: the local server is found, its models listed, and the run uses the one picked", async () => {
+  const server = await startServer();
+  const root = freshRoot("picker");
+  const data = path.join(root, "data/org.stepwise.desktop/workflows");
+  const config = path.join(root, "config/stepwise");
+  fs.mkdirSync(data, { recursive: true });
+  fs.mkdirSync(config, { recursive: true });
+  fs.writeFileSync(path.join(data, "default-model.toml"),
+    'name = "On the default model"\ndescription = "One step that names no model"\n\n[[steps]]\nname = "Answer"\ninstructions = "Answer."\n');
+  // LM Studio "runs" on this computer: the test server stands at its address.
+  fs.writeFileSync(path.join(config, "settings.toml"), `[lmstudio]\nbase_url = "${server.url}/v1"\n`);
+  await server.control("PUT", "models", { ids: ["qwen2.5-7b-instruct", "llama-3.2-3b"] });
+  await server.control("PUT", "default", behavior({ numbered: 30 }));
+  const app = await launch(root);
+  const { browser } = app;
+  try {
+    await click(browser, "Settings");
+    const state = await browser.$('//article[@data-provider="lmstudio"]//*[contains(@class,"card-state")]');
+    await waitFor(async () => (await state.getText()) === "Running on this computer — 2 models", "LM Studio's card");
+    const picker = await browser.$("#default-model");
+    await waitFor(async () => (await picker.$$("option")).length >= 4, "the models in the picker");
+    await picker.selectByAttribute("value", "lmstudio:qwen2.5-7b-instruct");
+    await click(browser, "Save settings");
+    await (await browser.$('//*[contains(text(),"Settings saved")]')).waitForExist({ timeout: 10_000 });
+    await shot(browser, "16-model-picker");
+    await click(browser, "Runs");
+    await choose(browser, "On the default model");
+    await click(browser, "Run");
+    await waitFor(async () => (await statusText(browser)).startsWith("Completed"), "the run to complete", 30_000);
+    const asked = (await server.control("GET", "requests")).filter((r) => r.path.endsWith("/chat/completions"));
+    assert.equal(JSON.parse(asked.at(-1).body).model, "qwen2.5-7b-instruct", "the run used the model picked");
+    // Tokens and cost, as the server reported them: a model on this computer costs nothing.
+    const usage = await (await browser.$(".run-usage")).getText();
+    assert.match(usage, /^This run: [\d,]+ in · 30 out · free$/);
   } finally {
     await app.close();
     server.stop();

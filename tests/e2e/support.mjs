@@ -10,7 +10,8 @@ import { remote } from "webdriverio";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, "../..");
-export const APP = path.join(ROOT, "target/release/stepwise-app");
+// The binary under test: the release build, or (the package check) the one a .deb installed.
+export const APP = process.env.STEPWISE_APP ?? path.join(ROOT, "target/release/stepwise-app");
 export const ARTIFACTS = path.join(ROOT, "test-artifacts/e2e");
 const DRIVER = process.env.TAURI_DRIVER ?? path.join(os.homedir(), ".cargo/bin/tauri-driver");
 

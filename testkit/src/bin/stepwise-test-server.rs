@@ -1,7 +1,8 @@
 //! The test model server as its own process, for end-to-end tests of the app:
 //! `stepwise-test-server [PORT]` prints `listening on http://127.0.0.1:PORT` and serves until killed.
 //! Script it over HTTP: `POST /_control/behaviors`, `PUT /_control/default`,
-//! `GET /_control/requests`, `POST /_control/reset`.
+//! `PUT /_control/models` (what `GET /v1/models` lists), `GET /_control/requests`,
+//! `POST /_control/reset`.
 
 use std::process::ExitCode;
 

@@ -161,7 +161,10 @@ fn settings_round_trip_and_are_validated() {
         [
             ("openai", "https://api.openai.com/v1", true),
             ("anthropic", "https://api.anthropic.com", true),
-            ("ollama", "http://localhost:11434/v1", false)
+            ("ollama", "http://localhost:11434/v1", false),
+            ("lmstudio", "http://localhost:1234/v1", false),
+            ("llamacpp", "http://localhost:8080/v1", false),
+            ("vllm", "http://localhost:8000/v1", true),
         ]
     );
     let update = json!({ "update": {

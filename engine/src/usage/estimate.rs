@@ -1,7 +1,9 @@
 //! Counting tokens Stepwise was not told about: a stream cut short never gets its usage.
 //!
-//! OpenAI's models are counted with their own tokenizers (`tiktoken-rs`: o200k for GPT-4o, 4.1,
-//! 4.5, 5, the o-series and gpt-oss; cl100k for GPT-4 and 3.5). No maintained crate has the
+//! OpenAI's models are counted with their own tokenizer (`tiktoken-rs`'s o200k: GPT-4o, 4.1, 4.5,
+//! 5, the o-series and gpt-oss; the older GPT-4 and 3.5 used cl100k, whose table would add 1.7 MB
+//! to the app for models few still run, so they are counted with o200k too, a close
+//! approximation). No maintained crate has the
 //! other families' tokenizers offline (Claude's is not published; Llama's, Qwen's and the rest
 //! are downloads), so they are approximated: one token for every 4 bytes of UTF-8, rounded up —
 //! the "4 characters per token" rule of thumb for English, counted in bytes so that scripts
@@ -17,10 +19,8 @@ use crate::provider::ModelRequest;
 /// How a model family's tokens are counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counter {
-    /// OpenAI's o200k_base (GPT-4o and later).
+    /// OpenAI's o200k_base (GPT-4o and later; GPT-4 and 3.5 approximately).
     O200k,
-    /// OpenAI's cl100k_base (GPT-4, GPT-3.5).
-    Cl100k,
     /// No tokenizer at hand: 4 bytes a token.
     Approximate,
 }
@@ -34,10 +34,10 @@ impl Counter {
         let o200k = [
             "gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-", "gpt-oss", "o1", "o3", "o4",
         ];
-        if o200k.iter().any(|p| family_is(name, p)) {
+        // GPT-4 and 3.5 (cl100k) are counted with o200k too: close, and 1.7 MB lighter.
+        let older = ["gpt-4", "gpt-3.5"];
+        if o200k.iter().chain(&older).any(|p| family_is(name, p)) {
             Counter::O200k
-        } else if family_is(name, "gpt-4") || family_is(name, "gpt-3.5") {
-            Counter::Cl100k
         } else {
             Counter::Approximate
         }
@@ -47,9 +47,6 @@ impl Counter {
     pub fn count(self, text: &str) -> u32 {
         let n = match self {
             Counter::O200k => tiktoken_rs::o200k_base_singleton()
-                .encode_ordinary(text)
-                .len(),
-            Counter::Cl100k => tiktoken_rs::cl100k_base_singleton()
                 .encode_ordinary(text)
                 .len(),
             Counter::Approximate => text.len().div_ceil(4),
@@ -122,13 +119,10 @@ mod tests {
         );
         assert_eq!(Counter::for_model(&m("openai:o3")), Counter::O200k);
         assert_eq!(Counter::for_model(&m("ollama:gpt-oss:20b")), Counter::O200k);
-        assert_eq!(
-            Counter::for_model(&m("openai:gpt-4-turbo")),
-            Counter::Cl100k
-        );
+        assert_eq!(Counter::for_model(&m("openai:gpt-4-turbo")), Counter::O200k);
         assert_eq!(
             Counter::for_model(&m("openai:gpt-3.5-turbo")),
-            Counter::Cl100k
+            Counter::O200k
         );
         assert_eq!(
             Counter::for_model(&m("anthropic:claude-sonnet-4-5")),
@@ -144,9 +138,8 @@ mod tests {
 
     #[test]
     fn counts_with_the_family_tokenizer() {
-        // "Hello, world!" is 4 tokens in both of OpenAI's encodings.
+        // "Hello, world!" is 4 tokens in o200k.
         assert_eq!(count_tokens(&m("openai:gpt-5"), "Hello, world!"), 4);
-        assert_eq!(count_tokens(&m("openai:gpt-4"), "Hello, world!"), 4);
         // 13 bytes → 4 by the approximation; non-Latin text counts its bytes.
         assert_eq!(
             count_tokens(&m("anthropic:claude-haiku-4-5"), "Hello, world!"),

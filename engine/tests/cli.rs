@@ -353,6 +353,44 @@ mod against_a_real_server {
     }
 
     #[test]
+    fn tokens_and_cost_are_printed_and_carried_in_json() {
+        let rt = runtime();
+        let server = rt.block_on(TestServer::start()).unwrap();
+        server.set_default(Behavior::words(12, 0));
+        // A person reads each step's tokens and cost, and the run's.
+        let out = cli(&server, &[]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let done: Vec<&str> = text.lines().filter(|l| l.contains("done in")).collect();
+        assert_eq!(done.len(), 2, "{text}");
+        // The server is on this computer: its models cost nothing.
+        assert!(
+            done.iter().all(|l| l.ends_with(" in · 12 out · free")),
+            "{text}"
+        );
+        let total = text
+            .lines()
+            .find(|l| l.contains("Tokens and cost: "))
+            .unwrap();
+        assert!(total.ends_with(" in · 24 out · free."), "{text}");
+
+        // A stopped run: the cut stream's counts are estimated, marked, in the JSON too.
+        server.set_default(Behavior::words(5_000, 10));
+        let out = cli(&server, &["--json", "--cancel-after-ms", "400"]);
+        assert_eq!(out.status.code(), Some(130));
+        let evs = events(&out);
+        let EventKind::RunCancelled { running, .. } = &evs.last().unwrap().kind else {
+            panic!("not cancelled")
+        };
+        let u = running[0].usage.expect("the cut step's usage");
+        assert!(u.estimated && u.output_tokens.unwrap() > 0 && u.input_tokens.unwrap() > 0);
+        let done = evs.iter().any(
+            |e| matches!(&e.kind, EventKind::StepCompleted { usage: Some(u), .. } if !u.estimated),
+        );
+        assert!(!done, "the first step never finished");
+    }
+
+    #[test]
     fn every_fault_exits_1_with_a_clear_message() {
         let rt = runtime();
         let server = rt.block_on(TestServer::start()).unwrap();

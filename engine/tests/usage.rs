@@ -125,6 +125,11 @@ async fn a_cancelled_openai_stream_is_estimated_and_marked() {
         (spent.runs, spent.usage.unwrap().output_tokens),
         (1, u.output_tokens)
     );
+    let md = store
+        .export(id, stepwise_engine::store::ExportFormat::Markdown)
+        .unwrap()
+        .unwrap();
+    assert!(md.contains("*Tokens and cost: ≈ "), "{md}");
     let later = store.spending(u64::MAX / 2).unwrap();
     assert_eq!((later.runs, later.usage), (0, None));
 }

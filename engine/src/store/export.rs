@@ -77,6 +77,9 @@ pub fn markdown(run: &RunSnapshot) -> String {
     for later in &run.continued_in {
         out.push_str(&format!("**Continued in:** run {later}  \n"));
     }
+    if let Some(u) = &run.usage {
+        out.push_str(&format!("**Tokens and cost:** {}  \n", u.describe()));
+    }
     let top: Vec<&StepSnapshot> = run.steps.iter().filter(|s| s.parent.is_none()).collect();
     for (i, s) in top.iter().enumerate() {
         step_markdown(run, s, 2, &format!("{}. ", i + 1), &mut out);
@@ -124,6 +127,9 @@ fn step_markdown(
         "#".repeat(level.min(6)),
         s.name
     ));
+    if let Some(u) = &s.usage {
+        out.push_str(&format!("*Tokens and cost: {}*\n\n", u.describe()));
+    }
     if let Some(note) = &s.note {
         out.push_str(&format!("*{}*\n\n", note.trim()));
     }

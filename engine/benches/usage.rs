@@ -1,0 +1,177 @@
+//! `cargo bench -p stepwise-engine --bench usage`: what counting tokens costs, and what it adds to a
+//! cancel. A cancelled stream's tokens are estimated before `RunCancelled` is emitted, so the
+//! estimate is on the cancel path: measured here through the real local server, for a model
+//! counted with OpenAI's tokenizer (`gpt-5-mini`) and one approximated (`test-model`), and for
+//! the first cancel of a process, which loads the tokenizer's table. Prints a table, then one
+//! JSON object as the last line. Figures, not assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Timing, pct, us};
+use stepwise_engine::provider::{DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers};
+use stepwise_engine::store::Store;
+use stepwise_engine::usage::{count_tokens, estimate_request};
+use stepwise_engine::{
+    CancelReason, Engine, EngineConfig, EventKind, ModelRef, ProviderKind, StartRun, workflow,
+};
+use stepwise_testkit::{Behavior, TestServer};
+
+fn main() {
+    let rt = common::runtime(2);
+    let dir = common::scratch_dir("bench-usage");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open(&dir.join("history.db")).unwrap();
+    let timing = Arc::new(Timing::new(store.sink()));
+    let figures = rt.block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let engine = engine(&server, timing.clone());
+        // First, before anything has loaded the tokenizer: the first cancel of a process.
+        let first = cancels(&engine, &server, &timing, "openai:gpt-5-mini", 1).await[0];
+        let tiktoken = cancels(&engine, &server, &timing, "openai:gpt-5-mini", 200).await;
+        let approx = cancels(&engine, &server, &timing, "openai:test-model", 200).await;
+        (first, tiktoken, approx)
+    });
+    let (first, tiktoken, approx) = figures;
+
+    let gpt: ModelRef = "openai:gpt-5-mini".parse().unwrap();
+    let text_1k: String = "The tide rises and falls twice a day, and turbines turn. ".repeat(18);
+    let text_100k = text_1k.repeat(100);
+    let time = |f: &dyn Fn() -> u32| {
+        let t = Instant::now();
+        let n = f();
+        (t.elapsed(), n)
+    };
+    let (t1k, n1k) = time(&|| count_tokens(&gpt, &text_1k));
+    let (t100k, n100k) = time(&|| count_tokens(&gpt, &text_100k));
+    let mut request = stepwise_engine::provider::ModelRequest::new(
+        gpt.clone(),
+        "Write an engaging article from the research.".into(),
+        text_1k.repeat(4),
+    );
+    request.system.push_str(&text_1k);
+    let (treq, nreq) = time(&|| estimate_request(&request));
+
+    println!("{:<64} {:>14}", "measure", "value");
+    println!(
+        "{:<64} {:>14}",
+        "first cancel of a process (loads OpenAI's tokenizer)",
+        us(first)
+    );
+    println!(
+        "{:<64} {:>14}",
+        "cancel → RunCancelled, OpenAI tokenizer (gpt-5-mini): p50",
+        us(pct(&tiktoken, 50.0))
+    );
+    println!(
+        "{:<64} {:>14}",
+        "cancel → RunCancelled, OpenAI tokenizer (gpt-5-mini): p99",
+        us(pct(&tiktoken, 99.0))
+    );
+    println!(
+        "{:<64} {:>14}",
+        "cancel → RunCancelled, 4-bytes approximation: p50",
+        us(pct(&approx, 50.0))
+    );
+    println!(
+        "{:<64} {:>14}",
+        "cancel → RunCancelled, 4-bytes approximation: p99",
+        us(pct(&approx, 99.0))
+    );
+    println!(
+        "{:<64} {:>14}",
+        format!("count 1 kB ({n1k} tokens)"),
+        us(t1k)
+    );
+    println!(
+        "{:<64} {:>14}",
+        format!("count 100 kB ({n100k} tokens)"),
+        us(t100k)
+    );
+    println!(
+        "{:<64} {:>14}",
+        format!("estimate a 5 kB request ({nreq} tokens)"),
+        us(treq)
+    );
+    println!(
+        "{:<64} {:>11.1} MB",
+        "peak RSS (tokenizer loaded)",
+        common::peak_rss_mb()
+    );
+    println!(
+        "{{\"first_cancel_us\":{:.0},\"tiktoken_cancel_p50_us\":{:.1},\"tiktoken_cancel_p99_us\":{:.1},\
+         \"approx_cancel_p50_us\":{:.1},\"approx_cancel_p99_us\":{:.1},\"count_1k_us\":{:.1},\
+         \"count_100k_us\":{:.1},\"estimate_request_us\":{:.1},\"peak_rss_mb\":{:.1}}}",
+        first.as_secs_f64() * 1e6,
+        pct(&tiktoken, 50.0).as_secs_f64() * 1e6,
+        pct(&tiktoken, 99.0).as_secs_f64() * 1e6,
+        pct(&approx, 50.0).as_secs_f64() * 1e6,
+        pct(&approx, 99.0).as_secs_f64() * 1e6,
+        t1k.as_secs_f64() * 1e6,
+        t100k.as_secs_f64() * 1e6,
+        treq.as_secs_f64() * 1e6,
+        common::peak_rss_mb(),
+    );
+    store.close(Duration::from_secs(10)).unwrap();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn engine(server: &TestServer, timing: Arc<Timing>) -> Engine {
+    let openai = OpenAiProvider::new(
+        server.openai_base(),
+        Some("sk-bench".into()),
+        HttpOptions::default(),
+    );
+    Engine::new(EngineConfig {
+        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
+            .with(ProviderKind::OpenAi, Arc::new(openai)),
+        sink: Some(timing),
+        ..EngineConfig::default()
+    })
+}
+
+/// `n` runs of one step on `model`, each cancelled once it has streamed about 2 kB: the time
+/// from `cancel` returning to `RunCancelled` being emitted (estimate included).
+async fn cancels(
+    engine: &Engine,
+    server: &TestServer,
+    timing: &Timing,
+    model: &str,
+    n: usize,
+) -> Vec<Duration> {
+    let wf = workflow::parse(
+        &format!("name = \"Bench\"\n[[steps]]\nname = \"Write\"\ninstructions = \"Write.\"\nmodel = \"{model}\"\n"),
+        None,
+    )
+    .unwrap();
+    server.set_default(Behavior::words(100_000, 1));
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (id, mut sub) = engine
+            .start_subscribed(StartRun {
+                workflow: wf.clone(),
+                input: "tidal energy".into(),
+                run_id: None,
+            })
+            .unwrap();
+        let mut written = 0;
+        while written < 2_000 {
+            match sub.next().await.map(|e| e.kind) {
+                Some(EventKind::TextDelta { text, .. }) => written += text.len(),
+                Some(_) => {}
+                None => panic!("the run ended before the cancel"),
+            }
+        }
+        assert!(engine.cancel(id, CancelReason::User));
+        let asked = Instant::now();
+        while sub.next().await.is_some() {}
+        out.push(timing.cancelled_at(id).unwrap().duration_since(asked));
+    }
+    out.sort();
+    out
+}

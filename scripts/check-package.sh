@@ -5,7 +5,6 @@
 # and runs a template. The package's size goes to test-artifacts/package.json.
 source "$(dirname "$0")/lib.sh"
 
-need_apt dpkg-dev
 say "The Debian package: bundling the release app"
 # `tauri bundle` packages the binary `cargo build --release --features custom-protocol` made;
 # it does not build again.

@@ -271,11 +271,7 @@ fn openai_at(base: &str) -> Value {
 
 #[test]
 fn test_connection_says_plainly_whether_the_provider_answers() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = server_runtime();
     let server = rt.block_on(TestServer::start()).unwrap();
     let t = app("connection", INSTANT, Duration::ZERO);
     t.ok::<Value>("save_settings", openai_at(&server.openai_base()));
@@ -338,11 +334,7 @@ fn history_work_never_holds_the_calling_thread() {
 /// sending it (that server could be anyone's) until the user enters it again for that address.
 #[test]
 fn a_key_is_not_sent_to_an_address_it_was_not_saved_for() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = server_runtime();
     let first = rt.block_on(TestServer::start()).unwrap();
     let other = rt.block_on(TestServer::start()).unwrap();
     let t = app("key-address", INSTANT, Duration::ZERO);

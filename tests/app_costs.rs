@@ -10,14 +10,6 @@ use serde_json::{Value, json};
 use stepwise_testkit::{Behavior, Models, TestServer};
 use support::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// `save_settings` arguments pointing LM Studio at `base`, everything else as a fresh install.
 fn lmstudio_at(base: &str, default_model: &str) -> Value {
     json!({ "update": {
@@ -28,7 +20,7 @@ fn lmstudio_at(base: &str, default_model: &str) -> Value {
 
 #[test]
 fn models_are_listed_from_every_provider_and_a_picked_one_runs() {
-    let rt = runtime();
+    let rt = server_runtime();
     let server = rt.block_on(TestServer::start()).unwrap();
     server.set_models(Models {
         ids: vec!["qwen2.5-7b-instruct".into()],
@@ -164,13 +156,7 @@ fn history_totals_count_the_runs_of_a_period_and_about_says_the_version() {
     let t = app("spending", INSTANT, Duration::ZERO);
     let run = t.start_template("research-and-write", "tidal energy");
     t.wait_end(&run);
-    let state = t.state();
-    state
-        .store
-        .as_ref()
-        .unwrap()
-        .flush(Duration::from_secs(5))
-        .unwrap();
+    t.flush_history();
     let spent: Value = t.ok("spending", json!({ "sinceMs": [0.0, 4.0e12] }));
     assert_eq!(spent[0]["runs"], 1);
     assert!(spent[0]["usage"]["output_tokens"].as_u64().unwrap() > 0);

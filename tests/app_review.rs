@@ -194,16 +194,11 @@ fn a_cancelled_run_is_continued_from_a_step_and_both_show_the_link() {
         json!({ "runId": new_id, "path": "draft", "answer": { "action": "approve" } }),
     );
     app.wait_end(&new_id);
-    let state = app.state();
-    state
-        .store
-        .as_ref()
-        .unwrap()
-        .flush(Duration::from_secs(5))
-        .unwrap();
+    app.flush_history();
     let new: RunSnapshot = app.ok("get_run", json!({ "runId": new_id }));
     assert_eq!(new.resumed_from.unwrap().run_id.to_string(), id);
-    let old = state
+    let old = app
+        .state()
         .store
         .as_ref()
         .unwrap()

@@ -57,17 +57,6 @@ impl ProviderKind {
         ProviderKind::Vllm,
     ];
 
-    /// Every kind a model reference may name.
-    const ALL: [ProviderKind; 7] = [
-        ProviderKind::Demo,
-        ProviderKind::OpenAi,
-        ProviderKind::Anthropic,
-        ProviderKind::Ollama,
-        ProviderKind::LmStudio,
-        ProviderKind::LlamaCpp,
-        ProviderKind::Vllm,
-    ];
-
     /// Every configurable provider's preset.
     pub fn presets() -> Vec<ProviderPreset> {
         Self::CONFIGURABLE.iter().map(|k| k.preset()).collect()
@@ -256,8 +245,8 @@ impl FromStr for ModelRef {
             None => (s, None),
         };
         let lower = prefix.to_ascii_lowercase();
-        let provider = ProviderKind::ALL
-            .into_iter()
+        let provider = std::iter::once(ProviderKind::Demo)
+            .chain(ProviderKind::CONFIGURABLE)
             .find(|k| k.prefix() == lower)
             .ok_or_else(|| ModelRefError::UnknownProvider(prefix.to_string()))?;
         let model = match (provider, model) {

@@ -107,7 +107,8 @@ test("against the test SSE server: streams, Cancel closes the connection, faults
     await click(browser, "Settings");
     await (await browser.$('//article[@data-provider="openai"]//button[normalize-space()="Edit"]')).click();
     await (await browser.$("#openai-url")).setValue(`${server.url}/v1`);
-    await (await browser.$("#openai-model")).setValue("test-model");
+    await (await browser.$("#openai-model")).selectByAttribute("value", "__other");
+    await (await browser.$("#openai-model-typed")).setValue("test-model");
     await (await browser.$("#openai-key")).setValue("sk-e2e-secret");
     await click(browser, "Save key");
     await (await browser.$('//*[contains(text(),"key saved")]')).waitForExist({ timeout: 10_000 });

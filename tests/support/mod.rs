@@ -166,10 +166,29 @@ impl TestApp {
         panic!("run {run_id} did not end")
     }
 
+    /// Waits until the history has written everything handed to it.
+    pub fn flush_history(&self) {
+        self.state()
+            .store
+            .as_ref()
+            .unwrap()
+            .flush(Duration::from_secs(5))
+            .unwrap();
+    }
+
     /// Starts a template by id with `input`.
     pub fn start_template(&self, template: &str, input: &str) -> String {
         self.ok("start_run", start_args(template, input))
     }
+}
+
+/// A runtime for a test server beside the app (which has its own).
+pub fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// The arguments of `start_run` for a template, as the UI sends them.

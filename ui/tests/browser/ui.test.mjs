@@ -655,11 +655,17 @@ test("the model picker lists each provider's models, says which servers run here
   const options = await picker.locator("option").allInnerTexts();
   assert.deepEqual(options.slice(0, 3), ["Demo model (offline, free)", "llama3.2", "qwen2.5"]);
   await page.getByText("Running on this computer: Ollama. Not running: LM Studio.").first().waitFor();
+  // A provider's card picks its model to test with from that provider's own list.
+  await page.locator('[data-provider="ollama"]').getByRole("button", { name: "Edit" }).click();
+  assert.deepEqual(await page.locator("#ollama-model option").allInnerTexts(),
+    ["The usual (m)", "llama3.2", "qwen2.5", "Another model (type its name)…"]);
+  await page.locator("#ollama-model").selectOption("qwen2.5");
   await picker.selectOption("ollama:qwen2.5");
   await page.getByRole("button", { name: "Save settings" }).click();
   await page.getByText("Settings saved.").first().waitFor();
-  const saved = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "save_settings").pop().args.update.default_model);
-  assert.equal(saved, "ollama:qwen2.5");
+  const saved = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "save_settings").pop().args.update);
+  assert.equal(saved.default_model, "ollama:qwen2.5");
+  assert.equal(saved.providers.find((p) => p.kind === "ollama").default_model, "qwen2.5");
   await shot(page, "20-settings-cards");
 
   // In the editor too: picked from the list, or typed.

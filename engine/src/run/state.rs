@@ -358,23 +358,27 @@ impl RunState {
                 message: e.message,
                 duration_ms,
             },
-            Some(Decision::Cancelled(reason)) => EventKind::RunCancelled {
-                reason,
-                running: inner
-                    .snapshot
-                    .running()
-                    .map(|s| PartialStep {
-                        path: s.path.clone(),
-                        text: s.text.clone(),
-                        usage: self
-                            .settled_at_end
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .remove(&s.path),
-                    })
-                    .collect(),
-                duration_ms,
-            },
+            Some(Decision::Cancelled(reason)) => {
+                let mut settled = std::mem::take(
+                    &mut *self
+                        .settled_at_end
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+                EventKind::RunCancelled {
+                    reason,
+                    running: inner
+                        .snapshot
+                        .running()
+                        .map(|s| PartialStep {
+                            path: s.path.clone(),
+                            text: s.text.clone(),
+                            usage: settled.remove(&s.path),
+                        })
+                        .collect(),
+                    duration_ms,
+                }
+            }
             // The driver always decides before finishing; if that ever breaks, say so plainly
             // rather than leave the run hanging.
             None => EventKind::RunFailed {
@@ -393,29 +397,29 @@ impl RunState {
     }
 
     /// Ends the metering of the step at `path` (`meter.rs`): what its model calls used, priced.
+    /// A call cut short is estimated from the step's text, read in place under the run's lock
+    /// (no copy; only OpenAI's tokenizer takes more than a moment, and only for such a call).
     pub fn settle_usage(&self, path: &str, prices: &PriceTable) -> Option<Usage> {
-        // The text is read only for a call cut short (its output is estimated from it).
-        let text = if self.meters.has_open_call(path) {
-            self.step_text(path)
-        } else {
-            String::new()
-        };
-        self.meters.settle(path, &text, prices)
+        let inner = self.lock();
+        let text = inner.snapshot.step(path).map_or("", |s| s.text.as_str());
+        self.meters.settle(path, text, prices)
     }
 
     /// Before the terminal event: settles the steps still running (a cancel stopped them), so
     /// that `RunCancelled` says what each had used.
     pub fn settle_running(&self, prices: &PriceTable) {
-        let running: Vec<String> = self
-            .lock()
+        let inner = self.lock();
+        let settled = inner
             .snapshot
             .running()
-            .map(|s| s.path.clone())
+            .filter_map(|s| {
+                Some((
+                    s.path.clone(),
+                    self.meters.settle(&s.path, &s.text, prices)?,
+                ))
+            })
             .collect();
-        let settled = running
-            .into_iter()
-            .filter_map(|path| Some((path.clone(), self.settle_usage(&path, prices)?)))
-            .collect();
+        drop(inner);
         *self
             .settled_at_end
             .lock()

@@ -9,7 +9,7 @@
 mod estimate;
 mod prices;
 
-pub use estimate::{Counter, count_tokens, estimate_request};
+pub use estimate::{Counter, count_tokens, estimate_request, prepare};
 pub use prices::{DEFAULT_PRICES_DATE, Price, PriceEntry, PriceTable};
 
 use crate::event::Usage;

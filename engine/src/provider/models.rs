@@ -185,3 +185,59 @@ pub async fn list(
     models.dedup_by(|a, b| a.id == b.id);
     Ok(models)
 }
+
+/// Whether a listed model can answer a chat: OpenAI's list, and Ollama's, also hold models that
+/// embed, speak, hear or draw, which a step cannot use.
+fn writes_text(id: &str) -> bool {
+    const NOT_CHAT: [&str; 14] = [
+        "embed",
+        "tts",
+        "whisper",
+        "dall-e",
+        "davinci",
+        "babbage",
+        "moderation",
+        "transcribe",
+        "realtime",
+        "-audio",
+        "image",
+        "sora",
+        "rerank",
+        "search-api",
+    ];
+    let id = id.to_ascii_lowercase();
+    !NOT_CHAT.iter().any(|w| id.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_models_that_write_are_offered() {
+        for id in [
+            "gpt-5-mini",
+            "o3",
+            "claude-sonnet-4-5",
+            "llama3.2:latest",
+            "qwen2.5-7b-instruct",
+        ] {
+            assert!(writes_text(id), "{id}");
+        }
+        for id in [
+            "text-embedding-3-small",
+            "nomic-embed-text:latest",
+            "tts-1",
+            "whisper-1",
+            "dall-e-3",
+            "gpt-4o-mini-transcribe",
+            "gpt-4o-realtime-preview",
+            "gpt-4o-audio-preview",
+            "gpt-image-1",
+            "omni-moderation-latest",
+            "davinci-002",
+        ] {
+            assert!(!writes_text(id), "{id}");
+        }
+    }
+}

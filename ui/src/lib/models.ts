@@ -3,9 +3,13 @@
 import { commands, type ProviderModels } from "../bindings";
 
 let catalog: Promise<ProviderModels[]> | null = null;
+let askedAt = 0;
+/** A list older than this is asked again (a server started meanwhile shows up). */
+const FRESH_MS = 60_000;
 
 export function modelCatalog(fresh = false): Promise<ProviderModels[]> {
-  if (fresh || !catalog) {
+  if (fresh || !catalog || Date.now() - askedAt > FRESH_MS) {
+    askedAt = Date.now();
     catalog = commands.listModels().then((r) => (r.status === "ok" ? r.data : []));
   }
   return catalog;

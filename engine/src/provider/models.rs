@@ -168,17 +168,19 @@ pub async fn list(
         .iter()
         .filter_map(|m| {
             let id = m.get("id").or_else(|| m.get("name"))?.as_str()?.trim();
-            // A name a model reference can hold (no spaces or control characters).
-            (!id.is_empty() && !id.chars().any(|c| c.is_whitespace() || c.is_control())).then(
-                || ListedModel {
-                    reference: format!("{}:{id}", kind.prefix()),
-                    id: id.to_string(),
-                    label: m
-                        .get("display_name")
-                        .and_then(|n| n.as_str())
-                        .map(str::to_string),
-                },
-            )
+            // A name a model reference can hold (no spaces or control characters), of a model
+            // that can write an answer.
+            let usable = !id.is_empty()
+                && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+                && writes_text(id);
+            usable.then(|| ListedModel {
+                reference: format!("{}:{id}", kind.prefix()),
+                id: id.to_string(),
+                label: m
+                    .get("display_name")
+                    .and_then(|n| n.as_str())
+                    .map(str::to_string),
+            })
         })
         .collect();
     models.sort_by(|a, b| a.id.cmp(&b.id));

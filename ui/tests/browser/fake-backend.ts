@@ -93,7 +93,8 @@ function words(step: number): string[] {
 // History, settings and saved workflows, in memory.
 const past = [
   { run_id: "11111111-0000-4000-8000-000000000001", workflow_name: "Research and write", input: "tidal energy", status: "completed", started_at_ms: 1_790_000_000_000, ended_at_ms: 1_790_000_010_000 },
-  { run_id: "11111111-0000-4000-8000-000000000002", workflow_name: "Long story", input: "a dragon who learns to code", status: "cancelled", started_at_ms: 1_790_000_100_000, ended_at_ms: 1_790_000_110_000 },
+  { run_id: "11111111-0000-4000-8000-000000000002", workflow_name: "Long story", input: "a dragon who learns to code", status: "cancelled", started_at_ms: 1_790_000_100_000, ended_at_ms: 1_790_000_110_000,
+    usage: { input_tokens: 1234, output_tokens: 567, estimated: true, cost_usd: 0.0042 } },
   { run_id: "11111111-0000-4000-8000-000000000003", workflow_name: "Research and write", input: "honey bees", status: "failed", started_at_ms: 1_790_000_200_000, ended_at_ms: 1_790_000_210_000 },
 ];
 const savedKeys: Record<string, string> = {};
@@ -459,7 +460,7 @@ mockIPC(
         const words = String((a.filter as Json)?.search ?? "").toLowerCase().split(/\s+/).filter(Boolean);
         const live = [...runs.values()].map((r) => {
           const s = r.snapshot;
-          return { run_id: r.id, workflow_name: s.workflow_name, input: s.input, status: s.status, started_at_ms: s.started_at_ms, ended_at_ms: null };
+          return { run_id: r.id, workflow_name: s.workflow_name, input: s.input, status: s.status, started_at_ms: s.started_at_ms, ended_at_ms: null, usage: s.usage ?? null };
         }).reverse();
         const older = scenario === "history" ? past : [];
         const list = [...live, ...older].filter((r) => words.every((w) => r.input.includes(w)));

@@ -166,6 +166,9 @@ test("history: search, open, copy and delete past runs", async () => {
   await page.getByRole("button", { name: "History" }).click();
   await page.getByText("a dragon who learns to code").waitFor();
   assert.equal(await page.locator(".history-list li").count(), 3);
+  // A past run says what it cost; a stopped one's estimate is marked.
+  assert.match(await page.locator(".history-list li", { hasText: "a dragon who learns to code" }).innerText(),
+    /≈ 1,234 in · 567 out · \$0\.0042/);
   await page.getByLabel("Search inputs and results").fill("tidal");
   await page.waitForFunction(() => document.querySelectorAll(".history-list li").length === 1);
   await page.getByLabel("Search inputs and results").fill("");
@@ -738,6 +741,8 @@ test("tokens and cost: per step and per run, ≈ on a stopped run, History's tot
   await page.getByRole("button", { name: "History" }).click();
   await page.locator('.spending [data-period="Today"]', { hasText: "≈ 2,400 in · 5,100 out" }).waitFor();
   assert.match(await page.locator('.spending [data-period="This month"]').innerText(), /\$0\.012/);
+  // Each run in the list says what it cost.
+  assert.match(await page.locator(".history-list li").last().innerText(), /100 in · 400 out · \$0\.90/);
   await shot(page, "23-history-totals");
   assert.deepEqual(page.problems, []);
   await page.close();

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stepwise_engine::event::PartialStep;
 use stepwise_engine::provider::models::{ProviderState, provider_models};
 use stepwise_engine::provider::{
     AnthropicProvider, DemoModel, DemoPace, OpenAiProvider, Providers,
@@ -44,6 +45,27 @@ fn completed_usage(events: &[RunEvent]) -> Usage {
             _ => None,
         })
         .expect("the step reported usage")
+}
+
+/// Runs one step on `model`, cancels it once `marker` has streamed, and gives the steps its
+/// `RunCancelled` says were running.
+async fn cancelled_after(
+    engine: &Engine,
+    model: &str,
+    marker: &str,
+) -> (stepwise_engine::RunId, Vec<PartialStep>) {
+    let (id, mut sub) = start(engine, steps(1, model), "tidal energy");
+    let mut events = events_until(
+        &mut sub,
+        |k| matches!(k, EventKind::TextDelta { text, .. } if text.contains(marker)),
+    )
+    .await;
+    assert!(engine.cancel(id, CancelReason::User));
+    events.extend(collect(&mut sub).await);
+    let EventKind::RunCancelled { running, .. } = assert_well_formed(&events) else {
+        panic!("not cancelled")
+    };
+    (id, running.clone())
 }
 
 /// Runs one step to its end on `model` and gives its events.
@@ -83,17 +105,7 @@ async fn a_cancelled_openai_stream_is_estimated_and_marked() {
     let store = Store::open(&db).unwrap();
     let engine = engine_with(&server, PriceTable::default(), Some(&store));
     server.push(Behavior::words(10_000, 5));
-    let (id, mut sub) = start(&engine, steps(1, "openai:gpt-5-mini"), "tidal energy");
-    let mut events = events_until(
-        &mut sub,
-        |k| matches!(k, EventKind::TextDelta { text, .. } if text.contains("tok20 ")),
-    )
-    .await;
-    assert!(engine.cancel(id, CancelReason::User));
-    events.extend(collect(&mut sub).await);
-    let EventKind::RunCancelled { running, .. } = assert_well_formed(&events) else {
-        panic!("not cancelled")
-    };
+    let (id, running) = cancelled_after(&engine, "openai:gpt-5-mini", "tok20 ").await;
     let step = &running[0];
     let u = step.usage.expect("a cancelled step says what it used");
     assert!(u.estimated, "the provider never said: estimated");
@@ -139,17 +151,7 @@ async fn a_cut_anthropic_stream_keeps_its_reported_input() {
     let server = TestServer::start().await.unwrap();
     let engine = engine_with(&server, PriceTable::default(), None);
     server.push(Behavior::words(10_000, 5));
-    let (id, mut sub) = start(&engine, steps(1, "anthropic:claude-haiku-4-5"), "q");
-    let mut events = events_until(
-        &mut sub,
-        |k| matches!(k, EventKind::TextDelta { text, .. } if text.contains("tok5 ")),
-    )
-    .await;
-    assert!(engine.cancel(id, CancelReason::User));
-    events.extend(collect(&mut sub).await);
-    let EventKind::RunCancelled { running, .. } = assert_well_formed(&events) else {
-        panic!("not cancelled")
-    };
+    let (_, running) = cancelled_after(&engine, "anthropic:claude-haiku-4-5", "tok5 ").await;
     let u = running[0].usage.unwrap();
     let body = server.requests()[0].body.len() as u32;
     assert_eq!(

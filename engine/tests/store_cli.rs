@@ -205,6 +205,15 @@ fn history_show_export_and_delete() {
             && listed.contains("tidal energy"),
         "{listed}"
     );
+    // Each run says what it used; the demo model costs nothing, and a stopped run is estimated.
+    let lines: Vec<&str> = listed.lines().collect();
+    assert!(lines.iter().all(|l| l.ends_with(" out · free")), "{listed}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cancelled") && l.contains("· ≈ ")),
+        "{listed}"
+    );
     assert_eq!(
         run(&db, &["history", "--status", "weird"]).status.code(),
         Some(2)

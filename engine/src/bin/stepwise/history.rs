@@ -70,8 +70,12 @@ pub fn list(args: HistoryArgs) -> ExitCode {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string));
         let input: String = r.input.chars().take(50).collect();
+        let used = r
+            .usage
+            .map(|u| format!("  · {}", u.describe()))
+            .unwrap_or_default();
         println!(
-            "{}  {:<20} {:<11} {:<22} {input}",
+            "{}  {:<20} {:<11} {:<22} {input}{used}",
             &r.run_id.to_string()[..8],
             when,
             status.unwrap_or_default(),

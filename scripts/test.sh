@@ -81,6 +81,8 @@ if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     cargo bench -p stepwise-engine --bench cancel --locked
     cargo bench -p stepwise-engine --bench providers --locked
     cargo bench -p stepwise-engine --bench tools --locked
+    cargo bench -p stepwise-engine --bench usage --locked
+    STEPWISE_BENCH_TABLE=1 cargo bench -p stepwise-engine --bench usage --locked
     cargo bench --bench events --locked
     (cd ui && npm run --silent bench:frames)
 fi

@@ -21,6 +21,27 @@ use stepwise_engine::{
 use stepwise_testkit::{Behavior, TestServer};
 
 fn main() {
+    // `STEPWISE_BENCH_TABLE=1`: only what loading OpenAI's tokenizer costs, in a process that has
+    // done nothing else (its time, and the memory it holds from then on).
+    if std::env::var_os("STEPWISE_BENCH_TABLE").is_some() {
+        let before = common::rss_mb();
+        let t = Instant::now();
+        count_tokens(&"openai:gpt-5".parse().unwrap(), "warm");
+        let took = t.elapsed();
+        let held = common::rss_mb() - before;
+        println!(
+            "{:<64} {:>11.1} ms",
+            "load OpenAI's o200k table",
+            took.as_secs_f64() * 1e3
+        );
+        println!("{:<64} {:>11.1} MB", "memory it holds", held);
+        println!(
+            "{{\"table_load_ms\":{:.1},\"table_mb\":{:.1}}}",
+            took.as_secs_f64() * 1e3,
+            held
+        );
+        return;
+    }
     let rt = common::runtime(2);
     let dir = common::scratch_dir("bench-usage");
     let _ = std::fs::remove_dir_all(&dir);

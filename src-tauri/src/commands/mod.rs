@@ -30,6 +30,14 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| AppError::Internal(format!("a background task failed: {e}")))?
 }
 
+/// The settings as runs use them (keys from the keychain and the environment included), read on
+/// a blocking thread: what talks to a provider starts from here.
+pub(crate) async fn effective_settings(
+    state: &Arc<AppState>,
+) -> Result<stepwise_engine::settings::Settings, AppError> {
+    blocking(state, |s| Ok(s.effective_settings())).await
+}
+
 /// Run ids cross IPC as strings.
 pub(crate) fn parse_run_id(text: &str) -> Result<RunId, AppError> {
     text.trim()

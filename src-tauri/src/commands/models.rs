@@ -8,7 +8,7 @@ use stepwise_engine::ProviderKind;
 use stepwise_engine::provider::models::{ProviderModels, provider_models, survey};
 use tauri::State;
 
-use super::blocking;
+use super::effective_settings;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -16,7 +16,7 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn list_models(state: State<'_, Arc<AppState>>) -> Result<Vec<ProviderModels>, AppError> {
-    let settings = blocking(&state, |s| Ok(s.effective_settings())).await?;
+    let settings = effective_settings(&state).await?;
     Ok(survey(&settings).await)
 }
 
@@ -30,6 +30,6 @@ pub async fn provider_state(
     if provider == ProviderKind::Demo {
         return Err(AppError::Settings("The demo model needs no setting".into()));
     }
-    let settings = blocking(&state, |s| Ok(s.effective_settings())).await?;
+    let settings = effective_settings(&state).await?;
     Ok(provider_models(&settings, provider).await)
 }

@@ -12,7 +12,7 @@ use stepwise_engine::provider::{Chunk, ModelRequest};
 use stepwise_engine::settings::ProviderSettings;
 use tauri::State;
 
-use super::blocking;
+use super::{blocking, effective_settings};
 use crate::error::AppError;
 use crate::secrets::{KeyStorage, origin_of};
 use crate::state::{AppState, HistoryStatus};
@@ -211,7 +211,7 @@ pub async fn test_connection(
             latency_ms: Some(0),
         });
     }
-    let settings = blocking(&state, |s| Ok(s.effective_settings())).await?;
+    let settings = effective_settings(&state).await?;
     let configured = settings
         .provider(provider)
         .and_then(|p| p.default_model.clone());

@@ -531,6 +531,10 @@ export type ProviderModels = ProviderModels_Serialize | ProviderModels_Deseriali
 /**  One provider as the picker and Settings see it. */
 export type ProviderModels_Deserialize = {
 	kind: ProviderKind,
+	/**  Its name for people: "LM Studio". */
+	label: string,
+	/**  Its address is on this computer (a server found on its usual port, say). */
+	local: boolean,
 	state: ProviderState,
 	/**  The state in a sentence: "Running on this computer — 3 models", "Needs an API key". */
 	message: string,
@@ -541,6 +545,10 @@ export type ProviderModels_Deserialize = {
 /**  One provider as the picker and Settings see it. */
 export type ProviderModels_Serialize = {
 	kind: ProviderKind,
+	/**  Its name for people: "LM Studio". */
+	label: string,
+	/**  Its address is on this computer (a server found on its usual port, say). */
+	local: boolean,
 	state: ProviderState,
 	/**  The state in a sentence: "Running on this computer — 3 models", "Needs an API key". */
 	message: string,

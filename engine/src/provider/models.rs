@@ -54,6 +54,10 @@ pub enum ProviderState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ProviderModels {
     pub kind: ProviderKind,
+    /// Its name for people: "LM Studio".
+    pub label: String,
+    /// Its address is on this computer (a server found on its usual port, say).
+    pub local: bool,
     pub state: ProviderState,
     /// The state in a sentence: "Running on this computer — 3 models", "Needs an API key".
     pub message: String,
@@ -78,6 +82,8 @@ pub async fn provider_models(settings: &Settings, kind: ProviderKind) -> Provide
     let local = super::on_this_computer(&base_url);
     let done = |state, message: String, models| ProviderModels {
         kind,
+        label: kind.label().to_string(),
+        local,
         state,
         message,
         base_url: base_url.clone(),

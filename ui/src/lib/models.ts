@@ -16,17 +16,13 @@ export function modelCatalog(fresh = false): Promise<ProviderModels[]> {
 }
 
 /** What the picker says under the list: which servers on this computer are running. */
-export function foundWords(providers: ProviderModels[], labels: Record<string, string>): string {
-  const local = providers.filter((p) => p.state === "ready" && p.base_url.match(/\/\/(localhost|127\.|\[::1\])/));
-  const off = providers.filter((p) => p.state === "not_running").map((p) => labels[p.kind] ?? p.kind);
+export function foundWords(providers: ProviderModels[]): string {
+  const local = providers.filter((p) => p.state === "ready" && p.local);
+  const off = providers.filter((p) => p.state === "not_running").map((p) => p.label);
   if (local.length) {
-    const on = local.map((p) => labels[p.kind] ?? p.kind).join(", ");
+    const on = local.map((p) => p.label).join(", ");
     return `Running on this computer: ${on}.${off.length ? ` Not running: ${off.join(", ")}.` : ""}`;
   }
   if (off.length) return `No model server is running on this computer (${off.join(", ")}). The demo model always works.`;
   return "The demo model always works; add a provider in Settings for more.";
 }
-
-export const PROVIDER_LABELS: Record<string, string> = {
-  open_ai: "OpenAI", anthropic: "Anthropic", ollama: "Ollama", lm_studio: "LM Studio", llama_cpp: "llama.cpp", vllm: "vLLM",
-};

@@ -118,8 +118,9 @@ let settingsView = {
 
 // What the providers offer: Ollama runs here with two models (none in `no-models`), OpenAI needs
 // a key, Anthropic's key was rejected, LM Studio is not running.
+const LABELS: Record<string, string> = { open_ai: "OpenAI", anthropic: "Anthropic", ollama: "Ollama", lm_studio: "LM Studio" };
 const state = (kind: string, st: string, message: string, base_url: string, models: string[] = []) => ({
-  kind, state: st, message, base_url,
+  kind, label: LABELS[kind], local: base_url.startsWith("http://localhost"), state: st, message, base_url,
   models: models.map((id) => ({ reference: `${kind === "lm_studio" ? "lmstudio" : kind}:${id}`, id, label: null })),
 });
 const catalog = () => [

@@ -372,3 +372,63 @@ fn a_key_is_not_sent_to_an_address_it_was_not_saved_for() {
         Some("Bearer sk-for-other")
     );
 }
+
+/// Every preset that takes a key gets it: saved in Settings, it goes with that provider's
+/// requests (vLLM's was saved and then never sent).
+#[test]
+fn every_preset_that_takes_a_key_sends_it() {
+    let rt = server_runtime();
+    let server = rt.block_on(TestServer::start()).unwrap();
+    let t = app("preset-keys", INSTANT, Duration::ZERO);
+    let presets: Vec<Value> = t.ok::<Value>("get_settings", json!({}))["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["preset"].clone())
+        .filter(|p| p["takes_key"] == true)
+        .collect();
+    assert!(presets.iter().any(|p| p["kind"] == "vllm"), "{presets:?}");
+    for preset in presets {
+        let kind = preset["kind"].as_str().unwrap();
+        let base = if kind == "anthropic" {
+            server.url()
+        } else {
+            server.openai_base()
+        };
+        t.ok::<Value>(
+            "save_settings",
+            json!({ "update": {
+                "default_model": "demo",
+                "providers": [ { "kind": kind, "base_url": base, "default_model": "test-model" } ],
+                "idle_timeout_secs": 10 } }),
+        );
+        let key = format!("sk-{kind}");
+        t.ok::<String>("set_api_key", json!({ "provider": kind, "key": key }));
+        let before = server.requests().len();
+        let answer: Value = t.ok("test_connection", json!({ "provider": kind }));
+        assert_eq!(answer["ok"], true, "{kind}: {answer}");
+        let sent = server.requests()[before..].iter().any(|r| {
+            r.header("authorization") == Some(format!("Bearer {key}").as_str())
+                || r.header("x-api-key") == Some(key.as_str())
+        });
+        assert!(sent, "{kind}: its key was not sent");
+    }
+}
+
+/// A limit in the settings file too large for the window's number is shown as the limit in force
+/// (a day), not cut to its low 32 bits (4294967297 s read as 1 s).
+#[test]
+fn a_huge_idle_timeout_is_shown_as_the_limit_in_force() {
+    let root = temp_root("huge-idle");
+    let file = stepwise_app::paths::AppPaths::under(&root).settings_file;
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "[network]\nidle_timeout_secs = 4294967297\n").unwrap();
+    let t = app_in(
+        root,
+        INSTANT,
+        Duration::ZERO,
+        std::sync::Arc::new(stepwise_app::attention::Quiet),
+    );
+    let view: Value = t.ok("get_settings", json!({}));
+    assert_eq!(view["idle_timeout_secs"], 24 * 3600, "{view}");
+}

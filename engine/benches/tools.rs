@@ -3,8 +3,11 @@
 //! cancel → the page server sees the connection close. An MCP tool (the reference server's
 //! long-running operation, through `tests/mcp/logged-server.mjs`): cancel → `RunCancelled`, and
 //! cancel → `notifications/cancelled` has reached the server's stdin (the shim notes the moment;
-//! both clocks are this machine's wall clock). Prints a table, then one JSON object as the last
-//! line. Figures, not assertions.
+//! both clocks are this machine's wall clock). Two cancels that once waited on work done on the
+//! async threads: during the first tool call of a process (its HTTP clients are being built:
+//! each sample is a fresh process, this bench started again with `--first-call-sample`), and
+//! while a 5 MB page is parsed. Prints a table, then one JSON object as the last line. Figures,
+//! not assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -26,8 +29,15 @@ use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
 
 const BUILTIN_RUNS: usize = 200;
 const MCP_RUNS: usize = 60;
+const FIRST_CALL_PROCESSES: usize = 30;
+const BIG_PAGE_RUNS: usize = 30;
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--first-call-sample") {
+        first_call_sample(&args[at + 1]);
+        return;
+    }
     let rt = common::runtime(2);
     // The model and page server on a runtime of its own, as it would be another process.
     let server_rt = common::runtime(1);
@@ -40,6 +50,7 @@ fn main() {
     let tools = Tools::with_mcp(
         ToolSettings {
             allow_private_network: true,
+            allow_hosts: vec!["127.0.0.1".into()],
             ..ToolSettings::default()
         },
         BTreeMap::from([(
@@ -67,6 +78,8 @@ fn main() {
     rt.block_on(async {
         let (b_emit, b_close) = builtin(&server, &engine).await;
         let (m_emit, m_recv) = mcp(&server, &engine, &log).await;
+        let big = big_page(&server, &engine).await;
+        let first = first_call(&server).await;
         engine.shutdown(CancelReason::AppExit).await;
         println!("{:<68} {:>12}", "measure", "value");
         let rows = [
@@ -74,6 +87,8 @@ fn main() {
             ("built-in tool: cancel → connection closed (server side)", &b_close),
             ("MCP tool: cancel → RunCancelled", &m_emit),
             ("MCP tool: cancel → notifications/cancelled at the server", &m_recv),
+            ("first tool call of a process: cancel → RunCancelled", &first),
+            ("while a 5 MB page is parsed: cancel → RunCancelled", &big),
         ];
         for (what, d) in rows {
             println!("{:<68} {:>12}", format!("{what}, p50 ({})", d.len()), us(pct(d, 50.0)));
@@ -87,6 +102,8 @@ fn main() {
                 "builtin_cancel_to_connection_closed_ms": {"p50": f(&b_close, 50.0), "p99": f(&b_close, 99.0)},
                 "mcp_cancel_to_run_cancelled_ms": {"p50": f(&m_emit, 50.0), "p99": f(&m_emit, 99.0)},
                 "mcp_cancel_to_server_notified_ms": {"p50": f(&m_recv, 50.0), "p99": f(&m_recv, 99.0)},
+                "first_call_cancel_to_run_cancelled_ms": {"p50": f(&first, 50.0), "p99": f(&first, 99.0)},
+                "big_page_cancel_to_run_cancelled_ms": {"p50": f(&big, 50.0), "p99": f(&big, 99.0)},
             })
         );
     });
@@ -235,4 +252,111 @@ fn lines(log: &std::path::Path) -> Vec<serde_json::Value> {
             Some(v)
         })
         .collect()
+}
+
+/// Cancel while a 5 MB page is being parsed: the page has reached this process, the parse runs.
+async fn big_page(server: &TestServer, engine: &Engine) -> Vec<Duration> {
+    let mut page = String::from("<html><body><main>");
+    while page.len() < 5_000_000 {
+        page.push_str(
+            "<p>Tides rise and fall twice a day, <a href=\"/t\">pulled</a> by the moon.</p>\n",
+        );
+    }
+    page.push_str("</main></body></html>");
+    let url = format!("{}/big", server.url());
+    let mut emit = Vec::new();
+    for _ in 0..BIG_PAGE_RUNS {
+        server.reset();
+        server.set_page("/big", Page::html(&page));
+        server.push(Behavior::text(&[], 0).with_calls(
+            vec![ScriptedCall::new("c", "fetch_page", json!({ "url": url }))],
+            0,
+        ));
+        let (id, mut sub) = start(engine, "\"fetch_page\"");
+        until_call(&mut sub).await;
+        // Until the server has sent the whole page; then a moment for it to arrive and the
+        // parse (hundreds of milliseconds) to begin.
+        loop {
+            if server
+                .requests()
+                .iter()
+                .any(|r| r.path == "/big" && r.completed)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let at = Instant::now();
+        assert!(engine.cancel(id, CancelReason::User));
+        emit.push(until_cancelled(&mut sub, at).await);
+    }
+    emit.sort();
+    emit
+}
+
+/// One fresh process per sample: the first tool call of a process builds the tools' HTTP
+/// clients (the system's certificates are read), and a cancel lands meanwhile.
+async fn first_call(server: &TestServer) -> Vec<Duration> {
+    let exe = std::env::current_exe().unwrap();
+    let mut emit = Vec::new();
+    for _ in 0..FIRST_CALL_PROCESSES {
+        server.reset();
+        server.set_page("/slow", Page::stalling());
+        server.push(Behavior::text(&[], 0).with_calls(
+            vec![ScriptedCall::new(
+                "c",
+                "fetch_page",
+                json!({ "url": format!("{}/slow", server.url()) }),
+            )],
+            0,
+        ));
+        let exe = exe.clone();
+        let url = server.url();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(exe)
+                .args(["--first-call-sample", &url])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let micros: f64 = text.trim().parse().unwrap_or_else(|_| {
+            panic!("no sample: {text} {}", String::from_utf8_lossy(&out.stderr))
+        });
+        emit.push(Duration::from_secs_f64(micros / 1e6));
+    }
+    emit.sort();
+    emit
+}
+
+/// In the child: one run whose first tool call is cancelled as soon as it starts; prints the
+/// microseconds from the cancel to `RunCancelled`.
+fn first_call_sample(server_url: &str) {
+    let rt = common::runtime(2);
+    rt.block_on(async {
+        let engine = Engine::new(EngineConfig {
+            providers: Providers::demo(DemoModel::default()).with(
+                ProviderKind::OpenAi,
+                Arc::new(OpenAiProvider::new(
+                    format!("{server_url}/v1"),
+                    None,
+                    HttpOptions::default(),
+                )),
+            ),
+            tools: Tools::new(ToolSettings {
+                allow_private_network: true,
+                allow_hosts: vec!["127.0.0.1".into()],
+                ..ToolSettings::default()
+            }),
+            ..EngineConfig::default()
+        });
+        let (id, mut sub) = start(&engine, "\"fetch_page\"");
+        until_call(&mut sub).await;
+        let at = Instant::now();
+        assert!(engine.cancel(id, CancelReason::User));
+        let took = until_cancelled(&mut sub, at).await;
+        println!("{:.1}", took.as_secs_f64() * 1e6);
+    });
 }

@@ -84,6 +84,12 @@ pub enum StartError {
     /// `revive` of a run that does not wait only for reviews (or ended).
     #[error("this run is not waiting for a review, so there is nothing to pick up")]
     NotWaiting,
+    /// A caller-chosen id could not be checked against the history (it cannot be read), so
+    /// nothing was started: the run could have merged into an earlier one's record.
+    #[error(
+        "the history could not be read to check this run's id ({0}); nothing was started, try again"
+    )]
+    HistoryUnreadable(String),
 }
 
 /// What `Engine::admit` found for an id.
@@ -199,14 +205,9 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         config.providers = providers;
-        // Running MCP servers carry over unless their entries changed.
-        let tools = tools.reusing_servers_of(&config.tools);
-        let old = std::mem::replace(&mut config.tools, tools);
-        if !old.shares_servers_with(&config.tools)
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            runtime.spawn(async move { old.shutdown().await });
-        }
+        // Running MCP servers carry over unless their entries changed; a changed one's server
+        // is stopped once no run uses it (`Tools::reusing_servers_of`).
+        config.tools = tools.reusing_servers_of(&config.tools);
         config.default_model = default_model;
         config.max_step_output = max_step_output;
         config.prices = prices;
@@ -327,7 +328,10 @@ impl Engine {
         // never merge a new run into its record. (Asked before taking the lock: it reads a file.)
         if req.run_id.is_some()
             && self.run(id).is_none()
-            && config.sink.as_ref().is_some_and(|s| s.has_run(id))
+            && let Some(sink) = &config.sink
+            && sink
+                .has_run(id)
+                .map_err(|e| StartError::HistoryUnreadable(e.0))?
         {
             return Err(StartError::RunExists);
         }
@@ -391,16 +395,17 @@ impl Engine {
         self.run(id).is_some_and(|run| run.cancel(reason))
     }
 
-    /// Answers the tool call `call_id` of the step at `path` that waits for the person. Returns the tool's name as Settings
-    /// list it (`fetch_page`, `SERVER.TOOL`) when a call was waiting, `None` otherwise (an
-    /// unknown run or call, or one already answered or stopped).
+    /// Answers the tool call `call_id` of the step at `path` that waits for the person. Returns
+    /// what "Allow always" allows for it — the tool as Settings list it (`fetch_page`,
+    /// `SERVER.TOOL`) or, for an address `fetch_page` asked about, its host — when a call was
+    /// waiting, `None` otherwise (an unknown run or call, or one already answered or stopped).
     pub fn answer_tool_call(
         &self,
         id: RunId,
         path: &str,
         call_id: &str,
         answer: ApprovalAnswer,
-    ) -> Option<String> {
+    ) -> Option<crate::tool::Grant> {
         self.run(id)?.answer(path, call_id, answer)
     }
 

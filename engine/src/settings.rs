@@ -243,9 +243,14 @@ impl Settings {
         self
     }
 
-    /// The tools steps may enable, as these settings configure them.
-    pub fn tools(&self) -> Tools {
-        Tools::with_mcp(self.tools.clone(), self.mcp.clone())
+    /// The tools steps may enable, as these settings configure them. Stdio MCP servers start
+    /// in `folder`: the settings file's folder, where a relative path in an entry points.
+    pub fn tools(&self, folder: Option<&Path>) -> Tools {
+        Tools::with_mcp_in(
+            self.tools.clone(),
+            self.mcp.clone(),
+            folder.map(Path::to_path_buf),
+        )
     }
 
     pub fn http_options(&self) -> HttpOptions {

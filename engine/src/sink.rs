@@ -16,8 +16,14 @@ pub trait RunSink: Send + Sync + 'static {
     /// after `snapshot.last_seq`.
     fn run_revived(&self, _snapshot: &RunSnapshot) {}
     /// Whether a run with this id was ever recorded (so a new run must not take its id).
-    /// Called outside any run's lock; it may read a file.
-    fn has_run(&self, _run_id: RunId) -> bool {
-        false
+    /// Called outside any run's lock; it may read a file. An error (the file cannot be read)
+    /// refuses the start: "no such run" is not known then.
+    fn has_run(&self, _run_id: RunId) -> Result<bool, SinkError> {
+        Ok(false)
     }
 }
+
+/// The record could not be read; the message says why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);

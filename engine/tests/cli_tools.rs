@@ -28,6 +28,7 @@ fn setup(server: &TestServer, tag: &str, model: &str, tools: &str) -> (PathBuf, 
         format!(
             "[openai]\nbase_url = \"{base}/v1\"\n[anthropic]\nbase_url = \"{base}\"\n\
              [tools]\nweb_search_url = \"{base}/html/\"\nallow_private_network = true\n\
+             allow_hosts = [\"127.0.0.1\"]\n\
              [mcp.everything]\ncommand = \"node\"\nargs = [{shim:?}, \"{tag}\"]\n",
             base = server.url(),
             shim = shim().display().to_string(),

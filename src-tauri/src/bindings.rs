@@ -29,6 +29,7 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             tools::get_tools_settings,
             tools::save_tools_settings,
             tools::inspect_mcp_server,
+            tools::stop_inspecting_mcp_server,
             tools::answer_tool_call,
             review::answer_review,
             review::resume_run,

@@ -54,6 +54,7 @@ impl From<StartError> for AppError {
             StartError::RunExists => AppError::RunExists,
             StartError::Resume(e) => AppError::Resume(e),
             StartError::NotWaiting => AppError::Review(ReviewError::NotWaiting),
+            StartError::HistoryUnreadable(why) => AppError::HistoryUnavailable(why),
         }
     }
 }

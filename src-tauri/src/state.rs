@@ -97,7 +97,7 @@ impl AppState {
         let demo = DemoModel::new(options.demo_pace);
         let engine = Engine::new(EngineConfig {
             providers: Providers::demo(demo.clone()),
-            tools: settings.tools(),
+            tools: settings.tools(paths.settings_file.parent()),
             default_model: None,
             sink: store.as_ref().map(|s| s.sink()),
             max_step_output: settings.max_step_output(),
@@ -192,11 +192,8 @@ impl AppState {
     pub fn keys(&self) -> Keys {
         let mut effective = self.settings().clone();
         let mut saved_elsewhere = Vec::new();
-        for kind in [
-            ProviderKind::OpenAi,
-            ProviderKind::Anthropic,
-            ProviderKind::Ollama,
-        ] {
+        // Every provider a key was saved for (Settings offer one where the preset takes a key).
+        for kind in ProviderKind::CONFIGURABLE {
             let Some(stored) = self.secrets.get(kind) else {
                 continue;
             };
@@ -226,7 +223,7 @@ impl AppState {
             .map_err(|e| AppError::Settings(e.to_string()))?;
         self.engine.reconfigure(
             providers,
-            effective.tools(),
+            effective.tools(self.paths.settings_file.parent()),
             default_model,
             effective.max_step_output(),
             effective.price_table(),

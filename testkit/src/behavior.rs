@@ -26,6 +26,31 @@ pub struct Behavior {
     pub split_utf8: bool,
     /// Stall (keep the connection open, send nothing) after this many argument pieces.
     pub stall_after_argument_pieces: Option<usize>,
+    /// Send exactly these events instead of an answer made from the fields above (a hostile or
+    /// broken server's stream, byte for byte).
+    pub raw: Option<RawStream>,
+}
+
+/// A stream given event by event: each entry is sent as it is (`data: …\n\n` and all).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct RawStream {
+    pub events: Vec<String>,
+    pub end: RawEnd,
+}
+
+/// How a raw stream ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", content = "event", rename_all = "snake_case")]
+pub enum RawEnd {
+    /// The body ends properly after the last event.
+    #[default]
+    Finish,
+    /// The connection closes mid-body.
+    Drop,
+    /// Nothing more is sent; the connection stays open until the client closes it.
+    Stall,
+    /// This event again and again until the client closes the connection.
+    Repeat(String),
 }
 
 /// A tool call the server asks for.
@@ -67,6 +92,7 @@ impl Behavior {
             argument_piece_chars: 0,
             split_utf8: false,
             stall_after_argument_pieces: None,
+            raw: None,
         }
     }
 
@@ -98,6 +124,14 @@ impl Behavior {
         self.tool_calls = calls;
         self.argument_piece_chars = piece_chars;
         self
+    }
+
+    /// Sends exactly `events`, then ends as `end` says.
+    pub fn raw(events: Vec<String>, end: RawEnd) -> Self {
+        Behavior {
+            raw: Some(RawStream { events, end }),
+            ..Behavior::words(0, 0)
+        }
     }
 
     /// Sends each event in two HTTP chunks split inside a UTF-8 character.

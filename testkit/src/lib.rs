@@ -8,12 +8,14 @@
 //! the client disconnected.
 
 mod behavior;
+pub mod fuzz;
 mod http;
 mod record;
 mod server;
 mod wire;
 
-pub use behavior::{Behavior, Fault, ScriptedCall};
+pub use behavior::{Behavior, Fault, RawEnd, RawStream, ScriptedCall};
 pub use record::RequestRecord;
 pub use server::TestServer;
 pub use server::{Models, Page};
+pub use wire::Format;

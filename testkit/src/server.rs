@@ -341,7 +341,11 @@ async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut Owned
         return false;
     }
     let prompt_tokens = req.body.len() / 4;
-    for item in wire::stream_items(format, &behavior, &model, prompt_tokens) {
+    let items: Box<dyn Iterator<Item = Item> + Send + '_> = match &behavior.raw {
+        Some(raw) => Box::new(wire::raw_items(raw)),
+        None => Box::new(wire::stream_items(format, &behavior, &model, prompt_tokens)),
+    };
+    for item in items {
         match item {
             Item::Event { sse, wait_ms, .. } => {
                 if wait_ms > 0 {
@@ -393,6 +397,14 @@ async fn serve(shared: &Shared, req: Request, rd: &OwnedReadHalf, wr: &mut Owned
                 disconnected(shared);
                 return false;
             }
+            Item::Repeat(sse) => loop {
+                // Yield between writes, so a client that closes is seen at once.
+                tokio::task::yield_now().await;
+                if is_closed_now(rd) || http::write_chunk(wr, &sse).await.is_err() {
+                    disconnected(shared);
+                    return false;
+                }
+            },
             Item::KeepAlive { interval_ms } => loop {
                 tokio::select! {
                     _ = closed(rd) => {

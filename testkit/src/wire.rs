@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::behavior::{Behavior, Fault};
+use crate::behavior::{Behavior, Fault, RawEnd, RawStream};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Format {
@@ -38,6 +38,19 @@ pub enum Item {
     KeepAlive {
         interval_ms: u64,
     },
+    /// This event again and again until the client closes.
+    Repeat(String),
+}
+
+/// The items of a raw stream: its events as they are, then its end.
+pub fn raw_items(raw: &RawStream) -> impl Iterator<Item = Item> + '_ {
+    let end = match &raw.end {
+        RawEnd::Finish => None,
+        RawEnd::Drop => Some(Item::Drop),
+        RawEnd::Stall => Some(Item::Stall),
+        RawEnd::Repeat(sse) => Some(Item::Repeat(sse.clone())),
+    };
+    raw.events.iter().map(|sse| event(sse.clone())).chain(end)
 }
 
 fn sse(event: Option<&str>, data: &serde_json::Value) -> String {

@@ -499,7 +499,7 @@ test("tools in the real window: the first run's search, kept in history; Cancel 
     'name = "Read a page"\ndescription = "Fetch a page, then answer"\n\n[[steps]]\nname = "Read"\ninstructions = "Read it."\nmodel = "openai:test-model"\ntools = ["fetch_page"]\n');
   fs.mkdirSync(path.join(root, "config/stepwise"), { recursive: true });
   fs.writeFileSync(path.join(root, "config/stepwise/settings.toml"),
-    `[openai]\nbase_url = "${server.url}/v1"\n[tools]\nallow_private_network = true\n`);
+    `[openai]\nbase_url = "${server.url}/v1"\n[tools]\nallow_private_network = true\nallow_hosts = ["127.0.0.1"]\n`);
   await server.control("PUT", "pages", { "/slow": { status: 200, content_type: "text/html", stall: true } });
   await server.control("PUT", "default", behavior({
     tokens: ["Reading ", "it. "], numbered: 0,

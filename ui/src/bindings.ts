@@ -43,13 +43,22 @@ export const commands = {
 	testConnection: (provider: ProviderKind) => typedError<ConnectionReport_Serialize, AppError_Serialize>(__TAURI_INVOKE("test_connection", { provider })),
 	getToolsSettings: () => typedError<ToolsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("get_tools_settings")),
 	saveToolsSettings: (update: ToolsView_Deserialize) => typedError<ToolsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("save_tools_settings", { update })),
-	/**  Starts the server if it is not running and lists its tools, or says why it did not start. */
+	/**
+	 *  Starts the server if it is not running and lists its tools, or says why it did not start.
+	 *  Bounded by the server's own limits (a minute to start, its calls' timeout to list its tools);
+	 *  `stop_inspecting_mcp_server` ends it sooner.
+	 */
 	inspectMcpServer: (name: string) => typedError<McpServerReport_Serialize, AppError_Serialize>(__TAURI_INVOKE("inspect_mcp_server", { name })),
+	/**
+	 *  Stops the inspection of the server `name` under way (Settings' Cancel): the inspection
+	 *  answers "stopped" and a start it had begun is ended. True when one was under way.
+	 */
+	stopInspectingMcpServer: (name: string) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("stop_inspecting_mcp_server", { name })),
 	/**
 	 *  The person's answer to the call `call_id` of the step at `path`, which asked first. True when
 	 *  that call was waiting for it.
-	 *  "Allow always" is saved in Settings (`[tools] allow`), so the tool runs without asking in
-	 *  later runs too.
+	 *  "Allow always" is saved in Settings (`[tools] allow`, or `allow_hosts` for an address
+	 *  `fetch_page` asked about), so it runs without asking in later runs too.
 	 */
 	answerToolCall: (runId: string, path: string, callId: string, answer: ApprovalAnswer) => typedError<boolean, AppError_Serialize>(__TAURI_INVOKE("answer_tool_call", { runId, path, callId, answer })),
 	/**  Approves, edits or sends back the output of the step at `path`, which waits for review. */
@@ -153,9 +162,15 @@ export type ConnectionReport_Serialize = {
 	latency_ms: number | null,
 };
 
+/**
+ *  A variable of an entry. From the app: its name, and whether a value is saved (`set`), never
+ *  the value (`value` is empty). To the app: a new value, or an empty one with `set` to keep the
+ *  saved value.
+ */
 export type EnvVar = {
 	name: string,
 	value: string,
+	set: boolean,
 };
 
 /**  Why a run failed, coarse enough for the UI to say what to do next. */
@@ -384,6 +399,8 @@ export type McpServerReport_Deserialize = {
 	tools: McpToolView_Deserialize[],
 	/**  The last lines it wrote to stderr. */
 	stderr: string[],
+	/**  The person stopped it before it had started (`stop_inspecting_mcp_server`). */
+	stopped: boolean,
 };
 
 /**  A server started (or found running) and asked for its tools. */
@@ -394,6 +411,8 @@ export type McpServerReport_Serialize = {
 	tools: McpToolView_Serialize[],
 	/**  The last lines it wrote to stderr. */
 	stderr: string[],
+	/**  The person stopped it before it had started (`stop_inspecting_mcp_server`). */
+	stopped: boolean,
 };
 
 /**  One MCP server as Settings edits it: a command (with arguments and environment) or a url. */
@@ -402,6 +421,11 @@ export type McpServerView = McpServerView_Serialize | McpServerView_Deserialize;
 /**  One MCP server as Settings edits it: a command (with arguments and environment) or a url. */
 export type McpServerView_Deserialize = {
 	name: string,
+	/**
+	 *  The name it was saved under (None: a new one), so that a renamed entry keeps its
+	 *  variables' values.
+	 */
+	saved_name?: string | null,
 	command: string,
 	args: string[],
 	env: EnvVar[],
@@ -413,6 +437,11 @@ export type McpServerView_Deserialize = {
 /**  One MCP server as Settings edits it: a command (with arguments and environment) or a url. */
 export type McpServerView_Serialize = {
 	name: string,
+	/**
+	 *  The name it was saved under (None: a new one), so that a renamed entry keeps its
+	 *  variables' values.
+	 */
+	saved_name: string | null,
 	command: string,
 	args: string[],
 	env: EnvVar[],
@@ -1272,6 +1301,13 @@ export type ToolsView = ToolsView_Serialize | ToolsView_Deserialize;
 export type ToolsView_Deserialize = {
 	web_search_url: string,
 	allow_private_network: boolean,
+	/**
+	 *  Sites `fetch_page` opens without asking even at an address the model put together
+	 *  (`[tools] allow_hosts`; a site covers its subdomains).
+	 */
+	allow_hosts: string[],
+	/**  The tools' proxy (`http://host:port`); empty: none. */
+	proxy: string,
 	timeout_secs: number,
 	servers: McpServerView_Deserialize[],
 };
@@ -1279,6 +1315,13 @@ export type ToolsView_Deserialize = {
 export type ToolsView_Serialize = {
 	web_search_url: string,
 	allow_private_network: boolean,
+	/**
+	 *  Sites `fetch_page` opens without asking even at an address the model put together
+	 *  (`[tools] allow_hosts`; a site covers its subdomains).
+	 */
+	allow_hosts: string[],
+	/**  The tools' proxy (`http://host:port`); empty: none. */
+	proxy: string,
 	timeout_secs: number,
 	servers: McpServerView_Serialize[],
 };

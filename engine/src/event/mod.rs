@@ -322,6 +322,12 @@ pub struct Usage {
     pub cost_usd: Option<f64>,
 }
 
+/// A token count from outside (a provider's answer) as a `u32`: a count too large for one is
+/// taken as the largest, never wrapped round to a small one.
+pub fn saturating_u32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {

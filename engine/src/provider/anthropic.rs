@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::http::{self, HttpCore, HttpOptions, Prepared, Step, WireParser};
 use super::{Chunk, ChunkStream, ModelRequest, Provider, ProviderError};
+use crate::event::saturating_u32;
 use crate::event::{ErrorKind, Usage};
 use crate::tool::ToolCall;
 
@@ -107,16 +108,16 @@ fn messages(req: &ModelRequest) -> serde_json::Value {
 impl Provider for AnthropicProvider {
     fn stream(&self, request: ModelRequest) -> ChunkStream {
         self.core
-            .stream(self.prepare(&request), Messages::default())
+            .stream(self.prepare(&request), request.retries, Messages::default())
     }
 }
 
 /// Reads `message_start` … `message_stop`.
 #[derive(Default)]
-struct Messages {
+pub(super) struct Messages {
     usage: Usage,
     /// `tool_use` blocks being streamed, by block index; each is passed on whole at its
-    /// `content_block_stop`.
+    /// `content_block_stop` (one still open at `message_stop` was cut off, and never runs).
     calls: HashMap<u64, ToolCall>,
 }
 
@@ -128,7 +129,7 @@ impl WireParser for Messages {
             return Ok(Step::More(Vec::new()));
         }
         let v = http::parse::json_of(event, host)?;
-        let tokens = |p: &str| v.pointer(p).and_then(|n| n.as_u64()).map(|n| n as u32);
+        let tokens = |p: &str| v.pointer(p).and_then(|n| n.as_u64()).map(saturating_u32);
         let index = v.get("index").and_then(|i| i.as_u64()).unwrap_or(0);
         match kind {
             "content_block_start" => {
@@ -137,12 +138,14 @@ impl WireParser for Messages {
                     return Ok(Step::More(Vec::new()));
                 }
                 let field = |f: &str| block.and_then(|b| b.get(f)).and_then(|s| s.as_str());
-                let (Some(id), Some(name)) = (field("id"), field("name")) else {
+                let Some(name) = field("name").filter(|n| !n.is_empty()) else {
                     return Err(http::parse::malformed(
                         host,
-                        "a tool_use block without an id or name",
+                        "a tool_use block without a name",
                     ));
                 };
+                // A block without an id gets one from the step (`run/steps/tool_calls.rs`).
+                let id = field("id").unwrap_or_default();
                 self.calls.insert(
                     index,
                     ToolCall {
@@ -151,7 +154,9 @@ impl WireParser for Messages {
                         arguments: String::new(),
                     },
                 );
-                Ok(Step::Progress)
+                Ok(Step::More(vec![Chunk::ToolCallBytes(
+                    id.len() + name.len(),
+                )]))
             }
             "content_block_stop" => match self.calls.remove(&index) {
                 Some(mut call) => {
@@ -175,9 +180,12 @@ impl WireParser for Messages {
                 Some("input_json_delta") => {
                     let piece = v.pointer("/delta/partial_json").and_then(|t| t.as_str());
                     match (self.calls.get_mut(&index), piece) {
+                        // Nothing new is not progress: endless empty pieces must not keep a
+                        // silent step alive.
+                        (Some(_), Some("")) => Ok(Step::More(Vec::new())),
                         (Some(call), Some(piece)) => {
                             call.arguments.push_str(piece);
-                            Ok(Step::Progress)
+                            Ok(Step::More(vec![Chunk::ToolCallBytes(piece.len())]))
                         }
                         _ => Err(http::parse::malformed(
                             host,
@@ -230,5 +238,94 @@ impl WireParser for Messages {
 
     fn on_end(&mut self, host: &str) -> Result<(), ProviderError> {
         Err(http::parse::dropped(host))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use futures_util::stream::{self, StreamExt};
+
+    use super::*;
+
+    /// Events, each after `every`, then nothing (the connection stays open).
+    fn body(events: Vec<String>, every: Duration) -> http::parse::Body {
+        stream::iter(events)
+            .then(move |e| async move {
+                tokio::time::sleep(every).await;
+                Ok(Bytes::from(e))
+            })
+            .chain(stream::pending())
+            .boxed()
+    }
+
+    fn event(kind: &str, data: serde_json::Value) -> String {
+        format!("event: {kind}\ndata: {data}\n\n")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_without_an_id_passes_and_empty_pieces_are_not_progress() {
+        let start = |index: u32, block: serde_json::Value| {
+            event(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": index, "content_block": block}),
+            )
+        };
+        let piece = |index: u32, p: &str| {
+            event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": p}}),
+            )
+        };
+        let stop = event(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 1}),
+        );
+        let mut events = vec![
+            start(
+                1,
+                json!({"type": "tool_use", "name": "web_search", "input": {}}),
+            ),
+            piece(1, "{}"),
+            stop,
+            start(
+                2,
+                json!({"type": "tool_use", "id": "c2", "name": "web_search", "input": {}}),
+            ),
+        ];
+        // A server that keeps sending pieces with nothing in them.
+        events.extend((0..50).map(|_| piece(2, "")));
+        let idle = Duration::from_secs(1);
+        let mut s = http::parse::chunks(
+            body(events, Duration::from_millis(400)),
+            Messages::default(),
+            "h".into(),
+            idle,
+        );
+        let mut next = async || s.next().await.unwrap();
+        assert_eq!(
+            next().await.unwrap(),
+            Chunk::ToolCallBytes("web_search".len())
+        );
+        assert_eq!(next().await.unwrap(), Chunk::ToolCallBytes(2));
+        assert_eq!(
+            next().await.unwrap(),
+            Chunk::ToolCall(ToolCall {
+                id: String::new(),
+                name: "web_search".into(),
+                arguments: "{}".into(),
+            })
+        );
+        assert_eq!(
+            next().await.unwrap(),
+            Chunk::ToolCallBytes("c2web_search".len())
+        );
+        let started = tokio::time::Instant::now();
+        let e = next().await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
+        assert_eq!(started.elapsed(), idle, "silent since the last content");
     }
 }

@@ -11,6 +11,7 @@ use super::demo_text::{compose, into_pieces};
 use super::demo_tools;
 use super::{Chunk, ChunkStream, ModelRequest, Provider};
 use crate::event::Usage;
+use crate::event::saturating_u32;
 use crate::tool::ToolCall;
 
 /// How fast the demo model "thinks" and "types".
@@ -115,8 +116,8 @@ impl Provider for DemoModel {
         let input_words =
             request.user.split_whitespace().count() + request.system.split_whitespace().count();
         let usage = Usage {
-            input_tokens: Some(input_words as u32),
-            output_tokens: Some(pieces.len() as u32),
+            input_tokens: Some(saturating_u32(input_words as u64)),
+            output_tokens: Some(saturating_u32(pieces.len() as u64)),
             ..Usage::default()
         };
         let state = DemoStream {
@@ -181,6 +182,7 @@ mod tests {
                 Chunk::Text(t) => text.push_str(&t),
                 Chunk::Usage(u) => usage = Some(u),
                 Chunk::ToolCall(c) => panic!("no tools were offered, yet {c:?}"),
+                Chunk::ToolCallBytes(n) => panic!("no tools were offered, yet {n} bytes"),
             }
         }
         (text, usage)

@@ -11,6 +11,8 @@ mod http;
 pub mod models;
 mod openai;
 mod registry;
+#[cfg(test)]
+mod wire_fuzz;
 
 pub use anthropic::{ANTHROPIC_BASE_URL, AnthropicProvider};
 pub use demo::{DemoModel, DemoPace};
@@ -28,11 +30,16 @@ use crate::tool::{ToolCall, ToolSpec};
 
 /// What a provider streams: text as it arrives, token usage when it reports it, and each tool
 /// call once its arguments have arrived in full (a call cut off mid-arguments never appears).
+/// A call's id may be empty (the step gives it one).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Chunk {
     Text(String),
     Usage(Usage),
     ToolCall(ToolCall),
+    /// This many bytes of tool calls (names, ids, pieces of arguments) arrived: progress, and
+    /// part of the step's output, whose limit counts them as they come (a call is held whole
+    /// until it is complete, so endless arguments would otherwise grow unseen).
+    ToolCallBytes(usize),
 }
 
 /// A stream of chunks; it ends after the last chunk, or with an error.
@@ -44,6 +51,9 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, ProviderError>> +
 pub struct ProviderError {
     pub kind: ErrorKind,
     pub message: String,
+    /// Requests the call sent before it failed: more than one when 429 or 5xx answers were
+    /// retried inside it. A step's retry budget counts them (`run/steps/stream.rs`).
+    pub requests: u32,
 }
 
 impl ProviderError {
@@ -51,6 +61,7 @@ impl ProviderError {
         ProviderError {
             kind,
             message: message.into(),
+            requests: 1,
         }
     }
 }
@@ -66,6 +77,10 @@ pub struct ModelRequest {
     pub user: String,
     pub tools: Vec<ToolSpec>,
     pub turns: Vec<ToolTurn>,
+    /// How many times a 429 or 5xx answer may be sent again within this call; `None`: the
+    /// provider's own policy (`[network] max_retries`). A step with `retries` sets what is left
+    /// of its budget, so the two never multiply.
+    pub retries: Option<u32>,
 }
 
 impl ModelRequest {
@@ -77,6 +92,7 @@ impl ModelRequest {
             user,
             tools: Vec::new(),
             turns: Vec::new(),
+            retries: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::http::{self, HttpCore, HttpOptions, Prepared, Step, WireParser};
 use super::{Chunk, ChunkStream, ModelRequest, Provider, ProviderError};
+use crate::event::saturating_u32;
 use crate::event::{ErrorKind, Usage};
 use crate::tool::ToolCall;
 
@@ -133,14 +134,17 @@ fn messages(req: &ModelRequest) -> serde_json::Value {
 
 impl Provider for OpenAiProvider {
     fn stream(&self, request: ModelRequest) -> ChunkStream {
-        self.core
-            .stream(self.prepare(&request), ChatCompletions::default())
+        self.core.stream(
+            self.prepare(&request),
+            request.retries,
+            ChatCompletions::default(),
+        )
     }
 }
 
 /// Reads `chat.completion.chunk` events up to `data: [DONE]`.
 #[derive(Default)]
-struct ChatCompletions {
+pub(super) struct ChatCompletions {
     finished: bool,
     /// Tool calls being streamed, by their `index`: the id and name come in the first fragment,
     /// the arguments in pieces. They are passed on whole when the choice finishes.
@@ -155,12 +159,13 @@ struct PartialCall {
 }
 
 impl ChatCompletions {
-    /// Joins one `delta.tool_calls[]` fragment to its call.
+    /// Joins one `delta.tool_calls[]` fragment to its call; returns the bytes it brought (the
+    /// step's output limit counts them).
     fn add_fragment(
         &mut self,
         fragment: &serde_json::Value,
         host: &str,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<usize, ProviderError> {
         let index = fragment
             .get("index")
             .and_then(|i| i.as_u64())
@@ -173,40 +178,43 @@ impl ChatCompletions {
                 .and_then(|v| v.as_str())
                 .filter(|s| !s.is_empty())
         };
+        let mut bytes = 0;
         if let Some(id) = text("/id") {
+            bytes += id.len();
             call.id = Some(id.to_string());
         }
         if let Some(name) = text("/function/name") {
+            bytes += name.len();
             call.name = Some(name.to_string());
         }
+        let before = call.arguments.len();
         match fragment.pointer("/function/arguments") {
             None | Some(serde_json::Value::Null) => {}
             Some(serde_json::Value::String(piece)) => call.arguments.push_str(piece),
             // Some servers send the arguments as an object rather than JSON text.
             Some(object) => call.arguments.push_str(&object.to_string()),
         }
+        bytes += call.arguments.len() - before;
         if call.name.is_none() && call.id.is_none() && call.arguments.is_empty() {
             return Err(http::parse::malformed(
                 host,
                 "a tool call fragment with nothing in it",
             ));
         }
-        Ok(())
+        Ok(bytes)
     }
 
-    /// The calls of a finished choice, in order.
+    /// The calls of a finished choice, in order. A call the server sent without an id gets one
+    /// from the step (`run/steps/tool_calls.rs`).
     fn finished_calls(&mut self, host: &str) -> Result<Vec<Chunk>, ProviderError> {
         std::mem::take(&mut self.calls)
-            .into_iter()
-            .map(|(index, c)| {
+            .into_values()
+            .map(|c| {
                 let name = c
                     .name
                     .ok_or_else(|| http::parse::malformed(host, "a tool call without a name"))?;
                 Ok(Chunk::ToolCall(ToolCall {
-                    // A call's id must be unique in the step: a server that sends none gets one.
-                    id: c.id.unwrap_or_else(|| {
-                        format!("call_{index}_{}", uuid::Uuid::new_v4().simple())
-                    }),
+                    id: c.id.unwrap_or_default(),
                     name,
                     arguments: if c.arguments.trim().is_empty() {
                         "{}".to_string()
@@ -250,7 +258,7 @@ impl WireParser for ChatCompletions {
                 "a chunk with neither `choices` nor `usage`",
             ));
         }
-        let mut progress = false;
+        let mut call_bytes = 0;
         if let Some(choice) = choices.and_then(|c| c.first()) {
             if let Some(text) = choice.pointer("/delta/content").and_then(|t| t.as_str())
                 && !text.is_empty()
@@ -262,9 +270,13 @@ impl WireParser for ChatCompletions {
                 .and_then(|t| t.as_array())
             {
                 for fragment in fragments {
-                    self.add_fragment(fragment, host)?;
-                    progress = true;
+                    call_bytes += self.add_fragment(fragment, host)?;
                 }
+            }
+            // Counted before the calls it completes. A fragment that brings nothing is not
+            // progress: endless empty ones must not keep a silent step alive.
+            if call_bytes > 0 {
+                out.push(Chunk::ToolCallBytes(call_bytes));
             }
             if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
                 self.finished = true;
@@ -276,16 +288,13 @@ impl WireParser for ChatCompletions {
                 input_tokens: u
                     .get("prompt_tokens")
                     .and_then(|n| n.as_u64())
-                    .map(|n| n as u32),
+                    .map(saturating_u32),
                 output_tokens: u
                     .get("completion_tokens")
                     .and_then(|n| n.as_u64())
-                    .map(|n| n as u32),
+                    .map(saturating_u32),
                 ..Usage::default()
             }));
-        }
-        if out.is_empty() && progress {
-            return Ok(Step::Progress);
         }
         Ok(Step::More(out))
     }
@@ -297,5 +306,60 @@ impl WireParser for ChatCompletions {
         } else {
             Err(http::parse::dropped(host))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use futures_util::stream::{self, StreamExt};
+
+    use super::*;
+
+    /// Events, each after `every`, then nothing (the connection stays open).
+    fn body(events: Vec<String>, every: Duration) -> http::parse::Body {
+        stream::iter(events)
+            .then(move |e| async move {
+                tokio::time::sleep(every).await;
+                Ok(Bytes::from(e))
+            })
+            .chain(stream::pending())
+            .boxed()
+    }
+
+    fn chunk(delta: serde_json::Value) -> String {
+        format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": delta}]})
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn call_bytes_are_reported_and_empty_fragments_are_not_progress() {
+        let mut events = vec![chunk(json!({"tool_calls": [{"index": 0, "id": "c1",
+            "function": {"name": "web_search", "arguments": "{\"q"}}]}))];
+        // A server that keeps sending fragments with nothing in them.
+        events.extend(
+            (0..50).map(|_| {
+                chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": ""}}]}))
+            }),
+        );
+        let idle = Duration::from_secs(1);
+        let mut s = http::parse::chunks(
+            body(events, Duration::from_millis(400)),
+            ChatCompletions::default(),
+            "h".into(),
+            idle,
+        );
+        assert_eq!(
+            s.next().await.unwrap().unwrap(),
+            Chunk::ToolCallBytes("c1".len() + "web_search".len() + "{\"q".len())
+        );
+        let started = tokio::time::Instant::now();
+        let e = s.next().await.unwrap().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
+        assert_eq!(started.elapsed(), idle, "silent since the last content");
     }
 }

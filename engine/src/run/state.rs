@@ -26,6 +26,7 @@ use crate::event::{
 };
 use crate::sink::RunSink;
 use crate::snapshot::{RunError, RunSnapshot};
+use crate::tool::Grant;
 use crate::usage::PriceTable;
 
 /// How a run ends, decided once.
@@ -86,7 +87,7 @@ struct Review {
 }
 
 /// A tool call waiting for the person: where the answer goes, and the tool's policy name.
-type Waiting = (oneshot::Sender<ApprovalAnswer>, String);
+type Waiting = (oneshot::Sender<ApprovalAnswer>, Grant);
 
 /// Where events go besides subscribers; kept beside them under the lock so both see one order.
 type Sink = Option<Arc<dyn RunSink>>;
@@ -269,7 +270,7 @@ impl RunState {
         &self,
         path: &str,
         call_id: &str,
-        tool: String,
+        tool: Grant,
     ) -> oneshot::Receiver<ApprovalAnswer> {
         let (tx, rx) = oneshot::channel();
         let mut waiting = self
@@ -282,8 +283,9 @@ impl RunState {
         rx
     }
 
-    /// Answers a waiting call; the tool's policy name if one was waiting (and still is).
-    pub fn answer(&self, path: &str, call_id: &str, answer: ApprovalAnswer) -> Option<String> {
+    /// Answers a waiting call; what "Allow always" allows for it if one was waiting (and still
+    /// is).
+    pub fn answer(&self, path: &str, call_id: &str, answer: ApprovalAnswer) -> Option<Grant> {
         let (tx, tool) = self
             .approvals
             .lock()

@@ -36,7 +36,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::event::{RunEvent, RunId};
-use crate::sink::RunSink;
+use crate::sink::{RunSink, SinkError};
 use crate::snapshot::RunSnapshot;
 use crate::workflow::Workflow;
 
@@ -408,7 +408,7 @@ impl RunSink for StoreSink {
         self.push(|q| q.push_revived(snapshot));
     }
 
-    fn has_run(&self, run_id: RunId) -> bool {
+    fn has_run(&self, run_id: RunId) -> Result<bool, SinkError> {
         let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
         conn.query_row(
             "SELECT 1 FROM runs WHERE id = ?1",
@@ -416,6 +416,7 @@ impl RunSink for StoreSink {
             |_| Ok(()),
         )
         .optional()
-        .is_ok_and(|found| found.is_some())
+        .map(|found| found.is_some())
+        .map_err(|e| SinkError(e.to_string()))
     }
 }

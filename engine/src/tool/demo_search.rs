@@ -3,19 +3,20 @@
 
 use futures_util::future::BoxFuture;
 
-use super::web_search::{SearchResult, render, spec};
-use super::{Tool, ToolError, ToolOutput, ToolSpec, string_arg};
+use super::web_search::{SearchResult, note_results, render, spec};
+use super::{SeenAddresses, Tool, ToolError, ToolOutput, ToolSpec, string_arg};
 
 /// Begins every answer of the demo search.
 pub const DEMO_LABEL: &str = "Demo search — sample results made offline, not from the web.\n";
 
 pub struct DemoSearch {
     spec: ToolSpec,
+    seen: SeenAddresses,
 }
 
 impl DemoSearch {
-    pub fn new() -> Self {
-        DemoSearch { spec: spec() }
+    pub fn new(seen: SeenAddresses) -> Self {
+        DemoSearch { spec: spec(), seen }
     }
 }
 
@@ -32,6 +33,7 @@ impl Tool for DemoSearch {
         &self,
         arguments: serde_json::Value,
     ) -> BoxFuture<'static, Result<ToolOutput, ToolError>> {
+        let seen = self.seen.clone();
         Box::pin(async move {
             let query = string_arg(&arguments, "query")?;
             let slug: String = query
@@ -68,6 +70,7 @@ impl Tool for DemoSearch {
                     snippet: format!("A sample page on {query}: {about}."),
                 })
                 .collect();
+            note_results(&seen, &results);
             let mut out = render(&query, &results, DEMO_LABEL);
             out.preview = format!("{} (demo search)", out.preview);
             Ok(out)

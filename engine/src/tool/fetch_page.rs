@@ -2,15 +2,17 @@
 
 use std::sync::OnceLock;
 
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use reqwest::Url;
 use scraper::{Html, Selector};
 use serde_json::json;
 
-use super::web_search::cause;
+use super::net_guard::read_body;
+use super::seen_addresses::{SeenAddresses, addresses_in};
+use super::sites::host_allowed;
 use super::{
-    Tool, ToolError, ToolOutput, ToolSpec, Tools, net_guard, string_arg, truncate_at_char,
+    Grant, Tool, ToolError, ToolOutput, ToolSpec, Tools, describe, net_guard, shorten, string_arg,
+    truncate_at_char,
 };
 
 /// Text given to the model, at most (bytes).
@@ -23,11 +25,11 @@ const WIDTH: usize = 120;
 pub struct FetchPage {
     spec: ToolSpec,
     tools: Tools,
-    allow_private: bool,
+    seen: SeenAddresses,
 }
 
 impl FetchPage {
-    pub fn new(tools: Tools, allow_private: bool) -> Self {
+    pub fn new(tools: Tools, seen: SeenAddresses) -> Self {
         FetchPage {
             spec: ToolSpec {
                 name: "fetch_page".into(),
@@ -43,9 +45,27 @@ impl FetchPage {
                 }),
             },
             tools,
-            allow_private,
+            seen,
         }
     }
+
+    /// Whether this address opens without asking: the run was shown it (its input, a search
+    /// result, a page it read) or Settings allow its host. One the model put together asks —
+    /// unless it would be refused anyway.
+    fn opens_unasked(&self, url: &Url) -> bool {
+        let settings = self.tools.settings();
+        net_guard::refusal(url, settings.allow_private_network).is_some()
+            || self.seen.contains(url)
+            || url
+                .host_str()
+                .is_some_and(|h| host_allowed(h, &settings.allow_hosts))
+    }
+}
+
+/// The address a call names, if it is one.
+fn url_of(arguments: Option<&serde_json::Value>) -> Option<Url> {
+    let address = arguments?.get("url")?.as_str()?.trim();
+    Url::parse(address).ok()
 }
 
 impl Tool for FetchPage {
@@ -57,23 +77,38 @@ impl Tool for FetchPage {
         true
     }
 
+    fn asks_for_call(&self, arguments: &serde_json::Value) -> bool {
+        url_of(Some(arguments)).is_some_and(|u| !self.opens_unasked(&u))
+    }
+
+    fn grant(&self, arguments: &serde_json::Value) -> Grant {
+        match url_of(Some(arguments)).and_then(|u| u.host_str().map(str::to_string)) {
+            Some(host) if self.asks_for_call(arguments) => Grant::Host(host),
+            _ => Grant::Tool(self.policy_name()),
+        }
+    }
+
+    fn describe(&self, arguments: Option<&serde_json::Value>) -> String {
+        match url_of(arguments) {
+            Some(u) if !self.opens_unasked(&u) => {
+                format!("Opening {}", shorten(u.as_str(), 80))
+            }
+            _ => describe(&self.spec.name, arguments),
+        }
+    }
+
     fn call(
         &self,
         arguments: serde_json::Value,
     ) -> BoxFuture<'static, Result<ToolOutput, ToolError>> {
         let tools = self.tools.clone();
-        let allow_private = self.allow_private;
+        let seen = self.seen.clone();
         Box::pin(async move {
             let address = string_arg(&arguments, "url")?;
             let url = Url::parse(&address)
                 .map_err(|e| ToolError::answer(format!("“{address}” is not a web address: {e}")))?;
-            if let Some(why) = net_guard::refusal(&url, allow_private) {
-                return Err(ToolError::answer(format!("refused: {why}")));
-            }
             let host = url.host_str().unwrap_or("the site").to_string();
-            let response = tools.clients()?.pages.get(url).send().await.map_err(|e| {
-                ToolError::answer(format!("{host} could not be read: {}", cause(&e)))
-            })?;
+            let response = tools.clients().await?.pages.get(url).await?;
             if !response.status().is_success() {
                 return Err(ToolError::answer(format!(
                     "{host} answered {}",
@@ -86,18 +121,31 @@ impl Tool for FetchPage {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("text/html")
                 .to_ascii_lowercase();
+            let page_url = response.url().clone();
             let body = read_body(response, MAX_PAGE_BYTES).await?;
-            let mut text = if content_type.starts_with("text/html")
-                || content_type.starts_with("application/xhtml")
-            {
-                readable_text(&body)?
-            } else if content_type.starts_with("text/") || content_type.contains("json") {
-                String::from_utf8_lossy(&body).into_owned()
-            } else {
+            let html = content_type.starts_with("text/html")
+                || content_type.starts_with("application/xhtml");
+            let text = content_type.starts_with("text/") || content_type.contains("json");
+            if !(html || text) {
                 return Err(ToolError::answer(format!(
                     "{host} sent {content_type}, not a page of text"
                 )));
-            };
+            }
+            // Parsing megabytes of HTML takes a while: off the async threads, so a cancel
+            // pressed meanwhile lands at once (the parse finishes unseen).
+            let read = tokio::task::spawn_blocking(move || {
+                if html {
+                    readable_page(&body, &page_url)
+                } else {
+                    let text = String::from_utf8_lossy(&body).into_owned();
+                    let links = addresses_in(&text).collect();
+                    Ok((text, links))
+                }
+            })
+            .await
+            .map_err(|e| ToolError::answer(format!("{host} could not be read: {e}")))?;
+            let (mut text, links) = read?;
+            seen.note_all(links);
             let cut = truncate_at_char(&mut text, MAX_TEXT_BYTES);
             let kb = (text.len() as f64 / 1000.0).max(0.1);
             if cut {
@@ -111,40 +159,42 @@ impl Tool for FetchPage {
     }
 }
 
-/// Reads a response body up to `max` bytes (the rest is not downloaded).
-pub(super) async fn read_body(
-    response: reqwest::Response,
-    max: usize,
-) -> Result<Vec<u8>, ToolError> {
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(piece) = stream.next().await {
-        let piece =
-            piece.map_err(|e| ToolError::answer(format!("the page broke off: {}", cause(&e))))?;
-        let room = max.saturating_sub(body.len());
-        body.extend_from_slice(&piece[..piece.len().min(room)]);
-        if body.len() >= max {
-            break;
-        }
+/// A page's readable text and the addresses it links to or writes out. The page is parsed once.
+fn readable_page(html: &[u8], base: &Url) -> Result<(String, Vec<Url>), ToolError> {
+    static LINK: OnceLock<Option<Selector>> = OnceLock::new();
+    let source = String::from_utf8_lossy(html);
+    let doc = Html::parse_document(&source);
+    let text = text_of(&doc, &source)?;
+    let mut links: Vec<Url> = addresses_in(&text).collect();
+    if let Some(sel) = LINK
+        .get_or_init(|| Selector::parse("a[href]").ok())
+        .as_ref()
+    {
+        links.extend(
+            doc.select(sel)
+                .filter_map(|a| a.value().attr("href"))
+                .filter_map(|h| base.join(h.trim()).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https")),
+        );
     }
-    Ok(body)
+    Ok((text, links))
+}
+
+#[cfg(test)]
+fn readable_text(html: &[u8]) -> Result<String, ToolError> {
+    let source = String::from_utf8_lossy(html);
+    text_of(&Html::parse_document(&source), &source)
 }
 
 /// A page's main text: its `<main>` or `<article>` when it has one (menus and footers left
 /// out), else its body; scripts and styles never. html2text does the reading.
-pub fn readable_text(html: &[u8]) -> Result<String, ToolError> {
+fn text_of(doc: &Html, source: &str) -> Result<String, ToolError> {
     static MAIN: OnceLock<Option<Selector>> = OnceLock::new();
-    let source = String::from_utf8_lossy(html);
     let main = MAIN
         .get_or_init(|| Selector::parse("main, article, [role=main]").ok())
         .as_ref()
-        .and_then(|sel| {
-            Html::parse_document(&source)
-                .select(sel)
-                .next()
-                .map(|m| m.html())
-        });
-    let chosen = main.as_deref().unwrap_or(&source);
+        .and_then(|sel| doc.select(sel).next().map(|m| m.html()));
+    let chosen = main.as_deref().unwrap_or(source);
     let text = html2text::config::plain()
         .string_from_read(chosen.as_bytes(), WIDTH)
         .map_err(|e| ToolError::answer(format!("the page could not be read as text: {e}")))?;
@@ -186,6 +236,26 @@ mod tests {
         assert!(truncate_at_char(&mut text, MAX_TEXT_BYTES));
         assert!(text.len() <= MAX_TEXT_BYTES && text.len() >= MAX_TEXT_BYTES - 1);
         assert!(text.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn a_pages_links_are_its_addresses() {
+        let base = Url::parse("https://site.test/dir/page").unwrap();
+        let (text, links) = readable_page(
+            b"<main><p>See <a href='/other'>this</a>, <a href='rel?q=1'>that</a>,               <a href='mailto:x@y.z'>mail</a> and https://written.test/out.</p></main>",
+            &base,
+        )
+        .unwrap();
+        assert!(text.contains("See"), "{text}");
+        let links: Vec<String> = links.iter().map(|u| u.to_string()).collect();
+        for want in [
+            "https://site.test/other",
+            "https://site.test/dir/rel?q=1",
+            "https://written.test/out",
+        ] {
+            assert!(links.contains(&want.to_string()), "{want} in {links:?}");
+        }
+        assert!(!links.iter().any(|l| l.starts_with("mailto")));
     }
 
     #[test]

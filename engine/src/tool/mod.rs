@@ -5,11 +5,15 @@
 mod demo_search;
 mod fetch_page;
 pub mod mcp;
-mod net_guard;
+pub mod net_guard;
 mod registry;
+mod seen_addresses;
+pub mod sites;
+mod special_addresses;
 mod web_search;
 
 pub use registry::{BUILTIN_TOOLS, ToolSettings, Tools};
+pub use seen_addresses::SeenAddresses;
 
 use std::sync::Arc;
 
@@ -84,6 +88,23 @@ pub trait Tool: Send + Sync + 'static {
     fn policy_name(&self) -> String {
         self.spec().name.clone()
     }
+    /// This call asks first although the tool only reads: `fetch_page` opening an address the
+    /// model put together (see `seen_addresses.rs`).
+    fn asks_for_call(&self, _arguments: &serde_json::Value) -> bool {
+        false
+    }
+    /// What "Allow always" allows from now on for this call.
+    fn grant(&self, _arguments: &serde_json::Value) -> Grant {
+        Grant::Tool(self.policy_name())
+    }
+}
+
+/// What "Allow always" lets run without asking from now on: a tool (as Settings name it in
+/// `[tools] allow`), or the host of an address `fetch_page` was asked to open (`allow_hosts`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Grant {
+    Tool(String),
+    Host(String),
 }
 
 /// A tool as a step holds it.
@@ -104,7 +125,7 @@ pub fn describe(tool: &str, arguments: Option<&serde_json::Value>) -> String {
     }
 }
 
-fn shorten(s: &str, max_chars: usize) -> String {
+pub(crate) fn shorten(s: &str, max_chars: usize) -> String {
     match s.char_indices().nth(max_chars) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),

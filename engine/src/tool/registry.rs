@@ -2,16 +2,20 @@
 //! tools join them here).
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::demo_search::DemoSearch;
 use super::fetch_page::FetchPage;
-use super::mcp::{McpServerSettings, McpServers, McpTool, valid_server_name};
+use super::mcp::{
+    McpServerSettings, McpServers, McpTool, Server, ServerTool, naming, valid_server_name,
+};
+use super::net_guard::{ClientOptions, GuardedClient};
+use super::sites::host_allowed;
 use super::web_search::WebSearch;
-use super::{SharedTool, Tool, ToolError, net_guard};
+use super::{Grant, SeenAddresses, SharedTool, Tool, ToolError};
 use std::collections::BTreeMap;
 
 /// The built-in tools, by the name a step enables them with, and what they do in a few words.
@@ -41,6 +45,17 @@ pub struct ToolSettings {
     pub allow: Vec<String>,
     /// Tools that ask first even though they only read.
     pub ask: Vec<String>,
+    /// Hosts `fetch_page` may open without asking although no search result or page of the run
+    /// named the address (`example.com` also covers `www.example.com`, not `example.com.evil`).
+    pub allow_hosts: Vec<String>,
+    /// A proxy for the tools' web requests (`http://host:port`). None from the environment is
+    /// used: a proxy resolves names itself, which would walk around the private-network guard,
+    /// so the one named here is checked like any address and the guard still checks each target.
+    pub proxy: Option<String>,
+    /// A tool's answer goes to the model cut at this many bytes (at a character, saying so).
+    pub max_result_bytes: usize,
+    /// At most this many calls run from one turn of a model; the rest are answered with an error.
+    pub max_calls_per_turn: usize,
 }
 
 impl Default for ToolSettings {
@@ -51,6 +66,10 @@ impl Default for ToolSettings {
             timeout_secs: 60,
             allow: Vec::new(),
             ask: Vec::new(),
+            allow_hosts: Vec::new(),
+            proxy: None,
+            max_result_bytes: 100_000,
+            max_calls_per_turn: 16,
         }
     }
 }
@@ -68,18 +87,18 @@ pub struct Tools {
 #[derive(Default)]
 struct Inner {
     settings: ToolSettings,
-    clients: OnceLock<Result<Clients, String>>,
+    clients: tokio::sync::OnceCell<Result<Clients, String>>,
     mcp: Arc<McpServers>,
-    /// Tools the person allowed "always" since these settings were made.
-    allowed_now: Mutex<HashSet<String>>,
+    /// Tools and hosts the person allowed "always" since these settings were made.
+    allowed_now: Mutex<HashSet<Grant>>,
 }
 
 /// The search client goes only where the settings say; the page client goes where a model says,
 /// so it is the guarded one.
 #[derive(Clone)]
 pub(super) struct Clients {
-    pub search: reqwest::Client,
-    pub pages: reqwest::Client,
+    pub search: GuardedClient,
+    pub pages: GuardedClient,
 }
 
 impl Tools {
@@ -87,13 +106,25 @@ impl Tools {
         Tools::with_mcp(settings, BTreeMap::new())
     }
 
-    /// With the MCP servers of the settings' `[mcp.NAME]` entries.
+    /// With the MCP servers of the settings' `[mcp.NAME]` entries, started in Stepwise's own
+    /// working folder.
     pub fn with_mcp(settings: ToolSettings, mcp: BTreeMap<String, McpServerSettings>) -> Self {
+        Tools::with_mcp_in(settings, mcp, None)
+    }
+
+    /// With the MCP servers of the settings' `[mcp.NAME]` entries, whose stdio servers start in
+    /// `working_dir` (the settings file's folder, so a relative path in an entry means the same
+    /// whoever starts Stepwise, and from wherever).
+    pub fn with_mcp_in(
+        settings: ToolSettings,
+        mcp: BTreeMap<String, McpServerSettings>,
+        working_dir: Option<std::path::PathBuf>,
+    ) -> Self {
         Tools {
             inner: Arc::new(Inner {
                 settings,
-                clients: OnceLock::new(),
-                mcp: Arc::new(McpServers::new(mcp)),
+                clients: tokio::sync::OnceCell::new(),
+                mcp: Arc::new(McpServers::new(mcp, working_dir)),
                 allowed_now: Mutex::new(HashSet::new()),
             }),
         }
@@ -104,34 +135,30 @@ impl Tools {
         &self.inner.mcp
     }
 
-    /// These tools, with `old`'s running MCP servers if the entries are the same (settings
-    /// changed elsewhere: no server restarts).
+    /// These tools, with `old`'s running MCP servers for the entries that did not change. A
+    /// changed entry's server is not stopped: the runs that started with it keep it, and it is
+    /// stopped once the last of them ends (or at shutdown); new runs start the new one.
     pub fn reusing_servers_of(self, old: &Tools) -> Tools {
-        if self.inner.mcp.same_entries(&old.inner.mcp) {
-            Tools {
-                inner: Arc::new(Inner {
-                    settings: self.inner.settings.clone(),
-                    clients: OnceLock::new(),
-                    mcp: old.inner.mcp.clone(),
-                    allowed_now: Mutex::new(
-                        old.inner
-                            .allowed_now
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .clone(),
-                    ),
+        let same = self.inner.mcp.same_entries(&old.inner.mcp);
+        Tools {
+            inner: Arc::new(Inner {
+                settings: self.inner.settings.clone(),
+                clients: tokio::sync::OnceCell::new(),
+                mcp: Arc::new(old.inner.mcp.succeeded_by(&self.inner.mcp)),
+                allowed_now: Mutex::new(if same {
+                    old.inner
+                        .allowed_now
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone()
+                } else {
+                    HashSet::new()
                 }),
-            }
-        } else {
-            self
+            }),
         }
     }
 
-    pub fn shares_servers_with(&self, other: &Tools) -> bool {
-        Arc::ptr_eq(&self.inner.mcp, &other.inner.mcp)
-    }
-
-    /// Ends every MCP server this engine started.
+    /// Ends every MCP server this engine started (under these settings or earlier ones).
     pub async fn shutdown(&self) {
         self.inner.mcp.shutdown().await;
     }
@@ -145,31 +172,48 @@ impl Tools {
         Duration::from_secs(self.inner.settings.timeout_secs.clamp(1, 24 * 3600))
     }
 
-    /// Whether a call to `tool` waits for the person: tools that only read run at once, others
-    /// ask — unless Settings say otherwise (`allow`, `ask`) or the person said "allow always".
-    pub fn needs_approval(&self, tool: &dyn Tool) -> bool {
+    /// Whether a call to `tool` with `arguments` waits for the person: tools that only read run
+    /// at once, others ask, and so does a read that would send what the model put together
+    /// somewhere (`Tool::asks_for_call`) — unless Settings say otherwise (`allow`, `ask`,
+    /// `allow_hosts`) or the person said "allow always".
+    pub fn needs_approval(&self, tool: &dyn Tool, arguments: &serde_json::Value) -> bool {
         let name = tool.policy_name();
         let listed = |list: &[String]| list.contains(&name);
-        if listed(&self.inner.settings.allow)
-            || self
-                .inner
-                .allowed_now
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains(&name)
-        {
+        let allowed_now = self
+            .inner
+            .allowed_now
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if listed(&self.inner.settings.allow) || allowed_now.contains(&Grant::Tool(name.clone())) {
             return false;
         }
-        listed(&self.inner.settings.ask) || !tool.read_only()
+        if listed(&self.inner.settings.ask) || !tool.read_only() {
+            return true;
+        }
+        match tool.grant(arguments) {
+            Grant::Host(host) if tool.asks_for_call(arguments) => {
+                let hosts: Vec<String> = allowed_now
+                    .iter()
+                    .filter_map(|g| match g {
+                        Grant::Host(h) => Some(h.clone()),
+                        Grant::Tool(_) => None,
+                    })
+                    .collect();
+                !host_allowed(&host, &hosts)
+            }
+            _ => tool.asks_for_call(arguments),
+        }
     }
 
-    /// "Allow always": the tool runs without asking from now on (the app also saves it).
-    pub fn allow_from_now_on(&self, name: &str) {
+    /// "Allow always": the tool, or the host, runs without asking from now on (the app also
+    /// saves it).
+    pub fn allow_from_now_on(&self, grant: &Grant) {
         self.inner
             .allowed_now
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_string());
+            .insert(grant.clone());
     }
 
     /// Whether a step may name `name` in its tools: a built-in tool, `SERVER` (all of an MCP
@@ -189,68 +233,124 @@ impl Tools {
     /// The tools a step enabled, starting the MCP servers it needs. The demo model searches a
     /// clearly labelled offline sample instead of the web, so a fresh install's first run needs
     /// no network.
+    /// `seen` is the run's addresses: the search tools add their results, `fetch_page` its
+    /// pages' links, and opens those without asking.
     pub async fn for_step(
         &self,
         names: &[String],
         demo: bool,
+        seen: &SeenAddresses,
     ) -> Result<Vec<SharedTool>, ToolError> {
-        let mut tools: Vec<SharedTool> = Vec::new();
-        for name in names {
-            let tool: SharedTool = match name.as_str() {
-                "web_search" if demo => Arc::new(DemoSearch::new()),
-                "web_search" => Arc::new(WebSearch::new(
-                    self.clone(),
-                    self.inner.settings.web_search_url.clone(),
-                )),
-                "fetch_page" => Arc::new(FetchPage::new(
-                    self.clone(),
-                    self.inner.settings.allow_private_network,
-                )),
-                other => {
-                    let (server, only) = match other.split_once('.') {
-                        Some((s, t)) => (s, Some(t)),
-                        None => (other, None),
-                    };
-                    let running = self
-                        .inner
-                        .mcp
-                        .server(server, self.inner.settings.timeout_secs)
-                        .await?;
-                    let chosen: Vec<_> = running
-                        .tools
-                        .iter()
-                        .filter(|t| only.is_none_or(|o| o == t.name))
-                        .cloned()
-                        .collect();
-                    if chosen.is_empty() {
-                        return Err(ToolError {
-                            message: match only {
-                                Some(t) => format!("the MCP server “{server}” has no tool “{t}”"),
-                                None => format!("the MCP server “{server}” offers no tools"),
-                            },
-                            fatal: true,
-                        });
-                    }
-                    for t in chosen {
-                        tools.push(Arc::new(McpTool::new(running.clone(), t)));
-                    }
-                    continue;
-                }
-            };
-            tools.push(tool);
+        // Each tool once, in the order first named: `["t", "t.echo"]` is t's tools, and
+        // `web_search` listed twice is one tool (a provider refuses a name given twice).
+        enum Pick {
+            Builtin(&'static str),
+            Mcp(usize),
         }
+        let mut picks: Vec<Pick> = Vec::new();
+        let mut mcp: Vec<(Arc<Server>, ServerTool)> = Vec::new();
+        for name in names {
+            if let Some((builtin, _)) = BUILTIN_TOOLS.iter().find(|(n, _)| n == name) {
+                if !picks
+                    .iter()
+                    .any(|p| matches!(p, Pick::Builtin(b) if b == builtin))
+                {
+                    picks.push(Pick::Builtin(builtin));
+                }
+                continue;
+            }
+            let (server, only) = match name.split_once('.') {
+                Some((s, t)) => (s, Some(t)),
+                None => (name.as_str(), None),
+            };
+            let running = self
+                .inner
+                .mcp
+                .server(server, self.inner.settings.timeout_secs)
+                .await?;
+            let chosen: Vec<_> = running
+                .tools
+                .iter()
+                .filter(|t| only.is_none_or(|o| o == t.name))
+                .collect();
+            if chosen.is_empty() {
+                return Err(ToolError {
+                    message: match only {
+                        Some(t) => format!("the MCP server “{server}” has no tool “{t}”"),
+                        None => format!("the MCP server “{server}” offers no tools"),
+                    },
+                    fatal: true,
+                });
+            }
+            for t in chosen {
+                if !mcp
+                    .iter()
+                    .any(|(s, known)| s.name == server && known.name == t.name)
+                {
+                    picks.push(Pick::Mcp(mcp.len()));
+                    mcp.push((running.clone(), t.clone()));
+                }
+            }
+        }
+        // Unique names for the model, each leading back to one (server, tool).
+        let pairs: Vec<(&str, &str)> = mcp
+            .iter()
+            .map(|(s, t)| (s.name.as_str(), t.name.as_str()))
+            .collect();
+        let builtin_names: Vec<&str> = BUILTIN_TOOLS.iter().map(|(n, _)| *n).collect();
+        let mut model_names = naming::model_names(&pairs, &builtin_names)?.into_iter();
+        let mut mcp_tools: Vec<SharedTool> = Vec::new();
+        for (server, tool) in mcp {
+            let name = model_names.next().unwrap_or_default();
+            let timeout = self
+                .inner
+                .mcp
+                .timeout(&server.name, self.inner.settings.timeout_secs);
+            let max = self.inner.settings.max_result_bytes;
+            mcp_tools.push(Arc::new(McpTool::new(server, tool, name, timeout, max)));
+        }
+        let tools = picks
+            .into_iter()
+            .filter_map(|pick| -> Option<SharedTool> {
+                Some(match pick {
+                    Pick::Builtin("web_search") if demo => Arc::new(DemoSearch::new(seen.clone())),
+                    Pick::Builtin("web_search") => Arc::new(WebSearch::new(
+                        self.clone(),
+                        self.inner.settings.web_search_url.clone(),
+                        seen.clone(),
+                    )),
+                    Pick::Builtin(_) => Arc::new(FetchPage::new(self.clone(), seen.clone())),
+                    Pick::Mcp(i) => mcp_tools.get(i)?.clone(),
+                })
+            })
+            .collect();
         Ok(tools)
     }
 
-    pub(super) fn clients(&self) -> Result<Clients, ToolError> {
-        let allow = self.inner.settings.allow_private_network;
+    /// The tools' HTTP clients, built on first use on a blocking thread: building one reads the
+    /// system's certificates (tens of milliseconds), and a cancel pressed meanwhile must not
+    /// wait for that.
+    pub(super) async fn clients(&self) -> Result<Clients, ToolError> {
+        let settings = &self.inner.settings;
+        let options = |allow_private| ClientOptions {
+            allow_private,
+            timeout: FETCH_TIMEOUT,
+            proxy: settings.proxy.clone(),
+        };
+        let (search, pages) = (options(true), options(settings.allow_private_network));
         self.inner
             .clients
-            .get_or_init(|| {
-                let search = net_guard::client(true, FETCH_TIMEOUT).map_err(|e| e.to_string())?;
-                let pages = net_guard::client(allow, FETCH_TIMEOUT).map_err(|e| e.to_string())?;
-                Ok(Clients { search, pages })
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || {
+                    Ok(Clients {
+                        search: GuardedClient::build(&search)?,
+                        pages: GuardedClient::build(&pages)?,
+                    })
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
             })
+            .await
             .clone()
             .map_err(|e| ToolError {
                 message: format!("cannot set up HTTP for tools: {e}"),

@@ -7,8 +7,8 @@ use reqwest::Url;
 use scraper::{ElementRef, Html, Selector};
 use serde_json::json;
 
-use super::fetch_page::read_body;
-use super::{Tool, ToolError, ToolOutput, ToolSpec, Tools, string_arg};
+use super::net_guard::read_body;
+use super::{SeenAddresses, Tool, ToolError, ToolOutput, ToolSpec, Tools, string_arg};
 
 /// Results given to the model, at most.
 pub const MAX_RESULTS: usize = 10;
@@ -19,14 +19,17 @@ pub struct WebSearch {
     spec: ToolSpec,
     tools: Tools,
     base_url: String,
+    /// The run's addresses: each result's joins them (`fetch_page` opens it without asking).
+    seen: SeenAddresses,
 }
 
 impl WebSearch {
-    pub fn new(tools: Tools, base_url: String) -> Self {
+    pub fn new(tools: Tools, base_url: String, seen: SeenAddresses) -> Self {
         WebSearch {
             spec: spec(),
             tools,
             base_url,
+            seen,
         }
     }
 }
@@ -70,6 +73,7 @@ impl Tool for WebSearch {
     ) -> BoxFuture<'static, Result<ToolOutput, ToolError>> {
         let tools = self.tools.clone();
         let base = self.base_url.clone();
+        let seen = self.seen.clone();
         Box::pin(async move {
             let query = string_arg(&arguments, "query")?;
             let mut url = Url::parse(&base).map_err(|e| ToolError {
@@ -77,12 +81,12 @@ impl Tool for WebSearch {
                 fatal: true,
             })?;
             url.query_pairs_mut().append_pair("q", &query);
-            let client = tools.clients()?.search;
+            let client = tools.clients().await?.search;
             let host = url.host_str().unwrap_or("the search site").to_string();
-            let response = client.get(url).send().await.map_err(|e| {
+            let response = client.get(url).await.map_err(|e| {
                 ToolError::answer(format!(
                     "the search at {host} did not answer: {}",
-                    cause(&e)
+                    e.message
                 ))
             })?;
             if !response.status().is_success() {
@@ -92,7 +96,14 @@ impl Tool for WebSearch {
                 )));
             }
             let html = read_body(response, MAX_PAGE_BYTES).await?;
-            let results = parse_results(&String::from_utf8_lossy(&html));
+            // Off the async threads, like every page parse (a cancel lands meanwhile).
+            let results =
+                tokio::task::spawn_blocking(move || parse_results(&String::from_utf8_lossy(&html)))
+                    .await
+                    .map_err(|e| {
+                        ToolError::answer(format!("the results could not be read: {e}"))
+                    })?;
+            note_results(&seen, &results);
             Ok(render(&query, &results, ""))
         })
     }
@@ -120,17 +131,9 @@ pub(super) fn render(query: &str, results: &[SearchResult], label: &str) -> Tool
     }
 }
 
-/// The innermost cause of a request error, which says what happened ("connection refused").
-pub(super) fn cause(e: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    if e.is_timeout() {
-        "it took too long".to_string()
-    } else {
-        source.to_string()
-    }
+/// The results' addresses join the run's: `fetch_page` opens them without asking.
+pub(super) fn note_results(seen: &SeenAddresses, results: &[SearchResult]) {
+    seen.note_all(results.iter().filter_map(|r| Url::parse(&r.url).ok()));
 }
 
 fn selector(

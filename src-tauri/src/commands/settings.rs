@@ -107,7 +107,9 @@ fn view(state: &AppState) -> SettingsView {
     SettingsView {
         default_model: saved.default_model.clone().unwrap_or_else(|| "demo".into()),
         providers: ProviderKind::CONFIGURABLE.map(provider).to_vec(),
-        idle_timeout_secs: saved.network.idle_timeout_secs as u32,
+        // The limit in force (a setting past a day counts as a day), never a truncated number.
+        idle_timeout_secs: u32::try_from(saved.http_options().idle_timeout.as_secs())
+            .unwrap_or(u32::MAX),
         notifications: saved.notifications.enabled,
         key_storage: state.secrets.storage(),
         key_warning: state.secrets.warning(),
@@ -234,7 +236,9 @@ pub async fn test_connection(
     let first = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match stream.next().await {
-                Some(Ok(Chunk::Text(_) | Chunk::ToolCall(_))) | None => return Ok(()),
+                Some(Ok(Chunk::Text(_) | Chunk::ToolCall(_) | Chunk::ToolCallBytes(_))) | None => {
+                    return Ok(());
+                }
                 Some(Ok(Chunk::Usage(_))) => {}
                 Some(Err(e)) => return Err(e),
             }

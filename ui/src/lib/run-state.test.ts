@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunEvent, StepSnapshot, ToolCallView } from "../bindings";
-import { applyEvent, childrenOf, emptySnapshot, failureAdvice, focusStep, isInside, join, runStatusWord, runWords, stepWords, textParts, toolCallWords } from "./run-state";
+import { applyEvent, childrenOf, emptySnapshot, failureAdvice, focusStep, isInside, join, runStatusWord, runWords, stepWords, textParts, toolCallWords, waitingCalls } from "./run-state";
 
 const ID = "00000000-0000-4000-8000-000000000001";
 let t = 1_000;
@@ -178,6 +178,27 @@ describe("tool calls", () => {
     expect(toolCallWords(running, 4200, true)).toBe("Stopping the tool…");
     expect(toolCallWords(call("a", 0, { status: "failed", preview: "404" }), 0, false)).toBe("did not work: 404");
     expect(toolCallWords(call("a", 0, { status: "cancelled" }), 0, false)).toBe("Cancelled");
+  });
+
+  it("keys the calls waiting for the person by step and id: two steps may use the same id", () => {
+    const s = emptySnapshot(ID);
+    const a = info("A");
+    const b = info("B");
+    const asks = (seq: number, path: string) => [
+      ev(seq, { type: "ToolCallStarted", path, call_id: "call_1", tool: "fetch_page", arguments: "{}", title: `Reading ${path}`, at: 0 }),
+      ev(seq + 1, { type: "ToolApprovalRequested", path, call_id: "call_1" }),
+    ];
+    [
+      ev(1, { type: "RunStarted", workflow_name: "W", input: "q", steps: [a, b] }),
+      ev(2, { type: "StepStarted", step: a }),
+      ev(3, { type: "StepStarted", step: b }),
+      ...asks(4, a.path),
+      ...asks(6, b.path),
+    ].forEach((e) => expect(applyEvent(s, e)).toBe("applied"));
+    const waiting = waitingCalls(s);
+    expect(waiting.map((w) => [w.step.path, w.call.call_id])).toEqual([["a", "call_1"], ["b", "call_1"]]);
+    // The window's list is keyed by these (a repeated key throws in Svelte).
+    expect(new Set(waiting.map((w) => w.key)).size).toBe(2);
   });
 
   it("folds a call and stops it when the run is cancelled", () => {

@@ -280,9 +280,16 @@ export function toolCallWords(c: ToolCallView, now: number, stopping: boolean): 
   }
 }
 
-/** Tool calls waiting for the person, with their step. */
-export function waitingCalls(s: RunSnapshot): { step: StepSnapshot; call: ToolCallView }[] {
-  return s.steps.flatMap((step) => step.tool_calls.filter((c) => c.status === "waiting").map((call) => ({ step, call })));
+/** Tool calls waiting for the person, with their step and a key for lists: a call's id is
+ * unique only within its step, so the key is the step's path and the id. */
+export function waitingCalls(s: RunSnapshot): { step: StepSnapshot; call: ToolCallView; key: string }[] {
+  return s.steps.flatMap((step) =>
+    step.tool_calls.filter((c) => c.status === "waiting").map((call) => ({ step, call, key: approvalKey(step.path, call.call_id) })));
+}
+
+/** How an approval is named in the window: by step path and call id. */
+export function approvalKey(path: string, callId: string): string {
+  return JSON.stringify([path, callId]);
 }
 
 /** Steps whose output waits for the person's review. */

@@ -448,7 +448,10 @@ function resumeRun(a: Json): string {
   return id;
 }
 
-let toolsView = { web_search_url: "https://html.duckduckgo.com/html/", allow_private_network: false, timeout_secs: 60, servers: [] as { name: string }[] };
+/** The MCP entries' variables as the app keeps them (the window never gets the values). */
+const savedEnv: Record<string, Record<string, string>> = {};
+let stopInspecting: (() => void) | null = null;
+let toolsView = { web_search_url: "https://html.duckduckgo.com/html/", allow_private_network: false, allow_hosts: [] as string[], proxy: "", timeout_secs: 60, servers: [] as { name: string }[] };
 
 mockIPC(
   (cmd, args) => {
@@ -494,15 +497,30 @@ mockIPC(
         const u = a.update as typeof toolsView;
         const bad = u.servers.find((s) => !/^[A-Za-z0-9_-]+$/.test(s.name));
         if (bad) throw { kind: "settings", detail: `“${bad.name}” cannot name an MCP server: use letters, digits, - and _` };
+        // As the app: a variable's value is kept here and never sent back.
+        for (const s of u.servers as { name: string; saved_name?: string | null; env: { name: string; value: string; set: boolean }[] }[]) {
+          const before = savedEnv[s.saved_name ?? s.name] ?? {};
+          savedEnv[s.name] = Object.fromEntries(s.env.map((e) => [e.name, e.set && !e.value ? before[e.name] ?? "" : e.value]));
+          s.saved_name = s.name;
+          s.env = Object.keys(savedEnv[s.name]).sort().map((name) => ({ name, value: "", set: true }));
+        }
         toolsView = u;
         return toolsView;
       }
-      case "inspect_mcp_server": return a.name === "broken"
-        ? { ok: false, message: "the MCP server “broken” did not start: connection closed. Its last words on stderr: no config file", tools: [], stderr: [] }
-        : { ok: true, message: null, stderr: ["Starting default (STDIO) server..."], tools: [
+      case "inspect_mcp_server":
+        if (a.name === "slow") return new Promise((resolve) => { stopInspecting = () => resolve({ ok: false, message: "Stopped.", tools: [], stderr: [], stopped: true }); });
+        return a.name === "broken"
+        ? { ok: false, message: "the MCP server “broken” did not start: connection closed. Its last words on stderr: no config file", tools: [], stderr: [], stopped: false }
+        : { ok: true, message: null, stderr: ["Starting default (STDIO) server..."], stopped: false, tools: [
           { name: "echo", title: "Echo Tool", description: "Echoes back the input string", read_only: true },
           { name: "get-env", title: null, description: "Returns all environment variables", read_only: false },
         ] };
+      case "stop_inspecting_mcp_server": {
+        const stop = stopInspecting;
+        stopInspecting = null;
+        stop?.();
+        return stop !== null;
+      }
       case "answer_review": {
         const run = runs.get(a.runId as string);
         const waiting = run?.plan[run.next];

@@ -536,6 +536,34 @@ test("settings: an MCP server is added, its tools listed with their descriptions
   await page.close();
 });
 
+test("settings: a saved MCP variable shows as set, never its value; Show its tools can be cancelled", async () => {
+  const page = await open();
+  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByRole("button", { name: "Add an MCP server" }).click();
+  await page.getByLabel("Name (steps use it: NAME or NAME.TOOL)").fill("slow");
+  await page.getByLabel("Command that starts it on this computer").fill("node");
+  await page.getByLabel(/^Environment it gets/).fill("TOKEN=s3cret");
+  await page.getByRole("button", { name: "Save tool settings" }).click();
+  await page.getByText("Tool settings saved.").first().waitFor();
+  const vars = page.getByRole("list", { name: "Variables of slow" });
+  assert.match(await vars.innerText(), /TOKEN\s+set/);
+  assert.equal(await page.getByLabel(/^More variables/).inputValue(), "");
+  assert.doesNotMatch(await page.content(), /s3cret/);
+  // Saved again untouched: the value is kept (sent as "set", with no value).
+  await page.getByRole("button", { name: "Save tool settings" }).click();
+  const calls = await page.evaluate(() => window.__calls.filter((c) => c.cmd === "save_tools_settings").map((c) => c.args.update));
+  assert.deepEqual(calls[1].servers[0].env, [{ name: "TOKEN", value: "", set: true }]);
+  await page.getByRole("button", { name: "Replace TOKEN" }).click();
+  await page.getByLabel("New value of TOKEN").fill("other");
+
+  await page.getByRole("button", { name: "Show its tools" }).click();
+  await page.getByRole("status").filter({ hasText: "Starting slow…" }).waitFor();
+  await page.getByRole("button", { name: "Cancel starting slow" }).click();
+  await page.getByRole("status").filter({ hasText: "Stopped." }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test("a tool that asks first: “Waiting for you” with Allow / Allow always / Deny; a denial reaches the line; Cancel still works", async () => {
   const page = await open("approve");
   await run(page);

@@ -110,9 +110,11 @@ impl HttpCore {
 
     /// Streams the answer to `prepared`, parsed by `parser`. A failure before the stream exists
     /// (bad settings) comes as the stream's only item.
+    /// `retries`: the request's own limit on retrying a 429 or 5xx answer (`ModelRequest::retries`).
     pub fn stream<P: WireParser>(
         &self,
         prepared: Result<Prepared, ProviderError>,
+        retries: Option<u32>,
         parser: P,
     ) -> ChunkStream {
         let core = self.clone();
@@ -120,7 +122,7 @@ impl HttpCore {
             let opened = match prepared {
                 Ok(p) => {
                     let host = p.host.clone();
-                    core.open(p).await.map(|body| (body, host))
+                    core.open(p, retries).await.map(|body| (body, host))
                 }
                 Err(e) => Err(e),
             };
@@ -133,10 +135,11 @@ impl HttpCore {
     }
 
     /// Sends the request, retrying 429 and 5xx with back-off, and returns the body.
-    async fn open(&self, p: Prepared) -> Result<parse::Body, ProviderError> {
+    async fn open(&self, p: Prepared, retries: Option<u32>) -> Result<parse::Body, ProviderError> {
         let client = client()?;
         let idle = self.options.idle_timeout;
         let retry = self.options.retry;
+        let max_retries = retries.unwrap_or(retry.max_retries);
         let mut headers = p.headers;
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         // A compressed body arrives in blocks, which defeats streaming.
@@ -149,9 +152,13 @@ impl HttpCore {
                 .json(&p.body)
                 .send();
             // Connecting and waiting for the headers are bounded like any other silence.
+            let sent = |mut e: ProviderError| {
+                e.requests = attempt + 1;
+                e
+            };
             let response = match tokio::time::timeout_at(parse::deadline_after(idle), send).await {
-                Err(_) => return Err(errors::silent(&p.host, idle)),
-                Ok(Err(e)) => return Err(errors::from_reqwest(&e, &p.host, idle)),
+                Err(_) => return Err(sent(errors::silent(&p.host, idle))),
+                Ok(Err(e)) => return Err(sent(errors::from_reqwest(&e, &p.host, idle))),
                 Ok(Ok(r)) => r,
             };
             let status = response.status();
@@ -180,8 +187,8 @@ impl HttpCore {
                     .base_delay
                     .saturating_mul(2u32.saturating_pow(attempt)),
             );
-            if !retryable || attempt >= retry.max_retries || wait > retry.max_wait {
-                return Err(error);
+            if !retryable || attempt >= max_retries || wait > retry.max_wait {
+                return Err(sent(error));
             }
             attempt += 1;
             tokio::time::sleep(wait).await;

@@ -59,7 +59,7 @@ pub(crate) fn deadline_after(idle: Duration) -> Instant {
 /// Reads events until the parser says done, the body ends, the step is silent for `idle`, or
 /// something fails; after a failure the stream ends. The connection is dropped as soon as the
 /// answer is complete.
-pub(super) fn chunks<P: WireParser>(
+pub(crate) fn chunks<P: WireParser>(
     body: Body,
     parser: P,
     host: String,

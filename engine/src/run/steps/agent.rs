@@ -3,7 +3,7 @@
 //! without a call, or has used `max_tool_rounds` rounds.
 
 use super::prompt::{PreviousStep, build, with_note};
-use super::stream::stream_model;
+use super::stream::{Written, stream_model};
 use super::tool_calls::{ToolRounds, run_calls};
 use super::{Done, Executed, Halt, Scope, StepFailure};
 use crate::event::ErrorKind;
@@ -34,7 +34,7 @@ pub(super) fn execute<'a>(
         let model = model.clone().unwrap_or_else(|| cx.default_model.clone());
         let tools = cx
             .tools
-            .for_step(tool_names, model.is_demo())
+            .for_step(tool_names, model.is_demo(), &cx.seen)
             .await
             .map_err(|e| {
                 Halt::Failed(StepFailure {
@@ -47,11 +47,12 @@ pub(super) fn execute<'a>(
         request.tools = tools.iter().map(|t| t.spec().clone()).collect();
 
         let mut rounds = ToolRounds::default();
-        let mut written = 0;
+        let mut written = Written::default();
         loop {
-            let streamed =
+            let mut streamed =
                 stream_model(scope, path, request.clone(), step.retries, written).await?;
-            written = streamed.text.len();
+            written.text = streamed.text.len();
+            written.calls += streamed.call_bytes;
             if streamed.calls.is_empty() {
                 return Ok(Done {
                     output: streamed.text,
@@ -68,7 +69,8 @@ pub(super) fn execute<'a>(
                     ),
                 }));
             }
-            let results = run_calls(scope, path, &tools, &streamed.calls, &mut rounds).await?;
+            // The calls keep the ids they ran under: the model reads its answers by them.
+            let results = run_calls(scope, path, &tools, &mut streamed.calls, &mut rounds).await?;
             request.turns.push(ToolTurn {
                 text: streamed.turn_text,
                 calls: streamed.calls,

@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use super::Replay;
 use crate::model_ref::ModelRef;
 use crate::provider::Providers;
-use crate::tool::Tools;
+use crate::tool::{SeenAddresses, Tools};
 use crate::usage::PriceTable;
 
 /// What every step of one run shares.
@@ -22,6 +22,9 @@ pub(crate) struct RunContext {
     pub prices: PriceTable,
     /// The steps not to run again (a continued or revived run).
     pub replay: Replay,
+    /// The web addresses the run was shown (its input, search results, pages it read), which
+    /// `fetch_page` opens without asking.
+    pub seen: SeenAddresses,
     /// The latest output of every step that has finished, by id (`{{steps.ID.output}}`).
     outputs: Mutex<HashMap<String, String>>,
 }
@@ -35,6 +38,7 @@ impl RunContext {
         max_step_output: usize,
     ) -> Self {
         RunContext {
+            seen: SeenAddresses::from_input(&input),
             input,
             providers,
             tools,

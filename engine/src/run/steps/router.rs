@@ -6,7 +6,7 @@
 //! step like any model's, so a person sees it decide.
 
 use super::prompt::{PreviousStep, chained};
-use super::stream::stream_model;
+use super::stream::{Written, stream_model};
 use super::{Done, Executed, Halt, Scope, StepFailure, run_sequence};
 use crate::event::{ErrorKind, EventKind};
 use crate::provider::ModelRequest;
@@ -78,7 +78,7 @@ async fn ask_model(
         system_prompt(instructions, routes),
         chained(&cx.input, previous),
     );
-    let answer = stream_model(scope, path, request, step.retries, 0).await?;
+    let answer = stream_model(scope, path, request, step.retries, Written::default()).await?;
     choose(&answer.text, routes).ok_or_else(|| {
         let first = answer
             .text

@@ -10,34 +10,55 @@ use crate::provider::{Chunk, ModelRequest, ProviderError};
 use crate::tool::ToolCall;
 
 /// What one model call gave once it finished: the step's whole text so far, this call's own
-/// text, and the tools it asked for (complete calls only). Its usage went to the run's meters
-/// (`run/meter.rs`), where a cancel finds it too.
+/// text, the tools it asked for (complete calls only) and how many bytes those calls took to
+/// stream. Its usage went to the run's meters (`run/meter.rs`), where a cancel finds it too.
 pub(super) struct Streamed {
     pub text: String,
     pub turn_text: String,
     pub calls: Vec<ToolCall>,
+    pub call_bytes: usize,
+}
+
+/// What a step has written before a model call: its text, and its earlier tool calls' bytes
+/// (names, ids, arguments). Both count toward the step's output limit: a model that streams
+/// endless arguments is stopped like one that streams endless text.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Written {
+    pub text: usize,
+    pub calls: usize,
 }
 
 /// Streams `request` into the step at `path`. A provider fault before any text was shown is
-/// tried again up to `retries` times (after 1 s, 2 s, 4 s …); after text, or for a fault a retry
-/// cannot mend (a rejected key, a bad setting), the step fails. Dropping this future drops the
-/// provider's stream, which is how a cancel or a timeout closes the connection.
-/// `written` is the text the step already has (from earlier tool rounds): the step's output
-/// limit counts it.
+/// tried again (after 1 s, 2 s, 4 s …); after text, or for a fault a retry cannot mend (a
+/// rejected key, a bad setting), the step fails. Dropping this future drops the provider's
+/// stream, which is how a cancel or a timeout closes the connection.
+///
+/// `retries` is one budget for the whole call: at most `1 + retries` requests, whether a retry
+/// is the provider's (a 429 or 5xx answer, sent again inside one attempt) or the step's (a
+/// dropped or silent stream). With `retries = 0` the provider's own policy applies to 429 and
+/// 5xx answers (`[network] max_retries`), and nothing else is tried again.
+/// `written` is what the step already has (from earlier tool rounds): the step's output limit
+/// counts it.
 pub(super) async fn stream_model(
     scope: &Scope,
     path: &str,
-    request: ModelRequest,
+    mut request: ModelRequest,
     retries: u32,
-    written: usize,
+    written: Written,
 ) -> Result<Streamed, Halt> {
     let mut attempt = 0;
+    // Requests sent so far.
+    let mut sent: u32 = 0;
     loop {
+        if retries > 0 {
+            request.retries = Some(retries.saturating_sub(sent));
+        }
         match stream_once(scope, path, request.clone(), written).await {
             Ok(done) => return Ok(done),
             Err(Attempt::Stopped) => return Err(Halt::Stopped),
             Err(Attempt::Failed { error, wrote }) => {
-                if wrote || attempt >= retries || !retryable(error.kind) {
+                sent = sent.saturating_add(error.requests.max(1));
+                if wrote || sent > retries || !retryable(error.kind) {
                     return Err(Halt::Failed(StepFailure {
                         path: path.to_string(),
                         kind: error.kind,
@@ -73,8 +94,9 @@ async fn stream_once(
     scope: &Scope,
     path: &str,
     request: ModelRequest,
-    before: usize,
+    written_before: Written,
 ) -> Result<Streamed, Attempt> {
+    let before = written_before.text;
     let provider = scope
         .cx
         .providers
@@ -95,13 +117,16 @@ async fn stream_once(
     let mut written = before;
     let mut turn_text = String::new();
     let mut calls = Vec::new();
+    // Bytes of tool calls, the earlier rounds' and this call's.
+    let mut call_bytes = written_before.calls;
     while let Some(chunk) = stream.next().await {
         match chunk {
             Ok(Chunk::Text(text)) if text.is_empty() => {}
             Ok(Chunk::Text(mut text)) => {
-                let over = written + text.len() > max_output;
+                let room = max_output.saturating_sub(written + call_bytes);
+                let over = text.len() > room;
                 if over {
-                    text.truncate(floor_char_boundary(&text, max_output - written));
+                    text.truncate(floor_char_boundary(&text, room));
                 }
                 written += text.len();
                 if keep_turn {
@@ -124,6 +149,16 @@ async fn stream_once(
             }
             Ok(Chunk::Usage(u)) => meters.reported(path, u),
             Ok(Chunk::ToolCall(call)) => calls.push(call),
+            Ok(Chunk::ToolCallBytes(n)) => {
+                call_bytes = call_bytes.saturating_add(n);
+                if written.saturating_add(call_bytes) > max_output {
+                    // Not tried again: the model would most likely do the same.
+                    return Err(Attempt::Failed {
+                        error: too_long(max_output),
+                        wrote: true,
+                    });
+                }
+            }
             Err(error) => {
                 let wrote = written > before;
                 // A call that failed before any text (a refused key, a 429) is taken as
@@ -141,6 +176,7 @@ async fn stream_once(
         text,
         turn_text,
         calls,
+        call_bytes: call_bytes - written_before.calls,
     })
 }
 
@@ -152,18 +188,25 @@ fn floor_char_boundary(text: &str, at: usize) -> usize {
         .unwrap_or(0)
 }
 
-fn too_long(max_output: usize) -> ProviderError {
-    let size = if max_output >= 1_000_000 {
-        format!("{} MB", max_output as f64 / 1_000_000.0)
+/// A size in words for people: "500 bytes", "100 kB", "1.5 MB".
+pub(super) fn size(bytes: usize) -> String {
+    if bytes < 1_000 {
+        format!("{bytes} bytes")
+    } else if bytes >= 1_000_000 {
+        format!("{} MB", bytes as f64 / 1_000_000.0)
     } else {
-        format!("{} kB", (max_output as f64 / 1_000.0).ceil())
-    };
+        format!("{} kB", (bytes as f64 / 1_000.0).ceil())
+    }
+}
+
+fn too_long(max_output: usize) -> ProviderError {
+    let size = size(max_output);
     ProviderError::new(
         ErrorKind::Provider,
         format!(
-            "This step wrote more than {size} of text, so Stepwise stopped it (a model that repeats \
-             itself does this). The text so far is kept. The limit is `max_step_output_bytes` \
-             under [limits] in the settings file."
+            "This step wrote more than {size} of text and tool calls, so Stepwise stopped it (a \
+             model that repeats itself does this). The text so far is kept. The limit is \
+             `max_step_output_bytes` under [limits] in the settings file."
         ),
     )
 }

@@ -2,11 +2,18 @@
 //! each announced (`ToolCallStarted`) and reported (`ToolCallFinished`), each answer going back
 //! to the model. Dropping the future (a cancel, a step's timeout) drops every call in flight,
 //! which closes its connection.
+//!
+//! A model's calls are not trusted to be well formed: each gets an id unique in its step (ids
+//! may be missing, repeated in a turn or reused from an earlier round), at most
+//! `[tools] max_calls_per_turn` of a turn run, and every answer goes back cut at
+//! `[tools] max_result_bytes`.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use futures_util::future::try_join_all;
 
+use super::stream::size;
 use super::{Halt, Scope, StepFailure};
 use crate::event::{ApprovalAnswer, ErrorKind, EventKind};
 use crate::provider::ToolAnswer;
@@ -21,10 +28,52 @@ pub(super) struct ToolRounds {
     /// Arguments that were not JSON are answered as an error once; the second time the step
     /// fails (the model is not going to get it right).
     malformed_seen: bool,
+    /// Every call id the step has used: a call that repeats one gets a fresh id.
+    ids: HashSet<String>,
 }
 
-/// Runs `calls` and returns their answers in the same order.
+impl ToolRounds {
+    /// Gives every call an id not used before in the step: the events, the approval and the
+    /// answer to the model all name a call by it, so two calls must never share one. A model's
+    /// own id is kept when it is new (it is echoed back, which some servers check).
+    fn make_ids_unique(&mut self, calls: &mut [ToolCall]) {
+        for call in calls {
+            if call.id.is_empty() || self.ids.contains(&call.id) {
+                call.id = format!("call_{}", uuid::Uuid::new_v4().simple());
+            }
+            self.ids.insert(call.id.clone());
+        }
+    }
+}
+
+/// Runs `calls` and returns their answers in the same order. Their ids are made unique first
+/// (`calls` keeps the ids used, for the conversation the model reads next).
 pub(super) async fn run_calls(
+    scope: &Scope,
+    path: &str,
+    tools: &[SharedTool],
+    calls: &mut [ToolCall],
+    rounds: &mut ToolRounds,
+) -> Result<Vec<ToolAnswer>, Halt> {
+    rounds.make_ids_unique(calls);
+    let limit = scope.cx.tools.settings().max_calls_per_turn.max(1);
+    let (run, refused) = calls.split_at(calls.len().min(limit));
+    let mut answers = run_some(scope, path, tools, run, rounds).await?;
+    // The rest are not shown to the person (a runaway model may ask for thousands); the model
+    // learns the limit and may ask again in its next turn.
+    answers.extend(refused.iter().map(|call| ToolAnswer {
+        call_id: call.id.clone(),
+        content: format!(
+            "not run: Stepwise runs at most {limit} tool calls from one turn. Ask for this one \
+             again in your next turn if you still need it."
+        ),
+        is_error: true,
+    }));
+    Ok(answers)
+}
+
+/// Runs every call of `calls` at once.
+async fn run_some(
     scope: &Scope,
     path: &str,
     tools: &[SharedTool],
@@ -93,8 +142,8 @@ pub(super) async fn run_calls(
         let outcome = match p {
             Pending::Answered(outcome) => outcome,
             Pending::Call(tool, arguments) => {
-                if scope.cx.tools.needs_approval(tool.as_ref())
-                    && !approved(scope, path, call, &tool).await?
+                if scope.cx.tools.needs_approval(tool.as_ref(), &arguments)
+                    && !approved(scope, path, call, &tool, &arguments).await?
                 {
                     Err(ToolError::answer("the person did not allow this call"))
                 } else {
@@ -121,8 +170,10 @@ async fn approved(
     path: &str,
     call: &ToolCall,
     tool: &SharedTool,
+    arguments: &serde_json::Value,
 ) -> Result<bool, Halt> {
-    let answer = scope.run.await_approval(path, &call.id, tool.policy_name());
+    let grant = tool.grant(arguments);
+    let answer = scope.run.await_approval(path, &call.id, grant.clone());
     if !scope.run.emit(EventKind::ToolApprovalRequested {
         path: path.to_string(),
         call_id: call.id.clone(),
@@ -139,12 +190,14 @@ async fn approved(
         return Err(Halt::Stopped);
     }
     if answer == ApprovalAnswer::AllowAlways {
-        scope.cx.tools.allow_from_now_on(&tool.policy_name());
+        scope.cx.tools.allow_from_now_on(&grant);
     }
     Ok(answer != ApprovalAnswer::Deny)
 }
 
-/// Reports one call's end and makes its answer for the model.
+/// Reports one call's end and makes its answer for the model, cut at `[tools]
+/// max_result_bytes` (an answer goes back in every later round, so a huge one would be paid for
+/// again and again).
 fn finish(
     scope: &Scope,
     path: &str,
@@ -163,9 +216,15 @@ fn finish(
         }
         Err(e) => (false, e.message.clone(), e.message),
     };
+    let content = capped(content, scope.cx.tools.settings().max_result_bytes);
     let mut result = content.clone();
     if truncate_at_char(&mut result, RESULT_EXCERPT_BYTES) {
         result.push('…');
+    }
+    // An error's preview is its message, which a tool may make as long as it likes.
+    let mut preview = preview;
+    if truncate_at_char(&mut preview, RESULT_EXCERPT_BYTES) {
+        preview.push('…');
     }
     if !scope.run.emit(EventKind::ToolCallFinished {
         path: path.to_string(),
@@ -182,6 +241,17 @@ fn finish(
         content,
         is_error: !ok,
     })
+}
+
+/// `content` cut at `max` bytes (at a character), saying so.
+fn capped(mut content: String, max: usize) -> String {
+    if truncate_at_char(&mut content, max) {
+        content.push_str(&format!(
+            "\n\n[The answer goes on; only its first {} are shown.]",
+            size(max)
+        ));
+    }
+    content
 }
 
 enum Pending {

@@ -29,7 +29,7 @@ pub(super) fn execute<'a>(
         let cx = &scope.cx;
         let tools = cx
             .tools
-            .for_step(std::slice::from_ref(tool), false)
+            .for_step(std::slice::from_ref(tool), false, &cx.seen)
             .await
             .map_err(|e| fail(format!("{}.", e.message)))?;
         let Some(chosen) = tools.first() else {
@@ -42,8 +42,10 @@ pub(super) fn execute<'a>(
                 Placeholder::StepOutput(id) => cx.output_of(id),
             },
         );
-        let call = ToolCall {
-            id: "call_1".into(),
+        // Unique in the run, not just the step: two tool steps that wait for the person at once
+        // (in a parallel step) must not share an id.
+        let mut call = ToolCall {
+            id: format!("tool_{}", uuid::Uuid::new_v4().simple()),
             name: chosen.spec().name.clone(),
             arguments: arguments.to_string(),
         };
@@ -51,7 +53,7 @@ pub(super) fn execute<'a>(
             scope,
             path,
             &tools[..1],
-            std::slice::from_ref(&call),
+            std::slice::from_mut(&mut call),
             &mut ToolRounds::default(),
         )
         .await?;

@@ -41,6 +41,28 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    /// The README says which variables a server gets: exactly these.
+    #[test]
+    fn the_readme_lists_exactly_the_variables_passed_on() {
+        let readme = include_str!("../../../../README.md");
+        let tools = readme
+            .split("### Tools")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap();
+        let paragraph = tools
+            .split("\n\n")
+            .find(|p| p.contains("only these variables of Stepwise's"))
+            .expect("the README's Tools section lists the variables a server gets");
+        let listed: Vec<&str> = paragraph
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| w.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        assert_eq!(listed, NEEDED, "README.md's list must match env.rs");
+    }
+
     #[test]
     fn keys_stay_behind_and_the_entry_wins() {
         let host = |k: &str| match k {

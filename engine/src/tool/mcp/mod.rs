@@ -4,19 +4,28 @@
 //! by every run after; [`McpServers::shutdown`] ends them all (the app at quit, the CLI after its
 //! run), each stdio server with its whole process group.
 
+mod answer;
 mod env;
+mod fleet;
+mod group;
+pub mod naming;
 mod server;
+mod stderr;
 mod tool;
 
 pub use server::{Server, ServerTool};
 pub use tool::McpTool;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::ToolError;
+use fleet::Fleet;
+use server::Launch;
 
 /// One `[mcp.NAME]` entry: a `command` (with `args` and `env`) for a local server, or a `url`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -55,31 +64,87 @@ pub fn valid_server_name(name: &str) -> bool {
 }
 
 /// The configured servers and the ones running.
-#[derive(Default)]
+///
+/// Each configured server has a slot of its own, whose lock is held while it starts: a server
+/// that is slow to start holds up only the steps that need it. When the settings change
+/// ([`McpServers::succeeded_by`]) an unchanged entry keeps its slot, so its server goes on
+/// running; a changed or removed one's server stays with the runs that started before the
+/// change and is stopped when the last of them lets it go (or at shutdown).
 pub struct McpServers {
     configs: BTreeMap<String, McpServerSettings>,
-    running: tokio::sync::Mutex<HashMap<String, Arc<Server>>>,
+    /// Where stdio servers start: the settings file's folder (None: Stepwise's own).
+    working_dir: Option<PathBuf>,
+    slots: HashMap<String, Slot>,
+    fleet: Arc<Fleet>,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<Server>>>>;
+
+impl Default for McpServers {
+    fn default() -> Self {
+        McpServers::new(BTreeMap::new(), None)
+    }
 }
 
 impl McpServers {
-    pub fn new(configs: BTreeMap<String, McpServerSettings>) -> Self {
+    pub fn new(configs: BTreeMap<String, McpServerSettings>, working_dir: Option<PathBuf>) -> Self {
+        let slots = configs
+            .keys()
+            .map(|k| (k.clone(), Slot::default()))
+            .collect();
         McpServers {
             configs,
-            running: tokio::sync::Mutex::new(HashMap::new()),
+            working_dir,
+            slots,
+            fleet: Arc::default(),
         }
     }
 
     pub fn same_entries(&self, other: &McpServers) -> bool {
-        self.configs == other.configs
+        self.configs == other.configs && self.working_dir == other.working_dir
     }
 
-    /// The server `name`, started now if it is not running (or has stopped since).
+    /// `next`'s entries, keeping this one's running servers for the entries that did not
+    /// change. A changed entry's server is not stopped here: the runs that use it keep it.
+    pub fn succeeded_by(&self, next: &McpServers) -> McpServers {
+        let same_dir = self.working_dir == next.working_dir;
+        let slots = next
+            .configs
+            .iter()
+            .map(|(name, config)| {
+                let slot = match self.slots.get(name) {
+                    Some(old) if same_dir && self.configs.get(name) == Some(config) => old.clone(),
+                    _ => Slot::default(),
+                };
+                (name.clone(), slot)
+            })
+            .collect();
+        McpServers {
+            configs: next.configs.clone(),
+            working_dir: next.working_dir.clone(),
+            slots,
+            fleet: self.fleet.clone(),
+        }
+    }
+
+    /// How long a call to `name`'s tools may take: its entry's `timeout_secs`, else `default`.
+    pub fn timeout(&self, name: &str, default_secs: u64) -> Duration {
+        let secs = self
+            .configs
+            .get(name)
+            .and_then(|c| c.timeout_secs)
+            .unwrap_or(default_secs);
+        Duration::from_secs(secs.clamp(1, 24 * 3600))
+    }
+
+    /// The server `name`, started now if it is not running (or has stopped since). Listing its
+    /// tools may take as long as a call to them.
     pub async fn server(
         &self,
         name: &str,
         default_timeout_secs: u64,
     ) -> Result<Arc<Server>, ToolError> {
-        let Some(config) = self.configs.get(name) else {
+        let (Some(config), Some(slot)) = (self.configs.get(name), self.slots.get(name)) else {
             return Err(ToolError {
                 message: format!(
                     "there is no MCP server “{name}” in Settings; add it there, or take it out \
@@ -88,32 +153,56 @@ impl McpServers {
                 fatal: true,
             });
         };
-        let mut running = self.running.lock().await;
-        if let Some(s) = running.get(name)
+        let mut slot = slot.lock().await;
+        if let Some(s) = slot.as_ref()
             && s.is_alive()
         {
             return Ok(s.clone());
         }
-        if let Some(dead) = running.remove(name) {
+        if let Some(dead) = slot.take() {
             dead.stop().await;
         }
-        let timeout = config.timeout_secs.unwrap_or(default_timeout_secs);
-        let server = Arc::new(Server::start(name, config, timeout).await?);
-        running.insert(name.to_string(), server.clone());
+        let launch = Launch {
+            list_limit: self.timeout(name, default_timeout_secs),
+            working_dir: self.working_dir.clone(),
+            stops: self.fleet.stops.clone(),
+        };
+        let server = Arc::new(Server::start(name, config, launch).await?);
+        self.fleet.enlist(&server);
+        *slot = Some(server.clone());
         Ok(server)
+    }
+
+    /// Like [`McpServers::server`] for Settings' "Show its tools": None when
+    /// [`McpServers::stop_inspecting`] stopped it first (a start stopped half-way ends the
+    /// process it had started).
+    pub async fn inspect(
+        &self,
+        name: &str,
+        default_timeout_secs: u64,
+    ) -> Result<Option<Arc<Server>>, ToolError> {
+        let (id, token) = self.fleet.inspection(name);
+        let result = tokio::select! {
+            () = token.cancelled() => Ok(None),
+            r = self.server(name, default_timeout_secs) => r.map(Some),
+        };
+        self.fleet.inspected(name, id);
+        result
+    }
+
+    /// Stops the inspection of `name` under way, if any; true when there was one.
+    pub fn stop_inspecting(&self, name: &str) -> bool {
+        self.fleet.stop_inspection(name)
     }
 
     /// The running server `name`, if it is running (for its stderr, or a test).
     pub async fn running(&self, name: &str) -> Option<Arc<Server>> {
-        self.running.lock().await.get(name).cloned()
+        self.slots.get(name)?.lock().await.clone()
     }
 
-    /// Ends every running server (stdio ones with their process groups) and waits until they
-    /// are gone.
+    /// Ends every server started under these settings or earlier ones (stdio ones with their
+    /// process groups), all at once, and waits until they are gone.
     pub async fn shutdown(&self) {
-        let all: Vec<Arc<Server>> = self.running.lock().await.drain().map(|(_, s)| s).collect();
-        for s in all {
-            s.stop().await;
-        }
+        self.fleet.shutdown().await;
     }
 }

@@ -1,24 +1,31 @@
 //! One running MCP server: how it starts, what tools it has, how a call goes, what it wrote to
-//! stderr, and how it is ended.
+//! stderr, and how it is ended — by [`Server::stop`], or, once nothing holds it any more, by
+//! dropping it (a server whose entry changed is ended when the last run using it lets it go).
 
-use std::collections::VecDeque;
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, ProcessGroup};
-use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
-use rmcp::service::{RoleClient, RunningService, ServiceError, ServiceExt};
+use rmcp::model::{CallToolRequestParams, PaginatedRequestParams};
+use rmcp::service::{Peer, RoleClient, RunningService, ServiceError, ServiceExt};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_util::task::TaskTracker;
 
+use super::answer::answer;
+use super::group::Group;
+use super::stderr::StderrTail;
 use super::{McpServerSettings, env};
 use crate::tool::{ToolError, ToolOutput};
 
-/// Lines of a server's stderr kept (the last ones).
-const STDERR_LINES: usize = 200;
-/// How long a server may take to start and answer `initialize`.
+/// How long a server may take to start and answer `initialize` (`npx` may first download it).
 const START_LIMIT: Duration = Duration::from_secs(60);
+/// Listing stops after this many pages, or at a cursor it has seen (a server that always
+/// answers "there is more" would otherwise be asked forever).
+const MAX_PAGES: usize = 50;
+/// And after this many tools.
+const MAX_TOOLS: usize = 1000;
 
 /// A tool a server offers, as Stepwise keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,50 +38,67 @@ pub struct ServerTool {
     pub read_only: bool,
 }
 
+/// How a server is started.
+pub struct Launch {
+    /// Listing its tools (every page together) takes at most this long.
+    pub list_limit: Duration,
+    /// Where a stdio server starts (None: Stepwise's own working folder).
+    pub working_dir: Option<PathBuf>,
+    /// Where the stop of a dropped server runs, so that a shutdown can wait for it.
+    pub stops: TaskTracker,
+}
+
+type Service = RunningService<RoleClient, ()>;
+
 pub struct Server {
     pub name: String,
-    service: tokio::sync::Mutex<Option<RunningService<RoleClient, ()>>>,
-    peer: rmcp::service::Peer<RoleClient>,
+    peer: Peer<RoleClient>,
     pub tools: Vec<ServerTool>,
-    stderr: Arc<Mutex<VecDeque<String>>>,
-    /// The process group of a stdio server (its leader's pid).
-    group: Option<u32>,
-    pub timeout: Duration,
+    stderr: StderrTail,
+    /// The process group of a stdio server.
+    group: Option<Group>,
+    /// The connection, until the server is stopped.
+    service: tokio::sync::Mutex<Option<Service>>,
+    stops: TaskTracker,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Server {
-    /// Starts the server, says hello and lists its tools.
+    /// Starts the server, says hello and lists its tools, each within its time limit.
     pub async fn start(
         name: &str,
         config: &McpServerSettings,
-        timeout_secs: u64,
+        launch: Launch,
     ) -> Result<Server, ToolError> {
         if let Some(problem) = config.problem() {
             return Err(fatal(format!(
                 "the MCP server “{name}” in Settings: {problem}"
             )));
         }
-        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let stderr = StderrTail::default();
         let mut group = None;
         let started = match (&config.command, &config.url) {
             (Some(command), _) => {
                 let vars = env::for_server(&config.env, |k| std::env::var(k).ok());
+                // A folder that is not there (no settings file saved yet) is no place to start.
+                let dir = launch.working_dir.as_ref().filter(|d| d.is_dir());
                 let mut cmd = CommandWrap::with_new(command, |c| {
                     c.args(&config.args)
                         .env_clear()
                         .envs(vars)
                         .kill_on_drop(true);
+                    if let Some(dir) = dir {
+                        c.current_dir(dir);
+                    }
                 });
-                // Its own process group: ending the group ends whatever it started too (npx
-                // starts node, which may start more).
                 cmd.wrap(ProcessGroup::leader());
                 let (transport, err) = TokioChildProcess::builder(cmd)
                     .stderr(Stdio::piped())
                     .spawn()
                     .map_err(|e| fatal(format!("the MCP server “{name}” could not start: {e}")))?;
-                group = transport.id();
+                group = transport.id().map(Group::led_by);
                 if let Some(err) = err {
-                    keep_lines(err, stderr.clone());
+                    stderr.keep(err);
                 }
                 tokio::time::timeout(START_LIMIT, ().serve(transport)).await
             }
@@ -88,55 +112,46 @@ impl Server {
                 )));
             }
         };
-        let tail = |s: &Arc<Mutex<VecDeque<String>>>| last_lines(s, 5);
         let service = match started {
             Ok(Ok(service)) => service,
             Ok(Err(e)) => {
-                kill_group(group).await;
+                end(group, None).await;
                 return Err(fatal(format!(
                     "the MCP server “{name}” did not start: {e}{}",
-                    tail(&stderr)
+                    last_words(&stderr)
                 )));
             }
             Err(_) => {
-                kill_group(group).await;
+                end(group, None).await;
                 return Err(fatal(format!(
                     "the MCP server “{name}” did not answer within {} s{}",
                     START_LIMIT.as_secs(),
-                    tail(&stderr)
+                    last_words(&stderr)
                 )));
             }
         };
-        let listed = service.peer().list_all_tools().await;
-        let tools = match listed {
-            Ok(tools) => tools
-                .into_iter()
-                .map(|t| ServerTool {
-                    name: t.name.to_string(),
-                    title: t.title.clone(),
-                    description: t.description.as_deref().unwrap_or("").to_string(),
-                    input_schema: serde_json::Value::Object((*t.input_schema).clone()),
-                    read_only: t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true),
-                })
-                .collect(),
-            Err(e) => {
-                let _ = service.cancel().await;
-                kill_group(group).await;
-                return Err(fatal(format!(
-                    "the MCP server “{name}” did not list its tools: {e}{}",
-                    tail(&stderr)
-                )));
+        let listed = tokio::time::timeout(launch.list_limit, list_tools(service.peer())).await;
+        let problem = match listed {
+            Ok(Ok(tools)) => {
+                return Ok(Server {
+                    name: name.to_string(),
+                    peer: service.peer().clone(),
+                    tools,
+                    stderr,
+                    group,
+                    service: tokio::sync::Mutex::new(Some(service)),
+                    stops: launch.stops,
+                    runtime: tokio::runtime::Handle::current(),
+                });
             }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} s", launch.list_limit.as_secs()),
         };
-        Ok(Server {
-            name: name.to_string(),
-            peer: service.peer().clone(),
-            service: tokio::sync::Mutex::new(Some(service)),
-            tools,
-            stderr,
-            group,
-            timeout: Duration::from_secs(timeout_secs.clamp(1, 24 * 3600)),
-        })
+        end(group, Some(service)).await;
+        Err(fatal(format!(
+            "the MCP server “{name}” did not list its tools: {problem}{}",
+            last_words(&stderr)
+        )))
     }
 
     pub fn is_alive(&self) -> bool {
@@ -145,88 +160,109 @@ impl Server {
 
     /// The last `n` lines the server wrote to stderr.
     pub fn stderr_tail(&self, n: usize) -> Vec<String> {
-        let lines = self.stderr.lock().unwrap_or_else(PoisonError::into_inner);
-        lines
-            .iter()
-            .skip(lines.len().saturating_sub(n))
-            .cloned()
-            .collect()
+        self.stderr.last(n)
     }
 
     /// The process group of a stdio server.
     pub fn process_group(&self) -> Option<u32> {
-        self.group
+        self.group.map(|g| g.id())
     }
 
-    /// Calls `tool`. Dropping the future sends `notifications/cancelled` for the request (the
-    /// SDK does this for a request abandoned before its answer).
+    /// Calls `tool`; its answer is cut at `max_bytes`. The caller bounds how long it may take.
+    /// Dropping the future sends `notifications/cancelled` for the request (the SDK does this
+    /// for a request abandoned before its answer).
     pub async fn call(
         &self,
         tool: &str,
         arguments: serde_json::Value,
+        max_bytes: usize,
     ) -> Result<ToolOutput, ToolError> {
         let mut params = CallToolRequestParams::new(tool.to_string());
         if let serde_json::Value::Object(args) = arguments {
             params = params.with_arguments(args);
         }
         match self.peer.call_tool(params).await {
-            Ok(result) => answer(result),
+            Ok(result) => answer(result, max_bytes),
             Err(ServiceError::McpError(e)) => {
                 Err(ToolError::answer(format!("{}: {}", self.name, e.message)))
             }
             Err(e) => {
-                // The connection is gone: the server stopped (or was stopped) mid-call.
+                // The connection is gone: the server stopped (or was stopped) mid-call. A moment
+                // for its last words on stderr to arrive.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 Err(fatal(format!(
                     "the MCP server “{}” stopped while {tool} was running ({e}){}",
                     self.name,
-                    last_lines(&self.stderr, 5)
+                    last_words(&self.stderr)
                 )))
             }
         }
     }
 
-    /// Ends the server: closes its connection, then ends its process group and waits until it
-    /// has gone (a second at most).
+    /// Ends the server: its process group (SIGTERM, then SIGKILL), then its connection, and
+    /// waits until they are gone (a second and a half at most).
     pub async fn stop(&self) {
-        if let Some(service) = self.service.lock().await.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), service.cancel()).await;
-        }
-        kill_group(self.group).await;
+        let service = self.service.lock().await.take();
+        end(self.group, service).await;
     }
 }
 
-/// A server's answer as the model reads it: its text, with other content named.
-fn answer(result: CallToolResult) -> Result<ToolOutput, ToolError> {
-    let mut parts: Vec<String> = Vec::new();
-    for block in &result.content {
-        parts.push(match block {
-            ContentBlock::Text(t) => t.text.clone(),
-            ContentBlock::Image(_) => "[an image]".into(),
-            ContentBlock::Audio(_) => "[a sound]".into(),
-            ContentBlock::Resource(_) => "[an embedded resource]".into(),
-            ContentBlock::ResourceLink(r) => format!("[a link: {}]", r.uri),
-            _ => "[content Stepwise cannot show]".into(),
-        });
+impl Drop for Server {
+    /// The last holder let it go without stopping it: it is stopped in the background, on the
+    /// tracker a shutdown waits for.
+    fn drop(&mut self) {
+        let Some(service) = self.service.get_mut().take() else {
+            return;
+        };
+        let group = self.group;
+        self.stops
+            .spawn_on(end(group, Some(service)), &self.runtime);
     }
-    if parts.is_empty()
-        && let Some(structured) = &result.structured_content
-    {
-        parts.push(structured.to_string());
+}
+
+/// Ends a server's process group while its connection is still held (so its leader has not been
+/// reaped and the group is surely ours), then closes the connection.
+async fn end(group: Option<Group>, service: Option<Service>) {
+    if let Some(group) = group {
+        group.end(service.is_some()).await;
     }
-    let content = parts.join("\n\n");
-    if result.is_error == Some(true) {
-        return Err(ToolError::answer(content));
+    if let Some(service) = service {
+        let _ = tokio::time::timeout(Duration::from_millis(300), service.cancel()).await;
     }
-    let words = content.split_whitespace().count();
-    Ok(ToolOutput {
-        preview: if words <= 12 {
-            content.split_whitespace().collect::<Vec<_>>().join(" ")
-        } else {
-            format!("{words} words")
-        },
-        content,
-    })
+}
+
+/// Every page of the server's tools, by hand: stops at a cursor seen before, after
+/// [`MAX_PAGES`] pages or [`MAX_TOOLS`] tools. A tool listed twice is kept once.
+async fn list_tools(peer: &Peer<RoleClient>) -> Result<Vec<ServerTool>, ServiceError> {
+    let mut tools: Vec<ServerTool> = Vec::new();
+    let mut names = HashSet::new();
+    let mut cursors = HashSet::new();
+    let mut cursor = None;
+    for _ in 0..MAX_PAGES {
+        let page = peer
+            .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor)))
+            .await?;
+        for t in page.tools {
+            if tools.len() < MAX_TOOLS && names.insert(t.name.to_string()) {
+                tools.push(ServerTool {
+                    name: t.name.to_string(),
+                    title: t.title.clone(),
+                    description: t.description.as_deref().unwrap_or("").to_string(),
+                    input_schema: serde_json::Value::Object((*t.input_schema).clone()),
+                    read_only: t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true),
+                });
+            }
+        }
+        match page.next_cursor {
+            None => return Ok(tools),
+            Some(next) if tools.len() < MAX_TOOLS && cursors.insert(next.clone()) => {
+                cursor = Some(next);
+            }
+            Some(_) => break,
+        }
+    }
+    // It kept saying there was more: what it listed so far is what it offers.
+    Ok(tools)
 }
 
 fn fatal(message: String) -> ToolError {
@@ -236,28 +272,11 @@ fn fatal(message: String) -> ToolError {
     }
 }
 
-/// Keeps the last lines of a stream (a server's stderr), each cut to 1000 characters.
-fn keep_lines(stream: tokio::process::ChildStderr, into: Arc<Mutex<VecDeque<String>>>) {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let line: String = line.chars().take(1000).collect();
-            let mut kept = into.lock().unwrap_or_else(PoisonError::into_inner);
-            if kept.len() == STDERR_LINES {
-                kept.pop_front();
-            }
-            kept.push_back(line);
-        }
-    });
-}
-
-/// ". It said: …" with the last `n` stderr lines, or nothing.
-fn last_lines(stderr: &Mutex<VecDeque<String>>, n: usize) -> String {
-    let kept = stderr.lock().unwrap_or_else(PoisonError::into_inner);
-    let tail: Vec<&str> = kept
-        .iter()
-        .skip(kept.len().saturating_sub(n))
-        .map(String::as_str)
+/// ". Its last words on stderr: …" with its last five lines, or nothing.
+fn last_words(stderr: &StderrTail) -> String {
+    let tail: Vec<String> = stderr
+        .last(5)
+        .into_iter()
         .filter(|l| !l.trim().is_empty())
         .collect();
     if tail.is_empty() {
@@ -265,51 +284,4 @@ fn last_lines(stderr: &Mutex<VecDeque<String>>, n: usize) -> String {
     } else {
         format!(". Its last words on stderr: {}", tail.join(" / "))
     }
-}
-
-/// Ends a process group: a moment to end by itself (its input is closed), then SIGKILL to every
-/// member, then a wait (3 s at most) until no member is left. The SDK ends the child when its
-/// connection closes; this makes sure of it, and of whatever the child started.
-async fn kill_group(group: Option<u32>) {
-    let Some(pgid) = group else { return };
-    for _ in 0..20 {
-        if !group_alive(pgid) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    if cfg!(unix) {
-        let _ = tokio::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pgid}")])
-            .stderr(Stdio::null())
-            .status()
-            .await;
-    }
-    for _ in 0..300 {
-        if !group_alive(pgid) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Whether a live (not zombie) process is in the process group `pgid`, by `/proc` (Linux; where
-/// there is none, the group counts as gone once signalled).
-fn group_alive(pgid: u32) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.filter_map(Result::ok).any(|e| {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            return false;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        // After the command's closing bracket: state, ppid, pgrp, …
-        let mut fields = stat.rsplit(')').next().unwrap_or("").split_whitespace();
-        let state = fields.next().unwrap_or("Z");
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<u32>().ok());
-        state != "Z" && pgrp == Some(pgid)
-    })
 }

@@ -12,36 +12,32 @@ pub struct McpTool {
     server: Arc<Server>,
     tool: ServerTool,
     spec: ToolSpec,
+    timeout: Duration,
+    max_result_bytes: usize,
 }
 
 impl McpTool {
-    pub fn new(server: Arc<Server>, tool: ServerTool) -> Self {
+    /// `model_name`: the name the step's model calls it by (`naming::model_names`).
+    pub fn new(
+        server: Arc<Server>,
+        tool: ServerTool,
+        model_name: String,
+        timeout: Duration,
+        max_result_bytes: usize,
+    ) -> Self {
         let spec = ToolSpec {
-            name: model_name(&server.name, &tool.name),
+            name: model_name,
             description: tool.description.clone(),
             input_schema: tool.input_schema.clone(),
         };
-        McpTool { server, tool, spec }
+        McpTool {
+            server,
+            tool,
+            spec,
+            timeout,
+            max_result_bytes,
+        }
     }
-}
-
-/// The name a model calls it by: `server__tool`, in the letters every provider accepts
-/// (OpenAI takes `[A-Za-z0-9_-]{1,64}`), unique per server.
-pub fn model_name(server: &str, tool: &str) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    let mut name = format!("{}__{}", clean(server), clean(tool));
-    name.truncate(64);
-    name
 }
 
 impl Tool for McpTool {
@@ -55,7 +51,8 @@ impl Tool for McpTool {
     ) -> BoxFuture<'static, Result<ToolOutput, ToolError>> {
         let server = self.server.clone();
         let tool = self.tool.name.clone();
-        Box::pin(async move { server.call(&tool, arguments).await })
+        let max = self.max_result_bytes;
+        Box::pin(async move { server.call(&tool, arguments, max).await })
     }
 
     fn describe(&self, _arguments: Option<&serde_json::Value>) -> String {
@@ -64,7 +61,7 @@ impl Tool for McpTool {
     }
 
     fn timeout(&self) -> Option<Duration> {
-        Some(self.server.timeout)
+        Some(self.timeout)
     }
 
     fn read_only(&self) -> bool {

@@ -275,7 +275,7 @@ async fn big_page(server: &TestServer, engine: &Engine) -> Vec<Duration> {
         let (id, mut sub) = start(engine, "\"fetch_page\"");
         until_call(&mut sub).await;
         // Until the server has sent the whole page; then a moment for it to arrive and the
-        // parse (hundreds of milliseconds) to begin.
+        // parse (more than a second for this page) to begin.
         loop {
             if server
                 .requests()

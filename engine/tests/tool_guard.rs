@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -257,6 +257,51 @@ async fn the_proxy_settings_name_is_used_and_every_target_checked_before_it() {
     );
 }
 
+/// A folder with `settings` as the settings file and a workflow whose one agent uses
+/// `fetch_page` with `openai:test`.
+fn cli_files(name: &str, settings: &str) -> (PathBuf, PathBuf) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.toml");
+    std::fs::write(&file, settings).unwrap();
+    let workflow = dir.join("read.toml");
+    std::fs::write(
+        &workflow,
+        "name = \"Read\"\n[[steps]]\nname = \"Read\"\ninstructions = \"Read it.\"\n\
+         model = \"openai:test\"\ntools = [\"fetch_page\"]\n",
+    )
+    .unwrap();
+    (file, workflow)
+}
+
+/// `stepwise run WORKFLOW --input INPUT --no-history --json` with these settings.
+fn cli_run(settings: &Path, workflow: &Path, input: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    c.env("STEPWISE_SETTINGS", settings)
+        .args(["run", &workflow.display().to_string(), "--input", input])
+        .args(["--no-history", "--json"]);
+    c
+}
+
+/// Runs the command to its end; its events.
+async fn cli_events(mut c: Command) -> Vec<RunEvent> {
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                panic!(
+                    "not an event ({e}): {l}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+        })
+        .collect()
+}
+
 /// `stepwise run` with every proxy variable set: the tools take none of them.
 #[tokio::test]
 async fn no_proxy_from_the_environment_reaches_a_tool() {
@@ -268,47 +313,29 @@ async fn no_proxy_from_the_environment_reaches_a_tool() {
         0,
     ));
     models.push(Behavior::text(&["Could not."], 0));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tool-guard-env-proxy");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let settings = dir.join("settings.toml");
-    std::fs::write(
-        &settings,
-        format!("[openai]\nbase_url = \"{}\"\n", models.openai_base()),
-    )
-    .unwrap();
-    let workflow = dir.join("read.toml");
-    std::fs::write(
-        &workflow,
-        "name = \"Read\"\n[[steps]]\nname = \"Read\"\ninstructions = \"Read it.\"\n\
-         model = \"openai:test\"\ntools = [\"fetch_page\"]\n",
-    )
-    .unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-    c.env("STEPWISE_SETTINGS", &settings)
-        .env("HTTP_PROXY", proxy.url())
-        .env("HTTPS_PROXY", proxy.url())
-        .env("ALL_PROXY", proxy.url())
-        .env("http_proxy", proxy.url())
-        .env("https_proxy", proxy.url())
-        .env("all_proxy", proxy.url())
-        // The model server is reached directly (a provider may use the system's proxy).
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost")
-        .args(["run", &workflow.display().to_string(), "--input", url])
-        .args(["--no-history", "--json"]);
-    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap();
-    let events: Vec<RunEvent> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert!(
-        matches!(assert_well_formed(&events), EventKind::RunCompleted { .. }),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (settings, workflow) = cli_files(
+        "tool-guard-env-proxy",
+        &format!("[openai]\nbase_url = \"{}\"\n", models.openai_base()),
     );
+    let mut c = cli_run(&settings, &workflow, url);
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        c.env(var, proxy.url());
+    }
+    // The model server is reached directly (a provider may use the system's proxy).
+    c.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
+    let events = cli_events(c).await;
+    assert!(matches!(
+        assert_well_formed(&events),
+        EventKind::RunCompleted { .. }
+    ));
     assert!(!tool_outcome(&events, "c").0);
     assert_eq!(proxy.request_count(), 0, "the proxy was reached");
 }
@@ -318,25 +345,13 @@ async fn no_proxy_from_the_environment_reaches_a_tool() {
 async fn the_command_line_declines_an_address_the_model_built() {
     let server = TestServer::start().await.unwrap();
     server.set_page("/collect", Page::html("<p>thanks</p>"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tool-guard-cli");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let settings = dir.join("settings.toml");
-    std::fs::write(
-        &settings,
-        format!(
+    let (settings, workflow) = cli_files(
+        "tool-guard-cli",
+        &format!(
             "[openai]\nbase_url = \"{}\"\n[tools]\nallow_private_network = true\n",
             server.openai_base()
         ),
-    )
-    .unwrap();
-    let workflow = dir.join("read.toml");
-    std::fs::write(
-        &workflow,
-        "name = \"Read\"\n[[steps]]\nname = \"Read\"\ninstructions = \"Read it.\"\n\
-         model = \"openai:test\"\ntools = [\"fetch_page\"]\n",
-    )
-    .unwrap();
+    );
     for (allow, reached) in [(false, false), (true, true)] {
         server.reset();
         server.set_page("/collect", Page::html("<p>thanks</p>"));
@@ -349,20 +364,11 @@ async fn the_command_line_declines_an_address_the_model_built() {
             0,
         ));
         server.push(Behavior::text(&["ok"], 0));
-        let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
-        c.env("STEPWISE_SETTINGS", &settings)
-            .args(["run", &workflow.display().to_string(), "--input", "tides"])
-            .args(["--no-history", "--json"]);
+        let mut c = cli_run(&settings, &workflow, "tides");
         if allow {
             c.arg("--allow-tools");
         }
-        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
-            .await
-            .unwrap();
-        let events: Vec<RunEvent> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let events = cli_events(c).await;
         assert!(matches!(
             assert_well_formed(&events),
             EventKind::RunCompleted { .. }

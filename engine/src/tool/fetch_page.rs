@@ -1,10 +1,11 @@
 //! `fetch_page`: opens an http(s) address and returns the page's readable text.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
+use html2text::{Element, Handle};
 use reqwest::Url;
-use scraper::{Html, Selector};
 use serde_json::json;
 
 use super::net_guard::read_body;
@@ -133,20 +134,26 @@ impl Tool for FetchPage {
             }
             // Parsing megabytes of HTML takes a while: off the async threads, so a cancel
             // pressed meanwhile lands at once (the parse finishes unseen).
+            // A cancel drops this future; the parse sees that and stops (it would otherwise
+            // burn a core for a second after the run has ended).
+            let dropped = DropFlag::default();
+            let abandoned = dropped.flag();
             let read = tokio::task::spawn_blocking(move || {
-                if html {
-                    readable_page(&body, &page_url)
+                let (mut text, links) = if html {
+                    readable_page(Abandonable::new(&body, abandoned), &page_url)?
                 } else {
                     let text = String::from_utf8_lossy(&body).into_owned();
                     let links = addresses_in(&text).collect();
-                    Ok((text, links))
-                }
+                    (text, links)
+                };
+                seen.note_all(links);
+                let cut = truncate_at_char(&mut text, MAX_TEXT_BYTES);
+                Ok::<_, ToolError>((text, cut))
             })
             .await
             .map_err(|e| ToolError::answer(format!("{host} could not be read: {e}")))?;
-            let (mut text, links) = read?;
-            seen.note_all(links);
-            let cut = truncate_at_char(&mut text, MAX_TEXT_BYTES);
+            drop(dropped);
+            let (mut text, cut) = read?;
             let kb = (text.len() as f64 / 1000.0).max(0.1);
             if cut {
                 text.push_str("\n\n[The page goes on; only its first 100 kB are shown.]");
@@ -159,46 +166,128 @@ impl Tool for FetchPage {
     }
 }
 
-/// A page's readable text and the addresses it links to or writes out. The page is parsed once.
-fn readable_page(html: &[u8], base: &Url) -> Result<(String, Vec<Url>), ToolError> {
-    static LINK: OnceLock<Option<Selector>> = OnceLock::new();
-    let source = String::from_utf8_lossy(html);
-    let doc = Html::parse_document(&source);
-    let text = text_of(&doc, &source)?;
-    let mut links: Vec<Url> = addresses_in(&text).collect();
-    if let Some(sel) = LINK
-        .get_or_init(|| Selector::parse("a[href]").ok())
-        .as_ref()
-    {
-        links.extend(
-            doc.select(sel)
-                .filter_map(|a| a.value().attr("href"))
-                .filter_map(|h| base.join(h.trim()).ok())
-                .filter(|u| matches!(u.scheme(), "http" | "https")),
-        );
+/// A page's readable text and the addresses it links to or writes out. The page is parsed once,
+/// into html2text's tree: its main part is rendered from that tree, its links read from it.
+fn readable_page(html: Abandonable<'_>, base: &Url) -> Result<(String, Vec<Url>), ToolError> {
+    let unreadable =
+        |e: html2text::Error| ToolError::answer(format!("the page could not be read as text: {e}"));
+    let abandoned = html.abandoned.clone();
+    let gone = || ToolError::answer("the page was no longer needed");
+    let config = html2text::config::plain();
+    let dom = config.parse_html(html).map_err(|e| {
+        if abandoned.load(Ordering::Relaxed) {
+            gone()
+        } else {
+            unreadable(e)
+        }
+    })?;
+    let (mut main, mut body) = (None, None);
+    let mut hrefs = Vec::new();
+    visit(&dom.document, &mut |node| {
+        let Element { name, attrs, .. } = &node.data else {
+            return;
+        };
+        let tag: &str = &name.local;
+        let attrs = attrs.borrow();
+        let attr = |n: &str| {
+            attrs
+                .iter()
+                .find(|a| &*a.name.local == n)
+                .map(|a| a.value.to_string())
+        };
+        if body.is_none() && tag == "body" {
+            body = Some(node.clone());
+        }
+        if main.is_none()
+            && (tag == "main" || tag == "article" || attr("role").as_deref() == Some("main"))
+        {
+            main = Some(node.clone());
+        }
+        if tag == "a"
+            && let Some(href) = attr("href")
+        {
+            hrefs.push(href);
+        }
+    });
+    // Only the main part is rendered: the body is made to hold it alone.
+    if let (Some(main), Some(body)) = (main, body) {
+        *body.children.borrow_mut() = vec![main];
     }
+    if abandoned.load(Ordering::Relaxed) {
+        return Err(gone());
+    }
+    let tree = config.dom_to_render_tree(&dom).map_err(unreadable)?;
+    if abandoned.load(Ordering::Relaxed) {
+        return Err(gone());
+    }
+    let text = tidy(&config.render_to_string(tree, WIDTH).map_err(unreadable)?);
+    let mut links: Vec<Url> = addresses_in(&text).collect();
+    links.extend(
+        hrefs
+            .iter()
+            .filter_map(|h| base.join(h.trim()).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https")),
+    );
     Ok((text, links))
 }
 
-#[cfg(test)]
-fn readable_text(html: &[u8]) -> Result<String, ToolError> {
-    let source = String::from_utf8_lossy(html);
-    text_of(&Html::parse_document(&source), &source)
+/// Set when the future that waits for a parse is dropped (a cancel, a timeout).
+#[derive(Default)]
+struct DropFlag(Arc<AtomicBool>);
+
+impl DropFlag {
+    fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
 }
 
-/// A page's main text: its `<main>` or `<article>` when it has one (menus and footers left
-/// out), else its body; scripts and styles never. html2text does the reading.
-fn text_of(doc: &Html, source: &str) -> Result<String, ToolError> {
-    static MAIN: OnceLock<Option<Selector>> = OnceLock::new();
-    let main = MAIN
-        .get_or_init(|| Selector::parse("main, article, [role=main]").ok())
-        .as_ref()
-        .and_then(|sel| doc.select(sel).next().map(|m| m.html()));
-    let chosen = main.as_deref().unwrap_or(source);
-    let text = html2text::config::plain()
-        .string_from_read(chosen.as_bytes(), WIDTH)
-        .map_err(|e| ToolError::answer(format!("the page could not be read as text: {e}")))?;
-    // Blank lines of layout tables and empty blocks say nothing.
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A page's bytes as the parser reads them, in pieces: once nobody waits for the parse, the
+/// next read fails and the parse stops.
+struct Abandonable<'a> {
+    rest: &'a [u8],
+    abandoned: Arc<AtomicBool>,
+}
+
+impl<'a> Abandonable<'a> {
+    fn new(bytes: &'a [u8], abandoned: Arc<AtomicBool>) -> Self {
+        Abandonable {
+            rest: bytes,
+            abandoned,
+        }
+    }
+}
+
+impl std::io::Read for Abandonable<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.abandoned.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("the page was no longer needed"));
+        }
+        // Small pieces, so that a stop is seen within a fraction of a millisecond.
+        let n = buf.len().min(self.rest.len()).min(16 * 1024);
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
+    }
+}
+
+/// Every node under `node`, in document order (depth first, without recursion: a page may nest
+/// deeper than a thread's stack).
+fn visit(node: &Handle, f: &mut impl FnMut(&Handle)) {
+    let mut stack = vec![node.clone()];
+    while let Some(n) = stack.pop() {
+        f(&n);
+        stack.extend(n.children.borrow().iter().rev().cloned());
+    }
+}
+
+/// Blank lines of layout tables and empty blocks say nothing: at most one in a row.
+fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank = 0;
     for line in text.lines().map(str::trim_end) {
@@ -208,7 +297,15 @@ fn text_of(doc: &Html, source: &str) -> Result<String, ToolError> {
             out.push('\n');
         }
     }
-    Ok(out.trim().to_string())
+    out.trim().to_string()
+}
+
+/// A page's main text: its `<main>` or `<article>` when it has one (menus and footers left
+/// out), else its body; scripts and styles never.
+#[cfg(test)]
+fn readable_text(html: &[u8]) -> Result<String, ToolError> {
+    let base = Url::parse("https://page.test/").map_err(|e| ToolError::answer(e.to_string()))?;
+    readable_page(Abandonable::new(html, Arc::default()), &base).map(|(text, _)| text)
 }
 
 #[cfg(test)]
@@ -241,11 +338,9 @@ mod tests {
     #[test]
     fn a_pages_links_are_its_addresses() {
         let base = Url::parse("https://site.test/dir/page").unwrap();
-        let (text, links) = readable_page(
-            b"<main><p>See <a href='/other'>this</a>, <a href='rel?q=1'>that</a>,               <a href='mailto:x@y.z'>mail</a> and https://written.test/out.</p></main>",
-            &base,
-        )
-        .unwrap();
+        let page = b"<main><p>See <a href='/other'>this</a>, <a href='rel?q=1'>that</a>, \
+            <a href='mailto:x@y.z'>mail</a> and https://written.test/out.</p></main>";
+        let (text, links) = readable_page(Abandonable::new(page, Arc::default()), &base).unwrap();
         assert!(text.contains("See"), "{text}");
         let links: Vec<String> = links.iter().map(|u| u.to_string()).collect();
         for want in [
@@ -256,6 +351,17 @@ mod tests {
             assert!(links.contains(&want.to_string()), "{want} in {links:?}");
         }
         assert!(!links.iter().any(|l| l.starts_with("mailto")));
+    }
+
+    #[test]
+    fn a_parse_nobody_waits_for_stops() {
+        let page = "<p>Tides.</p>".repeat(100_000);
+        let flag = DropFlag::default();
+        let abandoned = flag.flag();
+        drop(flag);
+        let base = Url::parse("https://site.test/").unwrap();
+        let e = readable_page(Abandonable::new(page.as_bytes(), abandoned), &base).unwrap_err();
+        assert!(e.message.contains("no longer needed"), "{}", e.message);
     }
 
     #[test]

@@ -340,11 +340,12 @@ mod against_a_real_server {
             evs.last().unwrap().kind,
             EventKind::RunCancelled { .. }
         ));
-        let seen = rt.block_on(server.wait_for_disconnect(0, Duration::from_secs(2)));
+        // The process has ended, so its connection is closed: a deadline for a busy machine, not
+        // a measure of speed (the providers bench measures that).
+        let seen = rt.block_on(server.wait_for_disconnect(0, Duration::from_secs(30)));
         assert!(seen.is_some(), "the server saw the connection close");
         let rec = &server.requests()[0];
-        let last_chunk = *rec.chunk_times.last().unwrap();
-        assert!(seen.unwrap().duration_since(last_chunk) < Duration::from_millis(250));
+        // Closed, not drained: 5,000 chunks 10 ms apart would take 50 s.
         assert!(
             rec.chunks_sent < 100,
             "{} of 5,000 chunks sent: not drained",

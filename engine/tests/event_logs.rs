@@ -354,6 +354,7 @@ async fn record_the_event_logs() {
         &server,
         ToolSettings {
             allow_private_network: true,
+            allow_hosts: vec!["127.0.0.1".into()],
             ..ToolSettings::default()
         },
     );
@@ -404,6 +405,7 @@ async fn record_the_event_logs() {
         &server,
         ToolSettings {
             allow_private_network: true,
+            allow_hosts: vec!["127.0.0.1".into()],
             ask: vec!["fetch_page".into()],
             ..ToolSettings::default()
         },
@@ -536,5 +538,20 @@ async fn record_the_event_logs() {
     write(
         "resumed-after-failure",
         normalized(collect(&mut sub).await, 24),
+    );
+
+    // A group set aside (its time ran out, `on_error = "skip"`) while a step inside it waited for
+    // a review: the waiting step is skipped with it.
+    let engine = demo_engine(DemoModel::new(DemoPace::INSTANT));
+    let wf = workflow_of(
+        "name = \"Set aside\"\n[[steps]]\nname = \"Both\"\nkind = \"group\"\n\
+         timeout_secs = 1\non_error = \"skip\"\n\
+         [[steps.steps]]\nname = \"Draft\"\ninstructions = \"a\"\nreview = true\n\
+         [[steps]]\nname = \"After\"\ninstructions = \"b\"\n",
+    );
+    let (_, mut sub) = start(&engine, wf, "set aside");
+    write(
+        "group-skipped-while-a-step-waited",
+        normalized(collect(&mut sub).await, 25),
     );
 }

@@ -285,7 +285,10 @@ impl EventKind {
             | EventKind::ReviewRequested { path, .. }
             | EventKind::ReviewAnswered { path, .. } => Some(path),
             EventKind::RunFailed { path, .. } => path.as_deref(),
-            _ => None,
+            // Listed, not `_`: a new event must say here whether it is about a step.
+            EventKind::RunStarted { .. }
+            | EventKind::RunCompleted { .. }
+            | EventKind::RunCancelled { .. } => None,
         }
     }
 }

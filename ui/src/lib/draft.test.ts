@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { blankStep, fromDraft, parseArgs, toDraft, withKind } from "./draft";
+import { KINDS, blankStep, fromDraft, inside, parseArgs, toDraft, withKind, wrap } from "./draft";
 
 describe("tools in the editor", () => {
   it("reads arguments a line each, numbers and flags as such", () => {
@@ -21,5 +21,18 @@ describe("tools in the editor", () => {
     agent.tools = ["web_search", "everything.echo"];
     expect(toDraft(agent).tools).toEqual(["web_search", "everything.echo"]);
     expect(toDraft(blankStep("Plain")).tools).toBeUndefined();
+  });
+});
+
+describe("putting a step inside another", () => {
+  it("offers only kinds that hold steps, and none of them loses the step", () => {
+    expect(KINDS.filter((k) => k.wraps).map((k) => k.kind)).toEqual(["parallel", "loop", "condition", "group"]);
+    for (const { kind } of KINDS.filter((k) => k.wraps)) {
+      const outer = wrap(blankStep("Draft", "agent"), kind);
+      expect(inside(outer).map((s) => s.name)).toEqual(["Draft"]);
+      const d = toDraft(outer);
+      const kept = [...(d.steps ?? []), ...(d.then ?? [])].map((s) => s.name);
+      expect(kept, kind).toEqual(["Draft"]);
+    }
   });
 });

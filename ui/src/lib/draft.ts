@@ -16,15 +16,17 @@ export type EStep = {
 export type ERoute = { name: string; description: string; steps: EStep[] };
 export type EWorkflow = { name: string; description: string; steps: EStep[] };
 
-/** What each kind is called in the editor, and what it does, in a person's words. */
-export const KINDS: { kind: StepKindName; label: string; hint: string }[] = [
-  { kind: "agent", label: "Agent", hint: "A model follows instructions." },
-  { kind: "parallel", label: "At the same time", hint: "Its branches run side by side." },
-  { kind: "loop", label: "Repeat", hint: "Its steps run in rounds until a test holds." },
-  { kind: "condition", label: "If / otherwise", hint: "Runs one set of steps or the other, by a test." },
-  { kind: "router", label: "Choose a route", hint: "A model picks one of the routes for the input." },
-  { kind: "group", label: "Group", hint: "A named sequence of steps." },
-  { kind: "tool", label: "Use a tool", hint: "Runs one tool (read a page, call an MCP tool) with no model." },
+/** What each kind is called in the editor, what it does in a person's words, and whether a
+ * step can be put inside one (`wrap`): a tool step and an agent hold no steps, and a router's
+ * steps belong to named routes. */
+export const KINDS: { kind: StepKindName; label: string; hint: string; wraps: boolean }[] = [
+  { kind: "agent", label: "Agent", hint: "A model follows instructions.", wraps: false },
+  { kind: "parallel", label: "At the same time", hint: "Its branches run side by side.", wraps: true },
+  { kind: "loop", label: "Repeat", hint: "Its steps run in rounds until a test holds.", wraps: true },
+  { kind: "condition", label: "If / otherwise", hint: "Runs one set of steps or the other, by a test.", wraps: true },
+  { kind: "router", label: "Choose a route", hint: "A model picks one of the routes for the input.", wraps: false },
+  { kind: "group", label: "Group", hint: "A named sequence of steps.", wraps: true },
+  { kind: "tool", label: "Use a tool", hint: "Runs one tool (read a page, call an MCP tool) with no model.", wraps: false },
 ];
 
 /** The built-in tools an agent may use, in a person's words. */

@@ -33,6 +33,20 @@ describe("applying updates", () => {
     expect(s.last_seq).toBe(10);
   });
 
+  it("skips a step set aside with the steps inside it that had not ended, waiting ones too (as the engine's fold does)", () => {
+    const s = emptySnapshot(ID);
+    const group = info("G", { kind: "group" });
+    const inner = info("D", { path: "g/d", parent: "g" });
+    [ev(1, { type: "RunStarted", workflow_name: "W", input: "q", steps: [group, inner] }),
+      ev(2, { type: "StepStarted", step: group }), ev(3, { type: "StepStarted", step: inner }),
+      ev(4, { type: "ReviewRequested", path: "g/d", output: "draft" })]
+      .forEach((e) => applyEvent(s, e));
+    expect(s.steps.map((x) => x.status)).toEqual(["running", "waiting"]);
+    applyEvent(s, ev(5, { type: "StepSkipped", path: "g", reason: "on_error", message: null, usage: null }));
+    expect(s.steps.map((x) => x.status)).toEqual(["skipped", "skipped"]);
+    expect(s.status).toBe("running");
+  });
+
   it("ignores an update already applied and reports a gap", () => {
     const s = emptySnapshot(ID);
     applyEvent(s, started);

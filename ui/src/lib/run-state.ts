@@ -92,7 +92,7 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
         if (st.path === e.path) {
           st.status = "skipped"; st.skipped = e.reason; st.note = e.message ?? null; st.usage = e.usage ?? null;
           st.duration_ms = st.started_at_ms != null ? Math.max(0, now - st.started_at_ms) : null;
-        } else if (isInside(st.path, e.path) && (st.status === "pending" || st.status === "running")) {
+        } else if (isInside(st.path, e.path) && (st.status === "pending" || st.status === "running" || st.status === "waiting")) {
           st.status = "skipped"; st.skipped = e.reason;
         }
       }

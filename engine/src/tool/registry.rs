@@ -191,19 +191,21 @@ impl Tools {
         if listed(&self.inner.settings.ask) || !tool.read_only() {
             return true;
         }
-        match tool.grant(arguments) {
-            Grant::Host(host) if tool.asks_for_call(arguments) => {
-                let hosts: Vec<String> = allowed_now
-                    .iter()
-                    .filter_map(|g| match g {
-                        Grant::Host(h) => Some(h.clone()),
-                        Grant::Tool(_) => None,
-                    })
-                    .collect();
-                !host_allowed(&host, &hosts)
-            }
-            _ => tool.asks_for_call(arguments),
+        if !tool.asks_for_call(arguments) {
+            return false;
         }
+        // An address the person allowed "always" for its host in this session.
+        let Grant::Host(host) = tool.grant(arguments) else {
+            return true;
+        };
+        let hosts: Vec<String> = allowed_now
+            .into_iter()
+            .filter_map(|g| match g {
+                Grant::Host(h) => Some(h),
+                Grant::Tool(_) => None,
+            })
+            .collect();
+        !host_allowed(&host, &hosts)
     }
 
     /// "Allow always": the tool, or the host, runs without asking from now on (the app also

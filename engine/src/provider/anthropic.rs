@@ -245,21 +245,11 @@ impl WireParser for Messages {
 mod tests {
     use std::time::Duration;
 
-    use bytes::Bytes;
-    use futures_util::stream::{self, StreamExt};
+    use futures_util::stream::StreamExt;
 
     use super::*;
 
-    /// Events, each after `every`, then nothing (the connection stays open).
-    fn body(events: Vec<String>, every: Duration) -> http::parse::Body {
-        stream::iter(events)
-            .then(move |e| async move {
-                tokio::time::sleep(every).await;
-                Ok(Bytes::from(e))
-            })
-            .chain(stream::pending())
-            .boxed()
-    }
+    use crate::provider::http::parse::paced_body as body;
 
     fn event(kind: &str, data: serde_json::Value) -> String {
         format!("event: {kind}\ndata: {data}\n\n")

@@ -313,21 +313,11 @@ impl WireParser for ChatCompletions {
 mod tests {
     use std::time::Duration;
 
-    use bytes::Bytes;
-    use futures_util::stream::{self, StreamExt};
+    use futures_util::stream::StreamExt;
 
     use super::*;
 
-    /// Events, each after `every`, then nothing (the connection stays open).
-    fn body(events: Vec<String>, every: Duration) -> http::parse::Body {
-        stream::iter(events)
-            .then(move |e| async move {
-                tokio::time::sleep(every).await;
-                Ok(Bytes::from(e))
-            })
-            .chain(stream::pending())
-            .boxed()
-    }
+    use crate::provider::http::parse::paced_body as body;
 
     fn chunk(delta: serde_json::Value) -> String {
         format!(

@@ -170,6 +170,18 @@ pub(crate) fn dropped(host: &str) -> ProviderError {
     )
 }
 
+/// A test body: `events`, each after `every`, then nothing (the connection stays open).
+#[cfg(test)]
+pub(crate) fn paced_body(events: Vec<String>, every: Duration) -> Body {
+    stream::iter(events)
+        .then(move |e| async move {
+            tokio::time::sleep(every).await;
+            Ok(Bytes::from(e))
+        })
+        .chain(stream::pending())
+        .boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Timing, pct, us};
+use stepwise_engine::provider::estimate_request;
 use stepwise_engine::provider::{DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers};
 use stepwise_engine::store::Store;
-use stepwise_engine::usage::{count_tokens, estimate_request};
+use stepwise_engine::usage::count_tokens;
 use stepwise_engine::{
     CancelReason, Engine, EngineConfig, EventKind, ModelRef, ProviderKind, StartRun, workflow,
 };

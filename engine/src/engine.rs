@@ -21,7 +21,7 @@ use crate::usage::PriceTable;
 use crate::workflow::{Workflow, WorkflowError};
 
 /// A step's text is cut off here unless configured otherwise (1 MB).
-pub const DEFAULT_MAX_STEP_OUTPUT: usize = 1_000_000;
+pub use crate::settings::DEFAULT_MAX_STEP_OUTPUT;
 
 /// Finished runs kept in memory, newest first, for `get`, `wait` and `list`; older ones live on
 /// only in the history. Keeps a long session's memory flat however many runs it made.

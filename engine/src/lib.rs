@@ -14,7 +14,9 @@ pub const APP_IDENTIFIER: &str = "org.stepwise.desktop";
 
 pub mod engine;
 pub mod event;
+pub mod failure;
 pub mod model_ref;
+mod prompt;
 pub mod provider;
 pub mod resume;
 mod run;

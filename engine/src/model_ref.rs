@@ -7,6 +7,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// OpenAI's API, the OpenAI-compatible preset's default address.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// Ollama's OpenAI-compatible API on this computer.
+pub const OLLAMA_BASE_URL: &str = "http://localhost:11434/v1";
+pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+
 /// Which provider serves a model. The servers that run models on this computer (Ollama, LM
 /// Studio, llama.cpp, vLLM) speak the OpenAI wire format, each at its own usual port: each is a
 /// preset of its own, so several can be used side by side and Settings can say which are running.
@@ -157,11 +163,12 @@ impl ProviderKind {
     }
 
     /// Where its requests go unless Settings name another address. Empty for the demo model.
+    /// (Said here, below the providers, so that naming a model needs no provider code.)
     pub fn default_base_url(self) -> &'static str {
         match self {
-            ProviderKind::OpenAi => crate::provider::OPENAI_BASE_URL,
-            ProviderKind::Anthropic => crate::provider::ANTHROPIC_BASE_URL,
-            ProviderKind::Ollama => crate::provider::OLLAMA_BASE_URL,
+            ProviderKind::OpenAi => OPENAI_BASE_URL,
+            ProviderKind::Anthropic => ANTHROPIC_BASE_URL,
+            ProviderKind::Ollama => OLLAMA_BASE_URL,
             ProviderKind::LmStudio => "http://localhost:1234/v1",
             ProviderKind::LlamaCpp => "http://localhost:8080/v1",
             ProviderKind::Vllm => "http://localhost:8000/v1",

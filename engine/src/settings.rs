@@ -36,6 +36,10 @@ use crate::tool::{ToolSettings, Tools};
 use crate::usage::{Price, PriceTable};
 use std::collections::BTreeMap;
 
+/// The most text one step may write before it is cut (a runaway model's guard); Settings may
+/// change it.
+pub const DEFAULT_MAX_STEP_OUTPUT: usize = 1_000_000;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -82,7 +86,7 @@ pub struct LimitSettings {
 impl Default for LimitSettings {
     fn default() -> Self {
         LimitSettings {
-            max_step_output_bytes: crate::engine::DEFAULT_MAX_STEP_OUTPUT as u64,
+            max_step_output_bytes: DEFAULT_MAX_STEP_OUTPUT as u64,
         }
     }
 }
@@ -347,6 +351,20 @@ impl Settings {
     /// The per-step output limit in bytes.
     pub fn max_step_output(&self) -> usize {
         usize::try_from(self.limits.max_step_output_bytes.max(1)).unwrap_or(usize::MAX)
+    }
+}
+
+/// Where each provider is and its key, for asking it what models it has.
+impl crate::provider::models::Endpoints for Settings {
+    fn base_url(&self, kind: ProviderKind) -> String {
+        Settings::base_url(self, kind)
+    }
+
+    fn api_key(&self, kind: ProviderKind) -> Option<String> {
+        self.provider(kind)
+            .and_then(|p| p.api_key.as_ref())
+            .map(|k| k.expose().trim().to_string())
+            .filter(|k| !k.is_empty())
     }
 }
 

@@ -227,12 +227,13 @@ async fn bad_starts_are_refused_with_a_reason() {
     };
     assert_eq!(engine.start(empty), Err(StartError::EmptyInput));
     let mut bad = wf;
-    bad.steps[0].kind = stepwise_engine::workflow::StepKind::Agent {
-        instructions: String::new(),
-        model: None,
-        tools: Vec::new(),
-        max_tool_rounds: 8,
-    };
+    bad.steps[0].kind =
+        stepwise_engine::workflow::StepKind::Agent(stepwise_engine::workflow::AgentStep {
+            instructions: String::new(),
+            model: None,
+            tools: Vec::new(),
+            max_tool_rounds: 8,
+        });
     let err = engine
         .start(StartRun {
             workflow: bad,

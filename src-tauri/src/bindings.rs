@@ -5,6 +5,9 @@ use tauri::Runtime;
 use crate::bridge::RunUpdate;
 use crate::commands::{about, costs, models, review, runs, settings, tools, workflows};
 use crate::desktop::OpenRun;
+use stepwise_engine::failure::{FAILURES, FailureAdvice};
+use stepwise_engine::tool::{BUILTIN_TOOLS, BuiltinTool};
+use stepwise_engine::workflow::{STEP_KINDS, StepKindInfo};
 
 /// Commands and events, for any runtime (the app's, or Tauri's mock runtime in tests).
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
@@ -41,6 +44,13 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             about::about,
         ])
         .events(tauri_specta::collect_events![RunUpdate, OpenRun])
+        // The vocabularies, said once in the engine: the window reads these tables.
+        .typ::<StepKindInfo>()
+        .typ::<BuiltinTool>()
+        .typ::<FailureAdvice>()
+        .constant("STEP_KINDS", STEP_KINDS)
+        .constant("BUILTIN_TOOLS", BUILTIN_TOOLS)
+        .constant("FAILURES", FAILURES)
 }
 
 /// Writes the TypeScript bindings to `path`.

@@ -94,6 +94,13 @@ export const events = {
 	runUpdate: makeEvent<RunUpdate_Serialize, RunUpdate_Deserialize>("run-update"),
 };
 
+/* Constants */
+export const BUILTIN_TOOLS = [{"label":"Search the web","name":"web_search","read_only":true,"summary":"Search the web (DuckDuckGo) and read the top results","title":"Searching the web for “{}”","title_arg":"query"},{"label":"Read web pages","name":"fetch_page","read_only":true,"summary":"Open a web page and read its text","title":"Reading {}","title_arg":"url"}] as const;
+
+export const FAILURES = [{"action":"Check the key in Settings, then try again.","kind":"auth","settings":true,"title":"The API key was not accepted"},{"action":"Wait a little, then try again.","kind":"rate_limit","settings":false,"title":"The provider is limiting requests"},{"action":"Try again in a moment.","kind":"provider","settings":false,"title":"The provider had a problem"},{"action":"Check the connection and the provider's address in Settings, then try again.","kind":"network","settings":true,"title":"The connection failed"},{"action":"Try again, or choose another model in Settings.","kind":"timeout","settings":true,"title":"The provider stopped answering"},{"action":"Fix the model or provider in Settings, then try again.","kind":"invalid_config","settings":true,"title":"The setup is not complete"},{"action":"Check the step's tools and their settings, then try again.","kind":"tool","settings":true,"title":"A tool could not run"},{"action":"Try again; if it keeps happening, please report it.","kind":"internal","settings":false,"title":"Something went wrong inside Stepwise"}] as const;
+
+export const STEP_KINDS = [{"calls_model":true,"child":"step","doing":"","fields":["instructions","model","retries","tools","max_tool_rounds"],"hint":"A model follows instructions.","kind":"agent","label":"Agent","wraps_into":null},{"calls_model":false,"child":"branch","doing":"At the same time","fields":["steps"],"hint":"Its branches run side by side.","kind":"parallel","label":"At the same time","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Repeats","fields":["steps","until","max_iterations"],"hint":"Its steps run in rounds until a test holds.","kind":"loop","label":"Repeat","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Checks","fields":["if","then","else"],"hint":"Runs one set of steps or the other, by a test.","kind":"condition","label":"If / otherwise","wraps_into":"then"},{"calls_model":true,"child":"step","doing":"Chooses a route","fields":["instructions","model","retries","routes"],"hint":"A model picks one of the routes for the input.","kind":"router","label":"Choose a route","wraps_into":null},{"calls_model":false,"child":"step","doing":"Group","fields":["steps"],"hint":"A named sequence of steps.","kind":"group","label":"Group","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Uses a tool","fields":["tool","arguments"],"hint":"Runs one tool (read a page, call an MCP tool) with no model.","kind":"tool","label":"Use a tool","wraps_into":null}] as const;
+
 /* Types */
 export type AboutInfo = {
 	name: string,
@@ -139,6 +146,20 @@ export type ApprovalAnswer = "allow" |
  *  this names their shape with numbers as plain numbers).
  */
 export type ArgumentValue = string | number | null | boolean | ArgumentValue[] | { [key in string]: ArgumentValue };
+
+export type BuiltinTool = {
+	/**  As steps name it: `tools = ["web_search"]`, `tool = "fetch_page"`. */
+	name: string,
+	/**  In the editor's list of tools. */
+	label: string,
+	/**  What it does, in a few words (the command line's list of tools). */
+	summary: string,
+	/**  The argument a call's title shows, and the title with `{}` where it goes. */
+	title_arg: string,
+	title: string,
+	/**  It only reads: it changes nothing anywhere. */
+	read_only: boolean,
+};
 
 export type CancelReason = 
 /**  The user asked (Cancel button, Esc, Ctrl-C, `--cancel-after-ms`). */
@@ -333,6 +354,17 @@ path: string | null; error: ErrorKind;
 message: string; duration_ms: number };
 
 export type ExportFormat = "markdown" | "json";
+
+/**  A failure kind in a person's words. */
+export type FailureAdvice = {
+	kind: ErrorKind,
+	/**  What went wrong, as a heading ("The API key was not accepted"). */
+	title: string,
+	/**  What to do about it. */
+	action: string,
+	/**  Whether Settings is where to fix it (the window offers a button). */
+	settings: boolean,
+};
 
 /**  Whether history can be used, and if not, why (shown in the UI; runs work either way). */
 export type HistoryStatus = HistoryStatus_Serialize | HistoryStatus_Deserialize;
@@ -547,11 +579,6 @@ export type PricesView_Serialize = {
 	entries: PriceEntry_Serialize[],
 };
 
-/**
- *  Which provider serves a model. The servers that run models on this computer (Ollama, LM
- *  Studio, llama.cpp, vLLM) speak the OpenAI wire format, each at its own usual port: each is a
- *  preset of its own, so several can be used side by side and Settings can say which are running.
- */
 export type ProviderKind = "demo" | "open_ai" | "anthropic" | "ollama" | "lm_studio" | "llama_cpp" | "vllm";
 
 /**  One provider as the picker and Settings see it. */
@@ -1083,6 +1110,12 @@ export type StepDraft_Serialize = {
 	routes?: RouteDraft_Serialize[],
 };
 
+/**
+ *  The fields a step may have beyond those every step has (`id`, `name`, `kind`,
+ *  `timeout_secs`, `on_error`, `review`), as files name them.
+ */
+export type StepField = "instructions" | "model" | "retries" | "tools" | "max_tool_rounds" | "tool" | "arguments" | "if" | "then" | "else" | "until" | "max_iterations" | "steps" | "routes";
+
 /**  A step as `RunStarted` and `StepStarted` announce it. */
 export type StepInfo = StepInfo_Serialize | StepInfo_Deserialize;
 
@@ -1116,6 +1149,47 @@ export type StepInfo_Serialize = {
 	branch: string | null,
 	/**  Directly inside a loop: the round it belongs to. */
 	round: number | null,
+};
+
+/**  One kind of step, as people meet it. */
+export type StepKindInfo = StepKindInfo_Serialize | StepKindInfo_Deserialize;
+
+/**  One kind of step, as people meet it. */
+export type StepKindInfo_Deserialize = {
+	kind: StepKindName,
+	/**  In the editor's list of kinds ("At the same time"). */
+	label: string,
+	/**  What it does, in a person's words. */
+	hint: string,
+	/**  Beside a running step of this kind in the stepper ("Repeats"); empty for a plain agent. */
+	doing: string,
+	/**  What one of the steps inside it is called in the editor ("branch", "step"). */
+	child: string,
+	/**  The fields it uses beyond every step's own; any other is refused. */
+	fields: StepField[],
+	/**  Where "Put inside…" puts a step (`steps`, `then`); none: it cannot hold one that way. */
+	wraps_into?: StepField | null,
+	/**  Whether it calls a model itself (and so may name one and retry its faults). */
+	calls_model: boolean,
+};
+
+/**  One kind of step, as people meet it. */
+export type StepKindInfo_Serialize = {
+	kind: StepKindName,
+	/**  In the editor's list of kinds ("At the same time"). */
+	label: string,
+	/**  What it does, in a person's words. */
+	hint: string,
+	/**  Beside a running step of this kind in the stepper ("Repeats"); empty for a plain agent. */
+	doing: string,
+	/**  What one of the steps inside it is called in the editor ("branch", "step"). */
+	child: string,
+	/**  The fields it uses beyond every step's own; any other is refused. */
+	fields: StepField[],
+	/**  Where "Put inside…" puts a step (`steps`, `then`); none: it cannot hold one that way. */
+	wraps_into: StepField | null,
+	/**  Whether it calls a model itself (and so may name one and retry its faults). */
+	calls_model: boolean,
 };
 
 /**  The kinds of step, as files and events name them. */
@@ -1326,10 +1400,10 @@ export type ToolsView_Serialize = {
 	servers: McpServerView_Serialize[],
 };
 
-/**  A step's tokens, as its provider reported them, and what they cost (`usage/`). */
+/**  A step's tokens, as its provider reported them, and what they cost. */
 export type Usage = Usage_Serialize | Usage_Deserialize;
 
-/**  A step's tokens, as its provider reported them, and what they cost (`usage/`). */
+/**  A step's tokens, as its provider reported them, and what they cost. */
 export type Usage_Deserialize = {
 	input_tokens?: number | null,
 	output_tokens?: number | null,
@@ -1345,7 +1419,7 @@ export type Usage_Deserialize = {
 	cost_usd?: number | null,
 };
 
-/**  A step's tokens, as its provider reported them, and what they cost (`usage/`). */
+/**  A step's tokens, as its provider reported them, and what they cost. */
 export type Usage_Serialize = {
 	input_tokens: number | null,
 	output_tokens: number | null,

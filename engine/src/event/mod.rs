@@ -10,6 +10,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::failure::ErrorKind;
+pub use crate::usage::{Usage, saturating_u32};
 use crate::workflow::StepKindName;
 
 pub mod v1;
@@ -310,27 +312,6 @@ pub struct StepInfo {
     pub round: Option<u32>,
 }
 
-/// A step's tokens, as its provider reported them, and what they cost (`usage/`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
-pub struct Usage {
-    pub input_tokens: Option<u32>,
-    pub output_tokens: Option<u32>,
-    /// Some count is Stepwise's estimate, not the provider's: the stream was cut short (a
-    /// cancel, a timeout, a dropped connection) before the provider said, or it never says.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub estimated: bool,
-    /// What the tokens cost in US dollars, at the prices in force when the step ended; absent
-    /// when the model has no price (Settings → Prices).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost_usd: Option<f64>,
-}
-
-/// A token count from outside (a provider's answer) as a `u32`: a count too large for one is
-/// taken as the largest, never wrapped round to a small one.
-pub fn saturating_u32(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {
@@ -338,21 +319,6 @@ pub enum CancelReason {
     User,
     /// The app was closing.
     AppExit,
-}
-
-/// Why a run failed, coarse enough for the UI to say what to do next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    Auth,
-    RateLimit,
-    Provider,
-    Network,
-    Timeout,
-    InvalidConfig,
-    /// A tool could not run at all (not a tool's answer the model was given).
-    Tool,
-    Internal,
 }
 
 #[cfg(test)]

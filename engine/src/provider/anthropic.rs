@@ -11,7 +11,7 @@ use crate::event::saturating_u32;
 use crate::event::{ErrorKind, Usage};
 use crate::tool::ToolCall;
 
-pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+pub use crate::model_ref::ANTHROPIC_BASE_URL;
 pub(super) const API_VERSION: &str = "2023-06-01";
 
 pub struct AnthropicProvider {

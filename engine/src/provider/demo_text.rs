@@ -3,8 +3,8 @@
 //! email, a story, an article) and fills it with the topic, seeded by a hash of the request.
 
 use super::ModelRequest;
-use crate::run::steps::prompt::{review_note, sections};
-use crate::run::steps::router::ROUTES_HEAD;
+use crate::prompt::ROUTES_HEAD;
+use crate::prompt::{review_note, sections};
 
 /// What the demo reviser writes at the top of a revision, and what its reviewer looks for: a
 /// draft is approved once it has been revised (so "Draft and review" approves in round 2).
@@ -589,7 +589,7 @@ const STORY_STAGES: [&[&str]; 4] = [
 mod tests {
     use super::*;
     use crate::model_ref::ModelRef;
-    use crate::run::steps::prompt::{PreviousStep, chained};
+    use crate::prompt::{PreviousStep, chained};
 
     fn req(instructions: &str, input: &str, previous: Option<&str>) -> ModelRequest {
         let previous = previous.map(|o| PreviousStep {

@@ -5,7 +5,7 @@
 
 use super::ModelRequest;
 use super::demo_text::topic_of;
-use crate::run::steps::prompt::sections;
+use crate::prompt::sections;
 use crate::tool::ToolCall;
 
 /// The demo model's first turn when it has tools: a line of text and its calls.

@@ -11,6 +11,7 @@ mod http;
 pub mod models;
 mod openai;
 mod registry;
+mod request_tokens;
 #[cfg(test)]
 mod wire_fuzz;
 
@@ -19,6 +20,7 @@ pub use demo::{DemoModel, DemoPace};
 pub use http::{HttpOptions, RetryPolicy, clients_built, on_this_computer};
 pub use openai::{OLLAMA_BASE_URL, OPENAI_BASE_URL, OPENAI_MAX_TOKENS, OpenAiProvider};
 pub use registry::Providers;
+pub use request_tokens::estimate_request;
 
 use std::pin::Pin;
 

@@ -16,7 +16,6 @@ use super::ProviderError;
 use super::http;
 use crate::event::ErrorKind;
 use crate::model_ref::ProviderKind;
-use crate::settings::Settings;
 
 /// How long a server on this computer may take to answer (one that is running answers at once).
 const LOCAL_LIMIT: Duration = Duration::from_secs(3);
@@ -65,20 +64,27 @@ pub struct ProviderModels {
     pub models: Vec<ListedModel>,
 }
 
+/// What asking a provider for its models needs: where it is and its key (the settings file
+/// gives both; see `settings.rs`).
+pub trait Endpoints {
+    fn base_url(&self, kind: ProviderKind) -> String;
+    /// The key, if one is set and not blank.
+    fn api_key(&self, kind: ProviderKind) -> Option<String>;
+}
+
 /// Every configurable provider, asked at once (a local server that is not running answers
 /// "connection refused" at once; an unreachable service costs at most its limit).
-pub async fn survey(settings: &Settings) -> Vec<ProviderModels> {
-    join_all(ProviderKind::CONFIGURABLE.map(|kind| provider_models(settings, kind))).await
+pub async fn survey(endpoints: &(impl Endpoints + Sync)) -> Vec<ProviderModels> {
+    join_all(ProviderKind::CONFIGURABLE.map(|kind| provider_models(endpoints, kind))).await
 }
 
 /// One provider's models and state.
-pub async fn provider_models(settings: &Settings, kind: ProviderKind) -> ProviderModels {
-    let base_url = settings.base_url(kind);
-    let key = settings
-        .provider(kind)
-        .and_then(|p| p.api_key.as_ref())
-        .map(|k| k.expose().trim().to_string())
-        .filter(|k| !k.is_empty());
+pub async fn provider_models(
+    endpoints: &(impl Endpoints + Sync),
+    kind: ProviderKind,
+) -> ProviderModels {
+    let base_url = endpoints.base_url(kind);
+    let key = endpoints.api_key(kind);
     let local = super::on_this_computer(&base_url);
     let done = |state, message: String, models| ProviderModels {
         kind,

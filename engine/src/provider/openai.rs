@@ -11,8 +11,7 @@ use crate::event::saturating_u32;
 use crate::event::{ErrorKind, Usage};
 use crate::tool::ToolCall;
 
-pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
-pub const OLLAMA_BASE_URL: &str = "http://localhost:11434/v1";
+pub use crate::model_ref::{OLLAMA_BASE_URL, OPENAI_BASE_URL};
 
 /// The answer's length limit (tokens) unless settings say otherwise: far above any normal answer,
 /// well below a runaway one.

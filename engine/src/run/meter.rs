@@ -13,7 +13,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::event::Usage;
 use crate::model_ref::ModelRef;
 use crate::provider::ModelRequest;
-use crate::usage::{PriceTable, count_tokens, estimate_request, prepare};
+use crate::provider::estimate_request;
+use crate::usage::{PriceTable, count_tokens, prepare};
 
 #[derive(Default)]
 pub(crate) struct Meters {

@@ -11,8 +11,9 @@ use serde_json::json;
 use super::net_guard::read_body;
 use super::seen_addresses::{SeenAddresses, addresses_in};
 use super::sites::host_allowed;
+use super::web_access::WebAccess;
 use super::{
-    Grant, Tool, ToolError, ToolOutput, ToolSpec, Tools, describe, net_guard, shorten, string_arg,
+    Grant, Tool, ToolError, ToolOutput, ToolSpec, describe, net_guard, shorten, string_arg,
     truncate_at_char,
 };
 
@@ -25,12 +26,12 @@ const WIDTH: usize = 120;
 
 pub struct FetchPage {
     spec: ToolSpec,
-    tools: Tools,
+    web: Arc<WebAccess>,
     seen: SeenAddresses,
 }
 
 impl FetchPage {
-    pub fn new(tools: Tools, seen: SeenAddresses) -> Self {
+    pub fn new(web: Arc<WebAccess>, seen: SeenAddresses) -> Self {
         FetchPage {
             spec: ToolSpec {
                 name: "fetch_page".into(),
@@ -45,7 +46,7 @@ impl FetchPage {
                     "required": ["url"],
                 }),
             },
-            tools,
+            web,
             seen,
         }
     }
@@ -54,7 +55,7 @@ impl FetchPage {
     /// result, a page it read) or Settings allow its host. One the model put together asks —
     /// unless it would be refused anyway.
     fn opens_unasked(&self, url: &Url) -> bool {
-        let settings = self.tools.settings();
+        let settings = self.web.settings();
         net_guard::refusal(url, settings.allow_private_network).is_some()
             || self.seen.contains(url)
             || url
@@ -75,7 +76,7 @@ impl Tool for FetchPage {
     }
 
     fn read_only(&self) -> bool {
-        true
+        super::builtin("fetch_page").is_some_and(|b| b.read_only)
     }
 
     fn asks_for_call(&self, arguments: &serde_json::Value) -> bool {
@@ -102,14 +103,14 @@ impl Tool for FetchPage {
         &self,
         arguments: serde_json::Value,
     ) -> BoxFuture<'static, Result<ToolOutput, ToolError>> {
-        let tools = self.tools.clone();
+        let web = self.web.clone();
         let seen = self.seen.clone();
         Box::pin(async move {
             let address = string_arg(&arguments, "url")?;
             let url = Url::parse(&address)
                 .map_err(|e| ToolError::answer(format!("“{address}” is not a web address: {e}")))?;
             let host = url.host_str().unwrap_or("the site").to_string();
-            let response = tools.clients().await?.pages.get(url).await?;
+            let response = web.clients().await?.pages.get(url).await?;
             if !response.status().is_success() {
                 return Err(ToolError::answer(format!(
                     "{host} answered {}",

@@ -2,6 +2,7 @@
 //! the built-in ones. A call is a future: dropping it is how a cancel or a timeout stops it, so a
 //! tool must release what it holds (an HTTP tool: its connection) when dropped.
 
+mod builtins;
 mod demo_search;
 mod fetch_page;
 pub mod mcp;
@@ -10,10 +11,14 @@ mod registry;
 mod seen_addresses;
 pub mod sites;
 mod special_addresses;
+mod tool_settings;
+mod web_access;
 mod web_search;
 
-pub use registry::{BUILTIN_TOOLS, ToolSettings, Tools};
+pub use builtins::{BUILTIN_TOOLS, BuiltinTool, builtin};
+pub use registry::Tools;
 pub use seen_addresses::SeenAddresses;
+pub use tool_settings::{DEFAULT_WEB_SEARCH_URL, ToolSettings};
 
 use std::sync::Arc;
 
@@ -118,10 +123,9 @@ pub fn describe(tool: &str, arguments: Option<&serde_json::Value>) -> String {
             .and_then(|v| v.as_str())
             .map(|s| shorten(s.trim(), 80))
     };
-    match (tool, arg("query"), arg("url")) {
-        ("web_search", Some(q), _) => format!("Searching the web for “{q}”"),
-        ("fetch_page", _, Some(u)) => format!("Reading {u}"),
-        _ => format!("Calling {tool}"),
+    match builtin(tool).and_then(|b| Some((b, arg(b.title_arg)?))) {
+        Some((b, value)) => b.title.replace("{}", &value),
+        None => format!("Calling {tool}"),
     }
 }
 

@@ -5,77 +5,18 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
+use super::builtins::{BUILTIN_TOOLS, builtin};
 use super::demo_search::DemoSearch;
 use super::fetch_page::FetchPage;
 use super::mcp::{
     McpServerSettings, McpServers, McpTool, Server, ServerTool, naming, valid_server_name,
 };
-use super::net_guard::{ClientOptions, GuardedClient};
 use super::sites::host_allowed;
+use super::tool_settings::ToolSettings;
+use super::web_access::WebAccess;
 use super::web_search::WebSearch;
 use super::{Grant, SeenAddresses, SharedTool, Tool, ToolError};
 use std::collections::BTreeMap;
-
-/// The built-in tools, by the name a step enables them with, and what they do in a few words.
-pub const BUILTIN_TOOLS: &[(&str, &str)] = &[
-    (
-        "web_search",
-        "Search the web (DuckDuckGo) and read the top results",
-    ),
-    ("fetch_page", "Open a web page and read its text"),
-];
-
-/// DuckDuckGo's plain-HTML results page, which needs no key.
-pub const DEFAULT_WEB_SEARCH_URL: &str = "https://html.duckduckgo.com/html/";
-
-/// `[tools]` in the settings file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ToolSettings {
-    /// Where `web_search` asks (`STEPWISE_WEB_SEARCH_URL` overrides it).
-    pub web_search_url: String,
-    /// Lets `fetch_page` open this computer and the local network (off: a model could otherwise
-    /// read a router's admin page or a local server's API).
-    pub allow_private_network: bool,
-    /// A tool call that takes longer is stopped, and the model told so.
-    pub timeout_secs: u64,
-    /// Tools that run without asking (`fetch_page`, `SERVER.TOOL`): "Allow always" adds here.
-    pub allow: Vec<String>,
-    /// Tools that ask first even though they only read.
-    pub ask: Vec<String>,
-    /// Hosts `fetch_page` may open without asking although no search result or page of the run
-    /// named the address (`example.com` also covers `www.example.com`, not `example.com.evil`).
-    pub allow_hosts: Vec<String>,
-    /// A proxy for the tools' web requests (`http://host:port`). None from the environment is
-    /// used: a proxy resolves names itself, which would walk around the private-network guard,
-    /// so the one named here is checked like any address and the guard still checks each target.
-    pub proxy: Option<String>,
-    /// A tool's answer goes to the model cut at this many bytes (at a character, saying so).
-    pub max_result_bytes: usize,
-    /// At most this many calls run from one turn of a model; the rest are answered with an error.
-    pub max_calls_per_turn: usize,
-}
-
-impl Default for ToolSettings {
-    fn default() -> Self {
-        ToolSettings {
-            web_search_url: DEFAULT_WEB_SEARCH_URL.to_string(),
-            allow_private_network: false,
-            timeout_secs: 60,
-            allow: Vec::new(),
-            ask: Vec::new(),
-            allow_hosts: Vec::new(),
-            proxy: None,
-            max_result_bytes: 100_000,
-            max_calls_per_turn: 16,
-        }
-    }
-}
-
-/// A page fetch gives up after this long (connect, redirects and body together).
-const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The tools of an engine. Cheap to clone; its HTTP clients are built on the first call that
 /// needs one (building reads the system's certificates, which an offline run never needs).
@@ -86,19 +27,11 @@ pub struct Tools {
 
 #[derive(Default)]
 struct Inner {
-    settings: ToolSettings,
-    clients: tokio::sync::OnceCell<Result<Clients, String>>,
+    /// The settings, and the web tools' clients built from them.
+    web: Arc<WebAccess>,
     mcp: Arc<McpServers>,
     /// Tools and hosts the person allowed "always" since these settings were made.
     allowed_now: Mutex<HashSet<Grant>>,
-}
-
-/// The search client goes only where the settings say; the page client goes where a model says,
-/// so it is the guarded one.
-#[derive(Clone)]
-pub(super) struct Clients {
-    pub search: GuardedClient,
-    pub pages: GuardedClient,
 }
 
 impl Tools {
@@ -122,8 +55,7 @@ impl Tools {
     ) -> Self {
         Tools {
             inner: Arc::new(Inner {
-                settings,
-                clients: tokio::sync::OnceCell::new(),
+                web: Arc::new(WebAccess::new(settings)),
                 mcp: Arc::new(McpServers::new(mcp, working_dir)),
                 allowed_now: Mutex::new(HashSet::new()),
             }),
@@ -142,8 +74,7 @@ impl Tools {
         let same = self.inner.mcp.same_entries(&old.inner.mcp);
         Tools {
             inner: Arc::new(Inner {
-                settings: self.inner.settings.clone(),
-                clients: tokio::sync::OnceCell::new(),
+                web: self.inner.web.clone(),
                 mcp: Arc::new(old.inner.mcp.succeeded_by(&self.inner.mcp)),
                 allowed_now: Mutex::new(if same {
                     old.inner
@@ -164,12 +95,12 @@ impl Tools {
     }
 
     pub fn settings(&self) -> &ToolSettings {
-        &self.inner.settings
+        &self.inner.web.settings()
     }
 
     /// How long one call may take.
     pub fn timeout(&self) -> Duration {
-        Duration::from_secs(self.inner.settings.timeout_secs.clamp(1, 24 * 3600))
+        Duration::from_secs(self.inner.web.settings().timeout_secs.clamp(1, 24 * 3600))
     }
 
     /// Whether a call to `tool` with `arguments` waits for the person: tools that only read run
@@ -185,10 +116,12 @@ impl Tools {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if listed(&self.inner.settings.allow) || allowed_now.contains(&Grant::Tool(name.clone())) {
+        if listed(&self.inner.web.settings().allow)
+            || allowed_now.contains(&Grant::Tool(name.clone()))
+        {
             return false;
         }
-        if listed(&self.inner.settings.ask) || !tool.read_only() {
+        if listed(&self.inner.web.settings().ask) || !tool.read_only() {
             return true;
         }
         if !tool.asks_for_call(arguments) {
@@ -222,7 +155,7 @@ impl Tools {
     /// server's tools) or `SERVER.TOOL`. Whether the server is in Settings is known only when
     /// the step runs (a workflow file does not depend on one computer's settings).
     pub fn can_name(name: &str) -> bool {
-        if BUILTIN_TOOLS.iter().any(|(n, _)| *n == name) {
+        if builtin(name).is_some() {
             return true;
         }
         let (server, tool) = match name.split_once('.') {
@@ -252,10 +185,10 @@ impl Tools {
         let mut picks: Vec<Pick> = Vec::new();
         let mut mcp: Vec<(Arc<Server>, ServerTool)> = Vec::new();
         for name in names {
-            if let Some((builtin, _)) = BUILTIN_TOOLS.iter().find(|(n, _)| n == name) {
+            if let Some(builtin) = builtin(name).map(|t| t.name) {
                 if !picks
                     .iter()
-                    .any(|p| matches!(p, Pick::Builtin(b) if b == builtin))
+                    .any(|p| matches!(p, Pick::Builtin(b) if *b == builtin))
                 {
                     picks.push(Pick::Builtin(builtin));
                 }
@@ -268,7 +201,7 @@ impl Tools {
             let running = self
                 .inner
                 .mcp
-                .server(server, self.inner.settings.timeout_secs)
+                .server(server, self.inner.web.settings().timeout_secs)
                 .await?;
             let chosen: Vec<_> = running
                 .tools
@@ -299,7 +232,7 @@ impl Tools {
             .iter()
             .map(|(s, t)| (s.name.as_str(), t.name.as_str()))
             .collect();
-        let builtin_names: Vec<&str> = BUILTIN_TOOLS.iter().map(|(n, _)| *n).collect();
+        let builtin_names: Vec<&str> = BUILTIN_TOOLS.iter().map(|t| t.name).collect();
         let mut model_names = naming::model_names(&pairs, &builtin_names)?.into_iter();
         let mut mcp_tools: Vec<SharedTool> = Vec::new();
         for (server, tool) in mcp {
@@ -307,8 +240,8 @@ impl Tools {
             let timeout = self
                 .inner
                 .mcp
-                .timeout(&server.name, self.inner.settings.timeout_secs);
-            let max = self.inner.settings.max_result_bytes;
+                .timeout(&server.name, self.inner.web.settings().timeout_secs);
+            let max = self.inner.web.settings().max_result_bytes;
             mcp_tools.push(Arc::new(McpTool::new(server, tool, name, timeout, max)));
         }
         let tools = picks
@@ -317,46 +250,17 @@ impl Tools {
                 Some(match pick {
                     Pick::Builtin("web_search") if demo => Arc::new(DemoSearch::new(seen.clone())),
                     Pick::Builtin("web_search") => Arc::new(WebSearch::new(
-                        self.clone(),
-                        self.inner.settings.web_search_url.clone(),
+                        self.inner.web.clone(),
+                        self.inner.web.settings().web_search_url.clone(),
                         seen.clone(),
                     )),
-                    Pick::Builtin(_) => Arc::new(FetchPage::new(self.clone(), seen.clone())),
+                    Pick::Builtin(_) => {
+                        Arc::new(FetchPage::new(self.inner.web.clone(), seen.clone()))
+                    }
                     Pick::Mcp(i) => mcp_tools.get(i)?.clone(),
                 })
             })
             .collect();
         Ok(tools)
-    }
-
-    /// The tools' HTTP clients, built on first use on a blocking thread: building one reads the
-    /// system's certificates (tens of milliseconds), and a cancel pressed meanwhile must not
-    /// wait for that.
-    pub(super) async fn clients(&self) -> Result<Clients, ToolError> {
-        let settings = &self.inner.settings;
-        let options = |allow_private| ClientOptions {
-            allow_private,
-            timeout: FETCH_TIMEOUT,
-            proxy: settings.proxy.clone(),
-        };
-        let (search, pages) = (options(true), options(settings.allow_private_network));
-        self.inner
-            .clients
-            .get_or_init(|| async move {
-                tokio::task::spawn_blocking(move || {
-                    Ok(Clients {
-                        search: GuardedClient::build(&search)?,
-                        pages: GuardedClient::build(&pages)?,
-                    })
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()))
-            })
-            .await
-            .clone()
-            .map_err(|e| ToolError {
-                message: format!("cannot set up HTTP for tools: {e}"),
-                fatal: true,
-            })
     }
 }

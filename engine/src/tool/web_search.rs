@@ -1,6 +1,6 @@
 //! `web_search`: DuckDuckGo's plain-HTML results page, read into title, address and snippet.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::future::BoxFuture;
 use reqwest::Url;
@@ -8,7 +8,8 @@ use scraper::{ElementRef, Html, Selector};
 use serde_json::json;
 
 use super::net_guard::read_body;
-use super::{SeenAddresses, Tool, ToolError, ToolOutput, ToolSpec, Tools, string_arg};
+use super::web_access::WebAccess;
+use super::{SeenAddresses, Tool, ToolError, ToolOutput, ToolSpec, string_arg};
 
 /// Results given to the model, at most.
 pub const MAX_RESULTS: usize = 10;
@@ -17,17 +18,17 @@ const MAX_PAGE_BYTES: usize = 2_000_000;
 
 pub struct WebSearch {
     spec: ToolSpec,
-    tools: Tools,
+    web: Arc<WebAccess>,
     base_url: String,
     /// The run's addresses: each result's joins them (`fetch_page` opens it without asking).
     seen: SeenAddresses,
 }
 
 impl WebSearch {
-    pub fn new(tools: Tools, base_url: String, seen: SeenAddresses) -> Self {
+    pub fn new(web: Arc<WebAccess>, base_url: String, seen: SeenAddresses) -> Self {
         WebSearch {
             spec: spec(),
-            tools,
+            web,
             base_url,
             seen,
         }
@@ -64,14 +65,14 @@ impl Tool for WebSearch {
     }
 
     fn read_only(&self) -> bool {
-        true
+        super::builtin("web_search").is_some_and(|b| b.read_only)
     }
 
     fn call(
         &self,
         arguments: serde_json::Value,
     ) -> BoxFuture<'static, Result<ToolOutput, ToolError>> {
-        let tools = self.tools.clone();
+        let web = self.web.clone();
         let base = self.base_url.clone();
         let seen = self.seen.clone();
         Box::pin(async move {
@@ -81,7 +82,7 @@ impl Tool for WebSearch {
                 fatal: true,
             })?;
             url.query_pairs_mut().append_pair("q", &query);
-            let client = tools.clients().await?.search;
+            let client = web.clients().await?.search;
             let host = url.host_str().unwrap_or("the search site").to_string();
             let response = client.get(url).await.map_err(|e| {
                 ToolError::answer(format!(

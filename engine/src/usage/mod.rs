@@ -9,10 +9,31 @@
 mod estimate;
 mod prices;
 
-pub use estimate::{Counter, count_tokens, estimate_request, prepare};
+pub use estimate::{Counter, count_tokens, prepare};
 pub use prices::{DEFAULT_PRICES_DATE, Price, PriceEntry, PriceTable};
 
-use crate::event::Usage;
+use serde::{Deserialize, Serialize};
+
+/// A step's tokens, as its provider reported them, and what they cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct Usage {
+    pub input_tokens: Option<u32>,
+    pub output_tokens: Option<u32>,
+    /// Some count is Stepwise's estimate, not the provider's: the stream was cut short (a
+    /// cancel, a timeout, a dropped connection) before the provider said, or it never says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+    /// What the tokens cost in US dollars, at the prices in force when the step ended; absent
+    /// when the model has no price (Settings → Prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+}
+
+/// A token count from outside (a provider's answer) as a `u32`: a count too large for one is
+/// taken as the largest, never wrapped round to a small one.
+pub fn saturating_u32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 impl Usage {
     /// Both counts added (a count missing on both sides stays missing); estimated if either was;

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Usage;
+use super::Usage;
 use crate::model_ref::{ModelRef, ProviderKind};
 
 /// Dollars per million tokens.

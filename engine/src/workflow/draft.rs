@@ -7,9 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    DEFAULT_MAX_TOOL_ROUNDS, OnError, Route, Step, StepKind, StepKindName, Workflow, WorkflowError,
-};
+use super::OnError;
+use super::table::StepKindName;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(default)]
@@ -97,102 +96,4 @@ pub enum ArgumentValue {
 
 fn is_agent(k: &StepKindName) -> bool {
     *k == StepKindName::Agent
-}
-
-impl WorkflowDraft {
-    /// The workflow, checked by the same rules as a file (no line numbers: there is no file).
-    pub fn validate(&self) -> Result<Workflow, WorkflowError> {
-        super::parse::Draft::from_draft(self).validate(None)
-    }
-}
-
-impl From<&Workflow> for WorkflowDraft {
-    fn from(w: &Workflow) -> Self {
-        WorkflowDraft {
-            name: w.name.clone(),
-            description: w.description.clone(),
-            steps: w.steps.iter().map(StepDraft::from).collect(),
-        }
-    }
-}
-
-impl From<Workflow> for WorkflowDraft {
-    fn from(w: Workflow) -> Self {
-        WorkflowDraft::from(&w)
-    }
-}
-
-fn drafts(steps: &[Step]) -> Vec<StepDraft> {
-    steps.iter().map(StepDraft::from).collect()
-}
-
-impl From<&Step> for StepDraft {
-    fn from(s: &Step) -> Self {
-        let mut d = StepDraft {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            kind: s.kind_name(),
-            timeout_secs: s.timeout_secs,
-            retries: (s.retries > 0).then_some(s.retries),
-            on_error: (s.on_error != OnError::Stop).then_some(s.on_error),
-            review: s.review,
-            model: s.model().map(ToString::to_string),
-            ..StepDraft::default()
-        };
-        match &s.kind {
-            StepKind::Agent {
-                instructions,
-                tools,
-                max_tool_rounds,
-                ..
-            } => {
-                d.instructions.clone_from(instructions);
-                d.tools.clone_from(tools);
-                d.max_tool_rounds =
-                    (*max_tool_rounds != DEFAULT_MAX_TOOL_ROUNDS).then_some(*max_tool_rounds);
-            }
-            StepKind::Parallel { steps } | StepKind::Group { steps } => d.steps = drafts(steps),
-            StepKind::Tool { tool, arguments } => {
-                d.tool.clone_from(tool);
-                d.arguments.clone_from(arguments);
-            }
-            StepKind::Loop {
-                steps,
-                until,
-                max_iterations,
-            } => {
-                d.steps = drafts(steps);
-                d.until = until.as_ref().map(|t| t.to_string()).unwrap_or_default();
-                d.max_iterations = Some(*max_iterations);
-            }
-            StepKind::Condition {
-                test,
-                then,
-                otherwise,
-            } => {
-                d.if_test = test.to_string();
-                d.then = drafts(then);
-                d.else_steps = drafts(otherwise);
-            }
-            StepKind::Router {
-                instructions,
-                routes,
-                ..
-            } => {
-                d.instructions.clone_from(instructions);
-                d.routes = routes.iter().map(RouteDraft::from).collect();
-            }
-        }
-        d
-    }
-}
-
-impl From<&Route> for RouteDraft {
-    fn from(r: &Route) -> Self {
-        RouteDraft {
-            name: r.name.clone(),
-            description: r.description.clone(),
-            steps: drafts(&r.steps),
-        }
-    }
 }

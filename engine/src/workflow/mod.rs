@@ -1,15 +1,20 @@
 //! Workflows: a tree of steps (ARCHITECTURE.md §2). Most steps are agents (instructions and a
-//! model); others hold steps of their own: `parallel`, `loop`, `condition`, `router`, `group`.
+//! model); others hold steps of their own (`parallel`, `loop`, `condition`, `router`, `group`)
+//! or call one tool (`tool`). Each kind is one file in `kinds/`, and one row of its table.
 //!
 //! Files are TOML. [`parse`] turns text into a validated [`Workflow`] or a [`WorkflowError`] whose
 //! every issue names the file, the line, the step and the field. A workflow crosses to the window
 //! (and into the history) as a [`WorkflowDraft`], the one shape both the editor and a file have.
 
+mod build;
+mod citations;
 mod draft;
 mod error;
 mod ids;
+pub mod kinds;
 mod parse;
 pub mod placeholders;
+mod table;
 pub mod templates;
 pub mod test_expr;
 mod validate;
@@ -17,6 +22,10 @@ mod validate;
 pub use draft::{RouteDraft, StepDraft, WorkflowDraft};
 pub use error::{WorkflowError, WorkflowIssue};
 pub use ids::{slug, unique};
+pub use kinds::{
+    AgentStep, ConditionStep, GroupStep, LoopStep, ParallelStep, Route, RouterStep, STEP_KINDS,
+    StepField, StepKind, StepKindInfo, StepKindName, ToolStep,
+};
 pub use parse::{parse, parse_file};
 pub use test_expr::{Test, TestContext};
 
@@ -53,55 +62,6 @@ pub struct Step {
     pub review: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum StepKind {
-    Agent {
-        instructions: String,
-        /// `None`: the engine's default model.
-        model: Option<ModelRef>,
-        /// The tools its model may call, by name (`web_search`, `fetch_page`).
-        tools: Vec<String>,
-        /// Model → tools → model rounds it may take before it must answer.
-        max_tool_rounds: u32,
-    },
-    /// Children run at the same time; the output is each child's output under its name.
-    Parallel { steps: Vec<Step> },
-    /// Children run in rounds until `until` holds or `max_iterations` rounds have run.
-    Loop {
-        steps: Vec<Step>,
-        until: Option<Test>,
-        max_iterations: u32,
-    },
-    /// `then` runs when `test` holds, else `otherwise` (which may be empty).
-    Condition {
-        test: Test,
-        then: Vec<Step>,
-        otherwise: Vec<Step>,
-    },
-    /// A model picks one route for the input.
-    Router {
-        /// Extra guidance for the choice (may be empty).
-        instructions: String,
-        model: Option<ModelRef>,
-        routes: Vec<Route>,
-    },
-    /// A named sequence.
-    Group { steps: Vec<Step> },
-    /// One tool call with the arguments the file gives (string values may cite `{{input}}` and
-    /// `{{steps.ID.output}}`), no model: its answer is the step's output.
-    Tool {
-        tool: String,
-        arguments: serde_json::Map<String, serde_json::Value>,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Route {
-    pub name: String,
-    pub description: String,
-    pub steps: Vec<Step>,
-}
-
 /// What a step's failure does to the run. A cancel ignores it: a cancel always stops the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -115,84 +75,28 @@ pub enum OnError {
     Continue,
 }
 
-/// The kinds of step, as files and events name them.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum StepKindName {
-    #[default]
-    Agent,
-    Parallel,
-    Loop,
-    Condition,
-    Router,
-    Group,
-    Tool,
-}
-
-impl StepKindName {
-    pub const ALL: [StepKindName; 7] = [
-        StepKindName::Agent,
-        StepKindName::Parallel,
-        StepKindName::Loop,
-        StepKindName::Condition,
-        StepKindName::Router,
-        StepKindName::Group,
-        StepKindName::Tool,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepKindName::Agent => "agent",
-            StepKindName::Parallel => "parallel",
-            StepKindName::Loop => "loop",
-            StepKindName::Condition => "condition",
-            StepKindName::Router => "router",
-            StepKindName::Group => "group",
-            StepKindName::Tool => "tool",
-        }
-    }
-}
-
 impl Step {
     pub fn kind_name(&self) -> StepKindName {
-        match &self.kind {
-            StepKind::Agent { .. } => StepKindName::Agent,
-            StepKind::Parallel { .. } => StepKindName::Parallel,
-            StepKind::Loop { .. } => StepKindName::Loop,
-            StepKind::Condition { .. } => StepKindName::Condition,
-            StepKind::Router { .. } => StepKindName::Router,
-            StepKind::Group { .. } => StepKindName::Group,
-            StepKind::Tool { .. } => StepKindName::Tool,
-        }
+        self.kind.name()
     }
 
     /// The model this step calls itself (agents and routers), if it names one.
     pub fn model(&self) -> Option<&ModelRef> {
-        match &self.kind {
-            StepKind::Agent { model, .. } | StepKind::Router { model, .. } => model.as_ref(),
-            _ => None,
-        }
+        self.kind.model()
     }
 
     /// Whether this step calls a model itself.
     pub fn calls_model(&self) -> bool {
-        matches!(self.kind, StepKind::Agent { .. } | StepKind::Router { .. })
+        self.kind_name().info().calls_model
     }
 
     /// The step's direct children, every branch and route included, in file order.
     pub fn children(&self) -> Vec<&Step> {
-        match &self.kind {
-            StepKind::Agent { .. } | StepKind::Tool { .. } => Vec::new(),
-            StepKind::Parallel { steps }
-            | StepKind::Loop { steps, .. }
-            | StepKind::Group { steps } => steps.iter().collect(),
-            StepKind::Condition {
-                then, otherwise, ..
-            } => then.iter().chain(otherwise).collect(),
-            StepKind::Router { routes, .. } => routes.iter().flat_map(|r| &r.steps).collect(),
-        }
+        self.kind
+            .branches()
+            .into_iter()
+            .flat_map(|b| b.steps)
+            .collect()
     }
 
     /// This step and everything under it, depth first.
@@ -214,26 +118,11 @@ impl Workflow {
     pub fn with_model(mut self, model: &ModelRef) -> Self {
         fn set(steps: &mut [Step], model: &ModelRef) {
             for step in steps {
-                match &mut step.kind {
-                    StepKind::Agent { model: m, .. } => *m = Some(model.clone()),
-                    StepKind::Tool { .. } => {}
-                    StepKind::Router {
-                        model: m, routes, ..
-                    } => {
-                        *m = Some(model.clone());
-                        for r in routes {
-                            set(&mut r.steps, model);
-                        }
-                    }
-                    StepKind::Parallel { steps }
-                    | StepKind::Loop { steps, .. }
-                    | StepKind::Group { steps } => set(steps, model),
-                    StepKind::Condition {
-                        then, otherwise, ..
-                    } => {
-                        set(then, model);
-                        set(otherwise, model);
-                    }
+                if let Some(m) = step.kind.model_slot() {
+                    *m = Some(model.clone());
+                }
+                for branch in step.kind.branches_mut() {
+                    set(branch, model);
                 }
             }
         }

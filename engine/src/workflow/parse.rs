@@ -1,6 +1,8 @@
-//! TOML → [`Draft`] (every value with its line) → validated [`Workflow`] (in `validate.rs`).
+//! TOML → [`RawWorkflow`] (the file's shape, serde's) → [`Lined`] (every value with its line) →
+//! validated [`Workflow`] (in `validate.rs`). The names say the stage: *raw* as read, *lined*
+//! with lines, a *draft* ([`WorkflowDraft`]) as the editor holds it, a *step* once valid.
 //!
-//! A [`WorkflowDraft`] from the editor becomes the same [`Draft`], without lines, so a file and
+//! A [`WorkflowDraft`] from the editor becomes the same [`Lined`], without lines, so a file and
 //! the editor are checked by one set of rules.
 
 use std::ops::Range;
@@ -9,12 +11,13 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::table::StepField;
 use super::{RouteDraft, StepDraft, Workflow, WorkflowDraft, WorkflowError, WorkflowIssue};
 
 /// Parses and validates workflow text. `file` is only used to name the file in errors.
 pub fn parse(text: &str, file: Option<&str>) -> Result<Workflow, WorkflowError> {
     let raw: RawWorkflow = toml::from_str(text).map_err(|e| syntax_error(text, file, &e))?;
-    Draft::from_raw(raw, text).validate(file)
+    Lined::from_raw(raw, text).validate(file)
 }
 
 /// Reads and parses a workflow file.
@@ -73,13 +76,13 @@ struct RawRoute {
 }
 
 /// A workflow before validation, with the line of each value where it came from a file.
-pub(super) struct Draft {
+pub(super) struct Lined {
     pub name: Field,
     pub description: Field,
     pub steps: Kids,
 }
 
-pub(super) struct DraftStep {
+pub(super) struct LinedStep {
     pub line: Option<u32>,
     pub id: Field,
     pub name: Field,
@@ -103,7 +106,7 @@ pub(super) struct DraftStep {
     pub routes: Routes,
 }
 
-pub(super) struct DraftRoute {
+pub(super) struct LinedRoute {
     pub line: Option<u32>,
     pub name: Field,
     pub description: Field,
@@ -114,13 +117,13 @@ pub(super) struct DraftRoute {
 #[derive(Default)]
 pub(super) struct Kids {
     pub line: Option<u32>,
-    pub items: Vec<DraftStep>,
+    pub items: Vec<LinedStep>,
 }
 
 #[derive(Default)]
 pub(super) struct Routes {
     pub line: Option<u32>,
-    pub items: Vec<DraftRoute>,
+    pub items: Vec<LinedRoute>,
 }
 
 #[derive(Default)]
@@ -204,7 +207,7 @@ impl Kids {
                 items: s
                     .into_inner()
                     .into_iter()
-                    .map(|s| DraftStep::from_raw(s, text))
+                    .map(|s| LinedStep::from_raw(s, text))
                     .collect(),
             },
             None => Kids::default(),
@@ -214,16 +217,62 @@ impl Kids {
     fn from_drafts(v: &[StepDraft]) -> Self {
         Kids {
             line: None,
-            items: v.iter().map(DraftStep::from_draft).collect(),
+            items: v.iter().map(LinedStep::from_draft).collect(),
         }
     }
 }
 
-impl DraftStep {
+impl LinedStep {
+    /// The kind-specific fields this step has, each with its line.
+    pub fn fields_present(&self) -> Vec<(StepField, Option<u32>)> {
+        use StepField as F;
+        let present = [
+            (F::Tool, self.tool.value.is_some(), self.tool.line),
+            (
+                F::Arguments,
+                self.arguments.value.is_some(),
+                self.arguments.line,
+            ),
+            (F::Tools, self.tools.value.is_some(), self.tools.line),
+            (
+                F::MaxToolRounds,
+                self.max_tool_rounds.value.is_some(),
+                self.max_tool_rounds.line,
+            ),
+            (
+                F::Instructions,
+                self.instructions.text().is_some(),
+                self.instructions.line,
+            ),
+            (F::Model, self.model.value.is_some(), self.model.line),
+            (F::Retries, self.retries.value.is_some(), self.retries.line),
+            (F::If, self.if_test.value.is_some(), self.if_test.line),
+            (F::Then, !self.then.items.is_empty(), self.then.line),
+            (
+                F::Else,
+                !self.else_steps.items.is_empty(),
+                self.else_steps.line,
+            ),
+            (F::Until, self.until.value.is_some(), self.until.line),
+            (
+                F::MaxIterations,
+                self.max_iterations.value.is_some(),
+                self.max_iterations.line,
+            ),
+            (F::Steps, !self.steps.items.is_empty(), self.steps.line),
+            (F::Routes, !self.routes.items.is_empty(), self.routes.line),
+        ];
+        present
+            .into_iter()
+            .filter(|(_, here, _)| *here)
+            .map(|(f, _, line)| (f, line))
+            .collect()
+    }
+
     fn from_raw(s: Spanned<RawStep>, text: &str) -> Self {
         let line = Some(line_of(text, s.span()));
         let s = s.into_inner();
-        DraftStep {
+        LinedStep {
             line,
             id: Field::from_spanned(s.id, text),
             name: Field::from_spanned(s.name, text),
@@ -267,7 +316,7 @@ impl DraftStep {
                         .map(|r| {
                             let line = Some(line_of(text, r.span()));
                             let r = r.into_inner();
-                            DraftRoute {
+                            LinedRoute {
                                 line,
                                 name: Field::from_spanned(r.name, text),
                                 description: Field::from_spanned(r.description, text),
@@ -282,7 +331,7 @@ impl DraftStep {
     }
 
     fn from_draft(s: &StepDraft) -> Self {
-        DraftStep {
+        LinedStep {
             line: None,
             id: Field::plain(&s.id),
             name: Field {
@@ -317,15 +366,15 @@ impl DraftStep {
             else_steps: Kids::from_drafts(&s.else_steps),
             routes: Routes {
                 line: None,
-                items: s.routes.iter().map(DraftRoute::from_draft).collect(),
+                items: s.routes.iter().map(LinedRoute::from_draft).collect(),
             },
         }
     }
 }
 
-impl DraftRoute {
+impl LinedRoute {
     fn from_draft(r: &RouteDraft) -> Self {
-        DraftRoute {
+        LinedRoute {
             line: None,
             name: Field {
                 value: Some(r.name.clone()),
@@ -340,9 +389,9 @@ impl DraftRoute {
     }
 }
 
-impl Draft {
+impl Lined {
     fn from_raw(raw: RawWorkflow, text: &str) -> Self {
-        Draft {
+        Lined {
             name: Field::from_spanned(raw.name, text),
             description: Field::from_spanned(raw.description, text),
             steps: Kids::from_raw(raw.steps, text),
@@ -350,7 +399,7 @@ impl Draft {
     }
 
     pub(super) fn from_draft(w: &WorkflowDraft) -> Self {
-        Draft {
+        Lined {
             name: Field {
                 value: Some(w.name.clone()),
                 line: None,

@@ -6,25 +6,20 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::build::{Nested, StepBuilder};
+use super::citations::{Citations, Place};
 use super::ids;
-use super::parse::{Draft, DraftStep, Field, Kids, List, Num};
-use super::placeholders::{Placeholder, cited};
-use super::{
-    DEFAULT_MAX_TOOL_ROUNDS, OnError, Route, Step, StepKind, StepKindName, Test, Workflow,
-    WorkflowError, WorkflowIssue,
-};
-use crate::model_ref::ModelRef;
-use crate::tool::{BUILTIN_TOOLS, Tools};
+use super::kinds::{StepKind, StepKindName};
+use super::parse::{Kids, Lined, LinedStep};
+use super::{OnError, Step, Workflow, WorkflowDraft, WorkflowError, WorkflowIssue};
 
 const MAX_NAME_CHARS: usize = 100;
-pub const MAX_LOOP_ITERATIONS: i64 = 100;
 const MAX_RETRIES: i64 = 5;
-const MAX_TOOL_ROUNDS: i64 = 50;
 const MAX_TIMEOUT_SECS: i64 = 86_400;
 const MAX_DEPTH: usize = 10;
 const MAX_STEPS: usize = 500;
 
-impl Draft {
+impl Lined {
     /// Applies every rule and collects every issue.
     pub(super) fn validate(self, file: Option<&str>) -> Result<Workflow, WorkflowError> {
         let mut c = Checker::default();
@@ -58,8 +53,9 @@ impl Draft {
                 ),
             );
         }
-        let mut done = HashSet::new();
-        c.check_sequence(&steps, &mut done);
+        let mut citations = Citations::new(std::mem::take(&mut c.places));
+        citations.sequence(&steps, &mut HashSet::new());
+        c.issues.append(&mut citations.issues);
 
         if !c.issues.is_empty() {
             return Err(WorkflowError {
@@ -75,17 +71,8 @@ impl Draft {
     }
 }
 
-/// Where a step is, for the issues the second pass finds.
-struct Place {
-    at: String,
-    name: Option<String>,
-    instructions_line: Option<u32>,
-    if_line: Option<u32>,
-    until_line: Option<u32>,
-}
-
 #[derive(Default)]
-struct Checker {
+pub(super) struct Checker {
     issues: Vec<WorkflowIssue>,
     /// Ids in use: every given one (reserved first, so a made one never takes it) and every made.
     taken: HashSet<String>,
@@ -104,25 +91,8 @@ impl Checker {
         });
     }
 
-    fn at(
-        &mut self,
-        at: &str,
-        name: Option<&str>,
-        field: &str,
-        line: Option<u32>,
-        message: String,
-    ) {
-        self.issues.push(WorkflowIssue {
-            step: Some(at.to_string()),
-            step_name: name.map(str::to_string),
-            field: Some(field.to_string()),
-            line,
-            message,
-        });
-    }
-
     /// Every `id = "…"` in the tree, checked for form and duplicates before any id is made.
-    fn reserve_given_ids(&mut self, steps: &[DraftStep], prefix: &str) {
+    fn reserve_given_ids(&mut self, steps: &[LinedStep], prefix: &str) {
         for (i, s) in steps.iter().enumerate() {
             let at = format!("{prefix}[{i}]");
             if let Some(id) = s.id.value.as_deref().map(str::trim) {
@@ -151,31 +121,7 @@ impl Checker {
         }
     }
 
-    fn steps(&mut self, kids: &Kids, prefix: &str, depth: usize) -> Vec<Step> {
-        let mut names: HashMap<String, usize> = HashMap::new();
-        let mut out = Vec::with_capacity(kids.items.len());
-        for (i, d) in kids.items.iter().enumerate() {
-            let at = format!("{prefix}[{i}]");
-            if let Some(n) = d.name.text()
-                && let Some(first) = names.insert(n.to_lowercase(), i)
-            {
-                self.at(
-                    &at,
-                    Some(n),
-                    "name",
-                    d.name.line,
-                    format!(
-                        "step {} already has this name; steps side by side need different names",
-                        first + 1
-                    ),
-                );
-            }
-            out.push(self.step(d, &at, depth));
-        }
-        out
-    }
-
-    fn step(&mut self, d: &DraftStep, at: &str, depth: usize) -> Step {
+    fn step(&mut self, d: &LinedStep, at: &str, depth: usize) -> Step {
         self.count += 1;
         let name = d.name.text();
         let issue = |c: &mut Checker, field: &str, line: Option<u32>, msg: String| {
@@ -218,10 +164,7 @@ impl Checker {
                         self,
                         "kind",
                         d.kind.line,
-                        format!(
-                            "`{k}` is not a kind of step; use agent, parallel, loop, condition, \
-                             router or group"
-                        ),
+                        format!("`{k}` is not a kind of step; use {}", kind_choices()),
                     );
                     StepKindName::Agent
                 }
@@ -229,55 +172,17 @@ impl Checker {
         };
 
         // Fields a kind does not use are refused, so nothing written is silently ignored.
-        let uses = |field: &str| -> bool {
-            use StepKindName as K;
-            match field {
-                "instructions" | "model" => matches!(kind, K::Agent | K::Router),
-                "retries" => matches!(kind, K::Agent | K::Router),
-                "tools" | "max_tool_rounds" => kind == K::Agent,
-                "tool" | "arguments" => kind == K::Tool,
-                "if" | "then" | "else" => kind == K::Condition,
-                "until" | "max_iterations" => kind == K::Loop,
-                "steps" => matches!(kind, K::Parallel | K::Loop | K::Group),
-                "routes" => kind == K::Router,
-                _ => true,
-            }
-        };
-        let present: [(&str, bool, Option<u32>); 14] = [
-            ("tool", d.tool.value.is_some(), d.tool.line),
-            ("arguments", d.arguments.value.is_some(), d.arguments.line),
-            ("tools", d.tools.value.is_some(), d.tools.line),
-            (
-                "max_tool_rounds",
-                d.max_tool_rounds.value.is_some(),
-                d.max_tool_rounds.line,
-            ),
-            (
-                "instructions",
-                d.instructions.text().is_some(),
-                d.instructions.line,
-            ),
-            ("model", d.model.value.is_some(), d.model.line),
-            ("retries", d.retries.value.is_some(), d.retries.line),
-            ("if", d.if_test.value.is_some(), d.if_test.line),
-            ("then", !d.then.items.is_empty(), d.then.line),
-            ("else", !d.else_steps.items.is_empty(), d.else_steps.line),
-            ("until", d.until.value.is_some(), d.until.line),
-            (
-                "max_iterations",
-                d.max_iterations.value.is_some(),
-                d.max_iterations.line,
-            ),
-            ("steps", !d.steps.items.is_empty(), d.steps.line),
-            ("routes", !d.routes.items.is_empty(), d.routes.line),
-        ];
-        for (field, here, line) in present {
-            if here && !uses(field) {
+        for (field, line) in d.fields_present() {
+            if !kind.uses(field) {
                 issue(
                     self,
-                    field,
+                    field.as_str(),
                     line,
-                    format!("`{field}` is not used by {} steps", kind.as_str()),
+                    format!(
+                        "`{}` is not used by {} steps",
+                        field.as_str(),
+                        kind.as_str()
+                    ),
                 );
             }
         }
@@ -308,193 +213,20 @@ impl Checker {
                 }
             },
         };
-        if kind == StepKindName::Agent && d.instructions.text().is_none() {
-            let what = if d.instructions.value.is_some() {
-                "empty"
-            } else {
-                "missing"
-            };
-            issue(
-                self,
-                "instructions",
-                d.instructions.line,
-                format!("the instructions are {what}; say what this step should do"),
-            );
+        let mut b = StepBuilder {
+            checker: self,
+            draft: d,
+            at,
+            name,
+            kind,
+            depth,
+            model_read: false,
+        };
+        let kind = StepKind::build(kind, &mut b);
+        if !b.model_read {
+            // A kind that calls no model still has a bad model named (beside "not used").
+            b.model();
         }
-        // In a file, `model = ""` is a mistake; the editor sends an empty model as none.
-        let model = match d.model.value.as_deref() {
-            None => None,
-            Some(m) => match m.parse::<ModelRef>() {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    issue(self, "model", d.model.line, e.to_string());
-                    None
-                }
-            },
-        };
-        let children = |c: &mut Checker, key: &str, kids: &Kids, needed: bool| -> Vec<Step> {
-            if needed && kids.items.is_empty() {
-                c.at(
-                    at,
-                    name,
-                    key,
-                    kids.line.or(d.line),
-                    format!(
-                        "a {} step needs at least one step in `{key}` ([[…{key}]] tables under it)",
-                        kind.as_str()
-                    ),
-                );
-            }
-            c.steps(kids, &format!("{at}.{key}"), depth + 1)
-        };
-        let test = |c: &mut Checker, field: &str, f: &Field| -> Option<Test> {
-            let source = f.text()?;
-            match Test::parse(source) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    c.at(at, name, field, f.line.or(d.line), e.to_string());
-                    None
-                }
-            }
-        };
-
-        let kind = match kind {
-            StepKindName::Agent => StepKind::Agent {
-                instructions: d.instructions.text().unwrap_or_default().to_string(),
-                model,
-                tools: self.tools(at, name, &d.tools),
-                max_tool_rounds: self
-                    .number(
-                        at,
-                        name,
-                        "max_tool_rounds",
-                        &d.max_tool_rounds,
-                        1,
-                        MAX_TOOL_ROUNDS,
-                    )
-                    .map_or(DEFAULT_MAX_TOOL_ROUNDS, |n| n as u32),
-            },
-            StepKindName::Tool => StepKind::Tool {
-                tool: self.tool_of(at, name, &d.tool, d.line),
-                arguments: d.arguments.value.clone().unwrap_or_default(),
-            },
-            StepKindName::Parallel => StepKind::Parallel {
-                steps: children(self, "steps", &d.steps, true),
-            },
-            StepKindName::Group => StepKind::Group {
-                steps: children(self, "steps", &d.steps, true),
-            },
-            StepKindName::Loop => {
-                let max = self.number(
-                    at,
-                    name,
-                    "max_iterations",
-                    &d.max_iterations,
-                    1,
-                    MAX_LOOP_ITERATIONS,
-                );
-                if d.max_iterations.value.is_none() {
-                    issue(
-                        self,
-                        "max_iterations",
-                        None,
-                        format!(
-                            "a loop needs `max_iterations`, the most rounds it may run \
-                             (1 to {MAX_LOOP_ITERATIONS})"
-                        ),
-                    );
-                }
-                StepKind::Loop {
-                    until: test(self, "until", &d.until),
-                    steps: children(self, "steps", &d.steps, true),
-                    max_iterations: max.unwrap_or(1) as u32,
-                }
-            }
-            StepKindName::Condition => {
-                let t = test(self, "if", &d.if_test);
-                if d.if_test.text().is_none() {
-                    issue(
-                        self,
-                        "if",
-                        d.if_test.line,
-                        "a condition needs an `if` test, for example: output contains \"yes\""
-                            .into(),
-                    );
-                }
-                let then = children(self, "then", &d.then, true);
-                let otherwise = children(self, "else", &d.else_steps, false);
-                StepKind::Condition {
-                    // Stands in for a test that did not parse (the workflow is refused anyway).
-                    test: t.unwrap_or_else(Test::never),
-                    then,
-                    otherwise,
-                }
-            }
-            StepKindName::Router => {
-                if d.routes.items.len() < 2 {
-                    issue(
-                        self,
-                        "routes",
-                        d.routes.line,
-                        "a router needs at least two routes ([[…routes]] with a name, a \
-                         description and steps)"
-                            .into(),
-                    );
-                }
-                let mut seen = HashSet::new();
-                let mut routes = Vec::new();
-                for (r, route) in d.routes.items.iter().enumerate() {
-                    let rat = format!("{at}.routes[{r}]");
-                    let rline = route.line.or(d.line);
-                    let rname = route.name.text();
-                    match rname {
-                        None => self.at(
-                            &rat,
-                            name,
-                            "name",
-                            route.name.line.or(rline),
-                            "the route needs a name".into(),
-                        ),
-                        Some(n) if !seen.insert(n.to_lowercase()) => self.at(
-                            &rat,
-                            name,
-                            "name",
-                            route.name.line.or(rline),
-                            format!("another route of this router is already called \"{n}\""),
-                        ),
-                        Some(_) => {}
-                    }
-                    if route.description.text().is_none() {
-                        self.at(
-                            &rat,
-                            name,
-                            "description",
-                            route.description.line.or(rline),
-                            "the route needs a description: the model chooses by it".into(),
-                        );
-                    }
-                    if route.steps.items.is_empty() {
-                        self.at(
-                            &rat,
-                            name,
-                            "steps",
-                            route.steps.line.or(rline),
-                            "the route needs at least one step".into(),
-                        );
-                    }
-                    routes.push(Route {
-                        name: rname.unwrap_or_default().to_string(),
-                        description: route.description.text().unwrap_or_default().to_string(),
-                        steps: self.steps(&route.steps, &format!("{rat}.steps"), depth + 1),
-                    });
-                }
-                StepKind::Router {
-                    instructions: d.instructions.text().unwrap_or_default().to_string(),
-                    model,
-                    routes,
-                }
-            }
-        };
         self.places.insert(
             id.clone(),
             Place {
@@ -515,203 +247,65 @@ impl Checker {
             review: d.review,
         }
     }
+}
 
-    /// A tool step's tool: a built-in one or `SERVER.TOOL` (one tool, not a whole server).
-    fn tool_of(&mut self, at: &str, name: Option<&str>, f: &Field, line: Option<u32>) -> String {
-        let Some(tool) = f.text() else {
-            self.at(
-                at,
-                name,
-                "tool",
-                f.line.or(line),
-                "a tool step needs `tool`, the tool it runs (fetch_page, web_search or \
-                 SERVER.TOOL)"
-                    .to_string(),
-            );
-            return String::new();
-        };
-        let builtin = BUILTIN_TOOLS.iter().any(|(n, _)| *n == tool);
-        let server_tool = tool.contains('.') && Tools::can_name(tool);
-        if !(builtin || server_tool) {
-            self.at(
-                at,
-                name,
-                "tool",
-                f.line,
-                format!(
-                    "`{tool}` is not one tool; use fetch_page, web_search or SERVER.TOOL (an MCP \
-                     server's name from Settings, a dot, and one of its tools)"
-                ),
-            );
-        }
-        tool.to_string()
-    }
-
-    /// An agent's tools: each one that exists, once.
-    fn tools(&mut self, at: &str, name: Option<&str>, list: &List) -> Vec<String> {
-        let mut tools: Vec<String> = Vec::new();
-        for tool in list.value.iter().flatten().map(|t| t.trim()) {
-            if !Tools::can_name(tool) {
-                let known: Vec<&str> = BUILTIN_TOOLS.iter().map(|(n, _)| *n).collect();
-                self.at(
-                    at,
-                    name,
-                    "tools",
-                    list.line,
-                    format!(
-                        "`{tool}` is not a tool; use {}, an MCP server's name from Settings, or \
-                         SERVER.TOOL",
-                        known.join(", ")
-                    ),
-                );
-            } else if tools.iter().any(|t| t == tool) {
-                self.at(
-                    at,
-                    name,
-                    "tools",
-                    list.line,
-                    format!("`{tool}` is listed twice"),
-                );
-            } else {
-                tools.push(tool.to_string());
-            }
-        }
-        tools
-    }
-
-    /// A whole number within `min..=max`, or an issue saying what is allowed.
-    fn number(
+/// How a kind's builder reaches back into the checker: issues, and the steps inside a step.
+impl Nested for Checker {
+    fn at(
         &mut self,
         at: &str,
         name: Option<&str>,
         field: &str,
-        n: &Num,
-        min: i64,
-        max: i64,
-    ) -> Option<i64> {
-        let v = n.value?;
-        if (min..=max).contains(&v) {
-            Some(v)
-        } else {
-            self.at(
-                at,
-                name,
-                field,
-                n.line,
-                format!("`{field}` must be from {min} to {max}, not {v}"),
-            );
-            None
-        }
+        line: Option<u32>,
+        message: String,
+    ) {
+        self.issues.push(WorkflowIssue {
+            step: Some(at.to_string()),
+            step_name: name.map(str::to_string),
+            field: Some(field.to_string()),
+            line,
+            message,
+        });
     }
 
-    // ── second pass: what instructions and tests cite ──────────────────────────────────────
-
-    /// Steps in order: each sees what finished before it, then counts as finished itself.
-    fn check_sequence(&mut self, steps: &[Step], done: &mut HashSet<String>) {
-        for s in steps {
-            self.check_step(s, done);
-            s.walk(&mut |x| {
-                done.insert(x.id.clone());
-            });
-        }
-    }
-
-    fn check_step(&mut self, s: &Step, done: &HashSet<String>) {
-        match &s.kind {
-            StepKind::Agent { instructions, .. } => self.check_text(s, instructions, done),
-            StepKind::Tool { arguments, .. } => {
-                for v in arguments.values() {
-                    if let Some(text) = v.as_str() {
-                        self.check_text_of(s, "arguments", text, done);
-                    }
-                }
-            }
-            StepKind::Router {
-                instructions,
-                routes,
-                ..
-            } => {
-                self.check_text(s, instructions, done);
-                let mut after = done.clone();
-                after.insert(s.id.clone());
-                for r in routes {
-                    self.check_sequence(&r.steps, &mut after.clone());
-                }
-            }
-            StepKind::Group { steps } => self.check_sequence(steps, &mut done.clone()),
-            // Side by side: a branch cannot cite another, which may not have finished.
-            StepKind::Parallel { steps } => {
-                for c in steps {
-                    self.check_step(c, done);
-                }
-            }
-            StepKind::Loop { steps, until, .. } => {
-                let mut inside = done.clone();
-                self.check_sequence(steps, &mut inside);
-                if let Some(t) = until {
-                    self.check_test(s, "until", t, &inside);
-                }
-            }
-            StepKind::Condition {
-                test,
-                then,
-                otherwise,
-            } => {
-                self.check_test(s, "if", test, done);
-                self.check_sequence(then, &mut done.clone());
-                self.check_sequence(otherwise, &mut done.clone());
-            }
-        }
-    }
-
-    fn check_text(&mut self, s: &Step, text: &str, done: &HashSet<String>) {
-        self.check_text_of(s, "instructions", text, done);
-    }
-
-    fn check_text_of(&mut self, s: &Step, field: &str, text: &str, done: &HashSet<String>) {
-        for p in cited(text) {
-            if let Placeholder::StepOutput(id) = p
-                && let Some(msg) = self.citation_problem(s, &id, done)
+    fn steps(&mut self, kids: &Kids, prefix: &str, depth: usize) -> Vec<Step> {
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut out = Vec::with_capacity(kids.items.len());
+        for (i, d) in kids.items.iter().enumerate() {
+            let at = format!("{prefix}[{i}]");
+            if let Some(n) = d.name.text()
+                && let Some(first) = names.insert(n.to_lowercase(), i)
             {
-                self.second_pass_issue(s, field, msg);
+                self.at(
+                    &at,
+                    Some(n),
+                    "name",
+                    d.name.line,
+                    format!(
+                        "step {} already has this name; steps side by side need different names",
+                        first + 1
+                    ),
+                );
             }
+            out.push(self.step(d, &at, depth));
         }
+        out
     }
+}
 
-    fn check_test(&mut self, s: &Step, field: &str, t: &Test, done: &HashSet<String>) {
-        for id in t.cited_steps() {
-            if let Some(msg) = self.citation_problem(s, &id, done) {
-                self.second_pass_issue(s, field, msg);
-            }
-        }
+/// "agent, parallel, … or tool", from the table.
+fn kind_choices() -> String {
+    let names: Vec<&str> = StepKindName::ALL.iter().map(|k| k.as_str()).collect();
+    match names.split_last() {
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
+}
 
-    fn citation_problem(&self, s: &Step, id: &str, done: &HashSet<String>) -> Option<String> {
-        if done.contains(id) {
-            None
-        } else if id == s.id {
-            Some(format!("a step cannot use its own output (`{id}`)"))
-        } else if self.places.contains_key(id) {
-            Some(format!(
-                "the step `{id}` has not finished when this one runs (it runs later, or beside \
-                 it), so its output cannot be used here"
-            ))
-        } else {
-            Some(format!("no step has the id `{id}`"))
-        }
-    }
-
-    fn second_pass_issue(&mut self, s: &Step, field: &str, message: String) {
-        let Some(place) = self.places.get(&s.id) else {
-            return;
-        };
-        let line = match field {
-            "if" => place.if_line,
-            "until" => place.until_line,
-            _ => place.instructions_line,
-        };
-        let (at, name) = (place.at.clone(), place.name.clone());
-        self.at(&at, name.as_deref(), field, line, message);
+impl WorkflowDraft {
+    /// The workflow, checked by the same rules as a file (no line numbers: there is no file).
+    pub fn validate(&self) -> Result<Workflow, WorkflowError> {
+        Lined::from_draft(self).validate(None)
     }
 }
 

@@ -1,6 +1,7 @@
 // A run as the window shows it: the snapshot the backend sent, then each `run-update` after it.
 // The rules are the backend's (RunSnapshot::apply): an update applies only if it starts right
 // after the last one applied; a merged delta covers first_seq..seq.
+import { FAILURES } from "../bindings";
 import type {
   ErrorKind, RunEvent, RunSnapshot, RunStatus, StepInfo, StepSnapshot, ToolCallView,
 } from "../bindings";
@@ -344,16 +345,9 @@ export function loopWords(st: StepSnapshot): string | null {
 
 /** What went wrong and what to do, for each kind of failure. */
 export function failureAdvice(kind: ErrorKind): { title: string; action: string; settings: boolean } {
-  switch (kind) {
-    case "auth": return { title: "The API key was not accepted", action: "Check the key in Settings, then try again.", settings: true };
-    case "rate_limit": return { title: "The provider is limiting requests", action: "Wait a little, then try again.", settings: false };
-    case "provider": return { title: "The provider had a problem", action: "Try again in a moment.", settings: false };
-    case "network": return { title: "The connection failed", action: "Check the connection and the provider's address in Settings, then try again.", settings: true };
-    case "timeout": return { title: "The provider stopped answering", action: "Try again, or choose another model in Settings.", settings: true };
-    case "tool": return { title: "A tool could not run", action: "Check the step's tools and their settings, then try again.", settings: true };
-    case "invalid_config": return { title: "The setup is not complete", action: "Fix the model or provider in Settings, then try again.", settings: true };
-    case "internal": return { title: "Something went wrong inside Stepwise", action: "Try again; if it keeps happening, please report it.", settings: false };
-  }
+  // The engine's words for each kind (`FAILURES` in the bindings); the table has every kind.
+  const row = FAILURES.find((f) => f.kind === kind) ?? FAILURES[FAILURES.length - 1];
+  return { title: row.title, action: row.action, settings: row.settings };
 }
 
 /** One line a person reads (and a screen reader announces) for the run's state. */

@@ -496,20 +496,9 @@ fn secs(ms: u64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
 }
 
-/// The next step for a person, by kind of failure.
+/// What to do next: the failure kind's advice, as the window gives it.
 fn what_to_do(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Auth => {
-            "Check the API key in Settings (or the provider's environment variable)."
-        }
-        ErrorKind::RateLimit => "The provider is limiting requests: wait a little, then run again.",
-        ErrorKind::Provider => "The provider had a problem: try again in a moment.",
-        ErrorKind::Network => "Check the connection and the provider's address, then run again.",
-        ErrorKind::Timeout => "The provider stopped answering: try again, or pick another model.",
-        ErrorKind::InvalidConfig => "Fix the workflow or the provider settings, then run again.",
-        ErrorKind::Tool => "A tool could not run: check the step's tools and their settings.",
-        ErrorKind::Internal => "This is a bug in Stepwise: please report it with the run id.",
-    }
+    kind.advice().action
 }
 
 #[cfg(test)]

@@ -2,30 +2,28 @@
 //! they run (`tool_calls.rs`), their answers go back, and the model goes on — until it answers
 //! without a call, or has used `max_tool_rounds` rounds.
 
-use super::prompt::{PreviousStep, build, with_note};
 use super::stream::{Written, stream_model};
 use super::tool_calls::{ToolRounds, run_calls};
 use super::{Done, Executed, Halt, Scope, StepFailure};
 use crate::event::ErrorKind;
+use crate::prompt::{PreviousStep, build, with_note};
 use crate::provider::{ModelRequest, ToolTurn};
-use crate::workflow::{Step, StepKind};
+use crate::workflow::{AgentStep, Step};
 
 pub(super) fn execute<'a>(
     scope: &'a Scope,
     step: &'a Step,
+    agent: &'a AgentStep,
     path: &'a str,
     previous: Option<&'a PreviousStep>,
 ) -> Executed<'a> {
     Box::pin(async move {
-        let StepKind::Agent {
+        let AgentStep {
             instructions,
             model,
             tools: tool_names,
             max_tool_rounds,
-        } = &step.kind
-        else {
-            return Ok(Done::text(String::new()));
-        };
+        } = agent;
         let cx = &scope.cx;
         let mut prompt = build(instructions, &cx.input, previous, &|id| cx.output_of(id));
         if let Some(note) = &scope.note {

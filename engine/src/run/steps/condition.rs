@@ -2,19 +2,19 @@
 //! first step), else `else`; the branch not taken is marked skipped. With nothing to run, the
 //! previous output passes through.
 
-use super::prompt::PreviousStep;
 use super::{Done, Executed, Scope, run_sequence};
-use crate::workflow::{Step, Test};
+use crate::prompt::PreviousStep;
+use crate::workflow::{ConditionStep, Step};
 
 pub(super) fn execute<'a>(
     scope: &'a Scope,
-    test: &'a Test,
-    then: &'a [Step],
-    otherwise: &'a [Step],
+    _step: &'a Step,
+    this: &'a ConditionStep,
     path: &'a str,
     previous: Option<&'a PreviousStep>,
 ) -> Executed<'a> {
     Box::pin(async move {
+        let (test, then, otherwise) = (&this.test, &this.then[..], &this.otherwise[..]);
         let looked_at = previous
             .map(|p| p.output.clone())
             .unwrap_or_else(|| scope.cx.input.clone());

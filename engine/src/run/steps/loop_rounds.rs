@@ -2,20 +2,20 @@
 //! any step's, with `output("id")`), or `max_iterations` rounds have run. Each round starts from
 //! the previous round's output; the loop's output is the last round's.
 
-use super::prompt::PreviousStep;
 use super::{Done, Executed, Halt, Scope, between_steps, run_sequence};
 use crate::event::EventKind;
-use crate::workflow::{Step, Test};
+use crate::prompt::PreviousStep;
+use crate::workflow::{LoopStep, Step};
 
 pub(super) fn execute<'a>(
     scope: &'a Scope,
-    steps: &'a [Step],
-    until: Option<&'a Test>,
-    max_rounds: u32,
+    _step: &'a Step,
+    this: &'a LoopStep,
     path: &'a str,
     previous: Option<&'a PreviousStep>,
 ) -> Executed<'a> {
     Box::pin(async move {
+        let (steps, until, max_rounds) = (&this.steps, this.until.as_ref(), this.max_iterations);
         let mut flow = previous.cloned();
         let mut output = String::new();
         for round in 1..=max_rounds {

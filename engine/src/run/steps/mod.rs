@@ -14,7 +14,6 @@ mod group;
 mod loop_rounds;
 mod outline;
 mod parallel;
-pub(crate) mod prompt;
 mod replay;
 mod review;
 pub(crate) mod router;
@@ -34,8 +33,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::event::ErrorKind;
+use crate::prompt::PreviousStep;
 use crate::workflow::{Step, StepKind};
-use prompt::PreviousStep;
 
 /// Why a step did not produce an output.
 #[derive(Debug)]
@@ -67,7 +66,7 @@ impl Done {
 
 pub(crate) type Executed<'a> = Pin<Box<dyn Future<Output = Result<Done, Halt>> + Send + 'a>>;
 
-/// The executor of the step's kind.
+/// The executor of the step's kind, given what only that kind has.
 fn execute<'a>(
     scope: &'a Scope,
     step: &'a Step,
@@ -75,28 +74,13 @@ fn execute<'a>(
     previous: Option<&'a PreviousStep>,
 ) -> Executed<'a> {
     match &step.kind {
-        StepKind::Agent { .. } => agent::execute(scope, step, path, previous),
-        StepKind::Parallel { steps } => parallel::execute(scope, steps, path, previous),
-        StepKind::Loop {
-            steps,
-            until,
-            max_iterations,
-        } => loop_rounds::execute(
-            scope,
-            steps,
-            until.as_ref(),
-            *max_iterations,
-            path,
-            previous,
-        ),
-        StepKind::Condition {
-            test,
-            then,
-            otherwise,
-        } => condition::execute(scope, test, then, otherwise, path, previous),
-        StepKind::Router { .. } => router::execute(scope, step, path, previous),
-        StepKind::Group { steps } => group::execute(scope, steps, path, previous),
-        StepKind::Tool { .. } => tool_step::execute(scope, step, path, previous),
+        StepKind::Agent(k) => agent::execute(scope, step, k, path, previous),
+        StepKind::Parallel(k) => parallel::execute(scope, step, k, path, previous),
+        StepKind::Loop(k) => loop_rounds::execute(scope, step, k, path, previous),
+        StepKind::Condition(k) => condition::execute(scope, step, k, path, previous),
+        StepKind::Router(k) => router::execute(scope, step, k, path, previous),
+        StepKind::Group(k) => group::execute(scope, step, k, path, previous),
+        StepKind::Tool(k) => tool_step::execute(scope, step, k, path, previous),
     }
 }
 

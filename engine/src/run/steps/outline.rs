@@ -3,7 +3,8 @@
 
 use crate::event::StepInfo;
 use crate::model_ref::ModelRef;
-use crate::workflow::{Step, StepKind, Workflow};
+use crate::workflow::kinds::BranchLabel;
+use crate::workflow::{Step, Workflow};
 
 /// Every step of the workflow, depth first, a step before the steps inside it.
 pub(crate) fn outline(workflow: &Workflow, default_model: &ModelRef) -> Vec<StepInfo> {
@@ -43,38 +44,27 @@ fn add(
             default_model,
         ));
         let here = Some(path.as_str());
-        match &s.kind {
-            StepKind::Agent { .. } | StepKind::Tool { .. } => {}
-            StepKind::Parallel { steps } | StepKind::Group { steps } => {
-                add(out, steps, here, here, None, None, default_model)
-            }
-            StepKind::Loop { steps, .. } => {
-                let first = format!("{path}#1");
-                add(out, steps, Some(&first), here, None, Some(1), default_model);
-            }
-            StepKind::Condition {
-                then, otherwise, ..
-            } => {
-                add(out, then, here, here, Some("then"), None, default_model);
-                add(
+        for branch in s.kind.branches() {
+            match branch.label {
+                BranchLabel::None => add(out, branch.steps, here, here, None, None, default_model),
+                BranchLabel::Named(name) => add(
                     out,
-                    otherwise,
+                    branch.steps,
                     here,
                     here,
-                    Some("else"),
+                    Some(name),
                     None,
                     default_model,
-                );
-            }
-            StepKind::Router { routes, .. } => {
-                for r in routes {
+                ),
+                BranchLabel::Rounds => {
+                    let first = format!("{path}#1");
                     add(
                         out,
-                        &r.steps,
+                        branch.steps,
+                        Some(&first),
                         here,
-                        here,
-                        Some(&r.name),
                         None,
+                        Some(1),
                         default_model,
                     );
                 }

@@ -4,18 +4,20 @@
 //! step waits for all, then fails with the first failure. Its output is each branch's output
 //! under the branch's name.
 
-use super::prompt::PreviousStep;
 use super::{Done, Executed, Halt, Scope, StepFailure, run_step};
 use crate::event::ErrorKind;
-use crate::workflow::Step;
+use crate::prompt::PreviousStep;
+use crate::workflow::{ParallelStep, Step};
 
 pub(super) fn execute<'a>(
     scope: &'a Scope,
-    steps: &'a [Step],
+    _step: &'a Step,
+    parallel: &'a ParallelStep,
     path: &'a str,
     previous: Option<&'a PreviousStep>,
 ) -> Executed<'a> {
     Box::pin(async move {
+        let steps = &parallel.steps;
         let inside = scope.inside(path, None);
         let branches: Vec<_> = steps
             .iter()

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use super::{Halt, Scope};
 use crate::event::{EventKind, SkipReason};
 use crate::snapshot::{RunSnapshot, StepSnapshot, is_inside};
 use crate::status::StepStatus;
@@ -131,12 +130,13 @@ impl Replay {
             .remove(path)
     }
 
-    /// Announces a reused step (and everything inside it) in a continued run; nothing for a
-    /// revived one, which has those events already.
-    pub(super) fn announce(&self, scope: &Scope, path: &str) -> Result<(), Halt> {
+    /// What announces a reused step (and everything inside it) in a continued run; nothing
+    /// for a revived one, which has those events already.
+    pub(super) fn reused_events(&self, path: &str) -> Vec<EventKind> {
         let Some(original) = &self.from else {
-            return Ok(());
+            return Vec::new();
         };
+        let mut events = Vec::new();
         for s in original
             .steps
             .iter()
@@ -156,11 +156,9 @@ impl Replay {
                 },
                 _ => continue,
             };
-            if !scope.run.emit(event) {
-                return Err(Halt::Stopped);
-            }
+            events.push(event);
         }
-        Ok(())
+        events
     }
 }
 

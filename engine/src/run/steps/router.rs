@@ -5,31 +5,26 @@
 //! The model answers in two lines, the route's name and why; its text streams into the router
 //! step like any model's, so a person sees it decide.
 
-use super::prompt::{PreviousStep, chained};
 use super::stream::{Written, stream_model};
 use super::{Done, Executed, Halt, Scope, StepFailure, run_sequence};
 use crate::event::{ErrorKind, EventKind};
+use crate::prompt::{PreviousStep, ROUTES_HEAD, chained};
 use crate::provider::ModelRequest;
-use crate::workflow::{Route, Step, StepKind};
-
-/// Opens the list of routes in the router's prompt (the demo model reads it back).
-pub(crate) const ROUTES_HEAD: &str = "Routes:\n";
+use crate::workflow::{Route, RouterStep, Step};
 
 pub(super) fn execute<'a>(
     scope: &'a Scope,
     step: &'a Step,
+    router: &'a RouterStep,
     path: &'a str,
     previous: Option<&'a PreviousStep>,
 ) -> Executed<'a> {
     Box::pin(async move {
-        let StepKind::Router {
+        let RouterStep {
             instructions,
             model,
             routes,
-        } = &step.kind
-        else {
-            return Ok(Done::text(String::new()));
-        };
+        } = router;
         let cx = &scope.cx;
         // A revived run whose router had chosen before it waited keeps that choice: the model
         // is not asked again.

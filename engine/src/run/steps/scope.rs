@@ -8,9 +8,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::prompt::ReviewNote;
 use super::{Halt, RunContext, outline};
 use crate::event::{EventKind, SkipReason, StepInfo};
+use crate::prompt::ReviewNote;
 use crate::run::RunState;
 use crate::workflow::{Step, TestContext};
 

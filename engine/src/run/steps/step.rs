@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::task::TaskTracker;
 
-use super::prompt::{PreviousStep, ReviewNote};
 use super::replay::Saved;
 use super::{Done, Halt, Scope, StepFailure, execute, review};
 use crate::event::{ErrorKind, EventKind, ReviewAnswer, SkipReason};
+use crate::prompt::{PreviousStep, ReviewNote};
 use crate::workflow::{OnError, Step};
 
 /// Runs one step of any kind: `Ok(Some(output))` when it completed (or failed under
@@ -32,12 +32,12 @@ pub(crate) fn run_step<'a>(
             None => {}
             Some(Saved::Review(output)) => waiting_review = Some(output),
             Some(Saved::Output(output)) => {
-                scope.cx.replay.announce(scope, &path)?;
+                announce_reused(scope, &path)?;
                 scope.cx.record(&step.id, &output);
                 return Ok(Some(output));
             }
             Some(Saved::Skipped(..)) => {
-                scope.cx.replay.announce(scope, &path)?;
+                announce_reused(scope, &path)?;
                 return Ok(None);
             }
         }
@@ -219,4 +219,14 @@ fn human_secs(s: u64) -> String {
     } else {
         format!("{s} s")
     }
+}
+
+/// Announces a step this run takes from an earlier one, and everything inside it.
+fn announce_reused(scope: &Scope, path: &str) -> Result<(), Halt> {
+    for event in scope.cx.replay.reused_events(path) {
+        if !scope.run.emit(event) {
+            return Err(Halt::Stopped);
+        }
+    }
+    Ok(())
 }

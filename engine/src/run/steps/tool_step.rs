@@ -1,24 +1,23 @@
 //! `tool`: one tool call with the arguments the workflow gives, and no model. Its answer is the
 //! step's output; a tool that answers with an error fails the step (there is no model to tell).
 
-use super::prompt::PreviousStep;
 use super::tool_calls::{ToolRounds, run_calls};
 use super::{Done, Executed, Halt, Scope, StepFailure};
 use crate::event::ErrorKind;
+use crate::prompt::PreviousStep;
 use crate::tool::ToolCall;
 use crate::workflow::placeholders::{Placeholder, render};
-use crate::workflow::{Step, StepKind};
+use crate::workflow::{Step, ToolStep};
 
 pub(super) fn execute<'a>(
     scope: &'a Scope,
-    step: &'a Step,
+    _step: &'a Step,
+    this: &'a ToolStep,
     path: &'a str,
     _previous: Option<&'a PreviousStep>,
 ) -> Executed<'a> {
     Box::pin(async move {
-        let StepKind::Tool { tool, arguments } = &step.kind else {
-            return Ok(Done::text(String::new()));
-        };
+        let ToolStep { tool, arguments } = this;
         let fail = |message: String| {
             Halt::Failed(StepFailure {
                 path: path.to_string(),

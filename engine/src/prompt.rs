@@ -1,5 +1,6 @@
 //! How an agent step's prompt is built from its instructions, the run's input and what came
-//! before it (ARCHITECTURE.md §3).
+//! before it (ARCHITECTURE.md §3). It sits below both `run` (which builds prompts) and `provider`
+//! (whose demo model reads them back), so neither depends on the other for it.
 //!
 //! - Instructions that cite `{{input}}` or `{{steps.ID.output}}` get those filled in, and the
 //!   model gets the run's input as the message.
@@ -7,6 +8,9 @@
 //!   and the previous step's output, so it still knows the question.
 
 use crate::workflow::placeholders::{Placeholder, cited, render};
+
+/// Opens the list of routes in a router's prompt (the demo model reads it back).
+pub(crate) const ROUTES_HEAD: &str = "Routes:\n";
 
 /// Heads of the message parts, which the demo model reads back (`sections`).
 const ORIGINAL: &str = "Original request:\n";

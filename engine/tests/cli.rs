@@ -1,10 +1,13 @@
 //! The `stepwise` binary: exit codes, `--json` output, cancellation paths.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
 
 use stepwise_engine::{EventKind, RunEvent};
+use stepwise_testkit::PATIENCE;
 
 /// One history database for this test binary, never the user's; emptied once per run.
 fn test_db() -> String {
@@ -183,14 +186,13 @@ fn ctrl_c_cancels_the_run_with_exit_130() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let lines = support::stdout_lines(&mut child);
     // Wait for text to stream, then interrupt as a terminal would.
-    loop {
-        let line = lines.next().unwrap().unwrap();
-        if line.contains("\"TextDelta\"") {
-            break;
-        }
-    }
+    while !lines
+        .recv_timeout(PATIENCE)
+        .expect("no text streamed")
+        .contains("\"TextDelta\"")
+    {}
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -199,7 +201,15 @@ fn ctrl_c_cancels_the_run_with_exit_130() {
             .unwrap()
             .success()
     );
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    // Every line up to the end of its output.
+    let mut rest = Vec::new();
+    loop {
+        match lines.recv_timeout(PATIENCE) {
+            Ok(line) => rest.push(line),
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => panic!("the run went on after Ctrl-C: {rest:?}"),
+        }
+    }
     assert!(
         rest.last().unwrap().contains("\"RunCancelled\""),
         "{:?}",

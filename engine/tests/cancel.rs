@@ -10,6 +10,7 @@ use std::time::Duration;
 use stepwise_engine::provider::{DemoModel, DemoPace};
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{CancelReason, EventKind, RunStatus, StartError, StartRun, StepStatus};
+use stepwise_testkit::PATIENCE;
 use support::*;
 use uuid::Uuid;
 
@@ -74,7 +75,7 @@ async fn cancel_before_the_first_delta_stops_the_wait_for_the_first_token() {
         EventKind::StepStarted { .. }
     ) {}
     assert!(engine.cancel(id, USER));
-    let rest = tokio::time::timeout(Duration::from_secs(5), collect(&mut sub))
+    let rest = tokio::time::timeout(PATIENCE, collect(&mut sub))
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);
@@ -210,7 +211,10 @@ async fn no_task_of_the_run_is_alive_when_the_terminal_event_is_out() {
     let engine = scripted_engine(provider.clone());
     let metrics = tokio::runtime::Handle::current().metrics();
     let (id, mut sub) = start(&engine, steps(2, "openai:m"), "x");
-    while !matches!(next_event(&mut sub).await.unwrap().kind, EventKind::TextDelta { .. }) {}
+    while !matches!(
+        next_event(&mut sub).await.unwrap().kind,
+        EventKind::TextDelta { .. }
+    ) {}
     assert_eq!(metrics.num_alive_tasks(), 1, "the run's driver");
     assert!(engine.cancel(id, USER));
     let rest = collect(&mut sub).await;
@@ -239,12 +243,11 @@ async fn shutdown_cancels_every_live_run_as_app_exit_and_waits() {
     assert!(engine.cancel(done_id, USER));
     collect(&mut done_sub).await;
 
-    tokio::time::timeout(
-        Duration::from_secs(2),
-        engine.shutdown(CancelReason::AppExit),
-    )
-    .await
-    .unwrap();
+    // The app's quit allows two seconds (`EXIT_LIMIT`); a busy machine may take longer, so this
+    // deadline only guards against a hang. What is checked is how every run ended.
+    tokio::time::timeout(PATIENCE, engine.shutdown(CancelReason::AppExit))
+        .await
+        .expect("the shutdown never finished");
     assert_eq!(engine.live_count(), 0);
     for (id, _) in &subs {
         let snap = engine.get(*id).unwrap();

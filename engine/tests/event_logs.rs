@@ -244,7 +244,10 @@ async fn record_the_event_logs() {
         normalized(collect(&mut sub).await, 3),
     );
     let (id, mut sub) = start(&engine, research.clone(), "closing");
-    let mut events = vec![next_event(&mut sub).await.unwrap(), next_event(&mut sub).await.unwrap()];
+    let mut events = vec![
+        next_event(&mut sub).await.unwrap(),
+        next_event(&mut sub).await.unwrap(),
+    ];
     assert!(engine.cancel(id, CancelReason::AppExit));
     events.extend(collect(&mut sub).await);
     write("cancelled-at-exit", normalized(events, 4));

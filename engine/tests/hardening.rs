@@ -63,7 +63,7 @@ async fn a_panic_ends_the_run_failed_with_its_one_terminal_event() {
         "p0 p1 ",
         "the text so far is kept"
     );
-    let snap = tokio::time::timeout(Duration::from_secs(5), engine.wait(id))
+    let snap = tokio::time::timeout(PATIENCE, engine.wait(id))
         .await
         .unwrap()
         .unwrap();

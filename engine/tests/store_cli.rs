@@ -72,7 +72,10 @@ fn a_killed_run_is_found_interrupted_with_its_text() {
     child.kill().unwrap(); // SIGKILL: no flush, no clean exit
     child.wait().unwrap();
     // Everything it printed before it died (the reading thread ends at the pipe's end).
-    events.extend(rx.iter().map(|line| serde_json::from_str::<RunEvent>(&line).unwrap()));
+    events.extend(
+        rx.iter()
+            .map(|line| serde_json::from_str::<RunEvent>(&line).unwrap()),
+    );
     let shown = deltas(&events);
 
     let store = Store::open(&db).unwrap();

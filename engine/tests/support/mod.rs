@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream;
-use stepwise_testkit::PATIENCE;
 use stepwise_engine::provider::{
     Chunk, ChunkStream, DemoModel, DemoPace, ModelRequest, Provider, ProviderError, Providers,
 };
@@ -15,6 +14,7 @@ use stepwise_engine::{
     Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent, RunId, StartRun,
     Subscription, Workflow, workflow,
 };
+use stepwise_testkit::PATIENCE;
 
 /// An engine whose demo model streams with no delay.
 pub fn instant_engine() -> Engine {

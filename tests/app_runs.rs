@@ -209,17 +209,16 @@ fn finished_runs_leave_the_bridge_and_the_engine_keeps_only_recent_ones() {
     let parse = |id: &str| id.parse::<stepwise_engine::RunId>().unwrap();
     let state = t.state();
     // The forwarding task lets go right after the terminal event.
-    eventually(PATIENCE, "the bridge to let go of every finished run", || {
-        ids.iter()
-            .all(|id| state.bridge.snapshot(parse(id)).is_none())
-    });
+    eventually(
+        PATIENCE,
+        "the bridge to let go of every finished run",
+        || {
+            ids.iter()
+                .all(|id| state.bridge.snapshot(parse(id)).is_none())
+        },
+    );
     assert!(state.engine.list().len() <= stepwise_engine::engine::RETAINED_FINISHED_RUNS);
-    state
-        .store
-        .as_ref()
-        .unwrap()
-        .flush(PATIENCE)
-        .unwrap();
+    state.store.as_ref().unwrap().flush(PATIENCE).unwrap();
     let first: RunSnapshot = t.ok("get_run", json!({ "runId": ids[0] }));
     assert_eq!(first.status, RunStatus::Completed);
     assert_eq!(first.input, "meeting 0");

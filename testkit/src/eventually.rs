@@ -108,7 +108,11 @@ impl<'a> Wait<'a> {
 ///     started.elapsed() > Duration::from_millis(5)
 /// });
 /// ```
-pub fn eventually<C: Check>(deadline: Duration, what: &str, mut check: impl FnMut() -> C) -> C::Value {
+pub fn eventually<C: Check>(
+    deadline: Duration,
+    what: &str,
+    mut check: impl FnMut() -> C,
+) -> C::Value {
     let mut wait = Wait::new(deadline, what);
     loop {
         match check().holds() {

@@ -18,8 +18,8 @@ mod record;
 mod server;
 mod wire;
 
-pub use eventually::{Check, PATIENCE, eventually, eventually_async};
 pub use behavior::{Behavior, Fault, RawEnd, RawStream, ScriptedCall};
+pub use eventually::{Check, PATIENCE, eventually, eventually_async};
 pub use record::RequestRecord;
 pub use server::TestServer;
 pub use server::{Models, Page};

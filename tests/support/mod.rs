@@ -11,8 +11,8 @@ use stepwise_app::bridge::{Emit, RunUpdate};
 use stepwise_app::paths::AppPaths;
 use stepwise_app::secrets::Secrets;
 use stepwise_app::state::{AppState, StateOptions};
-use stepwise_engine::{EventKind, RunEvent};
 use stepwise_engine::provider::DemoPace;
+use stepwise_engine::{EventKind, RunEvent};
 use stepwise_testkit::{PATIENCE, eventually};
 use tauri::test::{
     INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
@@ -159,7 +159,9 @@ impl TestApp {
     pub fn wait_end(&self, run_id: &str) -> Vec<RunEvent> {
         eventually(PATIENCE, &format!("run {run_id} to end"), || {
             let evs = self.events_of(run_id);
-            evs.last().is_some_and(|e| e.kind.is_terminal()).then_some(evs)
+            evs.last()
+                .is_some_and(|e| e.kind.is_terminal())
+                .then_some(evs)
         })
     }
 

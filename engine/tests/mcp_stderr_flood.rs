@@ -6,7 +6,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::json;
 use stepwise_engine::tool::mcp::McpServerSettings;

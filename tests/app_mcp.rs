@@ -6,9 +6,10 @@
 mod support;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use stepwise_testkit::{PATIENCE, eventually};
 use support::*;
 
 fn hostile(mode: &str, tag: &str) -> Value {
@@ -87,14 +88,6 @@ fn running(tag: &str) -> bool {
         })
 }
 
-fn wait_for(what: &str, ready: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready() {
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn show_its_tools_can_be_stopped_while_the_server_starts() {
     let tag = "stepwise-app-inspect-stop";
@@ -104,7 +97,7 @@ fn show_its_tools_can_be_stopped_while_the_server_starts() {
         tools_view(json!([hostile("hang-list", tag)])),
     );
     let answer = t.send("inspect_mcp_server", json!({ "name": "slow" }));
-    wait_for("the server is starting", || running(tag));
+    eventually(PATIENCE, "the server to start", || running(tag));
     assert!(t.ok::<bool>("stop_inspecting_mcp_server", json!({ "name": "slow" })));
     let report = answer
         .recv_timeout(Duration::from_secs(20))
@@ -112,6 +105,6 @@ fn show_its_tools_can_be_stopped_while_the_server_starts() {
         .unwrap();
     assert_eq!(report["stopped"], true, "{report}");
     assert_eq!(report["message"], "Stopped.");
-    wait_for("the half-started server is ended", || !running(tag));
+    eventually(PATIENCE, "the half-started server to end", || !running(tag));
     assert!(!t.ok::<bool>("stop_inspecting_mcp_server", json!({ "name": "slow" })));
 }

@@ -46,15 +46,9 @@ fn start(app: &TestApp) -> String {
     )
 }
 
-/// Waits until the run's updates hold `what`.
-fn wait_for(app: &TestApp, run_id: &str, what: impl Fn(&EventKind) -> bool) {
-    for _ in 0..4000 {
-        if app.events_of(run_id).iter().any(|e| what(&e.kind)) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("run {run_id} never got there");
+/// Waits until the run asks for a review.
+fn wait_for_review(app: &TestApp, run_id: &str) {
+    app.wait_for(run_id, "a review request", is_review);
 }
 
 fn is_review(e: &EventKind) -> bool {
@@ -73,7 +67,7 @@ fn a_notification_is_asked_for_only_when_the_window_is_not_in_front() {
 
     // In front: the person sees it; no notification.
     let id = start(&app);
-    wait_for(&app, &id, is_review);
+    wait_for_review(&app, &id);
     assert!(desk.notices.lock().unwrap().is_empty());
     assert_eq!(
         desk.titles.lock().unwrap().last().unwrap(),
@@ -91,7 +85,7 @@ fn a_notification_is_asked_for_only_when_the_window_is_not_in_front() {
     // the run a click opens.
     focus(&app, false);
     let id = start(&app);
-    wait_for(&app, &id, is_review);
+    wait_for_review(&app, &id);
     app.ok::<()>(
         "answer_review",
         json!({ "runId": id, "path": "draft", "answer": { "action": "approve" } }),
@@ -116,7 +110,7 @@ fn a_notification_is_asked_for_only_when_the_window_is_not_in_front() {
     app.call("save_settings", json!({ "update": update }))
         .unwrap();
     let id = start(&app);
-    wait_for(&app, &id, is_review);
+    wait_for_review(&app, &id);
     assert_eq!(desk.notices.lock().unwrap().len(), 2);
 }
 
@@ -126,10 +120,11 @@ fn a_run_waiting_when_the_app_quits_waits_again_after_a_restart() {
     let quiet = || Arc::new(stepwise_app::attention::Quiet);
     let app = app_in(root.clone(), INSTANT, Duration::ZERO, quiet());
     let id = start(&app);
-    wait_for(&app, &id, is_review);
+    wait_for_review(&app, &id);
+    // A generous limit, not the app's two seconds: it only guards against a hang.
     let saved = tauri::async_runtime::block_on(stepwise_app::lifecycle::shutdown(
         &app.state(),
-        stepwise_app::lifecycle::EXIT_LIMIT,
+        stepwise_testkit::PATIENCE,
     ));
     assert!(saved);
     assert!(
@@ -173,7 +168,7 @@ fn a_cancelled_run_is_continued_from_a_step_and_both_show_the_link() {
         Arc::new(stepwise_app::attention::Quiet),
     );
     let id = start(&app);
-    wait_for(&app, &id, is_review);
+    wait_for_review(&app, &id);
     assert!(app.ok::<bool>("cancel_run", json!({ "runId": id })));
     app.wait_end(&id);
     let refused = app
@@ -188,7 +183,7 @@ fn a_cancelled_run_is_continued_from_a_step_and_both_show_the_link() {
         "resume_run",
         json!({ "runId": id, "from": "draft", "useToday": false }),
     );
-    wait_for(&app, &new_id, is_review);
+    wait_for_review(&app, &new_id);
     app.ok::<()>(
         "answer_review",
         json!({ "runId": new_id, "path": "draft", "answer": { "action": "approve" } }),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use stepwise_engine::{EventKind, RunEvent, RunSnapshot, RunStatus};
+use stepwise_testkit::{PATIENCE, eventually};
 use support::*;
 
 /// Applies updates in order to a fresh snapshot: every one must start right after the last.
@@ -84,13 +85,9 @@ fn without_a_window_every_event_is_forwarded_as_it_is() {
 fn cancel_through_ipc_stops_the_run_and_run_cancelled_is_last() {
     let t = app("cancel", PACED, Duration::from_millis(16));
     let id = t.start_template("long-story", "a dragon who learns to code");
-    while !t
-        .events_of(&id)
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::TextDelta { .. }))
-    {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    t.wait_for(&id, "the story's first words", |e| {
+        matches!(e, EventKind::TextDelta { .. })
+    });
     assert!(t.ok::<bool>("cancel_run", json!({ "runId": id })));
     let events = t.wait_end(&id);
     let EventKind::RunCancelled { running, .. } = &events.last().unwrap().kind else {
@@ -105,7 +102,12 @@ fn cancel_through_ipc_stops_the_run_and_run_cancelled_is_last() {
         })
         .collect();
     assert_eq!(*partial_output, shown, "the kept text is what was shown");
-    std::thread::sleep(Duration::from_millis(100));
+    // The bridge lets go of a run when its forwarding task returns: from then on nothing more
+    // can be sent, so whatever came after RunCancelled would be here by now.
+    let run_id = id.parse().unwrap();
+    eventually(PATIENCE, "the bridge to let go of the run", || {
+        t.state().bridge.snapshot(run_id).is_none()
+    });
     assert_eq!(
         t.events_of(&id).len(),
         events.len(),
@@ -132,9 +134,7 @@ fn cancel_through_ipc_stops_the_run_and_run_cancelled_is_last() {
 fn joining_a_live_run_mid_stream_yields_the_full_text_exactly_once() {
     let t = app("join", PACED, Duration::from_millis(16));
     let id = t.start_template("long-story", "a lighthouse keeper");
-    while t.events_of(&id).len() < 10 {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    eventually(PATIENCE, "ten updates", || t.events_of(&id).len() >= 10);
     // A webview that reloads: snapshot first, then the updates after it.
     let snap: RunSnapshot = t.ok("get_run", json!({ "runId": id }));
     assert!(snap.last_seq > 0 && snap.status.is_live());
@@ -208,27 +208,17 @@ fn finished_runs_leave_the_bridge_and_the_engine_keeps_only_recent_ones() {
         .collect();
     let parse = |id: &str| id.parse::<stepwise_engine::RunId>().unwrap();
     let state = t.state();
-    // The forwarding task lets go right after the terminal event; give it a moment.
-    for _ in 0..200 {
-        if ids
-            .iter()
-            .all(|id| state.bridge.snapshot(parse(id)).is_none())
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(
-        ids.iter()
-            .all(|id| state.bridge.snapshot(parse(id)).is_none())
+    // The forwarding task lets go right after the terminal event.
+    eventually(
+        PATIENCE,
+        "the bridge to let go of every finished run",
+        || {
+            ids.iter()
+                .all(|id| state.bridge.snapshot(parse(id)).is_none())
+        },
     );
     assert!(state.engine.list().len() <= stepwise_engine::engine::RETAINED_FINISHED_RUNS);
-    state
-        .store
-        .as_ref()
-        .unwrap()
-        .flush(Duration::from_secs(10))
-        .unwrap();
+    state.store.as_ref().unwrap().flush(PATIENCE).unwrap();
     let first: RunSnapshot = t.ok("get_run", json!({ "runId": ids[0] }));
     assert_eq!(first.status, RunStatus::Completed);
     assert_eq!(first.input, "meeting 0");

@@ -5,11 +5,11 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use stepwise_engine::EventKind;
-use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
+use stepwise_testkit::{Behavior, PATIENCE, Page, ScriptedCall, TestServer, eventually};
 use support::*;
 
 fn tools_view(hosts: Value, proxy: &str, private: bool) -> Value {
@@ -106,18 +106,12 @@ fn allow_always_for_an_address_saves_its_host() {
         )
     };
     let id = start(&t);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (path, call_id) = loop {
-        let asked = t.events_of(&id).into_iter().find_map(|e| match e.kind {
+    let (path, call_id) = eventually(PATIENCE, "the run to ask for an approval", || {
+        t.events_of(&id).into_iter().find_map(|e| match e.kind {
             EventKind::ToolApprovalRequested { path, call_id } => Some((path, call_id)),
             _ => None,
-        });
-        if let Some(a) = asked {
-            break a;
-        }
-        assert!(Instant::now() < deadline, "no approval was asked");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+        })
+    });
     assert!(t.ok::<bool>(
         "answer_tool_call",
         json!({ "runId": id, "path": path, "callId": call_id, "answer": "allow_always" }),

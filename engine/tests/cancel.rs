@@ -10,6 +10,7 @@ use std::time::Duration;
 use stepwise_engine::provider::{DemoModel, DemoPace};
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{CancelReason, EventKind, RunStatus, StartError, StartRun, StepStatus};
+use stepwise_testkit::PATIENCE;
 use support::*;
 use uuid::Uuid;
 
@@ -70,11 +71,11 @@ async fn cancel_before_the_first_delta_stops_the_wait_for_the_first_token() {
     let (id, mut sub) = start(&engine, steps(2, "openai:slow"), "x");
     // Wait until step 1 has started (the provider is now waiting an hour for its first token).
     while !matches!(
-        sub.next().await.unwrap().kind,
+        next_event(&mut sub).await.unwrap().kind,
         EventKind::StepStarted { .. }
     ) {}
     assert!(engine.cancel(id, USER));
-    let rest = tokio::time::timeout(Duration::from_secs(5), collect(&mut sub))
+    let rest = tokio::time::timeout(PATIENCE, collect(&mut sub))
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);
@@ -99,7 +100,7 @@ async fn cancel_between_steps_keeps_the_first_step_and_starts_no_other() {
     let (id, mut sub) = start(&engine, wf, "tidal energy");
     let mut seen = Vec::new();
     loop {
-        let e = sub.next().await.unwrap();
+        let e = next_event(&mut sub).await.unwrap();
         let done = matches!(&e.kind, EventKind::StepCompleted { path, .. } if path == "research");
         seen.push(e);
         if done {
@@ -133,7 +134,7 @@ async fn cancel_in_step_two_of_three_keeps_exactly_what_was_streamed() {
     let mut seen = Vec::new();
     let mut step2_deltas = 0;
     while step2_deltas < 5 {
-        let e = sub.next().await.unwrap();
+        let e = next_event(&mut sub).await.unwrap();
         if matches!(&e.kind, EventKind::TextDelta { path, .. } if &**path == "action-items") {
             step2_deltas += 1;
         }
@@ -210,7 +211,10 @@ async fn no_task_of_the_run_is_alive_when_the_terminal_event_is_out() {
     let engine = scripted_engine(provider.clone());
     let metrics = tokio::runtime::Handle::current().metrics();
     let (id, mut sub) = start(&engine, steps(2, "openai:m"), "x");
-    while !matches!(sub.next().await.unwrap().kind, EventKind::TextDelta { .. }) {}
+    while !matches!(
+        next_event(&mut sub).await.unwrap().kind,
+        EventKind::TextDelta { .. }
+    ) {}
     assert_eq!(metrics.num_alive_tasks(), 1, "the run's driver");
     assert!(engine.cancel(id, USER));
     let rest = collect(&mut sub).await;
@@ -239,12 +243,11 @@ async fn shutdown_cancels_every_live_run_as_app_exit_and_waits() {
     assert!(engine.cancel(done_id, USER));
     collect(&mut done_sub).await;
 
-    tokio::time::timeout(
-        Duration::from_secs(2),
-        engine.shutdown(CancelReason::AppExit),
-    )
-    .await
-    .unwrap();
+    // The app's quit allows two seconds (`EXIT_LIMIT`); a busy machine may take longer, so this
+    // deadline only guards against a hang. What is checked is how every run ended.
+    tokio::time::timeout(PATIENCE, engine.shutdown(CancelReason::AppExit))
+        .await
+        .expect("the shutdown never finished");
     assert_eq!(engine.live_count(), 0);
     for (id, _) in &subs {
         let snap = engine.get(*id).unwrap();

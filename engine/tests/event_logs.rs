@@ -188,7 +188,7 @@ async fn cancel_after(
 ) -> Vec<RunEvent> {
     let mut events = Vec::new();
     let mut cancelled = false;
-    while let Some(e) = sub.next().await {
+    while let Some(e) = next_event(sub).await {
         events.push(e);
         if !cancelled && ready(&events) {
             assert!(engine.cancel(id, CancelReason::User));
@@ -229,7 +229,7 @@ async fn record_the_event_logs() {
     let engine = demo_engine(DemoModel::new(paced));
     let (id, mut sub) = start(&engine, research.clone(), "honey bees");
     let mut events = Vec::new();
-    while let Some(e) = sub.next().await {
+    while let Some(e) = next_event(&mut sub).await {
         let delta = matches!(e.kind, EventKind::TextDelta { .. });
         events.push(e);
         if delta && events.len() == 8 {
@@ -244,7 +244,10 @@ async fn record_the_event_logs() {
         normalized(collect(&mut sub).await, 3),
     );
     let (id, mut sub) = start(&engine, research.clone(), "closing");
-    let mut events = vec![sub.next().await.unwrap(), sub.next().await.unwrap()];
+    let mut events = vec![
+        next_event(&mut sub).await.unwrap(),
+        next_event(&mut sub).await.unwrap(),
+    ];
     assert!(engine.cancel(id, CancelReason::AppExit));
     events.extend(collect(&mut sub).await);
     write("cancelled-at-exit", normalized(events, 4));
@@ -419,7 +422,7 @@ async fn record_the_event_logs() {
         stepwise_engine::ApprovalAnswer::Allow,
         stepwise_engine::ApprovalAnswer::Deny,
     ];
-    while let Some(e) = sub.next().await {
+    while let Some(e) = next_event(&mut sub).await {
         if let EventKind::ToolApprovalRequested { path, call_id } = &e.kind {
             engine.answer_tool_call(id, path, call_id, answers.pop().unwrap());
         }
@@ -461,7 +464,7 @@ async fn record_the_event_logs() {
         },
     ];
     let mut events = Vec::new();
-    while let Some(e) = sub.next().await {
+    while let Some(e) = next_event(&mut sub).await {
         if let EventKind::ReviewRequested { path, .. } = &e.kind {
             engine
                 .answer_review(id, path, answers.pop().unwrap())

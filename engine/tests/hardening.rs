@@ -16,6 +16,7 @@ use stepwise_engine::{
     CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunStatus, StartRun,
     StepStatus,
 };
+use stepwise_testkit::{PATIENCE, eventually_async};
 use support::*;
 use uuid::Uuid;
 
@@ -62,7 +63,7 @@ async fn a_panic_ends_the_run_failed_with_its_one_terminal_event() {
         "p0 p1 ",
         "the text so far is kept"
     );
-    let snap = tokio::time::timeout(Duration::from_secs(5), engine.wait(id))
+    let snap = tokio::time::timeout(PATIENCE, engine.wait(id))
         .await
         .unwrap()
         .unwrap();
@@ -130,13 +131,15 @@ async fn finished_runs_leave_memory_and_recent_ones_stay() {
         ids.push(id);
     }
     // The driver retires a run right after its terminal event; give it that moment.
-    for _ in 0..100 {
-        if engine.list().len() == RETAINED_FINISHED_RUNS {
-            break;
+    eventually_async(PATIENCE, "only the retained runs to be left", async || {
+        let kept = engine.list().len();
+        if kept == RETAINED_FINISHED_RUNS {
+            Ok(())
+        } else {
+            Err(format!("{kept} runs"))
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(engine.list().len(), RETAINED_FINISHED_RUNS);
+    })
+    .await;
     assert!(
         engine.get(ids[0]).is_none(),
         "the oldest finished run is gone"

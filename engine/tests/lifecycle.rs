@@ -258,7 +258,7 @@ async fn a_late_subscriber_gets_the_snapshot_and_a_gap_free_tail() {
     let (id, mut early) = start(&engine, wf, "tidal energy");
     // Join mid-stream, after some text.
     loop {
-        let e = early.next().await.unwrap();
+        let e = next_event(&mut early).await.unwrap();
         if e.seq >= 40 {
             break;
         }
@@ -287,7 +287,7 @@ async fn a_late_subscriber_gets_the_snapshot_and_a_gap_free_tail() {
     // A subscriber to a finished run gets the final snapshot and an empty, closed stream.
     let mut after = engine.subscribe(id).unwrap();
     assert_eq!(after.snapshot.status, RunStatus::Completed);
-    assert!(after.next().await.is_none());
+    assert!(next_event(&mut after).await.is_none());
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use stepwise_engine::provider::{DemoModel, DemoPace, OpenAiProvider, Providers};
@@ -19,7 +19,7 @@ use stepwise_engine::tool::mcp::McpServerSettings;
 use stepwise_engine::tool::{SeenAddresses, ToolSettings, Tools};
 use stepwise_engine::usage::PriceTable;
 use stepwise_engine::{CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind};
-use stepwise_testkit::{Behavior, ScriptedCall, TestServer};
+use stepwise_testkit::{Behavior, PATIENCE, ScriptedCall, TestServer, eventually_async};
 use support::*;
 
 fn hostile_script() -> PathBuf {
@@ -87,15 +87,6 @@ fn offered(server: &TestServer, i: usize) -> Vec<String> {
         .collect()
 }
 
-/// Waits (20 s at most) until `ready` holds.
-async fn until(what: &str, mut ready: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready().await {
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_server_that_never_lists_its_tools_fails_the_step_within_its_time_limit() {
     let tag = "stepwise-hostile-hang";
@@ -112,7 +103,7 @@ async fn a_server_that_never_lists_its_tools_fails_the_step_within_its_time_limi
         "{message}"
     );
     assert_eq!(server.request_count(), 0, "no model was asked");
-    until("the server is ended", async || {
+    eventually_async(PATIENCE, "the server is ended", async || {
         processes_tagged(tag).is_empty()
     })
     .await;
@@ -132,7 +123,7 @@ async fn one_servers_slow_start_does_not_hold_up_another() {
         async move { tools.mcp().server("mute", 60).await.map(|_| ()) }
     });
     // The slow one is listing (it has been asked for its tools and will never answer).
-    until("the slow server is started", async || {
+    eventually_async(PATIENCE, "the slow server is started", async || {
         !processes_tagged("stepwise-hostile-slow").is_empty()
     })
     .await;
@@ -144,7 +135,7 @@ async fn one_servers_slow_start_does_not_hold_up_another() {
     assert!(!slow.is_finished(), "the slow one is still starting");
     slow.abort();
     tools.shutdown().await;
-    until("no server is left", async || {
+    eventually_async(PATIENCE, "no server is left", async || {
         processes_tagged("stepwise-hostile-slow").is_empty()
             && processes_tagged("stepwise-hostile-healthy").is_empty()
     })
@@ -201,7 +192,7 @@ async fn a_byte_that_is_not_utf8_on_stderr_does_not_stop_the_server() {
             .unwrap();
         assert_eq!(out.content, format!("Echo: m{i}"));
     }
-    until("its later lines are kept", async || {
+    eventually_async(PATIENCE, "its later lines are kept", async || {
         server.stderr_tail(10).iter().any(|l| l == "called 3")
     })
     .await;
@@ -353,7 +344,7 @@ async fn a_changed_entry_restarts_only_its_server_and_only_once_no_run_uses_it()
     );
     assert!(tool_outcome(&events, "k").0 && tool_outcome(&events, "c").0);
     // The run has ended: the changed entry's old server goes, the unchanged one stays.
-    until("the old server is stopped", async || {
+    eventually_async(PATIENCE, "the old server is stopped", async || {
         processes_tagged(old_tag).is_empty()
     })
     .await;

@@ -6,11 +6,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stepwise_engine::tool::mcp::McpServerSettings;
 use stepwise_engine::tool::{ToolSettings, Tools};
+use stepwise_testkit::{PATIENCE, eventually_async};
 use support::shim;
 
 /// The most memory this process has held (its peak resident set), in MB.
@@ -64,11 +64,15 @@ async fn stderr_without_a_newline_is_cut_while_read_and_memory_stays_bounded() {
         .call("flood", json!({"mb": 200, "end": true}), 1000)
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.stderr_tail(5).last().map(String::as_str) != Some("after the flood") {
-        assert!(Instant::now() < deadline, "{:?}", server.stderr_tail(5));
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually_async(PATIENCE, "the line after the flood", async || {
+        let tail = server.stderr_tail(5);
+        if tail.last().map(String::as_str) == Some("after the flood") {
+            Ok(())
+        } else {
+            Err(tail)
+        }
+    })
+    .await;
     assert_eq!(server.stderr_tail(5), [cut, "after the flood".to_string()]);
     let after = peak_mb();
     assert!(

@@ -12,7 +12,7 @@ use stepwise_engine::provider::{
     AnthropicProvider, DemoModel, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
 };
 use stepwise_engine::{Engine, EngineConfig, ErrorKind, EventKind, ProviderKind};
-use stepwise_testkit::{Behavior, Fault, TestServer};
+use stepwise_testkit::{Behavior, Fault, PATIENCE, TestServer};
 use support::*;
 
 fn options(idle_secs: u64) -> HttpOptions {
@@ -67,10 +67,7 @@ async fn keep_alives_do_not_keep_a_silent_step_alive() {
         assert_eq!(kind, ErrorKind::Timeout, "{model}: {msg}");
         assert_eq!(deltas_of(&events, "step-1"), "tok0 tok1 tok2 ", "{model}");
         assert!(
-            server
-                .wait_for_disconnect(0, Duration::from_secs(5))
-                .await
-                .is_some(),
+            server.wait_for_disconnect(0, PATIENCE).await.is_some(),
             "{model}: the connection was closed"
         );
     }

@@ -13,7 +13,7 @@ use stepwise_engine::provider::{
 use stepwise_engine::{
     CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent, RunStatus,
 };
-use stepwise_testkit::{Behavior, Fault, TestServer};
+use stepwise_testkit::{Behavior, Fault, PATIENCE, TestServer, eventually_async};
 use support::*;
 
 /// The bound on how long after a cancel the server may see the connection close. Generous on
@@ -148,20 +148,22 @@ async fn cancel_when(
     server: &TestServer,
 ) -> (Instant, Vec<RunEvent>) {
     let (id, mut sub) = start(engine, steps(2, model), "the question");
-    let mut events = Vec::new();
-    if !server.wait_for_requests(1, Duration::from_secs(5)).await {
+    if !server.wait_for_requests(1, PATIENCE).await {
         panic!("no request arrived");
     }
-    loop {
-        if events.last().is_some_and(&ready) {
-            break;
+    let reached = async {
+        let mut events = Vec::new();
+        while !events.last().is_some_and(&ready) {
+            match sub.next().await {
+                Some(e) => events.push(e),
+                None => panic!("run ended before the cancel point: {events:?}"),
+            }
         }
-        match tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
-            Ok(Some(e)) => events.push(e),
-            Ok(None) => panic!("run ended before the cancel point: {events:?}"),
-            Err(_) => {}
-        }
-    }
+        events
+    };
+    let mut events = tokio::time::timeout(PATIENCE, reached)
+        .await
+        .expect("the run never reached the cancel point");
     let t = Instant::now();
     assert!(engine.cancel(id, CancelReason::User));
     events.extend(collect(&mut sub).await);
@@ -315,10 +317,12 @@ async fn a_retry_that_succeeds_completes_the_run() {
 #[tokio::test]
 async fn cancel_during_a_retry_back_off_stops_at_once() {
     let server = TestServer::start().await.unwrap();
+    // A back-off of an hour: a run that ends at all before the deadline below was cut short by
+    // the cancel, not by the back-off running out.
     let slow_retry = HttpOptions {
         retry: RetryPolicy {
-            base_delay: Duration::from_secs(30),
-            max_wait: Duration::from_secs(60),
+            base_delay: Duration::from_secs(3600),
+            max_wait: Duration::from_secs(7200),
             ..options().retry
         },
         ..options()
@@ -326,17 +330,21 @@ async fn cancel_during_a_retry_back_off_stops_at_once() {
     let engine = engine_with(&server, slow_retry);
     server.set_default(Behavior::status(503, "down"));
     let (id, mut sub) = start(&engine, steps(1, "openai:m"), "q");
-    assert!(server.wait_for_requests(1, Duration::from_secs(5)).await);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let t = Instant::now();
+    // The 503 has been sent in full: the provider reads it and starts its back-off.
+    eventually_async(PATIENCE, "the 503 to be sent", async || {
+        server.requests().first().is_some_and(|r| r.completed)
+    })
+    .await;
     assert!(engine.cancel(id, CancelReason::User));
-    let events = collect(&mut sub).await;
-    assert!(t.elapsed() < Duration::from_secs(1));
+    let events = tokio::time::timeout(PATIENCE, collect(&mut sub))
+        .await
+        .expect("the cancel did not cut the back-off short");
     assert!(matches!(
         assert_well_formed(&events),
         EventKind::RunCancelled { .. }
     ));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Once the engine has shut down, none of its tasks is left to send a retry.
+    engine.shutdown(CancelReason::AppExit).await;
     assert_eq!(server.request_count(), 1, "no retry after the cancel");
 }
 

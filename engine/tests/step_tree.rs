@@ -15,7 +15,7 @@ use stepwise_engine::{
     CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent, RunId,
     RunStatus, StepStatus, Subscription, Workflow,
 };
-use stepwise_testkit::{Behavior, Fault, TestServer};
+use stepwise_testkit::{Behavior, Fault, PATIENCE, TestServer, eventually_async};
 use support::*;
 
 const USER: CancelReason = CancelReason::User;
@@ -77,11 +77,11 @@ async fn all_connections_closed(server: &TestServer, n: usize) {
             "request {i} was neither finished nor closed"
         );
     }
-    let deadline = std::time::Instant::now() + CLOSE_BOUND;
-    while server.open_connections() > 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(server.open_connections(), 0, "no connection left open");
+    // Every request is finished or seen closed; what is left is the server's own bookkeeping.
+    eventually_async(PATIENCE, "no connection left open", async || {
+        server.open_connections() == 0
+    })
+    .await;
 }
 
 fn system_prompts(server: &TestServer) -> Vec<String> {
@@ -520,18 +520,25 @@ async fn retries_happen_only_before_any_text_and_never_after_a_cancel() {
     assert_eq!(server.request_count(), 1);
 
     // A cancel during the back-off before a retry: no further request, the run is cancelled.
-    server.reset();
+    // A server of its own, so that no connection kept alive from the cases above is open.
+    let server = TestServer::start().await.unwrap();
+    let engine = engine_for(&server);
     server.set_default(Behavior::words(5, 0).with_fault(Fault::DropAfter { tokens: 0 }));
     let (id, mut sub) = start(&engine, wf(5), "x");
-    assert!(server.wait_for_requests(1, Duration::from_secs(5)).await);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(server.wait_for_requests(1, PATIENCE).await);
+    // The server has dropped the first attempt: the step is now waiting out its back-off (1 s).
+    eventually_async(PATIENCE, "the first attempt to be dropped", async || {
+        server.open_connections() == 0
+    })
+    .await;
     assert!(engine.cancel(id, USER));
     let events = collect(&mut sub).await;
     assert!(matches!(
         assert_well_formed(&events),
         EventKind::RunCancelled { .. }
     ));
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // Once the engine has shut down, none of its tasks is left to send a retry.
+    engine.shutdown(CancelReason::AppExit).await;
     assert_eq!(server.request_count(), 1, "no retry after a cancel");
 }
 
@@ -595,7 +602,7 @@ async fn a_parallel_of_two_loops_cancelled_mid_stream_ends_with_one_run_cancelle
     assert_eq!(terminals.len(), 1);
     assert!(matches!(terminals[0].kind, EventKind::RunCancelled { .. }));
     assert_well_formed(&events);
-    let snap = tokio::time::timeout(Duration::from_secs(5), engine.wait(id))
+    let snap = tokio::time::timeout(PATIENCE, engine.wait(id))
         .await
         .expect("the run ended")
         .unwrap();

@@ -4,13 +4,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use stepwise_engine::store::Store;
 use stepwise_engine::{EventKind, RunEvent, RunId, RunStatus, StepStatus};
+use stepwise_testkit::{PATIENCE, eventually};
 use support::scratch_db;
 
 fn stepwise(_db: &Path) -> Command {
@@ -56,21 +55,28 @@ fn a_killed_run_is_found_interrupted_with_its_text() {
             })
             .collect()
     };
-    // Stream 50 words, then keep going for a second more: those 50 are older than any batch.
+    // Stream 50 words, then let the run go on until its batch writer has put them on disk
+    // (nothing flushes it: the run writes a batch every 250 ms while it streams).
     while deltas(&events).split_whitespace().count() < 50 {
-        events.push(
-            serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap(),
-        );
+        events.push(serde_json::from_str(&rx.recv_timeout(PATIENCE).unwrap()).unwrap());
     }
     let early = deltas(&events);
-    let until = Instant::now() + Duration::from_secs(1);
-    while let Ok(line) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
-        events.push(serde_json::from_str(&line).unwrap());
+    let id = events[0].run_id;
+    {
+        let reader = Store::open(&db).unwrap();
+        eventually(PATIENCE, "the first 50 words on disk", || {
+            let saved = reader.get_run(id).unwrap();
+            saved.is_some_and(|r| r.steps[0].text.starts_with(&early))
+        });
     }
     child.kill().unwrap(); // SIGKILL: no flush, no clean exit
     child.wait().unwrap();
+    // Everything it printed before it died (the reading thread ends at the pipe's end).
+    events.extend(
+        rx.iter()
+            .map(|line| serde_json::from_str::<RunEvent>(&line).unwrap()),
+    );
     let shown = deltas(&events);
-    let id = events[0].run_id;
 
     let store = Store::open(&db).unwrap();
     let saved_run = store.get_run(id).unwrap().unwrap();
@@ -112,18 +118,13 @@ fn a_run_of_a_crashed_process_is_interrupted_while_another_holds_the_history() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first: RunEvent = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let lines = support::stdout_lines(&mut child);
+    let first: RunEvent = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
     // Wait until the run is saved as running, then kill it without warning.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while holder
-        .get_run(first.run_id)
-        .unwrap()
-        .is_none_or(|r| r.status != RunStatus::Running)
-    {
-        assert!(Instant::now() < deadline, "the run was never saved");
-        lines.next();
-    }
+    eventually(PATIENCE, "the run to be saved as running", || {
+        let saved = holder.get_run(first.run_id).unwrap();
+        saved.is_some_and(|r| r.status == RunStatus::Running)
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(holder.recover_interrupted().unwrap(), 1);

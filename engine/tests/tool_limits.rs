@@ -19,7 +19,7 @@ use stepwise_engine::tool::{ToolSettings, Tools};
 use stepwise_engine::{
     ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, Workflow,
 };
-use stepwise_testkit::{Behavior, Page, RawEnd, ScriptedCall, TestServer};
+use stepwise_testkit::{Behavior, PATIENCE, Page, RawEnd, ScriptedCall, TestServer};
 use support::*;
 
 fn engine_for(server: &TestServer, tools: ToolSettings, max_output: usize) -> Engine {
@@ -269,12 +269,7 @@ async fn tool_call_arguments_count_toward_the_step_output_limit() {
             message.contains("more than 1 kB") && message.contains("max_step_output_bytes"),
             "{model}: {message}"
         );
-        assert!(
-            server
-                .wait_for_disconnect(1, Duration::from_secs(5))
-                .await
-                .is_some()
-        );
+        assert!(server.wait_for_disconnect(1, PATIENCE).await.is_some());
         assert!(
             !events
                 .iter()

@@ -21,7 +21,7 @@ use stepwise_engine::{
     CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent, RunStatus,
     ToolCallStatus, Workflow,
 };
-use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
+use stepwise_testkit::{Behavior, PATIENCE, Page, ScriptedCall, TestServer, eventually_async};
 use support::*;
 
 /// Generous on purpose (shared CI machines); the providers benchmark measures the real figure.
@@ -292,16 +292,22 @@ async fn cancel_during_a_tool_request_closes_its_connection() {
     ));
     let engine = engine_for(&server, local_tools(&server));
     let (id, mut sub) = start(&engine, agent("openai:test", "\"fetch_page\""), "read");
-    let mut events = Vec::new();
-    while let Some(e) = sub.next().await {
-        let started = matches!(e.kind, EventKind::ToolCallStarted { .. });
-        events.push(e);
-        if started && tool_events(&events).len() == 2 {
-            break;
+    let both_started = async {
+        let mut events = Vec::new();
+        while let Some(e) = next_event(&mut sub).await {
+            let started = matches!(e.kind, EventKind::ToolCallStarted { .. });
+            events.push(e);
+            if started && tool_events(&events).len() == 2 {
+                break;
+            }
         }
-    }
+        events
+    };
+    let mut events = tokio::time::timeout(PATIENCE, both_started)
+        .await
+        .expect("the two calls never started");
     // Both page requests are open at the same time.
-    assert!(server.wait_for_requests(3, Duration::from_secs(5)).await);
+    assert!(server.wait_for_requests(3, PATIENCE).await);
     assert!(engine.cancel(id, CancelReason::User));
     events.extend(collect(&mut sub).await);
     let EventKind::RunCancelled { running, .. } = assert_well_formed(&events) else {
@@ -346,18 +352,17 @@ async fn a_call_cut_off_mid_arguments_never_runs() {
         server.push(b);
         let engine = engine_for(&server, local_tools(&server));
         let (id, mut sub) = start(&engine, agent(model, "\"web_search\""), "x");
-        let mut events = Vec::new();
-        while deltas_of(&events, "look").is_empty() {
-            events.push(sub.next().await.unwrap());
-        }
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while server.requests()[0].chunks_sent < sent_before_stall {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{model}: the server stalled early"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let mut events = events_until(
+            &mut sub,
+            |k| matches!(k, EventKind::TextDelta { path, .. } if &**path == "look"),
+        )
+        .await;
+        eventually_async(
+            PATIENCE,
+            &format!("{model}: the server to send all it sends before it stalls"),
+            async || server.requests()[0].chunks_sent >= sent_before_stall,
+        )
+        .await;
         assert!(engine.cancel(id, CancelReason::User));
         events.extend(collect(&mut sub).await);
         assert_eq!(deltas_of(&events, "look"), "Searching. ");

@@ -7,7 +7,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use stepwise_engine::event::PartialStep;
 use stepwise_engine::provider::models::{ProviderState, provider_models};
@@ -20,7 +19,7 @@ use stepwise_engine::usage::{Price, PriceTable, count_tokens};
 use stepwise_engine::{
     CancelReason, Engine, EngineConfig, EventKind, ModelRef, ProviderKind, RunEvent, Usage,
 };
-use stepwise_testkit::{Behavior, Fault, Models, TestServer};
+use stepwise_testkit::{Behavior, Fault, Models, PATIENCE, TestServer};
 use support::*;
 
 fn engine_with(server: &TestServer, prices: PriceTable, sink: Option<&Store>) -> Engine {
@@ -123,7 +122,7 @@ async fn a_cancelled_openai_stream_is_estimated_and_marked() {
     assert!(u.cost_usd.unwrap() > 0.0);
 
     // The history keeps the estimate, marked, and adds it up.
-    store.flush(Duration::from_secs(5)).unwrap();
+    store.flush(PATIENCE).unwrap();
     let saved = store.get_run(id).unwrap().unwrap();
     assert_eq!(saved.steps[0].usage, Some(u));
     assert_eq!(saved.usage, Some(u));

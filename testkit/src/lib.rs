@@ -6,8 +6,12 @@
 //! only notices a closed connection at its next write. Each request takes the next queued
 //! [`Behavior`] (or the default one) and is recorded: headers, body, chunks sent and when, and when
 //! the client disconnected.
+//!
+//! It also holds [`eventually`] and [`eventually_async`], the one way tests (the engine's and the
+//! app's) wait for something: a check polled until it holds or a deadline passes.
 
 mod behavior;
+mod eventually;
 pub mod fuzz;
 mod http;
 mod record;
@@ -15,6 +19,7 @@ mod server;
 mod wire;
 
 pub use behavior::{Behavior, Fault, RawEnd, RawStream, ScriptedCall};
+pub use eventually::{Check, PATIENCE, eventually, eventually_async};
 pub use record::RequestRecord;
 pub use server::TestServer;
 pub use server::{Models, Page};

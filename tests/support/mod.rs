@@ -11,8 +11,9 @@ use stepwise_app::bridge::{Emit, RunUpdate};
 use stepwise_app::paths::AppPaths;
 use stepwise_app::secrets::Secrets;
 use stepwise_app::state::{AppState, StateOptions};
-use stepwise_engine::RunEvent;
 use stepwise_engine::provider::DemoPace;
+use stepwise_engine::{EventKind, RunEvent};
+use stepwise_testkit::{PATIENCE, eventually};
 use tauri::test::{
     INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
 };
@@ -154,16 +155,21 @@ impl TestApp {
             .collect()
     }
 
-    /// Waits (up to 20 s) until the run's terminal update has been sent.
+    /// Waits until the run's terminal update has been sent, and returns all its updates.
     pub fn wait_end(&self, run_id: &str) -> Vec<RunEvent> {
-        for _ in 0..4000 {
+        eventually(PATIENCE, &format!("run {run_id} to end"), || {
             let evs = self.events_of(run_id);
-            if evs.last().is_some_and(|e| e.kind.is_terminal()) {
-                return evs;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        panic!("run {run_id} did not end")
+            evs.last()
+                .is_some_and(|e| e.kind.is_terminal())
+                .then_some(evs)
+        })
+    }
+
+    /// Waits until one of the run's updates is `what`.
+    pub fn wait_for(&self, run_id: &str, what: &str, is: impl Fn(&EventKind) -> bool) {
+        eventually(PATIENCE, &format!("{what} in run {run_id}"), || {
+            self.events_of(run_id).iter().any(|e| is(&e.kind))
+        })
     }
 
     /// Waits until the history has written everything handed to it.
@@ -172,7 +178,7 @@ impl TestApp {
             .store
             .as_ref()
             .unwrap()
-            .flush(Duration::from_secs(5))
+            .flush(PATIENCE)
             .unwrap();
     }
 

@@ -14,6 +14,7 @@ use stepwise_engine::{
     Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent, RunId, StartRun,
     Subscription, Workflow, workflow,
 };
+use stepwise_testkit::PATIENCE;
 
 /// An engine whose demo model streams with no delay.
 pub fn instant_engine() -> Engine {
@@ -79,13 +80,19 @@ pub fn failure(events: &[RunEvent]) -> (ErrorKind, String) {
     }
 }
 
+/// The run's next event, or `None` once its stream has ended (after the terminal event).
+/// Panics if nothing comes within [`PATIENCE`]: a run that hangs fails the test instead of
+/// hanging it.
+pub async fn next_event(sub: &mut Subscription) -> Option<RunEvent> {
+    tokio::time::timeout(PATIENCE, sub.next())
+        .await
+        .expect("run hung: no event before the deadline")
+}
+
 /// Every event until the stream ends (after the terminal event).
 pub async fn collect(sub: &mut Subscription) -> Vec<RunEvent> {
     let mut events = Vec::new();
-    while let Some(e) = tokio::time::timeout(Duration::from_secs(20), sub.next())
-        .await
-        .expect("run hung")
-    {
+    while let Some(e) = next_event(sub).await {
         events.push(e);
     }
     events
@@ -226,10 +233,7 @@ pub async fn events_until(
     stop: impl Fn(&EventKind) -> bool,
 ) -> Vec<RunEvent> {
     let mut events = Vec::new();
-    while let Some(e) = tokio::time::timeout(Duration::from_secs(20), sub.next())
-        .await
-        .expect("run hung")
-    {
+    while let Some(e) = next_event(sub).await {
         let done = stop(&e.kind);
         events.push(e);
         if done {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { StepKindName } from "../bindings";
 import { KINDS, blankStep, fromDraft, inside, parseArgs, toDraft, withKind, wrap } from "./draft";
+import { every } from "./test-support";
 
 describe("tools in the editor", () => {
   it("reads arguments a line each, numbers and flags as such", () => {
@@ -21,6 +23,15 @@ describe("tools in the editor", () => {
     agent.tools = ["web_search", "everything.echo"];
     expect(toDraft(agent).tools).toEqual(["web_search", "everything.echo"]);
     expect(toDraft(blankStep("Plain")).tools).toBeUndefined();
+  });
+});
+
+describe("the kinds of step", () => {
+  it("offers every kind the engine has, once", () => {
+    const kinds = every<StepKindName>({
+      agent: true, parallel: true, loop: true, condition: true, router: true, group: true, tool: true,
+    });
+    expect(KINDS.map((k) => k.kind).sort()).toEqual(kinds.sort());
   });
 });
 

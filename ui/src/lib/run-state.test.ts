@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { RunEvent, StepSnapshot, ToolCallView } from "../bindings";
+import type { ErrorKind, RunEvent, RunStatus, StepSnapshot, ToolCallView } from "../bindings";
 import { applyEvent, childrenOf, emptySnapshot, failureAdvice, focusStep, isInside, join, runStatusWord, runWords, stepWords, textParts, toolCallWords, waitingCalls } from "./run-state";
+import { every } from "./test-support";
 
 const ID = "00000000-0000-4000-8000-000000000001";
 let t = 1_000;
@@ -114,12 +115,19 @@ describe("words", () => {
   });
 
   it("has one word for every run state", () => {
-    const words = (["pending", "running", "completed", "cancelled", "failed", "interrupted"] as const).map(runStatusWord);
-    expect(words).toEqual(["Starting", "Running", "Completed", "Cancelled", "Failed", "Interrupted"]);
+    // One entry per state of the bindings' RunStatus: the type check fails if one is missing.
+    const expected = {
+      pending: "Starting", running: "Running", waiting: "Waiting for you", completed: "Completed",
+      cancelled: "Cancelled", failed: "Failed", interrupted: "Interrupted",
+    } satisfies Record<RunStatus, string>;
+    for (const [state, word] of Object.entries(expected)) expect(runStatusWord(state as RunStatus), state).toBe(word);
   });
 
   it("has advice for every error kind", () => {
-    for (const k of ["auth", "rate_limit", "provider", "network", "timeout", "invalid_config", "internal"] as const) {
+    const kinds = every<ErrorKind>({
+      auth: true, rate_limit: true, provider: true, network: true, timeout: true, invalid_config: true, tool: true, internal: true,
+    });
+    for (const k of kinds) {
       const a = failureAdvice(k);
       expect(a.title.length).toBeGreaterThan(5);
       expect(a.action).toMatch(/again|Settings/);

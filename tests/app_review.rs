@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use stepwise_app::attention::{Desk, Notice, on_window_event};
+use stepwise_app::attention::{Desk, Notice};
+use stepwise_app::window_events::on_window_event;
 use stepwise_engine::{EventKind, RunSnapshot, RunStatus};
 use support::{INSTANT, TestApp, app_in, temp_root};
 

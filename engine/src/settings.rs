@@ -1,11 +1,13 @@
-//! Provider settings: a TOML file in the user's config folder, overridden by environment variables
-//! (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`).
+//! Stepwise's settings: a TOML file in the user's config folder, overridden by environment
+//! variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`).
 //!
 //! ```toml
 //! default_model = "openai:gpt-5-mini"     # for steps that name no model; "demo" if unset
 //! [openai]
-//! base_url = "http://localhost:1234/v1"   # LM Studio; any OpenAI-compatible server
+//! base_url = "https://api.openai.com/v1"  # or any OpenAI-compatible service
 //! api_key = "…"
+//! [lmstudio]                              # also [ollama], [llamacpp], [vllm]: servers on this
+//! base_url = "http://localhost:1234/v1"   # computer, each at its usual port unless set here
 //! [anthropic]
 //! api_key = "…"
 //! max_tokens = 4096

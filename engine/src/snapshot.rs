@@ -349,25 +349,7 @@ impl RunSnapshot {
                 reason,
                 message,
                 usage,
-            } => {
-                // A step set aside keeps its text; the steps inside it that had not ended are
-                // skipped with it.
-                for s in &mut self.steps {
-                    if s.path == *path || is_inside(&s.path, path) {
-                        s.stop_tool_calls(now);
-                    }
-                    if s.path == *path {
-                        s.status = StepStatus::Skipped;
-                        s.skipped = Some(*reason);
-                        s.note.clone_from(message);
-                        s.usage = *usage;
-                        s.duration_ms = s.started_at_ms.map(|t| now.saturating_sub(t));
-                    } else if is_inside(&s.path, path) && !s.status.is_ended() {
-                        s.status = StepStatus::Skipped;
-                        s.skipped = Some(*reason);
-                    }
-                }
-            }
+            } => self.skip(path, *reason, message.as_ref(), *usage, now),
             EventKind::LoopRoundStarted {
                 path,
                 round,
@@ -400,20 +382,21 @@ impl RunSnapshot {
                 title,
                 at,
             } => {
+                let call = ToolCallView {
+                    call_id: call_id.clone(),
+                    tool: tool.clone(),
+                    arguments: arguments.clone(),
+                    title: title.clone(),
+                    at: *at,
+                    status: ToolCallStatus::Running,
+                    preview: None,
+                    result: None,
+                    approval: None,
+                    started_at_ms: Some(now),
+                    duration_ms: None,
+                };
                 if let Some(s) = self.step_mut(path) {
-                    s.tool_calls.push(ToolCallView {
-                        call_id: call_id.clone(),
-                        tool: tool.clone(),
-                        arguments: arguments.clone(),
-                        title: title.clone(),
-                        at: *at,
-                        status: ToolCallStatus::Running,
-                        preview: None,
-                        result: None,
-                        approval: None,
-                        started_at_ms: Some(now),
-                        duration_ms: None,
-                    });
+                    s.tool_calls.push(call);
                 }
             }
             EventKind::ToolCallFinished {
@@ -457,45 +440,8 @@ impl RunSnapshot {
                     s.text.clone_from(output);
                 }
             }
-            EventKind::ReviewAnswered { path, answer } => {
-                if matches!(answer, ReviewAnswer::SendBack { .. }) {
-                    // The steps inside it run again too: they start over.
-                    for s in self.steps.iter_mut().filter(|s| is_inside(&s.path, path)) {
-                        let fresh = StepSnapshot::pending(&s.info());
-                        *s = fresh;
-                    }
-                }
-                if let Some(s) = self.step_mut(path) {
-                    s.reviews.push(ReviewRound {
-                        output: s.text.clone(),
-                        answer: answer.clone(),
-                    });
-                    s.status = StepStatus::Running;
-                    match answer {
-                        ReviewAnswer::Edit { text } => s.text.clone_from(text),
-                        // It runs again from nothing; what it wrote is in `reviews`.
-                        ReviewAnswer::SendBack { .. } => {
-                            s.text.clear();
-                            s.tool_calls.clear();
-                            s.usage = None;
-                        }
-                        ReviewAnswer::Approve => {}
-                    }
-                }
-            }
-            EventKind::StepReused { step, output, .. } => {
-                if self.status == RunStatus::Pending {
-                    self.status = RunStatus::Running;
-                }
-                if self.step(&step.path).is_none() {
-                    self.steps.push(StepSnapshot::pending(step));
-                }
-                if let Some(s) = self.step_mut(&step.path) {
-                    s.status = StepStatus::Completed;
-                    s.text.clone_from(output);
-                    s.reused = true;
-                }
-            }
+            EventKind::ReviewAnswered { path, answer } => self.answer_review(path, answer),
+            EventKind::StepReused { step, output, .. } => self.reuse(step, output),
             EventKind::RunCompleted { output, .. } => {
                 self.status = RunStatus::Completed;
                 self.final_output = Some(output.clone());
@@ -531,8 +477,85 @@ impl RunSnapshot {
                 self.end_steps(path.as_deref(), now);
             }
         }
+        self.after(&event.kind);
+        true
+    }
+
+    /// A step set aside: it keeps its text; the steps inside it that had not ended are skipped
+    /// with it.
+    fn skip(
+        &mut self,
+        path: &str,
+        reason: SkipReason,
+        message: Option<&String>,
+        usage: Option<Usage>,
+        now: u64,
+    ) {
+        for s in &mut self.steps {
+            if s.path == path || is_inside(&s.path, path) {
+                s.stop_tool_calls(now);
+            }
+            if s.path == path {
+                s.status = StepStatus::Skipped;
+                s.skipped = Some(reason);
+                s.note = message.cloned();
+                s.usage = usage;
+                s.duration_ms = s.started_at_ms.map(|t| now.saturating_sub(t));
+            } else if is_inside(&s.path, path) && !s.status.is_ended() {
+                s.status = StepStatus::Skipped;
+                s.skipped = Some(reason);
+            }
+        }
+    }
+
+    /// The person answered a step's review: it goes on (approve, edit) or runs again (send back).
+    fn answer_review(&mut self, path: &str, answer: &ReviewAnswer) {
+        if matches!(answer, ReviewAnswer::SendBack { .. }) {
+            // The steps inside it run again too: they start over.
+            for s in self.steps.iter_mut().filter(|s| is_inside(&s.path, path)) {
+                let fresh = StepSnapshot::pending(&s.info());
+                *s = fresh;
+            }
+        }
+        if let Some(s) = self.step_mut(path) {
+            s.reviews.push(ReviewRound {
+                output: s.text.clone(),
+                answer: answer.clone(),
+            });
+            s.status = StepStatus::Running;
+            match answer {
+                ReviewAnswer::Edit { text } => s.text.clone_from(text),
+                // It runs again from nothing; what it wrote is in `reviews`.
+                ReviewAnswer::SendBack { .. } => {
+                    s.text.clear();
+                    s.tool_calls.clear();
+                    s.usage = None;
+                }
+                ReviewAnswer::Approve => {}
+            }
+        }
+    }
+
+    /// A step a continued run takes from an earlier one, completed with its saved output.
+    fn reuse(&mut self, step: &StepInfo, output: &str) {
+        if self.status == RunStatus::Pending {
+            self.status = RunStatus::Running;
+        }
+        if self.step(&step.path).is_none() {
+            self.steps.push(StepSnapshot::pending(step));
+        }
+        if let Some(s) = self.step_mut(&step.path) {
+            s.status = StepStatus::Completed;
+            s.text = output.to_string();
+            s.reused = true;
+        }
+    }
+
+    /// What every applied event may change besides its own fields: the run's usage (when a
+    /// step's is settled) and whether the run waits for the person.
+    fn after(&mut self, kind: &EventKind) {
         if matches!(
-            event.kind,
+            kind,
             EventKind::StepCompleted { .. }
                 | EventKind::StepFailed { .. }
                 | EventKind::StepSkipped { .. }
@@ -542,7 +565,7 @@ impl RunSnapshot {
             self.recount_usage();
         }
         // Whether the run waits for the person (text changes nothing there: the hot path skips it).
-        if !matches!(event.kind, EventKind::TextDelta { .. })
+        if !matches!(kind, EventKind::TextDelta { .. })
             && matches!(self.status, RunStatus::Running | RunStatus::Waiting)
         {
             self.status = if self.waits_for_person() {
@@ -551,7 +574,6 @@ impl RunSnapshot {
                 RunStatus::Running
             };
         }
-        true
     }
 
     /// The run's usage: every step's added up (containers have none of their own, so nothing

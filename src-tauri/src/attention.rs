@@ -129,17 +129,6 @@ impl Attention {
     }
 }
 
-/// The app's window event hook: the main window's focus says whether the person sees the runs.
-pub fn on_window_event<R: tauri::Runtime>(window: &tauri::Window<R>, event: &tauri::WindowEvent) {
-    use tauri::Manager;
-    if let tauri::WindowEvent::Focused(focused) = event
-        && window.label() == "main"
-        && let Some(state) = window.try_state::<Arc<crate::state::AppState>>()
-    {
-        state.attention.window_focused(*focused);
-    }
-}
-
 /// "Stepwise", "Stepwise — 2 running", "Stepwise — 1 running · 1 waiting for you".
 pub fn window_title(going: usize, waiting: usize) -> String {
     let mut parts = Vec::new();

@@ -18,6 +18,7 @@ mod logging;
 pub mod paths;
 pub mod secrets;
 pub mod state;
+pub mod window_events;
 pub mod workflows;
 
 pub use bindings::{builder, export_bindings};
@@ -57,7 +58,7 @@ pub fn run() -> ExitCode {
             }
         }))
         .invoke_handler(handler)
-        .on_window_event(attention::on_window_event)
+        .on_window_event(window_events::on_window_event)
         .setup(move |app| {
             specta.mount_events(app);
             let path = app.path();
@@ -83,8 +84,9 @@ pub fn run() -> ExitCode {
             let state = Arc::new(AppState::new(paths, emit, options));
             app.manage(state.clone());
             app.manage(Exiting::default());
-            // Runs left waiting for a review at the last quit wait again, ready to answer.
-            tauri::async_runtime::spawn(async move {
+            // Runs left waiting for a review at the last quit wait again, ready to answer. It
+            // reads the history, so on a blocking thread (§1), which is inside the runtime.
+            tauri::async_runtime::spawn_blocking(move || {
                 let revived = state.revive_waiting();
                 tracing::info!(revived, "waiting runs taken up");
             });

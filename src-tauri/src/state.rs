@@ -134,7 +134,8 @@ impl AppState {
 
     /// Takes up the runs the history keeps waiting for a review (left so at the last quit, or by
     /// `stepwise run`): each waits again here, ready to answer. One that cannot go on is marked
-    /// interrupted (it can be continued). Call within the async runtime. Returns how many.
+    /// interrupted (it can be continued). It reads the history: call it on a blocking thread of
+    /// the async runtime (`spawn_blocking`), never on an async worker. Returns how many.
     pub fn revive_waiting(&self) -> usize {
         let Some(store) = &self.store else { return 0 };
         let ids = store.waiting_run_ids().unwrap_or_else(|e| {

@@ -3,9 +3,11 @@
 
 mod driver;
 mod meter;
+mod replayed;
 mod state;
 pub(crate) mod steps;
 mod subscription;
+mod waits;
 
 pub(crate) use driver::{DriveContext, drive};
 pub use state::ReviewError;

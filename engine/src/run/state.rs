@@ -1,4 +1,5 @@
-//! The state of one run, shared by its driver task, `cancel` callers and subscribers.
+//! The state of one run, shared by its driver task, `cancel` callers and subscribers. What it
+//! waits on from the person is in `waits.rs`; what a revived run already had, `replayed.rs`.
 //!
 //! Three rules live here, all enforced under one lock:
 //! - **seq**: every event gets the next number and reaches every subscriber in that order.
@@ -10,7 +11,7 @@
 //!   while it waits for the person: it emits nothing, stays `waiting` in the history, and a
 //!   later process brings it back (`Engine::revive`) to emit the rest, terminal event included.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +21,8 @@ use tokio_util::task::TaskTracker;
 
 use super::Subscription;
 use super::meter::Meters;
+use super::replayed::Replayed;
+use super::waits::{Approvals, Reviews};
 use crate::event::{
     ApprovalAnswer, CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, PartialStep,
     ReviewAnswer, RunEvent, RunId, Usage,
@@ -64,30 +67,17 @@ pub(crate) struct RunState {
     started: Instant,
     inner: Mutex<Inner>,
     finished: watch::Sender<bool>,
-    /// Tool calls waiting for the person, by step path and call id (ids are the model's, unique
-    /// only within a step): their answer's channel and the tool's policy name.
-    approvals: Mutex<HashMap<(String, String), Waiting>>,
-    /// Steps whose output waits for the person's review, by path.
-    reviews: Mutex<HashMap<String, Review>>,
-    /// For a run brought back from the history: the events it already has, as
-    /// `(type, path)`, each of which its steps will try to emit again on their way back to where
-    /// they were; each is let through as already done, once.
-    replayed: Mutex<HashSet<(&'static str, String)>>,
+    /// Tool calls waiting for the person to allow them (`waits.rs`).
+    approvals: Approvals,
+    /// Steps whose output waits for the person's review (`waits.rs`).
+    reviews: Reviews,
+    /// For a run brought back from the history: the events it already has (`replayed.rs`).
+    replayed: Replayed,
     /// Each step's tokens as its model calls go (`meter.rs`).
     pub meters: Meters,
     /// What the steps still running at the end had used, for `RunCancelled`.
     settled_at_end: Mutex<HashMap<String, Usage>>,
 }
-
-/// A review: the channel its step waits on — its sender until answered, its receiver until the
-/// step takes it (a revived run's review can be answered before its step gets back to it).
-struct Review {
-    tx: Option<oneshot::Sender<ReviewAnswer>>,
-    rx: Option<oneshot::Receiver<ReviewAnswer>>,
-}
-
-/// A tool call waiting for the person: where the answer goes, and the tool's policy name.
-type Waiting = (oneshot::Sender<ApprovalAnswer>, Grant);
 
 /// Where events go besides subscribers; kept beside them under the lock so both see one order.
 type Sink = Option<Arc<dyn RunSink>>;
@@ -115,9 +105,9 @@ impl RunState {
                 finished: false,
             }),
             finished: watch::Sender::new(false),
-            approvals: Mutex::new(HashMap::new()),
-            reviews: Mutex::new(HashMap::new()),
-            replayed: Mutex::new(HashSet::new()),
+            approvals: Approvals::default(),
+            reviews: Reviews::default(),
+            replayed: Replayed::default(),
             meters: Meters::default(),
             settled_at_end: Mutex::new(HashMap::new()),
         }
@@ -127,28 +117,14 @@ impl RunState {
     /// events so far), and its reviews can be answered at once, before its steps get back to them.
     pub fn revived(snapshot: RunSnapshot, sink: Sink) -> Self {
         let run = RunState::new(snapshot.run_id, sink);
-        let mut replayed = HashSet::new();
         for s in &snapshot.steps {
-            if s.status != crate::status::StepStatus::Pending {
-                replayed.insert(("StepStarted", s.path.clone()));
-            }
-            if s.status == crate::status::StepStatus::Skipped {
-                replayed.insert(("StepSkipped", s.path.clone()));
-            }
             if s.status == crate::status::StepStatus::Waiting {
-                replayed.insert(("ReviewRequested", s.path.clone()));
-                run.open_review(&s.path);
-            }
-            if s.chosen.is_some() {
-                replayed.insert(("RouteChosen", s.path.clone()));
-            }
-            for round in 1..=s.rounds.map_or(0, |r| r.round) {
-                replayed.insert(("LoopRoundStarted", format!("{}#{round}", s.path)));
+                run.reviews.open(&s.path);
             }
         }
-        *run.replayed.lock().unwrap_or_else(PoisonError::into_inner) = replayed;
         // Its duration counts from when it first started, not from now.
         let run = RunState {
+            replayed: Replayed::of(&snapshot),
             started: snapshot
                 .started_at_ms
                 .and_then(|t| {
@@ -162,71 +138,14 @@ impl RunState {
         run
     }
 
-    /// Whether the event is one the run already has (a revived run's steps finding their way
-    /// back): if so it is not emitted again, and counts as emitted.
-    fn already_emitted(&self, kind: &EventKind) -> bool {
-        let mut replayed = self.replayed.lock().unwrap_or_else(PoisonError::into_inner);
-        // Most runs were never revived: nothing to look up.
-        if replayed.is_empty() {
-            return false;
-        }
-        let key = match kind {
-            EventKind::StepStarted { step } => ("StepStarted", step.path.clone()),
-            EventKind::StepSkipped { path, .. } => ("StepSkipped", path.clone()),
-            EventKind::ReviewRequested { path, .. } => ("ReviewRequested", path.clone()),
-            EventKind::RouteChosen { path, .. } => ("RouteChosen", path.clone()),
-            EventKind::LoopRoundStarted { path, round, .. } => {
-                ("LoopRoundStarted", format!("{path}#{round}"))
-            }
-            _ => return false,
-        };
-        replayed.remove(&key)
-    }
-
     /// A step sent back runs again: the events of the steps inside it are new ones.
     pub fn forget_replayed_inside(&self, path: &str) {
-        self.replayed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|(_, p)| !crate::snapshot::is_inside(p, path) && p != path);
+        self.replayed.forget_inside(path);
     }
 
-    /// Opens the review of the step at `path`; its answer can be given from now on.
-    fn open_review(&self, path: &str) {
-        let (tx, rx) = oneshot::channel();
-        self.reviews
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                path.to_string(),
-                Review {
-                    tx: Some(tx),
-                    rx: Some(rx),
-                },
-            );
-    }
-
-    /// The step at `path` waits for its review: the answer arrives on the receiver. (A revived
-    /// run's review was opened when it came back, and may already hold its answer.)
+    /// The step at `path` waits for its review: the answer arrives on the receiver.
     pub fn await_review(&self, path: &str) -> oneshot::Receiver<ReviewAnswer> {
-        let mut reviews = self.reviews.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(review) = reviews.get_mut(path)
-            && let Some(rx) = review.rx.take()
-        {
-            if review.tx.is_none() {
-                reviews.remove(path);
-            }
-            return rx;
-        }
-        let (tx, rx) = oneshot::channel();
-        reviews.insert(
-            path.to_string(),
-            Review {
-                tx: Some(tx),
-                rx: None,
-            },
-        );
-        rx
+        self.reviews.wait(path)
     }
 
     /// Answers the review of the step at `path`.
@@ -243,13 +162,7 @@ impl RunState {
         if self.is_decided() {
             return Err(ReviewError::NotWaiting);
         }
-        let mut reviews = self.reviews.lock().unwrap_or_else(PoisonError::into_inner);
-        let review = reviews.get_mut(path).ok_or(ReviewError::NotWaiting)?;
-        let tx = review.tx.take().ok_or(ReviewError::NotWaiting)?;
-        if review.rx.is_none() {
-            reviews.remove(path);
-        }
-        tx.send(answer).map_err(|_| ReviewError::NotWaiting)
+        self.reviews.answer(path, answer)
     }
 
     /// At a quit: a run that only waits for reviews stops without a terminal event and stays
@@ -270,28 +183,14 @@ impl RunState {
         &self,
         path: &str,
         call_id: &str,
-        tool: Grant,
+        grant: Grant,
     ) -> oneshot::Receiver<ApprovalAnswer> {
-        let (tx, rx) = oneshot::channel();
-        let mut waiting = self
-            .approvals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Calls that stopped waiting (a timeout, a cancel) leave their entries: clear them.
-        waiting.retain(|_, (tx, _)| !tx.is_closed());
-        waiting.insert((path.to_string(), call_id.to_string()), (tx, tool));
-        rx
+        self.approvals.wait(path, call_id, grant)
     }
 
-    /// Answers a waiting call; what "Allow always" allows for it if one was waiting (and still
-    /// is).
+    /// Answers a waiting call; what "Allow always" allows for it if one was waiting.
     pub fn answer(&self, path: &str, call_id: &str, answer: ApprovalAnswer) -> Option<Grant> {
-        let (tx, tool) = self
-            .approvals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&(path.to_string(), call_id.to_string()))?;
-        tx.send(answer).ok().map(|()| tool)
+        self.approvals.answer(path, call_id, answer)
     }
 
     /// The lock is never held across an await and no code under it can panic halfway through an
@@ -307,7 +206,7 @@ impl RunState {
         if inner.decided.is_some() || inner.finished {
             return false;
         }
-        if self.already_emitted(&kind) {
+        if self.replayed.already_emitted(&kind) {
             return true;
         }
         inner.push(self.id, kind);

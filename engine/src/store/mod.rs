@@ -12,6 +12,7 @@
 mod codec;
 mod error;
 mod export;
+mod owners;
 mod queries;
 mod queue;
 mod schema;
@@ -131,7 +132,7 @@ impl Store {
         // Alone with the file: runs still marked live belong to a process that died.
         let owners = owners_dir(path);
         if lock.try_lock().is_ok() {
-            queries::mark_interrupted(&conn, None).map_err(sql)?;
+            owners::mark_interrupted(&conn, None).map_err(sql)?;
             // Nobody holds an owner file now: they are all left over.
             if let Ok(dir) = std::fs::read_dir(&owners) {
                 for entry in dir.flatten() {
@@ -152,7 +153,7 @@ impl Store {
             .try_lock()
             .map_err(|e| io(std::io::Error::other(e)))?;
         // Others share the file: their runs that outlived their process are interrupted.
-        queries::recover_dead_owners(&conn, &owner_id, &owners).map_err(sql)?;
+        owners::recover_dead_owners(&conn, &owner_id, &owners).map_err(sql)?;
 
         let health: Health = Arc::default();
         let (tx, rx) = mpsc::channel();
@@ -233,7 +234,7 @@ impl Store {
     /// held the file (the writer also does this every few seconds). Returns how many.
     pub fn recover_interrupted(&self) -> Result<usize, StoreError> {
         let conn = self.reader();
-        queries::recover_dead_owners(&conn, &self.owner_id, &owners_dir(&self.path))
+        owners::recover_dead_owners(&conn, &self.owner_id, &owners_dir(&self.path))
             .map_err(|e| self.sql(e))
     }
 

@@ -1,7 +1,5 @@
 //! Reading, searching and deleting history.
 
-use std::path::Path;
-
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +8,7 @@ use super::{Store, StoreError};
 use crate::event::v1::Upgrader;
 use crate::event::{EventKind, ResumedFrom, RunEvent, RunId, Usage};
 use crate::snapshot::{LoopRounds, RouteChoice, RunError, RunSnapshot, RunSummary, StepSnapshot};
-use crate::status::{RunStatus, StepStatus};
+use crate::status::RunStatus;
 use crate::workflow::{Workflow, ids_for_names};
 
 /// Which runs to list. Every field narrows; `search` is full-text over input and output.
@@ -237,6 +235,7 @@ fn parse_id(text: &str) -> rusqlite::Result<RunId> {
     })
 }
 
+/// A run as the history keeps it; columns are read by name, so a new one cannot shift the rest.
 pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<RunSnapshot>> {
     let key = id.to_string();
     // Runs saved before the step tree named a failed step by its position.
@@ -249,30 +248,32 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
              FROM runs WHERE id = ?1",
             params![key],
             |r| {
-                let error = match r.get::<_, Option<String>>(5)? {
+                let error = match r.get::<_, Option<String>>("error_kind")? {
                     Some(kind) => Some(RunError {
-                        path: r.get(11)?,
+                        path: r.get("error_path")?,
                         kind: parse(&kind)?,
-                        message: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                        message: r
+                            .get::<_, Option<String>>("error_message")?
+                            .unwrap_or_default(),
                     }),
                     None => None,
                 };
-                old_error_step = r.get::<_, Option<u32>>(4)?;
+                old_error_step = r.get::<_, Option<u32>>("error_step")?;
                 Ok(RunSnapshot {
                     run_id: id,
-                    workflow_name: r.get(0)?,
-                    input: r.get(1)?,
-                    status: parse(&r.get::<_, String>(2)?)?,
+                    workflow_name: r.get("workflow_name")?,
+                    input: r.get("input")?,
+                    status: parse(&r.get::<_, String>("status")?)?,
                     steps: Vec::new(),
-                    final_output: r.get(7)?,
-                    cancel_reason: parse_opt(r.get(3)?)?,
+                    final_output: r.get("final_output")?,
+                    cancel_reason: parse_opt(r.get("reason")?)?,
                     error,
-                    started_at_ms: r.get::<_, Option<i64>>(8)?.map(|t| t as u64),
-                    ended_at_ms: r.get::<_, Option<i64>>(9)?.map(|t| t as u64),
-                    last_seq: r.get::<_, i64>(10)? as u64,
+                    started_at_ms: r.get::<_, Option<i64>>("started_at_ms")?.map(|t| t as u64),
+                    ended_at_ms: r.get::<_, Option<i64>>("ended_at_ms")?.map(|t| t as u64),
+                    last_seq: r.get::<_, i64>("last_seq")? as u64,
                     resumed_from: match (
-                        r.get::<_, Option<String>>(12)?,
-                        r.get::<_, Option<String>>(13)?,
+                        r.get::<_, Option<String>>("resumed_from")?,
+                        r.get::<_, Option<String>>("resumed_from_step")?,
                     ) {
                         (Some(id), step) => Some(ResumedFrom {
                             run_id: parse_id(&id)?,
@@ -296,16 +297,21 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
     )?;
     run.steps = stmt
         .query_map(params![key], |r| {
-            let (input_tokens, output_tokens) =
-                (r.get::<_, Option<u32>>(6)?, r.get::<_, Option<u32>>(7)?);
-            let path: Option<String> = r.get(8)?;
-            let loop_rounds = match (r.get::<_, Option<u32>>(14)?, r.get::<_, Option<u32>>(15)?) {
+            let (input_tokens, output_tokens) = (
+                r.get::<_, Option<u32>>("input_tokens")?,
+                r.get::<_, Option<u32>>("output_tokens")?,
+            );
+            let path: Option<String> = r.get("path")?;
+            let loop_rounds = match (
+                r.get::<_, Option<u32>>("loop_round")?,
+                r.get::<_, Option<u32>>("loop_max")?,
+            ) {
                 (Some(round), Some(max)) => Some(LoopRounds { round, max }),
                 _ => None,
             };
             let chosen = match (
-                r.get::<_, Option<String>>(16)?,
-                r.get::<_, Option<String>>(17)?,
+                r.get::<_, Option<String>>("route")?,
+                r.get::<_, Option<String>>("route_reason")?,
             ) {
                 (Some(route), reason) => Some(RouteChoice {
                     route,
@@ -314,32 +320,32 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                 _ => None,
             };
             Ok(StepSnapshot {
-                name: r.get(0)?,
-                model: r.get(1)?,
-                status: parse(&r.get::<_, String>(2)?)?,
-                text: r.get(3)?,
-                started_at_ms: r.get::<_, Option<i64>>(4)?.map(|t| t as u64),
-                duration_ms: r.get::<_, Option<i64>>(5)?.map(|t| t as u64),
+                name: r.get("name")?,
+                model: r.get("model")?,
+                status: parse(&r.get::<_, String>("status")?)?,
+                text: r.get("text")?,
+                started_at_ms: r.get::<_, Option<i64>>("started_at_ms")?.map(|t| t as u64),
+                duration_ms: r.get::<_, Option<i64>>("duration_ms")?.map(|t| t as u64),
                 usage: (input_tokens.is_some() || output_tokens.is_some()).then_some(Usage {
                     input_tokens,
                     output_tokens,
-                    estimated: r.get(24)?,
-                    cost_usd: r.get(25)?,
+                    estimated: r.get("tokens_estimated")?,
+                    cost_usd: r.get("cost_usd")?,
                 }),
-                id: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
+                id: r.get::<_, Option<String>>("step_id")?.unwrap_or_default(),
                 path: path.unwrap_or_default(),
-                parent: r.get(9)?,
-                kind: parse(&r.get::<_, String>(11)?)?,
-                branch: r.get(12)?,
-                round: r.get(13)?,
+                parent: r.get("parent")?,
+                kind: parse(&r.get::<_, String>("kind")?)?,
+                branch: r.get("branch")?,
+                round: r.get("round")?,
                 rounds: loop_rounds,
                 chosen,
-                skipped: parse_opt(r.get(19)?)?,
-                note: r.get(18)?,
-                tool_calls: json_list(r.get(20)?, 20)?,
-                reviews: json_list(r.get(21)?, 21)?,
-                reused: r.get(22)?,
-                unreviewed: r.get(23)?,
+                skipped: parse_opt(r.get("skipped")?)?,
+                note: r.get("note")?,
+                tool_calls: json_list(r, "tool_calls")?,
+                reviews: json_list(r, "reviews")?,
+                reused: r.get("reused")?,
+                unreviewed: r.get("unreviewed")?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -377,13 +383,13 @@ pub(super) fn continued_in(conn: &Connection, id: RunId) -> rusqlite::Result<Vec
 
 /// A JSON list column (NULL: empty).
 fn json_list<T: serde::de::DeserializeOwned>(
-    json: Option<String>,
-    column: usize,
+    r: &rusqlite::Row<'_>,
+    column: &str,
 ) -> rusqlite::Result<Vec<T>> {
-    match json {
+    match r.get::<_, Option<String>>(column)? {
         Some(json) => serde_json::from_str(&json).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(
-                column,
+                r.as_ref().column_index(column).unwrap_or(0),
                 rusqlite::types::Type::Text,
                 Box::new(e),
             )
@@ -431,87 +437,6 @@ pub(super) fn index_output(conn: &Connection, id: &str) -> rusqlite::Result<()> 
     )?
     .execute(params![id])?;
     Ok(())
-}
-
-/// Runs whose owning process has died become `interrupted`: another process sharing the file
-/// (the app while a `stepwise run` crashed, or the other way round) notices when it can take the
-/// dead owner's lock file. Returns how many runs it marked.
-pub(super) fn recover_dead_owners(
-    conn: &Connection,
-    me: &str,
-    owners: &Path,
-) -> rusqlite::Result<usize> {
-    let candidates: Vec<String> = conn
-        .prepare_cached(
-            "SELECT DISTINCT owner FROM runs
-             WHERE status IN ('pending', 'running') AND owner IS NOT NULL AND owner != ?1",
-        )?
-        .query_map(params![me], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut marked = 0;
-    for owner in candidates {
-        if owner_is_dead(owners, &owner) {
-            marked += mark_interrupted(conn, Some(&owner))?;
-            let _ = std::fs::remove_file(owners.join(&owner));
-        }
-    }
-    Ok(marked)
-}
-
-/// Whether the Stepwise process that owns runs as `owner` has ended (nobody holds its file).
-pub(super) fn owner_is_dead(owners: &Path, owner: &str) -> bool {
-    // Owner ids are uuids we made; anything else is not a file name to touch.
-    if owner.parse::<uuid::Uuid>().is_err() {
-        return false;
-    }
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .open(owners.join(owner))
-    {
-        Ok(f) => f.try_lock().is_ok(),
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-    }
-}
-
-/// Runs a dead process left `pending` or `running` become `interrupted`, keeping their text:
-/// every such run, or only those of one owner.
-pub(super) fn mark_interrupted(conn: &Connection, owner: Option<&str>) -> rusqlite::Result<usize> {
-    // Immediate: it reads, then writes, while another process may be writing.
-    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-    let ids: Vec<String> = tx
-        .prepare_cached(
-            "SELECT id FROM runs WHERE status IN ('pending', 'running')
-               AND (?1 IS NULL OR owner = ?1)",
-        )?
-        .query_map(params![owner], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for id in &ids {
-        interrupt(&tx, id)?;
-    }
-    tx.commit()?;
-    Ok(ids.len())
-}
-
-/// Marks one run interrupted, keeping its text: its running (or waiting) steps were stopped,
-/// the ones that had not started never ran.
-pub(super) fn interrupt(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE steps SET status = CASE status WHEN 'pending' THEN ?3 ELSE ?2 END,
-                          unreviewed = (status = 'waiting')
-         WHERE run_id = ?1 AND status IN ('pending', 'running', 'waiting')",
-    )?
-    .execute(params![
-        id,
-        word(&StepStatus::Cancelled),
-        word(&StepStatus::Skipped)
-    ])?;
-    conn.prepare_cached(
-        "UPDATE runs SET status = 'interrupted',
-             ended_at_ms = COALESCE(ended_at_ms, (SELECT MAX(ts_ms) FROM events e WHERE e.run_id = runs.id), created_at_ms)
-         WHERE id = ?1",
-    )?
-    .execute(params![id])?;
-    index_output(conn, id)
 }
 
 /// The words of a text as search sees them: runs of letters and digits.

@@ -5,13 +5,17 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-/// Version 1: runs, steps, the event log. Version 2: full-text search over input and output.
-/// Version 3: text is stored once — the search index keeps no copy of it (contentless), the
-/// event log no copy of a step's text at its end (restored on reading), and `final_output` is
-/// read from the last step; runs name the process that owns them while they are live.
-/// Version 6: reviews, reuse and continued runs.
-/// Version 4: the step tree — a step is known by its path (older rows have none: their path is
-/// their id, made from the name when read), with its kind and what the tree shows of it.
+/// In order:
+/// - Version 1: runs, steps, the event log.
+/// - Version 2: full-text search over input and output.
+/// - Version 3: text is stored once — the search index keeps no copy of it (contentless), the
+///   event log no copy of a step's text at its end (restored on reading), and `final_output` is
+///   read from the last step; runs name the process that owns them while they are live.
+/// - Version 4: the step tree — a step is known by its path (older rows have none: their path
+///   is their id, made from the name when read), with its kind and what the tree shows of it.
+/// - Version 5: a step's tool calls.
+/// - Version 6: reviews, reuse and continued runs.
+/// - Version 7: tokens and cost (estimated counts, cost in dollars).
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE runs (
         id             TEXT PRIMARY KEY,

@@ -5,7 +5,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::queries::{interrupt, owner_is_dead};
+use super::owners::{interrupt, owner_is_dead};
 use super::{Store, StoreError, owners_dir};
 use crate::event::RunId;
 use crate::snapshot::RunSnapshot;

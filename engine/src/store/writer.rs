@@ -175,7 +175,8 @@ impl Writer {
             if last_sweep.elapsed() >= SWEEP_INTERVAL {
                 last_sweep = Instant::now();
                 // A failure is tried again at the next sweep; nothing is lost meanwhile.
-                let _ = queries::recover_dead_owners(&self.conn, &self.owner.id, &self.owner.dir);
+                let _ =
+                    super::owners::recover_dead_owners(&self.conn, &self.owner.id, &self.owner.dir);
             }
         }
     }

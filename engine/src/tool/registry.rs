@@ -95,7 +95,7 @@ impl Tools {
     }
 
     pub fn settings(&self) -> &ToolSettings {
-        &self.inner.web.settings()
+        self.inner.web.settings()
     }
 
     /// How long one call may take.

@@ -37,7 +37,8 @@ pub fn saturating_u32(n: u64) -> u32 {
 
 impl Usage {
     /// Both counts added (a count missing on both sides stays missing); estimated if either was;
-    /// the cost is the sum where both have one.
+    /// the cost is the sum of the costs known (one side's alone when only it has a price, none
+    /// when neither has): a model with no price adds nothing, it does not erase the others.
     pub fn plus(self, more: Usage) -> Usage {
         let sum = |a: Option<u32>, b: Option<u32>| match (a, b) {
             (None, None) => None,

@@ -5,7 +5,8 @@ import type { Usage } from "../bindings";
 const add = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a == null && b == null ? null : (a ?? 0) + (b ?? 0);
 
-/** Both counts added; estimated if either was; the cost summed where both have one. */
+/** Both counts added; estimated if either was; the cost the sum of the costs known (one side's
+ * alone when only it has a price, none when neither has). */
 export function plusUsage(a: Usage, b: Usage): Usage {
   const u: Usage = { input_tokens: add(a.input_tokens, b.input_tokens), output_tokens: add(a.output_tokens, b.output_tokens) };
   if (a.estimated || b.estimated) u.estimated = true;

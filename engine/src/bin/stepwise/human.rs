@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use std::collections::HashMap;
 
-use stepwise_engine::event::SkipReason;
+use stepwise_engine::event::{PartialStep, ResumedFrom, SkipReason, StepInfo};
 use stepwise_engine::workflow::StepKindName;
 use stepwise_engine::{
     ApprovalAnswer, CancelReason, ErrorKind, EventKind, ReviewAnswer, RunEvent, RunSnapshot,
@@ -80,55 +80,8 @@ impl HumanView {
                 input,
                 steps,
                 resumed_from,
-            } => {
-                for s in steps {
-                    self.names.insert(s.path.clone(), s.name.clone());
-                }
-                self.top = steps
-                    .iter()
-                    .filter(|s| s.parent.is_none())
-                    .map(|s| s.path.clone())
-                    .collect();
-                let n = self.top.len();
-                let plural = if n == 1 { "" } else { "s" };
-                let (workflow_name, input) = (plain(workflow_name), plain(input));
-                writeln!(out, "{workflow_name} · {n} step{plural} · input: {input}")?;
-                if let Some(from) = resumed_from {
-                    writeln!(
-                        out,
-                        "Continues run {} from “{}”: the steps before it are reused.",
-                        from.run_id,
-                        self.name(&from.step)
-                    )?;
-                }
-            }
-            EventKind::StepStarted { step } => {
-                self.names.insert(step.path.clone(), step.name.clone());
-                self.end_line(out)?;
-                let what = match step.kind {
-                    StepKindName::Agent | StepKindName::Router if step.model == "demo" => {
-                        "Demo model".to_string()
-                    }
-                    StepKindName::Agent => step.model.clone(),
-                    StepKindName::Router => format!("router · {}", step.model),
-                    other => other.as_str().to_string(),
-                };
-                let round = step
-                    .round
-                    .map(|r| format!(" (round {r})"))
-                    .unwrap_or_default();
-                let position = match self.top.iter().position(|p| *p == step.path) {
-                    Some(i) => format!("Step {} of {} · ", i + 1, self.top.len()),
-                    None => String::new(),
-                };
-                writeln!(
-                    out,
-                    "\n{}▶ {position}{}{round} · {what}",
-                    indent(&step.path),
-                    plain(&step.name)
-                )?;
-                self.at_line_start = true;
-            }
+            } => self.run_started(out, workflow_name, input, steps, resumed_from.as_ref())?,
+            EventKind::StepStarted { step } => self.step_started(out, step)?,
             EventKind::TextDelta { path, text } => {
                 let text = plain(text);
                 if self.live.is_none() {
@@ -303,38 +256,7 @@ impl HumanView {
                 reason,
                 running,
                 duration_ms,
-            } => {
-                self.flush_held(out)?;
-                self.end_line(out)?;
-                let by = match reason {
-                    CancelReason::User => "Cancelled",
-                    CancelReason::AppExit => "Cancelled because Stepwise was closing",
-                };
-                // The innermost running steps are the ones doing the work.
-                let working: Vec<String> = running
-                    .iter()
-                    .filter(|p| {
-                        !running
-                            .iter()
-                            .any(|q| stepwise_engine::snapshot::is_inside(&q.path, &p.path))
-                    })
-                    .map(|p| self.label(&p.path))
-                    .collect();
-                let at = if working.is_empty() {
-                    String::new()
-                } else {
-                    format!(" during {}", working.join(", "))
-                };
-                for p in running {
-                    self.count(p.usage);
-                }
-                writeln!(
-                    out,
-                    "\n■ {by}{at} after {}. The text so far is kept.{}",
-                    secs(*duration_ms),
-                    self.total()
-                )?;
-            }
+            } => self.run_cancelled(out, reason, running, duration_ms)?,
             EventKind::RunFailed {
                 path,
                 error,
@@ -356,6 +278,109 @@ impl HumanView {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// The run's first lines: its name, its steps' count, its input; what it continues.
+    fn run_started(
+        &mut self,
+        out: &mut impl Write,
+        workflow_name: &str,
+        input: &str,
+        steps: &[StepInfo],
+        resumed_from: Option<&ResumedFrom>,
+    ) -> io::Result<()> {
+        for s in steps {
+            self.names.insert(s.path.clone(), s.name.clone());
+        }
+        self.top = steps
+            .iter()
+            .filter(|s| s.parent.is_none())
+            .map(|s| s.path.clone())
+            .collect();
+        let n = self.top.len();
+        let plural = if n == 1 { "" } else { "s" };
+        let (workflow_name, input) = (plain(workflow_name), plain(input));
+        writeln!(out, "{workflow_name} · {n} step{plural} · input: {input}")?;
+        if let Some(from) = resumed_from {
+            writeln!(
+                out,
+                "Continues run {} from “{}”: the steps before it are reused.",
+                from.run_id,
+                self.name(&from.step)
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A step's heading: where it is in the run, its name, what runs it.
+    fn step_started(&mut self, out: &mut impl Write, step: &StepInfo) -> io::Result<()> {
+        self.names.insert(step.path.clone(), step.name.clone());
+        self.end_line(out)?;
+        let what = match step.kind {
+            StepKindName::Agent | StepKindName::Router if step.model == "demo" => {
+                "Demo model".to_string()
+            }
+            StepKindName::Agent => step.model.clone(),
+            StepKindName::Router => format!("router · {}", step.model),
+            other => other.as_str().to_string(),
+        };
+        let round = step
+            .round
+            .map(|r| format!(" (round {r})"))
+            .unwrap_or_default();
+        let position = match self.top.iter().position(|p| *p == step.path) {
+            Some(i) => format!("Step {} of {} · ", i + 1, self.top.len()),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "\n{}▶ {position}{}{round} · {what}",
+            indent(&step.path),
+            plain(&step.name)
+        )?;
+        self.at_line_start = true;
+        Ok(())
+    }
+
+    /// The end of a cancelled run: during which steps, after how long, and that the text is kept.
+    fn run_cancelled(
+        &mut self,
+        out: &mut impl Write,
+        reason: &CancelReason,
+        running: &[PartialStep],
+        duration_ms: &u64,
+    ) -> io::Result<()> {
+        self.flush_held(out)?;
+        self.end_line(out)?;
+        let by = match reason {
+            CancelReason::User => "Cancelled",
+            CancelReason::AppExit => "Cancelled because Stepwise was closing",
+        };
+        // The innermost running steps are the ones doing the work.
+        let working: Vec<String> = running
+            .iter()
+            .filter(|p| {
+                !running
+                    .iter()
+                    .any(|q| stepwise_engine::snapshot::is_inside(&q.path, &p.path))
+            })
+            .map(|p| self.label(&p.path))
+            .collect();
+        let at = if working.is_empty() {
+            String::new()
+        } else {
+            format!(" during {}", working.join(", "))
+        };
+        for p in running {
+            self.count(p.usage);
+        }
+        writeln!(
+            out,
+            "\n■ {by}{at} after {}. The text so far is kept.{}",
+            secs(*duration_ms),
+            self.total()
+        )?;
         Ok(())
     }
 

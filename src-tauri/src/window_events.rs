@@ -1,0 +1,18 @@
+//! The window's events the shell listens to. Here, not in `attention.rs`, because the hook
+//! reaches the app's state (which owns the attention) and attention must not know the state.
+
+use std::sync::Arc;
+
+use tauri::Manager;
+
+use crate::state::AppState;
+
+/// The app's window event hook: the main window's focus says whether the person sees the runs.
+pub fn on_window_event<R: tauri::Runtime>(window: &tauri::Window<R>, event: &tauri::WindowEvent) {
+    if let tauri::WindowEvent::Focused(focused) = event
+        && window.label() == "main"
+        && let Some(state) = window.try_state::<Arc<AppState>>()
+    {
+        state.attention.window_focused(*focused);
+    }
+}

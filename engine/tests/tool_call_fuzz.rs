@@ -11,16 +11,10 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
-use stepwise_engine::provider::{
-    AnthropicProvider, DemoModel, DemoPace, OpenAiProvider, Providers,
-};
 use stepwise_engine::tool::{ToolSettings, Tools};
-use stepwise_engine::{
-    ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent,
-};
+use stepwise_engine::{ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, RunEvent};
 use stepwise_testkit::fuzz::{Rng, Turn, TurnMaker};
 use stepwise_testkit::{Format, Page, TestServer};
 use support::*;
@@ -35,12 +29,8 @@ const SEARCH_PAGE: &str = r#"<html><body>
 </body></html>"#;
 
 fn engine_for(server: &TestServer) -> Engine {
-    let openai = OpenAiProvider::new(server.openai_base(), Some("sk-test".into()), no_retries());
-    let anthropic = AnthropicProvider::new(server.url(), Some("sk-ant".into()), 1024, no_retries());
     Engine::new(EngineConfig {
-        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
-            .with(ProviderKind::OpenAi, Arc::new(openai))
-            .with(ProviderKind::Anthropic, Arc::new(anthropic)),
+        providers: server_providers(server),
         tools: Tools::new(ToolSettings {
             web_search_url: format!("{}/html/", server.url()),
             allow_private_network: true,

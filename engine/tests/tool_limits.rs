@@ -8,27 +8,17 @@
 mod support;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use stepwise_engine::provider::{
-    AnthropicProvider, DemoModel, DemoPace, OpenAiProvider, Providers,
-};
 use stepwise_engine::tool::{ToolSettings, Tools};
-use stepwise_engine::{
-    ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, Workflow,
-};
+use stepwise_engine::{ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, Workflow};
 use stepwise_testkit::{Behavior, PATIENCE, Page, RawEnd, ScriptedCall, TestServer};
 use support::*;
 
 fn engine_for(server: &TestServer, tools: ToolSettings, max_output: usize) -> Engine {
-    let openai = OpenAiProvider::new(server.openai_base(), Some("sk-test".into()), no_retries());
-    let anthropic = AnthropicProvider::new(server.url(), Some("sk-ant".into()), 1024, no_retries());
     Engine::new(EngineConfig {
-        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
-            .with(ProviderKind::OpenAi, Arc::new(openai))
-            .with(ProviderKind::Anthropic, Arc::new(anthropic)),
+        providers: server_providers(server),
         tools: Tools::new(tools),
         max_step_output: max_output,
         ..EngineConfig::default()

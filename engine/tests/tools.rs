@@ -7,19 +7,16 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use stepwise_engine::provider::{
-    AnthropicProvider, DemoModel, DemoPace, OpenAiProvider, Providers,
-};
+use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::store::Store;
 use stepwise_engine::tool::{ToolSettings, Tools};
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{
-    CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent, RunStatus,
-    ToolCallStatus, Workflow,
+    CancelReason, Engine, EngineConfig, ErrorKind, EventKind, RunEvent, RunStatus, ToolCallStatus,
+    Workflow,
 };
 use stepwise_testkit::{Behavior, PATIENCE, Page, ScriptedCall, TestServer, eventually_async};
 use support::*;
@@ -41,12 +38,8 @@ const ARTICLE: &str = "<html><head><script>var hidden = 1;</script></head><body>
 /// An engine whose `openai:` and `anthropic:` models are the test server, whose web search is
 /// the server's `/html/` page, and whose tools may open the server (it is on this computer).
 fn engine_for(server: &TestServer, tools: ToolSettings) -> Engine {
-    let openai = OpenAiProvider::new(server.openai_base(), Some("sk-test".into()), no_retries());
-    let anthropic = AnthropicProvider::new(server.url(), Some("sk-ant".into()), 1024, no_retries());
     Engine::new(EngineConfig {
-        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
-            .with(ProviderKind::OpenAi, Arc::new(openai))
-            .with(ProviderKind::Anthropic, Arc::new(anthropic)),
+        providers: server_providers(server),
         tools: Tools::new(tools),
         ..EngineConfig::default()
     })

@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use stepwise_engine::event::PartialStep;
 use stepwise_engine::provider::models::{ProviderState, provider_models};
-use stepwise_engine::provider::{
-    AnthropicProvider, DemoModel, DemoPace, OpenAiProvider, Providers,
-};
+use stepwise_engine::provider::{DemoModel, DemoPace, OpenAiProvider, Providers};
 use stepwise_engine::settings::{ApiKey, Settings};
 use stepwise_engine::store::Store;
 use stepwise_engine::usage::{Price, PriceTable, count_tokens};
@@ -23,13 +21,8 @@ use stepwise_testkit::{Behavior, Fault, Models, PATIENCE, TestServer};
 use support::*;
 
 fn engine_with(server: &TestServer, prices: PriceTable, sink: Option<&Store>) -> Engine {
-    let openai = OpenAiProvider::new(server.openai_base(), Some("sk-test".into()), no_retries());
-    let anthropic =
-        AnthropicProvider::new(server.url(), Some("ant-test".into()), 1024, no_retries());
     Engine::new(EngineConfig {
-        providers: Providers::demo(DemoModel::new(DemoPace::INSTANT))
-            .with(ProviderKind::OpenAi, Arc::new(openai))
-            .with(ProviderKind::Anthropic, Arc::new(anthropic)),
+        providers: server_providers(server),
         sink: sink.map(|s| s.sink()),
         prices,
         ..EngineConfig::default()

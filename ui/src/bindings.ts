@@ -579,6 +579,11 @@ export type PricesView_Serialize = {
 	entries: PriceEntry_Serialize[],
 };
 
+/**
+ *  Which provider serves a model. The servers that run models on this computer (Ollama, LM
+ *  Studio, llama.cpp, vLLM) speak the OpenAI wire format, each at its own usual port: each is a
+ *  preset of its own, so several can be used side by side and Settings can say which are running.
+ */
 export type ProviderKind = "demo" | "open_ai" | "anthropic" | "ollama" | "lm_studio" | "llama_cpp" | "vllm";
 
 /**  One provider as the picker and Settings see it. */

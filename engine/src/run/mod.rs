@@ -10,6 +10,6 @@ mod subscription;
 mod waits;
 
 pub(crate) use driver::{DriveContext, drive};
-pub use state::ReviewError;
 pub(crate) use state::{RunState, now_ms};
 pub use subscription::Subscription;
+pub use waits::ReviewError;

@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 use super::Subscription;
 use super::meter::Meters;
 use super::replayed::Replayed;
-use super::waits::{Approvals, Reviews};
+use super::waits::{Approvals, ReviewError, Reviews};
 use crate::event::{
     ApprovalAnswer, CancelReason, ErrorKind, EventKind, PROTOCOL_VERSION, PartialStep,
     ReviewAnswer, RunEvent, RunId, Usage,
@@ -43,18 +43,6 @@ pub(crate) enum Decision {
     /// Stopped at a quit while waiting for reviews: no terminal event; the history keeps the
     /// run `waiting` for the next start.
     Parked,
-}
-
-/// Why a review answer was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, specta::Type)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ReviewError {
-    #[error("no step of this run waits for a review there (it was answered, or the run ended)")]
-    NotWaiting,
-    #[error("the edited text is empty: write the text the next steps should get")]
-    EmptyEdit,
-    #[error("the note is empty: say what the step should change")]
-    EmptyNote,
 }
 
 pub(crate) struct RunState {

@@ -7,9 +7,20 @@ use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::oneshot;
 
-use super::state::ReviewError;
 use crate::event::{ApprovalAnswer, ReviewAnswer};
 use crate::tool::Grant;
+
+/// Why a review answer was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReviewError {
+    #[error("no step of this run waits for a review there (it was answered, or the run ended)")]
+    NotWaiting,
+    #[error("the edited text is empty: write the text the next steps should get")]
+    EmptyEdit,
+    #[error("the note is empty: say what the step should change")]
+    EmptyNote,
+}
 
 /// Steps whose output waits for the person's review, by path.
 #[derive(Default)]

@@ -16,6 +16,17 @@ use stepwise_engine::{
 };
 use stepwise_testkit::PATIENCE;
 
+/// The instant demo model beside `openai:` and `anthropic:` models served by the test server
+/// (keys `sk-test` and `sk-ant`; no retries, so a fault shows at once).
+pub fn server_providers(server: &stepwise_testkit::TestServer) -> Providers {
+    use stepwise_engine::provider::{AnthropicProvider, OpenAiProvider};
+    let openai = OpenAiProvider::new(server.openai_base(), Some("sk-test".into()), no_retries());
+    let anthropic = AnthropicProvider::new(server.url(), Some("sk-ant".into()), 1024, no_retries());
+    Providers::demo(DemoModel::new(DemoPace::INSTANT))
+        .with(ProviderKind::OpenAi, Arc::new(openai))
+        .with(ProviderKind::Anthropic, Arc::new(anthropic))
+}
+
 /// An engine whose demo model streams with no delay.
 pub fn instant_engine() -> Engine {
     demo_engine(DemoModel::new(DemoPace::INSTANT))

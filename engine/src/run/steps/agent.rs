@@ -4,19 +4,19 @@
 
 use super::stream::{Written, stream_model};
 use super::tool_calls::{ToolRounds, run_calls};
-use super::{Done, Executed, Halt, Scope, StepFailure};
+use super::{At, Done, Executed, Halt, StepFailure};
 use crate::event::ErrorKind;
-use crate::prompt::{PreviousStep, build, with_note};
+use crate::prompt::{build, with_note};
 use crate::provider::{ModelRequest, ToolTurn};
-use crate::workflow::{AgentStep, Step};
+use crate::workflow::AgentStep;
 
-pub(super) fn execute<'a>(
-    scope: &'a Scope,
-    step: &'a Step,
-    agent: &'a AgentStep,
-    path: &'a str,
-    previous: Option<&'a PreviousStep>,
-) -> Executed<'a> {
+pub(super) fn execute<'a>(at: At<'a>, agent: &'a AgentStep) -> Executed<'a> {
+    let At {
+        scope,
+        step,
+        path,
+        previous,
+    } = at;
     Box::pin(async move {
         let AgentStep {
             instructions,

@@ -2,17 +2,16 @@
 //! first step), else `else`; the branch not taken is marked skipped. With nothing to run, the
 //! previous output passes through.
 
-use super::{Done, Executed, Scope, run_sequence};
-use crate::prompt::PreviousStep;
-use crate::workflow::{ConditionStep, Step};
+use super::{At, Done, Executed, run_sequence};
+use crate::workflow::ConditionStep;
 
-pub(super) fn execute<'a>(
-    scope: &'a Scope,
-    _step: &'a Step,
-    this: &'a ConditionStep,
-    path: &'a str,
-    previous: Option<&'a PreviousStep>,
-) -> Executed<'a> {
+pub(super) fn execute<'a>(at: At<'a>, this: &'a ConditionStep) -> Executed<'a> {
+    let At {
+        scope,
+        path,
+        previous,
+        ..
+    } = at;
     Box::pin(async move {
         let (test, then, otherwise) = (&this.test, &this.then[..], &this.otherwise[..]);
         let looked_at = previous

@@ -2,18 +2,17 @@
 //! any step's, with `output("id")`), or `max_iterations` rounds have run. Each round starts from
 //! the previous round's output; the loop's output is the last round's.
 
-use super::{Done, Executed, Halt, Scope, between_steps, run_sequence};
+use super::{At, Done, Executed, Halt, between_steps, run_sequence};
 use crate::event::EventKind;
-use crate::prompt::PreviousStep;
-use crate::workflow::{LoopStep, Step};
+use crate::workflow::LoopStep;
 
-pub(super) fn execute<'a>(
-    scope: &'a Scope,
-    _step: &'a Step,
-    this: &'a LoopStep,
-    path: &'a str,
-    previous: Option<&'a PreviousStep>,
-) -> Executed<'a> {
+pub(super) fn execute<'a>(at: At<'a>, this: &'a LoopStep) -> Executed<'a> {
+    let At {
+        scope,
+        path,
+        previous,
+        ..
+    } = at;
     Box::pin(async move {
         let (steps, until, max_rounds) = (&this.steps, this.until.as_ref(), this.max_iterations);
         let mut flow = previous.cloned();

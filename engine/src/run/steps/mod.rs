@@ -66,6 +66,16 @@ impl Done {
 
 pub(crate) type Executed<'a> = Pin<Box<dyn Future<Output = Result<Done, Halt>> + Send + 'a>>;
 
+/// Where a kind's executor runs: its scope, its step, the path it runs under, and the output
+/// of the step before it (the flow).
+#[derive(Clone, Copy)]
+pub(crate) struct At<'a> {
+    pub scope: &'a Scope,
+    pub step: &'a Step,
+    pub path: &'a str,
+    pub previous: Option<&'a PreviousStep>,
+}
+
 /// The executor of the step's kind, given what only that kind has.
 fn execute<'a>(
     scope: &'a Scope,
@@ -73,14 +83,20 @@ fn execute<'a>(
     path: &'a str,
     previous: Option<&'a PreviousStep>,
 ) -> Executed<'a> {
+    let at = At {
+        scope,
+        step,
+        path,
+        previous,
+    };
     match &step.kind {
-        StepKind::Agent(k) => agent::execute(scope, step, k, path, previous),
-        StepKind::Parallel(k) => parallel::execute(scope, step, k, path, previous),
-        StepKind::Loop(k) => loop_rounds::execute(scope, step, k, path, previous),
-        StepKind::Condition(k) => condition::execute(scope, step, k, path, previous),
-        StepKind::Router(k) => router::execute(scope, step, k, path, previous),
-        StepKind::Group(k) => group::execute(scope, step, k, path, previous),
-        StepKind::Tool(k) => tool_step::execute(scope, step, k, path, previous),
+        StepKind::Agent(k) => agent::execute(at, k),
+        StepKind::Parallel(k) => parallel::execute(at, k),
+        StepKind::Loop(k) => loop_rounds::execute(at, k),
+        StepKind::Condition(k) => condition::execute(at, k),
+        StepKind::Router(k) => router::execute(at, k),
+        StepKind::Group(k) => group::execute(at, k),
+        StepKind::Tool(k) => tool_step::execute(at, k),
     }
 }
 

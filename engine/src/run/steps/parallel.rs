@@ -4,18 +4,17 @@
 //! step waits for all, then fails with the first failure. Its output is each branch's output
 //! under the branch's name.
 
-use super::{Done, Executed, Halt, Scope, StepFailure, run_step};
+use super::{At, Done, Executed, Halt, StepFailure, run_step};
 use crate::event::ErrorKind;
-use crate::prompt::PreviousStep;
-use crate::workflow::{ParallelStep, Step};
+use crate::workflow::ParallelStep;
 
-pub(super) fn execute<'a>(
-    scope: &'a Scope,
-    _step: &'a Step,
-    parallel: &'a ParallelStep,
-    path: &'a str,
-    previous: Option<&'a PreviousStep>,
-) -> Executed<'a> {
+pub(super) fn execute<'a>(at: At<'a>, parallel: &'a ParallelStep) -> Executed<'a> {
+    let At {
+        scope,
+        path,
+        previous,
+        ..
+    } = at;
     Box::pin(async move {
         let steps = &parallel.steps;
         let inside = scope.inside(path, None);

@@ -6,19 +6,19 @@
 //! step like any model's, so a person sees it decide.
 
 use super::stream::{Written, stream_model};
-use super::{Done, Executed, Halt, Scope, StepFailure, run_sequence};
+use super::{At, Done, Executed, Halt, Scope, StepFailure, run_sequence};
 use crate::event::{ErrorKind, EventKind};
 use crate::prompt::{PreviousStep, ROUTES_HEAD, chained};
 use crate::provider::ModelRequest;
 use crate::workflow::{Route, RouterStep, Step};
 
-pub(super) fn execute<'a>(
-    scope: &'a Scope,
-    step: &'a Step,
-    router: &'a RouterStep,
-    path: &'a str,
-    previous: Option<&'a PreviousStep>,
-) -> Executed<'a> {
+pub(super) fn execute<'a>(at: At<'a>, router: &'a RouterStep) -> Executed<'a> {
+    let At {
+        scope,
+        step,
+        path,
+        previous,
+    } = at;
     Box::pin(async move {
         let RouterStep {
             instructions,

@@ -2,20 +2,14 @@
 //! step's output; a tool that answers with an error fails the step (there is no model to tell).
 
 use super::tool_calls::{ToolRounds, run_calls};
-use super::{Done, Executed, Halt, Scope, StepFailure};
+use super::{At, Done, Executed, Halt, StepFailure};
 use crate::event::ErrorKind;
-use crate::prompt::PreviousStep;
 use crate::tool::ToolCall;
+use crate::workflow::ToolStep;
 use crate::workflow::placeholders::{Placeholder, render};
-use crate::workflow::{Step, ToolStep};
 
-pub(super) fn execute<'a>(
-    scope: &'a Scope,
-    _step: &'a Step,
-    this: &'a ToolStep,
-    path: &'a str,
-    _previous: Option<&'a PreviousStep>,
-) -> Executed<'a> {
+pub(super) fn execute<'a>(at: At<'a>, this: &'a ToolStep) -> Executed<'a> {
+    let At { scope, path, .. } = at;
     Box::pin(async move {
         let ToolStep { tool, arguments } = this;
         let fail = |message: String| {

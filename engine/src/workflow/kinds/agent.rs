@@ -60,13 +60,7 @@ impl Kind for AgentStep {
             (self.max_tool_rounds != DEFAULT_MAX_TOOL_ROUNDS).then_some(self.max_tool_rounds);
     }
 
-    fn model(&self) -> Option<&ModelRef> {
-        self.model.as_ref()
-    }
-
-    fn model_slot(&mut self) -> Option<&mut Option<ModelRef>> {
-        Some(&mut self.model)
-    }
+    calls_a_model!();
 
     fn cite(&self, step: &Step, c: &mut Citations, done: &HashSet<String>) {
         c.text(step, StepField::Instructions, &self.instructions, done);

@@ -7,6 +7,46 @@
 //! [`StepKindName`] and [`StepKind`] and an arm of `each_kind!`, a row in [`STEP_KINDS`], and its
 //! executor in `run/steps/`. The compiler points at each place that must learn it.
 
+/// The structural half of `Kind` for a kind whose only steps are one plain list in `steps`
+/// (a group, a parallel): it builds them, writes them back, and lists them as one branch.
+macro_rules! holds_a_list_of_steps {
+    () => {
+        fn build(b: &mut StepBuilder<'_, '_>) -> Self {
+            Self {
+                steps: b.children(StepField::Steps, true),
+            }
+        }
+
+        fn draft(&self, d: &mut StepDraft) {
+            d.steps = super::drafts(&self.steps);
+        }
+
+        fn branches(&self) -> Vec<Branch<'_>> {
+            vec![Branch {
+                steps: &self.steps,
+                label: BranchLabel::None,
+            }]
+        }
+
+        fn branches_mut(&mut self) -> Vec<&mut Vec<Step>> {
+            vec![&mut self.steps]
+        }
+    };
+}
+
+/// `Kind`'s model methods for a kind that calls a model, named in its `model` field.
+macro_rules! calls_a_model {
+    () => {
+        fn model(&self) -> Option<&ModelRef> {
+            self.model.as_ref()
+        }
+
+        fn model_slot(&mut self) -> Option<&mut Option<ModelRef>> {
+            Some(&mut self.model)
+        }
+    };
+}
+
 mod agent;
 mod condition;
 mod group;

@@ -115,13 +115,7 @@ impl Kind for RouterStep {
         self.routes.iter_mut().map(|r| &mut r.steps).collect()
     }
 
-    fn model(&self) -> Option<&ModelRef> {
-        self.model.as_ref()
-    }
-
-    fn model_slot(&mut self) -> Option<&mut Option<ModelRef>> {
-        Some(&mut self.model)
-    }
+    calls_a_model!();
 
     /// A route's steps run after the choice, so they may cite the router's own output.
     fn cite(&self, step: &Step, c: &mut Citations, done: &HashSet<String>) {

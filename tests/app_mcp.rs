@@ -74,18 +74,7 @@ fn an_entrys_variable_values_never_go_back_to_the_window() {
 
 /// Whether a live process has `tag` on its command line.
 fn running(tag: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .any(|pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'));
-            !zombie && String::from_utf8_lossy(&cmd).contains(tag)
-        })
+    !stepwise_testkit::processes_tagged(tag).is_empty()
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use serde_json::json;
 use stepwise_engine::{EventKind, RunEvent};
 use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
-use support::{processes_tagged, shim};
+use support::{long_mcp_call, processes_tagged, shim};
 
 const ARTICLE: &str = "<main><h1>Tides</h1><p>Tides rise twice a day.</p></main>";
 
@@ -180,14 +180,7 @@ async fn a_person_reads_one_line_a_call_and_tools_that_ask_are_declined_without_
 #[tokio::test]
 async fn a_cancel_during_an_mcp_call_ends_the_run_and_the_server() {
     let server = TestServer::start().await.unwrap();
-    server.push(Behavior::text(&["Working. "], 0).with_calls(
-        vec![ScriptedCall::new(
-            "long",
-            "everything__trigger-long-running-operation",
-            json!({"duration": 30, "steps": 30}),
-        )],
-        0,
-    ));
+    server.push(long_mcp_call(&["Working. "]));
     let tag = "stepwise-cli-cancel";
     let (settings, workflow) = setup(&server, tag, "openai:test", "\"everything\"");
     let out = output(stepwise(

@@ -215,14 +215,7 @@ async fn a_cancel_mid_call_reaches_the_server_and_ends_the_call() {
     let log = scratch("cancel");
     let tag = "stepwise-mcp-test-cancel";
     let server = TestServer::start().await.unwrap();
-    server.push(Behavior::text(&["Working. "], 0).with_calls(
-        vec![ScriptedCall::new(
-            "long",
-            "everything__trigger-long-running-operation",
-            json!({"duration": 30, "steps": 30}),
-        )],
-        0,
-    ));
+    server.push(long_mcp_call(&["Working. "]));
     let tools = tools_for(tag, &log);
     let engine = engine_with(&server, tools.clone());
     let (id, mut sub) = start(&engine, step("\"everything\""), "x");
@@ -290,14 +283,7 @@ async fn a_server_that_dies_mid_call_fails_the_step_with_its_last_words() {
     let log = scratch("killed");
     let tag = "stepwise-mcp-test-killed";
     let server = TestServer::start().await.unwrap();
-    server.push(Behavior::text(&[], 0).with_calls(
-        vec![ScriptedCall::new(
-            "long",
-            "everything__trigger-long-running-operation",
-            json!({"duration": 30, "steps": 30}),
-        )],
-        0,
-    ));
+    server.push(long_mcp_call(&[]));
     let tools = tools_for(tag, &log);
     let engine = engine_with(&server, tools.clone());
     let (_, mut sub) = start(&engine, step("\"everything\""), "x");

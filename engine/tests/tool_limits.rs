@@ -12,9 +12,24 @@ use std::time::Duration;
 
 use serde_json::json;
 use stepwise_engine::tool::{ToolSettings, Tools};
-use stepwise_engine::{ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, Workflow};
+use stepwise_engine::{
+    ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, RunEvent, Workflow,
+};
 use stepwise_testkit::{Behavior, PATIENCE, Page, RawEnd, ScriptedCall, TestServer};
 use support::*;
+
+/// Runs `agent(model)` on "tides" with these tools to its end, which must be a completion.
+async fn completed_run(server: &TestServer, tools: ToolSettings, model: &str) -> Vec<RunEvent> {
+    let engine = engine_for(server, tools, 1_000_000);
+    let (_, mut sub) = start(&engine, agent(model), "tides");
+    let events = collect(&mut sub).await;
+    assert!(
+        matches!(assert_well_formed(&events), EventKind::RunCompleted { .. }),
+        "{model}: {:?}",
+        events.last()
+    );
+    events
+}
 
 fn engine_for(server: &TestServer, tools: ToolSettings, max_output: usize) -> Engine {
     Engine::new(EngineConfig {
@@ -116,14 +131,7 @@ async fn every_tool_answer_goes_to_the_model_cut_at_max_result_bytes() {
             max_result_bytes: 2_000,
             ..search_tools(&server)
         };
-        let engine = engine_for(&server, tools, 1_000_000);
-        let (_, mut sub) = start(&engine, agent(model), "tides");
-        let events = collect(&mut sub).await;
-        assert!(
-            matches!(assert_well_formed(&events), EventKind::RunCompleted { .. }),
-            "{model}: {:?}",
-            events.last()
-        );
+        completed_run(&server, tools, model).await;
         let requests = model_requests(&server);
         assert_eq!(requests.len(), 3, "{model}");
         let note = "\n\n[The answer goes on; only its first 2 kB are shown.]";
@@ -296,14 +304,7 @@ async fn at_most_max_calls_per_turn_run_and_the_rest_are_told_the_limit() {
             max_calls_per_turn: 2,
             ..search_tools(&server)
         };
-        let engine = engine_for(&server, tools, 1_000_000);
-        let (_, mut sub) = start(&engine, agent(model), "tides");
-        let events = collect(&mut sub).await;
-        assert!(
-            matches!(assert_well_formed(&events), EventKind::RunCompleted { .. }),
-            "{model}: {:?}",
-            events.last()
-        );
+        let events = completed_run(&server, tools, model).await;
         let started = events
             .iter()
             .filter(|e| matches!(e.kind, EventKind::ToolCallStarted { .. }))

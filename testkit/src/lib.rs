@@ -14,12 +14,14 @@ mod behavior;
 mod eventually;
 pub mod fuzz;
 mod http;
+mod processes;
 mod record;
 mod server;
 mod wire;
 
 pub use behavior::{Behavior, Fault, RawEnd, RawStream, ScriptedCall};
 pub use eventually::{Check, PATIENCE, eventually, eventually_async};
+pub use processes::processes_tagged;
 pub use record::RequestRecord;
 pub use server::TestServer;
 pub use server::{Models, Page};

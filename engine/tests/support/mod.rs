@@ -27,6 +27,17 @@ pub fn server_providers(server: &stepwise_testkit::TestServer) -> Providers {
         .with(ProviderKind::Anthropic, Arc::new(anthropic))
 }
 
+/// A model turn that writes `text`, then calls the MCP test server's long-running operation
+/// (30 s), so that a test can stop it midway.
+pub fn long_mcp_call(text: &[&str]) -> stepwise_testkit::Behavior {
+    let call = stepwise_testkit::ScriptedCall::new(
+        "long",
+        "everything__trigger-long-running-operation",
+        serde_json::json!({"duration": 30, "steps": 30}),
+    );
+    stepwise_testkit::Behavior::text(text, 0).with_calls(vec![call], 0)
+}
+
 /// An engine whose demo model streams with no delay.
 pub fn instant_engine() -> Engine {
     demo_engine(DemoModel::new(DemoPace::INSTANT))
@@ -305,22 +316,8 @@ pub fn shim() -> PathBuf {
     path
 }
 
-/// Live processes whose command line has `tag`.
-pub fn processes_tagged(tag: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'));
-            !zombie && String::from_utf8_lossy(&cmd).contains(tag)
-        })
-        .collect()
-}
+#[allow(unused_imports)] // Not every test file that includes this module uses it.
+pub use stepwise_testkit::processes_tagged;
 
 /// The lines a child process prints on its (piped) standard output, as they come.
 pub fn stdout_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {

@@ -11,12 +11,7 @@ use crate::provider::{ModelRequest, ToolTurn};
 use crate::workflow::AgentStep;
 
 pub(super) fn execute<'a>(at: At<'a>, agent: &'a AgentStep) -> Executed<'a> {
-    let At {
-        scope,
-        step,
-        path,
-        previous,
-    } = at;
+    let (scope, step, path, previous) = (at.scope, at.step, at.path, at.previous);
     Box::pin(async move {
         let AgentStep {
             instructions,

@@ -6,12 +6,7 @@ use super::{At, Done, Executed, run_sequence};
 use crate::workflow::ConditionStep;
 
 pub(super) fn execute<'a>(at: At<'a>, this: &'a ConditionStep) -> Executed<'a> {
-    let At {
-        scope,
-        path,
-        previous,
-        ..
-    } = at;
+    let (scope, path, previous) = (at.scope, at.path, at.previous);
     Box::pin(async move {
         let (test, then, otherwise) = (&this.test, &this.then[..], &this.otherwise[..]);
         let looked_at = previous

@@ -4,12 +4,7 @@ use super::{At, Done, Executed, run_sequence};
 use crate::workflow::GroupStep;
 
 pub(super) fn execute<'a>(at: At<'a>, group: &'a GroupStep) -> Executed<'a> {
-    let At {
-        scope,
-        path,
-        previous,
-        ..
-    } = at;
+    let (scope, path, previous) = (at.scope, at.path, at.previous);
     Box::pin(async move {
         let inside = scope.inside(path, None);
         let flow = run_sequence(&inside, &group.steps, previous.cloned()).await?;

@@ -7,12 +7,7 @@ use crate::event::EventKind;
 use crate::workflow::LoopStep;
 
 pub(super) fn execute<'a>(at: At<'a>, this: &'a LoopStep) -> Executed<'a> {
-    let At {
-        scope,
-        path,
-        previous,
-        ..
-    } = at;
+    let (scope, path, previous) = (at.scope, at.path, at.previous);
     Box::pin(async move {
         let (steps, until, max_rounds) = (&this.steps, this.until.as_ref(), this.max_iterations);
         let mut flow = previous.cloned();

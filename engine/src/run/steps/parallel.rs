@@ -9,12 +9,7 @@ use crate::event::ErrorKind;
 use crate::workflow::ParallelStep;
 
 pub(super) fn execute<'a>(at: At<'a>, parallel: &'a ParallelStep) -> Executed<'a> {
-    let At {
-        scope,
-        path,
-        previous,
-        ..
-    } = at;
+    let (scope, path, previous) = (at.scope, at.path, at.previous);
     Box::pin(async move {
         let steps = &parallel.steps;
         let inside = scope.inside(path, None);

@@ -13,19 +13,9 @@ use crate::provider::ModelRequest;
 use crate::workflow::{Route, RouterStep, Step};
 
 pub(super) fn execute<'a>(at: At<'a>, router: &'a RouterStep) -> Executed<'a> {
-    let At {
-        scope,
-        step,
-        path,
-        previous,
-    } = at;
+    let (scope, step, path, previous) = (at.scope, at.step, at.path, at.previous);
     Box::pin(async move {
-        let RouterStep {
-            instructions,
-            model,
-            routes,
-        } = router;
-        let cx = &scope.cx;
+        let (cx, routes) = (&scope.cx, &router.routes);
         // A revived run whose router had chosen before it waited keeps that choice: the model
         // is not asked again.
         let saved = cx
@@ -34,7 +24,7 @@ pub(super) fn execute<'a>(at: At<'a>, router: &'a RouterStep) -> Executed<'a> {
             .and_then(|(name, reason)| Some((routes.iter().position(|r| r.name == name)?, reason)));
         let (chosen, reason) = match saved {
             Some(choice) => choice,
-            None => ask_model(scope, step, path, previous, instructions, model, routes).await?,
+            None => ask_model(scope, step, path, previous, router).await?,
         };
         let route = &routes[chosen];
         if !scope.run.emit(EventKind::RouteChosen {
@@ -63,14 +53,15 @@ async fn ask_model(
     step: &Step,
     path: &str,
     previous: Option<&PreviousStep>,
-    instructions: &str,
-    model: &Option<crate::model_ref::ModelRef>,
-    routes: &[Route],
+    router: &RouterStep,
 ) -> Result<(usize, String), Halt> {
-    let cx = &scope.cx;
+    let (cx, routes) = (&scope.cx, &router.routes);
     let request = ModelRequest::new(
-        model.clone().unwrap_or_else(|| cx.default_model.clone()),
-        system_prompt(instructions, routes),
+        router
+            .model
+            .clone()
+            .unwrap_or_else(|| cx.default_model.clone()),
+        system_prompt(&router.instructions, routes),
         chained(&cx.input, previous),
     );
     let answer = stream_model(scope, path, request, step.retries, Written::default()).await?;

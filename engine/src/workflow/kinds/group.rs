@@ -9,6 +9,7 @@ use crate::workflow::{Step, StepDraft};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupStep {
+    /// In order: each gets the output of the one before it.
     pub steps: Vec<Step>,
 }
 

@@ -9,6 +9,8 @@ use crate::workflow::{Step, StepDraft};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParallelStep {
+    /// The branches: each runs as a task of its own, beside the others, and none sees another's
+    /// output.
     pub steps: Vec<Step>,
 }
 

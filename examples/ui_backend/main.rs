@@ -3,13 +3,14 @@
 //!
 //! ```text
 //! node test ──POST /apps {options}──▶ a fresh app in a fresh folder ──▶ {"id", "servers"}
-//! page (harness.ts) ══ ws://…/apps/ID ══ {"id","cmd","args"} ▶ command ▶ {"id","ok"|"err"}
-//!                                      ◀ {"event":"run-update","payload"} (every shell event)
+//! page (backend-ipc.ts) ══ ws://…/apps/ID ══ {"id","cmd","args"} ▶ command ▶ {"id","ok"|"err"}
+//!                                          ◀ {"event":"run-update","payload"} (every shell event)
 //! ```
 //!
-//! Prints the port it listens on (127.0.0.1) as its first line. Making a new app quits the
-//! ones before it (their runs cancelled and saved, their folders removed), so a test never
-//! pays for the one before. A page that reloads connects to the same app again.
+//! `ui_backend [FOLDER]`: prints the port it listens on (127.0.0.1) as its first line and serves
+//! until SIGTERM or until its standard input closes. Making a new app quits the ones before it
+//! (their runs cancelled and saved, their folders removed), so a test never pays for the one
+//! before. A page that reloads connects to the same app again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod options;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{any, post};
 use serde_json::{Value, json};
@@ -43,7 +44,13 @@ struct Apps {
 
 #[tokio::main]
 async fn main() {
-    let root = std::env::temp_dir().join(format!("stepwise-ui-backend-{}", std::process::id()));
+    // Its apps' folders go under the folder given (the harness gives one under target/), else
+    // under the system's temporary folder; either way they are removed as the apps quit.
+    let root = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("stepwise-ui-backend-{}", std::process::id()));
     let apps = Arc::new(Apps {
         root: root.clone(),
         ..Apps::default()
@@ -51,24 +58,34 @@ async fn main() {
     let router = Router::new()
         .route("/apps", post(new_app))
         .route("/apps/{id}", any(socket::connect))
+        // A test's options may carry a long scripted answer (the frames bench: 100,000 tokens).
+        .layer(DefaultBodyLimit::max(64 << 20))
         .with_state(apps.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("{}", listener.local_addr().unwrap().port());
-    let quit = async {
-        // The harness ends it with SIGTERM (or a terminal with Ctrl-C).
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    };
     axum::serve(listener, router)
-        .with_graceful_shutdown(quit)
+        .with_graceful_shutdown(quit_asked())
         .await
         .unwrap();
     retire(&apps).await;
     let _ = std::fs::remove_dir_all(root);
+}
+
+/// Resolves when the harness is done: SIGTERM, Ctrl-C, or its end of our standard input closed
+/// (it ended without a word, so nothing is left running).
+async fn quit_asked() {
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+    let (closed, stdin_closed) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = closed.send(());
+    });
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = stdin_closed => {}
+    }
 }
 
 /// `POST /apps` with [`AppOptions`]: quits the apps there were and makes a new one.

@@ -1,5 +1,5 @@
 // `npm run bench:frames`: the built UI in Chromium, on the real shell (examples/ui_backend),
-// while one run streams 100,000 tokens at 1,000 tokens a second from the test model server
+// while one run streams 100,000 tokens (words) at 1,000 a second from the test model server
 // (paragraphs every 60 words). Records every animation frame's length and every long task
 // (> 50 ms) from the first token to the last. Prints a table, then one JSON object. Takes about
 // 100 seconds. Figures, not assertions.
@@ -8,9 +8,13 @@ import { startHarness } from "./harness.mjs";
 const TOKENS = 100_000;
 const h = await startHarness();
 const app = await h.newApp({
+  // Ten words to an event, an event every 10 ms: a timer cannot wait 1 ms a word.
   servers: { model: { default: {
-    tokens: Array.from({ length: TOKENS }, (_, i) => (i % 60 === 59 ? `word${i}.\n\n` : `word${i} `)),
-    token_interval_ms: 1,
+    tokens: Array.from({ length: TOKENS / 10 }, (_, e) => Array.from({ length: 10 }, (_, k) => {
+      const i = e * 10 + k;
+      return i % 60 === 59 ? `word${i}.\n\n` : `word${i} `;
+    }).join("")),
+    token_interval_ms: 10,
   } } },
   // 100,000 tokens are about 1.1 MB of text: above a step's usual limit (1 MB).
   settings: '[openai]\nbase_url = "{{model}}/v1"\n[limits]\nmax_step_output_bytes = 4000000\n',

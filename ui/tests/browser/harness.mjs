@@ -13,13 +13,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.join(here, "dist");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
 export const REPO = path.resolve(here, "../../..");
-const BACKEND = process.env.STEPWISE_UI_BACKEND
-  ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(REPO, "target"), "debug/examples/ui_backend");
+const TARGET = process.env.CARGO_TARGET_DIR ?? path.join(REPO, "target");
+const BACKEND = process.env.STEPWISE_UI_BACKEND ?? path.join(TARGET, "debug/examples/ui_backend");
 
 /** Starts the backend; resolves with its port once it listens. */
 async function startBackend() {
   if (!fs.existsSync(BACKEND)) throw new Error(`${BACKEND} is missing: run \`cargo build --example ui_backend\``);
-  const child = spawn(BACKEND, [], { stdio: ["ignore", "pipe", "inherit"] });
+  // Its apps' folders go under target/tmp; it ends when we do (its standard input closes).
+  const folder = path.join(TARGET, "tmp");
+  fs.mkdirSync(folder, { recursive: true });
+  const child = spawn(BACKEND, [folder], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = readline.createInterface({ input: child.stdout });
   const port = await new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`the backend ended (${code}) before it listened`)));

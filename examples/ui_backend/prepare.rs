@@ -40,23 +40,7 @@ pub enum PrepareError {
 }
 
 pub async fn prepare(root: &Path, options: AppOptions) -> Result<Prepared, PrepareError> {
-    let mut servers = BTreeMap::new();
-    for (name, o) in &options.servers {
-        let server = TestServer::start().await?;
-        if let Some(models) = &o.models {
-            server.set_models(models.clone());
-        }
-        if let Some(default) = &o.default {
-            server.set_default(default.clone());
-        }
-        for b in &o.queue {
-            server.push(b.clone());
-        }
-        for (path, page) in &o.pages {
-            server.set_page(path, page.clone());
-        }
-        servers.insert(name.clone(), server);
-    }
+    let servers = start_servers(&options).await?;
     if let Some(text) = &options.settings {
         let file = root.join("config/settings.toml");
         std::fs::create_dir_all(root.join("config"))?;
@@ -84,10 +68,8 @@ pub async fn prepare(root: &Path, options: AppOptions) -> Result<Prepared, Prepa
         )
         .await?;
     }
-    let mut saved = Vec::new();
     for w in &options.workflows {
         ok(s, "save_workflow", json!({ "workflow": w, "id": null })).await?;
-        saved.push(w.clone());
     }
     if options.history_locked {
         let conn = rusqlite::Connection::open(s.state().paths.history_db())?;
@@ -95,7 +77,7 @@ pub async fn prepare(root: &Path, options: AppOptions) -> Result<Prepared, Prepa
         *prepared.lock.lock().unwrap() = Some(conn);
     }
     for run in &options.history {
-        seed(&prepared, run, &saved).await?;
+        seed(&prepared, run, &options.workflows).await?;
     }
     let store = prepared.session.state().store.clone();
     if let Some(store) = store {
@@ -112,6 +94,28 @@ pub async fn prepare(root: &Path, options: AppOptions) -> Result<Prepared, Prepa
         }
     }
     Ok(prepared)
+}
+
+/// The model servers the options ask for, each answering as scripted.
+async fn start_servers(options: &AppOptions) -> Result<BTreeMap<String, TestServer>, PrepareError> {
+    let mut servers = BTreeMap::new();
+    for (name, o) in &options.servers {
+        let server = TestServer::start().await?;
+        if let Some(models) = &o.models {
+            server.set_models(models.clone());
+        }
+        if let Some(default) = &o.default {
+            server.set_default(default.clone());
+        }
+        for b in &o.queue {
+            server.push(b.clone());
+        }
+        for (path, page) in &o.pages {
+            server.set_page(path, page.clone());
+        }
+        servers.insert(name.clone(), server);
+    }
+    Ok(servers)
 }
 
 /// `{{NAME}}` → the address of server `NAME` (`{{remote:NAME}}`: one not counted as this

@@ -64,22 +64,23 @@ async fn serve(socket: WebSocket, app: Arc<Prepared>) {
         let Ok(call) = serde_json::from_str::<Call>(text.as_str()) else {
             continue;
         };
-        let delay = app.slow_commands.get(&call.cmd).copied().unwrap_or(0);
-        let answer = {
-            if delay > 0 {
-                // Only this command waits; the others go on meanwhile.
+        match app.slow_commands.get(&call.cmd).copied() {
+            // Only this command waits; the others go on meanwhile.
+            Some(ms) => {
                 let app = app.clone();
                 let out = out.clone();
                 tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(delay)).await;
-                    let rx = app.session.invoke(&call.cmd, call.args);
-                    reply(call.id, rx, out).await;
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    let answer = app.session.invoke(&call.cmd, call.args);
+                    reply(call.id, answer, out).await;
                 });
-                continue;
             }
-            app.session.invoke(&call.cmd, call.args)
-        };
-        tokio::spawn(reply(call.id, answer, out.clone()));
+            // Sent now, in the order the page sent them; answered whenever each is done.
+            None => {
+                let answer = app.session.invoke(&call.cmd, call.args);
+                tokio::spawn(reply(call.id, answer, out.clone()));
+            }
+        }
     }
     // The page has gone (closed, or reloading: it connects again).
     forward_events.abort();

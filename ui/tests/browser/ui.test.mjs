@@ -753,7 +753,7 @@ test("a review: the run waits for me; send back with a note, edit, approve; Canc
 
 test("continue a stopped run: from a step in the run view, from History, and after fixing Settings", async () => {
   // Cancelled during the second step: continue from it; the first step is reused, not run again.
-  const page = await open({ demo: { first_token_ms: 0, per_word_ms: 20 } });
+  const page = await open({ demo: { first_token_ms: 0, per_word_ms: 30 } });
   await run(page);
   await page.locator(".stepper li[data-status=running]", { hasText: "Write" }).waitFor();
   await cancelButton(page).click();

@@ -50,6 +50,16 @@ async function run(page, input = "tidal energy") {
   await page.getByRole("button", { name: "Run", exact: true }).click();
 }
 
+/** Returns once every event the shell sent before it has reached the page and been drawn: the
+ * backend answers a command on the same ordered socket as its events, and the window applies
+ * updates once a frame. What the window shows then is all it was sent (no sleeping on a guess). */
+async function settled(page) {
+  await page.evaluate(async () => {
+    await window.__TAURI_INTERNALS__.invoke("about", {});
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  });
+}
+
 const shot = (page, name) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 const cancelButton = (page) => page.getByRole("button", { name: "Cancel", exact: true });
 const status = (page, text) => page.locator("p.status", { hasText: text });
@@ -76,7 +86,7 @@ test("start → steps advance → text streams → Cancel → Cancelled with the
   assert.equal(await cancelButton(page).isEnabled(), false, "Cancel is disabled once the run is over");
   const kept = await streamText(page);
   assert.ok(kept.includes(written), "the text written before the cancel is kept");
-  await page.waitForTimeout(300);
+  await settled(page);
   assert.equal(await streamText(page), kept, "no more text arrives");
   assert.match(await page.getByRole("button", { name: /Step 2: Write/ }).innerText(), /Skipped/);
   assert.deepEqual(await cancelButton(page).boundingBox(), before, "and it is still in the same place");
@@ -376,9 +386,9 @@ test("Cancel pressed before the start has answered still stops the run", async (
   const calls = await page.evaluate(() => window.__calls.map((c) => c.cmd));
   const start = calls.indexOf("start_run");
   assert.ok(start >= 0 && calls.lastIndexOf("cancel_run") > start, calls.join(", "));
-  await page.waitForTimeout(300);
+  await settled(page);
   const text = await streamText(page);
-  await page.waitForTimeout(300);
+  await settled(page);
   assert.equal(await streamText(page), text, "no text arrives after the cancel");
   assert.deepEqual(page.problems, []);
   await page.close();
@@ -467,7 +477,7 @@ test("the tree: parallel branches stream side by side, and one Cancel stops them
     assert.match(await page.getByRole("button", { name: new RegExp(`: ${name},`) }).innerText(), /Cancelled/);
   }
   assert.match(await page.getByRole("button", { name: /Step 2: Summary/ }).innerText(), /Skipped/);
-  await page.waitForTimeout(300);
+  await settled(page);
   const later = await Promise.all(["Economics", "Environment", "Society"].map((n) => branchText(page, n)));
   assert.deepEqual(later, kept, "no branch writes after the cancel");
   assert.deepEqual(await cancelButton(page).boundingBox(), before);

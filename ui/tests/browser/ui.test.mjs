@@ -1,5 +1,5 @@
 // The built UI in headless Chromium (Debian's), talking to the real shell: every command goes to
-// the app on Tauri's mock runtime (examples/ui_backend.rs), every event comes from it. Each test
+// the app on Tauri's mock runtime (examples/ui_backend/), every event comes from it. Each test
 // gets a fresh app in a fresh folder, made as its options say (examples/ui_backend/options.rs):
 // the demo model's pace, model servers (stepwise-testkit) with their scripted answers, settings,
 // saved workflows, past runs. Screenshots of each state go to test-artifacts/ui/.
@@ -615,6 +615,7 @@ test("Cancel during a tool call says “Stopping the tool…” until it has sto
 });
 
 test("settings: an MCP server is added, its tools listed with their descriptions, a broken one says why", async () => {
+  assert.ok(fs.existsSync(EVERYTHING), `${EVERYTHING} is missing: run \`npm ci\` in tests/mcp (scripts/test.sh does)`);
   const page = await open();
   await page.getByRole("button", { name: "Settings" }).click();
   await page.getByRole("button", { name: "Add an MCP server" }).click();

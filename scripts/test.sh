@@ -45,7 +45,10 @@ cargo test --workspace --locked
 say "UI tests (Vitest)"
 (cd ui && npm run --silent test)
 
-say "UI in a browser (Chromium, backend faked through Tauri's IPC mocks; screenshots in test-artifacts/ui/)"
+# The page's commands and events go to the real shell on Tauri's mock runtime (the example
+# ui_backend, which `npm run test:browser` builds: `cargo test` above has already compiled it), with
+# the demo model, the test model server and the MCP server installed above.
+say "UI in a browser (Chromium, on the real shell and engine; screenshots in test-artifacts/ui/)"
 (cd ui && npm run --silent test:browser)
 
 say "End to end: the real window under Xvfb, through tauri-driver and WebKitWebDriver"

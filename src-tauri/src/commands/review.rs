@@ -66,6 +66,11 @@ pub async fn resume_run(
             run_id: None,
         })?;
         s.bridge.follow(new_id, sub);
+        // The earlier run learns of this one from the history (`continued_in`), and the window
+        // asks for it as soon as this answers: the new run is written first.
+        if let Err(e) = store.flush(std::time::Duration::from_secs(2)) {
+            tracing::warn!("history flush after continuing a run: {e}");
+        }
         Ok(new_id.to_string())
     })
     .await

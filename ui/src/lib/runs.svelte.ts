@@ -45,8 +45,9 @@ export class Runs {
       for (const r of list.data.runs) {
         if (!this.byId[r.run_id]) {
           this.byId[r.run_id] = { ...emptySnapshot(r.run_id), workflow_name: r.workflow_name, input: r.input, status: r.status };
-          this.order.push(r.run_id);
         }
+        // A live run's update may have come first (its snapshot then fetched): it is listed too.
+        if (!this.order.includes(r.run_id)) this.order.push(r.run_id);
         if (isLive(r.status)) void this.resync(r.run_id);
       }
     }

@@ -1,3 +1,3 @@
-// The real app, with the fake backend installed first.
-import "./fake-backend";
+// The real app, with its IPC carried to the real shell (backend-ipc.ts) installed first.
+import "./backend-ipc";
 import "../../src/main";

@@ -16,8 +16,7 @@ use common::{Timing, pct, us};
 use stepwise_engine::provider::{DemoModel, HttpOptions, OpenAiProvider, Providers};
 use stepwise_engine::store::Store;
 use stepwise_engine::{
-    CancelReason, Engine, EngineConfig, EventKind, ProviderKind, RunId, StartRun, Subscription,
-    workflow,
+    CancelReason, Engine, EngineConfig, EventKind, ProviderKind, RunId, Subscription,
 };
 use stepwise_testkit::{Behavior, TestServer};
 
@@ -145,14 +144,7 @@ fn start_branching(engine: &Engine, branches: usize) -> (RunId, Subscription) {
         }
         t
     };
-    let wf = workflow::parse(&text, None).unwrap();
-    engine
-        .start_subscribed(StartRun {
-            workflow: wf,
-            input: "q".into(),
-            run_id: None,
-        })
-        .unwrap()
+    common::start_toml(engine, &text)
 }
 
 async fn until_deltas(sub: &mut Subscription, n: usize) {

@@ -22,9 +22,7 @@ use serde_json::json;
 use stepwise_engine::provider::{DemoModel, HttpOptions, OpenAiProvider, Providers};
 use stepwise_engine::tool::mcp::McpServerSettings;
 use stepwise_engine::tool::{ToolSettings, Tools};
-use stepwise_engine::{
-    CancelReason, Engine, EngineConfig, EventKind, ProviderKind, StartRun, workflow,
-};
+use stepwise_engine::{CancelReason, Engine, EngineConfig, EventKind, ProviderKind};
 use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
 
 const BUILTIN_RUNS: usize = 200;
@@ -110,20 +108,12 @@ fn main() {
 }
 
 fn start(engine: &Engine, tools: &str) -> (stepwise_engine::RunId, stepwise_engine::Subscription) {
-    let wf = workflow::parse(
+    common::start_toml(
+        engine,
         &format!(
             "name = \"T\"\n[[steps]]\nname = \"A\"\ninstructions = \"x\"\nmodel = \"openai:bench\"\ntools = [{tools}]\n"
         ),
-        None,
     )
-    .unwrap();
-    engine
-        .start_subscribed(StartRun {
-            workflow: wf,
-            input: "q".into(),
-            run_id: None,
-        })
-        .unwrap()
 }
 
 /// Until the run's tool call has started.

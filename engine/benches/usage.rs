@@ -21,6 +21,11 @@ use stepwise_engine::{
 };
 use stepwise_testkit::{Behavior, TestServer};
 
+/// One line of the table: what is measured, and its figure.
+fn row(measure: impl std::fmt::Display, value: impl std::fmt::Display) {
+    println!("{measure:<64} {value:>14}");
+}
+
 fn main() {
     // `STEPWISE_BENCH_TABLE=1`: only what loading OpenAI's tokenizer costs, in a process that has
     // done nothing else (its time, and the memory it holds from then on).
@@ -95,46 +100,29 @@ fn main() {
     let (treq, nreq) = time(&|| estimate_request(&request));
 
     println!("{:<64} {:>14}", "measure", "value");
-    println!(
-        "{:<64} {:>14}",
+    row(
         "first cancel of a process (tokenizer loaded since the call began)",
-        us(first)
+        us(first),
     );
-    println!(
-        "{:<64} {:>14}",
+    row(
         "cancel → RunCancelled, OpenAI tokenizer (gpt-5-mini): p50",
-        us(pct(&tiktoken, 50.0))
+        us(pct(&tiktoken, 50.0)),
     );
-    println!(
-        "{:<64} {:>14}",
+    row(
         "cancel → RunCancelled, OpenAI tokenizer (gpt-5-mini): p99",
-        us(pct(&tiktoken, 99.0))
+        us(pct(&tiktoken, 99.0)),
     );
-    println!(
-        "{:<64} {:>14}",
+    row(
         "cancel → RunCancelled, 4-bytes approximation: p50",
-        us(pct(&approx, 50.0))
+        us(pct(&approx, 50.0)),
     );
-    println!(
-        "{:<64} {:>14}",
+    row(
         "cancel → RunCancelled, 4-bytes approximation: p99",
-        us(pct(&approx, 99.0))
+        us(pct(&approx, 99.0)),
     );
-    println!(
-        "{:<64} {:>14}",
-        format!("count 1 kB ({n1k} tokens)"),
-        us(t1k)
-    );
-    println!(
-        "{:<64} {:>14}",
-        format!("count 100 kB ({n100k} tokens)"),
-        us(t100k)
-    );
-    println!(
-        "{:<64} {:>14}",
-        format!("estimate a 5 kB request ({nreq} tokens)"),
-        us(treq)
-    );
+    row(format!("count 1 kB ({n1k} tokens)"), us(t1k));
+    row(format!("count 100 kB ({n100k} tokens)"), us(t100k));
+    row(format!("estimate a 5 kB request ({nreq} tokens)"), us(treq));
     println!(
         "{:<64} {:>11.1} MB",
         "peak RSS (tokenizer loaded)",

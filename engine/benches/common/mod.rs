@@ -96,3 +96,18 @@ impl RunSink for Timing {
         self.history.event(event);
     }
 }
+
+/// Starts the workflow of this TOML on the input "q", subscribed from its first event.
+pub fn start_toml(
+    engine: &stepwise_engine::Engine,
+    toml: &str,
+) -> (stepwise_engine::RunId, stepwise_engine::Subscription) {
+    let workflow = stepwise_engine::workflow::parse(toml, None).unwrap();
+    engine
+        .start_subscribed(stepwise_engine::StartRun {
+            workflow,
+            input: "q".into(),
+            run_id: None,
+        })
+        .unwrap()
+}

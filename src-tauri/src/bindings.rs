@@ -54,10 +54,8 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
 }
 
 /// Writes the TypeScript bindings to `path`.
-pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+pub fn export_bindings(path: &std::path::Path) -> Result<(), specta_typescript::Error> {
     let ts = specta_typescript::Typescript::default()
         .header("// Generated from Stepwise's Rust types by specta (src-tauri/src/bindings.rs). Do not edit.\n");
-    builder::<tauri::Wry>()
-        .export(ts, path)
-        .map_err(|e| e.to_string())
+    builder::<tauri::Wry>().export(ts, path)
 }

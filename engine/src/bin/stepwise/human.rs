@@ -323,7 +323,8 @@ impl HumanView {
             }
             StepKindName::Agent => step.model.clone(),
             StepKindName::Router => format!("router · {}", step.model),
-            other => other.as_str().to_string(),
+            // The kind in the words the editor uses ("At the same time", "Repeat" …).
+            other => other.info().label.to_string(),
         };
         let round = step
             .round

@@ -14,25 +14,21 @@ use std::path::{Path, PathBuf};
 
 type ModPath = Vec<String>;
 
+/// The engine and the desktop shell are held to the same rule.
 #[test]
 fn no_module_uses_itself_through_others() {
-    let circles = circles_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
-    assert!(
-        circles.is_empty(),
-        "module circles in engine/src:\n{}",
-        circles.join("\n")
-    );
-}
-
-/// The desktop shell is held to the same rule.
-#[test]
-fn no_module_of_the_shell_uses_itself_through_others() {
-    let circles = circles_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../src-tauri/src"));
-    assert!(
-        circles.is_empty(),
-        "module circles in src-tauri/src:\n{}",
-        circles.join("\n")
-    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (name, src) in [
+        ("engine/src", root.join("src")),
+        ("src-tauri/src", root.join("../src-tauri/src")),
+    ] {
+        let circles = circles_in(&src);
+        assert!(
+            circles.is_empty(),
+            "module circles in {name}:\n{}",
+            circles.join("\n")
+        );
+    }
 }
 
 /// Every circle among sibling modules of the crate whose sources are under `src`, one line each.

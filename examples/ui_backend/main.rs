@@ -13,6 +13,9 @@
 //! before. A page that reloads connects to the same app again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// The app tests' mock shell: the app and its commands, made one way for both.
+#[path = "../../tests/support/mock_shell.rs"]
+mod mock_shell;
 mod options;
 mod prepare;
 mod session;

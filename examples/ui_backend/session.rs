@@ -12,8 +12,7 @@ use stepwise_app::paths::AppPaths;
 use stepwise_app::secrets::Secrets;
 use stepwise_app::state::{AppState, StateOptions};
 use stepwise_engine::provider::DemoPace;
-use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
-use tauri::webview::InvokeRequest;
+use tauri::test::MockRuntime;
 use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
 
 use tauri_specta::Event;
@@ -40,12 +39,7 @@ pub struct Session {
 impl Session {
     /// A new app over `root` (its settings file already written, if any).
     pub fn new(root: PathBuf, pace: Pace) -> Session {
-        let specta = stepwise_app::builder::<MockRuntime>();
-        let app = mock_builder()
-            .invoke_handler(specta.invoke_handler())
-            .build(mock_context(noop_assets()))
-            .unwrap();
-        specta.mount_events(&app);
+        let app = crate::mock_shell::app();
         let listeners: Arc<Mutex<Vec<mpsc::UnboundedSender<String>>>> = Arc::default();
         for name in EVENTS {
             let to = listeners.clone();
@@ -99,15 +93,7 @@ impl Session {
     /// when the command has one (a slow command does not hold up the others).
     pub fn invoke(&self, cmd: &str, args: Value) -> oneshot::Receiver<Answer> {
         let (tx, rx) = oneshot::channel();
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: tauri::ipc::CallbackFn(0),
-            error: tauri::ipc::CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: tauri::ipc::InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
+        let request = crate::mock_shell::request(cmd, args);
         let webview: &tauri::Webview<MockRuntime> = self.window.as_ref();
         webview.clone().on_message(
             request,

@@ -14,24 +14,12 @@ use stepwise_app::state::{AppState, StateOptions};
 use stepwise_engine::provider::DemoPace;
 use stepwise_engine::{EventKind, RunEvent};
 use stepwise_testkit::{PATIENCE, eventually};
-use tauri::test::{
-    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
-};
-use tauri::webview::InvokeRequest;
+use tauri::test::{MockRuntime, get_ipc_response};
 use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
 use tauri_specta::Event;
 
-fn request(cmd: &str, args: Value) -> InvokeRequest {
-    InvokeRequest {
-        cmd: cmd.into(),
-        callback: tauri::ipc::CallbackFn(0),
-        error: tauri::ipc::CallbackFn(1),
-        url: "tauri://localhost".parse().unwrap(),
-        body: tauri::ipc::InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    }
-}
+mod mock_shell;
+use mock_shell::request;
 
 pub struct TestApp {
     pub app: App<MockRuntime>,
@@ -68,12 +56,7 @@ pub fn app_in(
     window: Duration,
     desk: Arc<dyn stepwise_app::attention::Desk>,
 ) -> TestApp {
-    let specta = stepwise_app::builder::<MockRuntime>();
-    let app = mock_builder()
-        .invoke_handler(specta.invoke_handler())
-        .build(mock_context(noop_assets()))
-        .unwrap();
-    specta.mount_events(&app);
+    let app = mock_shell::app();
     let updates: Arc<Mutex<Vec<Value>>> = Arc::default();
     let seen = updates.clone();
     app.listen_any("run-update", move |e| {

@@ -54,16 +54,8 @@ impl Kind for LoopStep {
         d.max_iterations = Some(self.max_iterations);
     }
 
-    fn branches(&self) -> Vec<Branch<'_>> {
-        vec![Branch {
-            steps: &self.steps,
-            label: BranchLabel::Rounds,
-        }]
-    }
-
-    fn branches_mut(&mut self) -> Vec<&mut Vec<Step>> {
-        vec![&mut self.steps]
-    }
+    // Its steps run in rounds: under `PATH#N`, round N.
+    its_steps_are_one_branch!(BranchLabel::Rounds);
 
     /// `until` is checked after a round, so it may cite the round's steps.
     fn cite(&self, step: &Step, c: &mut Citations, done: &HashSet<String>) {

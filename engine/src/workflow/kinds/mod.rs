@@ -21,10 +21,17 @@ macro_rules! holds_a_list_of_steps {
             d.steps = super::drafts(&self.steps);
         }
 
+        its_steps_are_one_branch!(BranchLabel::None);
+    };
+}
+
+/// `Kind`'s `branches` for a kind whose steps are all in `steps`, as one branch of this label.
+macro_rules! its_steps_are_one_branch {
+    ($label:expr) => {
         fn branches(&self) -> Vec<Branch<'_>> {
             vec![Branch {
                 steps: &self.steps,
-                label: BranchLabel::None,
+                label: $label,
             }]
         }
 

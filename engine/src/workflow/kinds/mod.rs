@@ -3,9 +3,10 @@
 //! one row of [`STEP_KINDS`] (its words and fields, which the editor, the stepper and the command
 //! line read — the window gets the table through the generated bindings).
 //!
-//! To add a kind: a file here with its struct and a [`Kind`] impl, its variant in
-//! [`StepKindName`] and [`StepKind`] and an arm of `each_kind!`, a row in [`STEP_KINDS`], and its
-//! executor in `run/steps/`. The compiler points at each place that must learn it.
+//! To add a kind: a file here with its struct and a [`Kind`] impl; here its variant of
+//! [`StepKind`] and its arms of `each_kind!`, `StepKind::name` and `StepKind::build`; in
+//! `table.rs` its [`StepKindName`] and its row of [`STEP_KINDS`]; its executor in `run/steps/`
+//! (ARCHITECTURE.md §11). The compiler points at each place that must learn it.
 
 /// The structural half of `Kind` for a kind whose only steps are one plain list in `steps`
 /// (a group, a parallel): it builds them, writes them back, and lists them as one branch.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stepwise_testkit::TestServer;
+use stepwise_testkit::{PATIENCE, TestServer, eventually};
 
 use crate::options::{AppOptions, SeedEnd, SeedRun};
 use crate::session::Session;
@@ -83,9 +83,15 @@ pub async fn prepare(root: &Path, options: AppOptions) -> Result<Prepared, Prepa
     if let Some(store) = store {
         if options.history_locked {
             // The runs' first batch has failed: the history says it is not saving.
-            wait_until(Duration::from_secs(30), || store.health().is_some())
-                .await
-                .ok_or(PrepareError::Timeout("fail to save"))?;
+            // Nothing announces it: the history's health is looked at until it says so (on a
+            // blocking thread, where the checks' pauses hold up nothing else).
+            tokio::task::spawn_blocking(move || {
+                eventually(PATIENCE, "the history to say it is not saving", || {
+                    store.health().is_some()
+                })
+            })
+            .await
+            .map_err(std::io::Error::other)?;
         } else if !options.history.is_empty() {
             tokio::task::spawn_blocking(move || store.flush(Duration::from_secs(10)))
                 .await
@@ -219,16 +225,4 @@ async fn ok(s: &Session, cmd: &str, args: Value) -> Result<Value, PrepareError> 
             cmd: cmd.into(),
             error,
         })
-}
-
-/// Checks `done` every 20 ms until it holds (true) or `limit` has passed (None).
-async fn wait_until(limit: Duration, done: impl Fn() -> bool) -> Option<()> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return Some(());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }

@@ -7,8 +7,7 @@ use std::collections::HashMap;
 use stepwise_engine::event::{PartialStep, ResumedFrom, SkipReason, StepInfo};
 use stepwise_engine::workflow::StepKindName;
 use stepwise_engine::{
-    ApprovalAnswer, CancelReason, ErrorKind, EventKind, ReviewAnswer, RunEvent, RunSnapshot,
-    StepStatus, Usage,
+    ApprovalAnswer, CancelReason, EventKind, ReviewAnswer, RunEvent, RunSnapshot, StepStatus, Usage,
 };
 
 /// Steps print as they start, indented by depth, and text streams as it comes. Parallel
@@ -273,7 +272,7 @@ impl HumanView {
                 writeln!(
                     out,
                     "\n✗ Failed{at}: {message}\n  {}{}",
-                    what_to_do(*error),
+                    error.advice().action,
                     self.total()
                 )?;
             }
@@ -520,11 +519,6 @@ fn plain(text: &str) -> std::borrow::Cow<'_, str> {
 
 fn secs(ms: u64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
-}
-
-/// What to do next: the failure kind's advice, as the window gives it.
-fn what_to_do(kind: ErrorKind) -> &'static str {
-    kind.advice().action
 }
 
 #[cfg(test)]

@@ -613,20 +613,29 @@ test("a review in the real window waits across a quit; approved after the relaun
 });
 
 test("Continue from here in the real window: the finished step is reused, the rest runs", async () => {
-  const app = await launch(freshRoot("continue"), { STEPWISE_DEMO_WORD_MS: "5" });
-  const { browser } = app;
-  try {
-    await click(browser, "Run");
-    await waitFor(async () => /Write\s*Running/.test(await (await browser.$(".stepper")).getText()), "the second step running");
-    await click(browser, "Cancel");
-    await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "Cancelled");
-    await (await browser.$('//ol[contains(@class,"stepper")]//button[.//span[normalize-space()="Write"]]')).click();
-    await click(browser, "Continue from here");
-    await waitFor(async () => /Continues an earlier run/.test(await (await browser.$("section.run")).getText()), "the link to the earlier run");
-    await waitFor(async () => (await statusText(browser)) === "Completed.", "Completed", 60_000);
-    assert.match(await (await browser.$(".stepper")).getText(), /Research\s*Reused[\s\S]*Write\s*Done/);
-    await shot(browser, "18-continued");
-  } finally {
-    await app.close();
+  // The cancel must land while Write runs. On a busy machine the demo model (a word every 5 ms)
+  // can finish the step before the click lands: then the whole run is done over at a slower pace,
+  // until a cancel does land mid-step (a state waited for, not a margin guessed).
+  for (const ms of ["5", "50", "500"]) {
+    const app = await launch(freshRoot(`continue-${ms}`), { STEPWISE_DEMO_WORD_MS: ms });
+    const { browser } = app;
+    try {
+      await click(browser, "Run");
+      await waitFor(async () => /Write\s*Running/.test(await (await browser.$(".stepper")).getText()), "the second step running");
+      // If the run has just ended, the button is gone: the state below says which way it went.
+      await (await browser.$('//button[normalize-space()="Cancel"]')).click().catch(() => {});
+      await waitFor(async () => /^(Cancelled|Completed)/.test(await statusText(browser)), "the run to end");
+      if ((await statusText(browser)).startsWith("Completed")) continue;
+      await (await browser.$('//ol[contains(@class,"stepper")]//button[.//span[normalize-space()="Write"]]')).click();
+      await click(browser, "Continue from here");
+      await waitFor(async () => /Continues an earlier run/.test(await (await browser.$("section.run")).getText()), "the link to the earlier run");
+      await waitFor(async () => (await statusText(browser)) === "Completed.", "Completed", 60_000);
+      assert.match(await (await browser.$(".stepper")).getText(), /Research\s*Reused[\s\S]*Write\s*Done/);
+      await shot(browser, "18-continued");
+      return;
+    } finally {
+      await app.close();
+    }
   }
+  assert.fail("every run ended before its cancel landed, even at 500 ms a word");
 });

@@ -12,10 +12,12 @@
 /// The app's identifier: its data folder (history) and config are named after it.
 pub const APP_IDENTIFIER: &str = "org.stepwise.desktop";
 
+pub mod control;
 pub mod engine;
 pub mod event;
 pub mod failure;
 pub mod model_ref;
+pub mod owner;
 mod prompt;
 pub mod provider;
 pub mod resume;
@@ -35,6 +37,7 @@ pub use event::{
     StepInfo, Usage,
 };
 pub use model_ref::{ModelRef, ModelRefError, ProviderKind};
+pub use owner::{OWNER_KINDS, Owner, OwnerKind, OwnerKindInfo};
 pub use resume::{ResumeError, ResumeRun};
 pub use run::ReviewError;
 pub use run::Subscription;

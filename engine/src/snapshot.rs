@@ -40,6 +40,10 @@ pub struct RunSnapshot {
     /// Every step's tokens and cost added up (`None` until a step has some).
     #[serde(default)]
     pub usage: Option<Usage>,
+    /// Who runs it, when another Stepwise process does (the window follows it through that
+    /// process's endpoint); `None`: this process, or the history.
+    #[serde(default)]
+    pub owner: Option<crate::owner::OwnerKind>,
 }
 
 /// One step as far as the run has got: the outline's steps from the start, others (a loop's
@@ -162,6 +166,10 @@ pub struct RunSummary {
     /// Its steps' tokens and cost added up.
     #[serde(default)]
     pub usage: Option<Usage>,
+    /// Who runs it, for a live run another Stepwise process owns (`None`: this process, or
+    /// the run has ended).
+    #[serde(default)]
+    pub owner: Option<crate::owner::OwnerKind>,
 }
 
 impl RunSnapshot {
@@ -182,6 +190,7 @@ impl RunSnapshot {
             resumed_from: None,
             continued_in: Vec::new(),
             usage: None,
+            owner: None,
         }
     }
 
@@ -194,6 +203,7 @@ impl RunSnapshot {
             started_at_ms: self.started_at_ms,
             ended_at_ms: self.ended_at_ms,
             usage: self.usage,
+            owner: self.owner,
         }
     }
 

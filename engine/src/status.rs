@@ -18,6 +18,19 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// Its name as the wire and the history spell it.
+    pub fn word(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
     pub fn is_live(self) -> bool {
         matches!(
             self,
@@ -47,5 +60,25 @@ impl StepStatus {
             self,
             StepStatus::Pending | StepStatus::Running | StepStatus::Waiting
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_word_is_its_wire_name() {
+        for s in [
+            RunStatus::Pending,
+            RunStatus::Running,
+            RunStatus::Waiting,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Cancelled,
+            RunStatus::Interrupted,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.word());
+        }
     }
 }

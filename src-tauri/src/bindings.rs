@@ -8,6 +8,7 @@ use crate::desktop::OpenRun;
 use stepwise_engine::failure::{FAILURES, FailureAdvice};
 use stepwise_engine::tool::{BUILTIN_TOOLS, BuiltinTool};
 use stepwise_engine::workflow::{STEP_KINDS, StepKindInfo};
+use stepwise_engine::{OWNER_KINDS, OwnerKindInfo};
 
 /// Commands and events, for any runtime (the app's, or Tauri's mock runtime in tests).
 pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
@@ -48,9 +49,11 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
         .typ::<StepKindInfo>()
         .typ::<BuiltinTool>()
         .typ::<FailureAdvice>()
+        .typ::<OwnerKindInfo>()
         .constant("STEP_KINDS", STEP_KINDS)
         .constant("BUILTIN_TOOLS", BUILTIN_TOOLS)
         .constant("FAILURES", FAILURES)
+        .constant("OWNER_KINDS", OWNER_KINDS)
 }
 
 /// Writes the TypeScript bindings to `path`.

@@ -40,6 +40,9 @@ pub enum AppError {
     /// A run that cannot be continued from that step (or at all).
     #[error("{0}")]
     Resume(ResumeError),
+    /// A run another Stepwise process owns could not take the request; its words.
+    #[error("{0}")]
+    OtherProcess(String),
     /// A bug in Stepwise (a background task failed); the message says what.
     #[error("{0}")]
     Internal(String),

@@ -15,6 +15,7 @@ pub mod desktop;
 pub mod error;
 pub mod lifecycle;
 mod logging;
+pub mod others;
 pub mod paths;
 pub mod secrets;
 pub mod state;
@@ -84,6 +85,7 @@ pub fn run() -> ExitCode {
             let state = Arc::new(AppState::new(paths, emit, options));
             app.manage(state.clone());
             app.manage(Exiting::default());
+            state.share();
             // Runs left waiting for a review at the last quit wait again, ready to answer. It
             // reads the history, so on a blocking thread (§1), which is inside the runtime.
             tauri::async_runtime::spawn_blocking(move || {

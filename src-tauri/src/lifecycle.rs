@@ -25,6 +25,8 @@ pub async fn shutdown(state: &AppState, limit: Duration) -> bool {
     let cancelled = tokio::time::timeout(limit, state.engine.shutdown(CancelReason::AppExit))
         .await
         .is_ok();
+    // Watchers in other processes get the runs' last events, then the endpoint goes.
+    state.stop_sharing(Duration::from_millis(200)).await;
     let saved = match &state.store {
         None => true,
         Some(store) => {

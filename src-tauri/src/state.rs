@@ -5,14 +5,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use stepwise_engine::control::{Endpoint, Starter};
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::settings::{ApiKey, Settings};
 use stepwise_engine::store::{Store, Waiting};
-use stepwise_engine::{Engine, EngineConfig, ProviderKind};
+use stepwise_engine::{Engine, EngineConfig, OwnerKind, ProviderKind, StartError};
 
 use crate::attention::{Attention, Desk};
 use crate::bridge::{Bridge, DEFAULT_WINDOW, Emit, RunUpdate};
 use crate::error::AppError;
+use crate::others::OtherRuns;
 use crate::paths::AppPaths;
 use crate::secrets::{Secrets, StoredKey, origin_of};
 use crate::workflows::Workflows;
@@ -62,6 +64,10 @@ pub struct AppState {
     pub workflows: Workflows,
     pub secrets: Secrets,
     pub paths: AppPaths,
+    /// Runs other Stepwise processes own, which the window follows (`others.rs`).
+    pub others: OtherRuns,
+    /// Where other processes reach this app's runs (`share`).
+    endpoint: Mutex<Option<Endpoint>>,
     settings: Mutex<Settings>,
     demo: DemoModel,
 }
@@ -123,6 +129,8 @@ impl AppState {
             workflows: Workflows::new(paths.workflows_dir()),
             secrets: options.secrets,
             paths,
+            others: OtherRuns::default(),
+            endpoint: Mutex::new(None),
             settings: Mutex::new(settings),
             demo,
         };
@@ -166,6 +174,52 @@ impl AppState {
             }
         }
         revived
+    }
+
+    /// Shares this app's runs with the other Stepwise processes on this computer, and theirs
+    /// with the window: serves the control endpoint (recorded in the history as the app's), which
+    /// also starts runs for `stepwise run --background`, and follows the other processes' runs.
+    /// Without a history nobody could find the endpoint, so nothing is served. Call once, with
+    /// the state managed, from inside the async runtime or the app's setup.
+    pub fn share(self: &Arc<Self>) {
+        let Some(store) = &self.store else { return };
+        let _runtime = tauri::async_runtime::handle().inner().enter();
+        let weak = Arc::downgrade(self);
+        let starter: Starter = Arc::new(move |req| {
+            let state = weak.upgrade().ok_or(StartError::ShuttingDown)?;
+            let (id, sub) = state.engine.start_subscribed(req)?;
+            state.bridge.follow(id, sub);
+            Ok(id)
+        });
+        match Endpoint::open(
+            store.owner_id(),
+            self.engine.clone(),
+            Some(store),
+            Some(starter),
+        ) {
+            Ok(endpoint) => {
+                if let Err(e) = store.announce(OwnerKind::App, endpoint.path()) {
+                    tracing::error!("{e}; other processes will not find this window's runs");
+                }
+                tracing::info!(endpoint = %endpoint.path().display(), "serving runs");
+                *self.endpoint.lock().unwrap_or_else(PoisonError::into_inner) = Some(endpoint);
+            }
+            Err(e) => tracing::error!("{e}; this window's runs can be stopped only here"),
+        }
+        crate::others::keep_looking(Arc::downgrade(self));
+    }
+
+    /// Stops serving (at quit, once the runs have ended and their watchers have their last
+    /// events).
+    pub async fn stop_sharing(&self, limit: Duration) {
+        let endpoint = self
+            .endpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(endpoint) = endpoint {
+            endpoint.close(limit).await;
+        }
     }
 
     pub fn settings(&self) -> MutexGuard<'_, Settings> {

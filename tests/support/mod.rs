@@ -70,7 +70,7 @@ pub fn app_in(
     });
     let paths = AppPaths::under(&root);
     let secrets = Secrets::file_only(paths.secrets_file());
-    app.manage(Arc::new(AppState::new(
+    let state = Arc::new(AppState::new(
         paths,
         emit,
         StateOptions {
@@ -79,7 +79,10 @@ pub fn app_in(
             window,
             desk,
         },
-    )));
+    ));
+    app.manage(state.clone());
+    // As the app does at start: its runs are served, other processes' runs followed.
+    state.share();
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
@@ -169,6 +172,18 @@ impl TestApp {
     pub fn start_template(&self, template: &str, input: &str) -> String {
         self.ok("start_run", start_args(template, input))
     }
+}
+
+/// The `stepwise` command line, built beside the app's tests by `cargo test --workspace`.
+pub fn stepwise_cli() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let cli = exe.parent().unwrap().parent().unwrap().join("stepwise");
+    assert!(
+        cli.is_file(),
+        "{} is not built: run the tests with `cargo test --workspace`",
+        cli.display()
+    );
+    cli
 }
 
 /// A runtime for a test server beside the app (which has its own).

@@ -99,6 +99,8 @@ export const BUILTIN_TOOLS = [{"label":"Search the web","name":"web_search","rea
 
 export const FAILURES = [{"action":"Check the key in Settings, then try again.","kind":"auth","settings":true,"title":"The API key was not accepted"},{"action":"Wait a little, then try again.","kind":"rate_limit","settings":false,"title":"The provider is limiting requests"},{"action":"Try again in a moment.","kind":"provider","settings":false,"title":"The provider had a problem"},{"action":"Check the connection and the provider's address in Settings, then try again.","kind":"network","settings":true,"title":"The connection failed"},{"action":"Try again, or choose another model in Settings.","kind":"timeout","settings":true,"title":"The provider stopped answering"},{"action":"Fix the model or provider in Settings, then try again.","kind":"invalid_config","settings":true,"title":"The setup is not complete"},{"action":"Check the step's tools and their settings, then try again.","kind":"tool","settings":true,"title":"A tool could not run"},{"action":"Try again; if it keeps happening, please report it.","kind":"internal","settings":false,"title":"Something went wrong inside Stepwise"}] as const;
 
+export const OWNER_KINDS = [{"kind":"app","words":"started in the Stepwise window"},{"kind":"terminal","words":"started from a terminal"},{"kind":"background","words":"started in the background"}] as const;
+
 export const STEP_KINDS = [{"calls_model":true,"child":"step","doing":"","fields":["instructions","model","retries","tools","max_tool_rounds"],"hint":"A model follows instructions.","kind":"agent","label":"Agent","wraps_into":null},{"calls_model":false,"child":"branch","doing":"At the same time","fields":["steps"],"hint":"Its branches run side by side.","kind":"parallel","label":"At the same time","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Repeats","fields":["steps","until","max_iterations"],"hint":"Its steps run in rounds until a test holds.","kind":"loop","label":"Repeat","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Checks","fields":["if","then","else"],"hint":"Runs one set of steps or the other, by a test.","kind":"condition","label":"If / otherwise","wraps_into":"then"},{"calls_model":true,"child":"step","doing":"Chooses a route","fields":["instructions","model","retries","routes"],"hint":"A model picks one of the routes for the input.","kind":"router","label":"Choose a route","wraps_into":null},{"calls_model":false,"child":"step","doing":"Group","fields":["steps"],"hint":"A named sequence of steps.","kind":"group","label":"Group","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Uses a tool","fields":["tool","arguments"],"hint":"Runs one tool (read a page, call an MCP tool) with no model.","kind":"tool","label":"Use a tool","wraps_into":null}] as const;
 
 /* Types */
@@ -121,6 +123,8 @@ export type AppError_Deserialize =
 { kind: "review"; detail: ReviewError } | 
 /**  A run that cannot be continued from that step (or at all). */
 { kind: "resume"; detail: ResumeError } | 
+/**  A run another Stepwise process owns could not take the request; its words. */
+{ kind: "other_process"; detail: string } | 
 /**  A bug in Stepwise (a background task failed); the message says what. */
 { kind: "internal"; detail: string };
 
@@ -133,6 +137,8 @@ export type AppError_Serialize =
 { kind: "review"; detail: ReviewError } | 
 /**  A run that cannot be continued from that step (or at all). */
 { kind: "resume"; detail: ResumeError } | 
+/**  A run another Stepwise process owns could not take the request; its words. */
+{ kind: "other_process"; detail: string } | 
 /**  A bug in Stepwise (a background task failed); the message says what. */
 { kind: "internal"; detail: string };
 
@@ -512,6 +518,24 @@ export type OpenRun = {
 	run_id: string,
 };
 
+/**  What kind of process owns a run, as a person would say it. */
+export type OwnerKind = 
+/**  The desktop app. */
+"app" | 
+/**  A `stepwise run` in a terminal. */
+"terminal" | 
+/**  A detached `stepwise` process (`stepwise run --background`). */
+"background";
+
+/**
+ *  A kind of owner as people are told of it; the window reads this table (`OWNER_KINDS` in its
+ *  bindings).
+ */
+export type OwnerKindInfo = {
+	kind: OwnerKind,
+	words: string,
+};
+
 /**
  *  A running step's text at a cancel, and what it had used (estimated where its stream was
  *  cut short).
@@ -868,6 +892,11 @@ export type RunSnapshot_Deserialize = {
 	continued_in?: string[],
 	/**  Every step's tokens and cost added up (`None` until a step has some). */
 	usage?: Usage_Deserialize | null,
+	/**
+	 *  Who runs it, when another Stepwise process does (the window follows it through that
+	 *  process's endpoint); `None`: this process, or the history.
+	 */
+	owner?: OwnerKind | null,
 };
 
 export type RunSnapshot_Serialize = {
@@ -892,6 +921,11 @@ export type RunSnapshot_Serialize = {
 	continued_in: string[],
 	/**  Every step's tokens and cost added up (`None` until a step has some). */
 	usage: Usage_Serialize | null,
+	/**
+	 *  Who runs it, when another Stepwise process does (the window follows it through that
+	 *  process's endpoint); `None`: this process, or the history.
+	 */
+	owner: OwnerKind | null,
 };
 
 export type RunStatus = "pending" | "running" | 
@@ -916,6 +950,11 @@ export type RunSummary_Deserialize = {
 	ended_at_ms?: number | null,
 	/**  Its steps' tokens and cost added up. */
 	usage?: Usage_Deserialize | null,
+	/**
+	 *  Who runs it, for a live run another Stepwise process owns (`None`: this process, or
+	 *  the run has ended).
+	 */
+	owner?: OwnerKind | null,
 };
 
 /**  A line in a list of runs. */
@@ -928,6 +967,11 @@ export type RunSummary_Serialize = {
 	ended_at_ms: number | null,
 	/**  Its steps' tokens and cost added up. */
 	usage: Usage_Serialize | null,
+	/**
+	 *  Who runs it, for a live run another Stepwise process owns (`None`: this process, or
+	 *  the run has ended).
+	 */
+	owner: OwnerKind | null,
 };
 
 /**

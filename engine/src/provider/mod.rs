@@ -7,7 +7,7 @@ mod anthropic;
 mod demo;
 mod demo_text;
 mod demo_tools;
-mod http;
+pub(crate) mod http;
 pub mod models;
 mod openai;
 mod registry;

@@ -133,6 +133,7 @@ impl Store {
         let owners = owners_dir(path);
         if lock.try_lock().is_ok() {
             owners::mark_interrupted(&conn, None).map_err(sql)?;
+            conn.execute("DELETE FROM owners", []).map_err(sql)?;
             // Nobody holds an owner file now: they are all left over.
             if let Ok(dir) = std::fs::read_dir(&owners) {
                 for entry in dir.flatten() {
@@ -303,6 +304,7 @@ impl Drop for Store {
     fn drop(&mut self) {
         // Every run of ours has been written with its end by now (or is left for the next
         // process to find interrupted): the owner file has done its work.
+        self.withdraw();
         if self.close(Duration::from_secs(5)).is_ok() {
             let _ = self.release_waiting();
             let _ = std::fs::remove_file(owners_dir(&self.path).join(&self.owner_id));

@@ -7,6 +7,7 @@ use super::codec::{parse, parse_opt, word};
 use super::{Store, StoreError};
 use crate::event::v1::Upgrader;
 use crate::event::{EventKind, ResumedFrom, RunEvent, RunId, Usage};
+use crate::owner::OwnerKind;
 use crate::snapshot::{LoopRounds, RouteChoice, RunError, RunSnapshot, RunSummary, StepSnapshot};
 use crate::status::RunStatus;
 use crate::workflow::{Workflow, ids_for_names};
@@ -40,8 +41,10 @@ impl Store {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT r.id, r.workflow_name, r.input, r.status, r.started_at_ms, r.ended_at_ms,
-                        u.input_tokens, u.output_tokens, u.estimated, u.cost_usd
+                        u.input_tokens, u.output_tokens, u.estimated, u.cost_usd, o.kind
                  FROM runs r
+                 LEFT JOIN owners o ON o.id = r.owner AND o.id != ?8
+                      AND r.status IN ('pending', 'running', 'waiting')
                  LEFT JOIN (SELECT run_id, SUM(input_tokens) AS input_tokens,
                                    SUM(output_tokens) AS output_tokens,
                                    MAX(tokens_estimated) AS estimated, SUM(cost_usd) AS cost_usd
@@ -67,6 +70,7 @@ impl Store {
                     query,
                     f.limit.unwrap_or(50).min(500),
                     f.offset.unwrap_or(0),
+                    self.owner_id,
                 ],
                 |r| {
                     Ok(RunSummary {
@@ -77,6 +81,10 @@ impl Store {
                         started_at_ms: r.get::<_, Option<i64>>(4)?.map(|t| t as u64),
                         ended_at_ms: r.get::<_, Option<i64>>(5)?.map(|t| t as u64),
                         usage: summed_usage(r, 6)?,
+                        owner: r
+                            .get::<_, Option<String>>(10)?
+                            .as_deref()
+                            .and_then(OwnerKind::from_word),
                     })
                 },
             )
@@ -283,6 +291,7 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                     },
                     continued_in: Vec::new(),
                     usage: None,
+                    owner: None,
                 })
             },
         )

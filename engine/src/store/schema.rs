@@ -16,6 +16,7 @@ use super::StoreError;
 /// - Version 5: a step's tool calls.
 /// - Version 6: reviews, reuse and continued runs.
 /// - Version 7: tokens and cost (estimated counts, cost in dollars).
+/// - Version 8: owners — each live Stepwise process, its kind and its control endpoint.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE runs (
         id             TEXT PRIMARY KEY,
@@ -102,6 +103,15 @@ const MIGRATIONS: &[&str] = &[
     // what they cost at the prices of the day.
     "ALTER TABLE steps ADD COLUMN tokens_estimated INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE steps ADD COLUMN cost_usd REAL;",
+    // The processes that own live runs and where to reach them (`control/`). A row lives as
+    // long as its process: removed at its end, or by whoever finds the process dead.
+    "CREATE TABLE owners (
+        id             TEXT PRIMARY KEY,
+        kind           TEXT NOT NULL,
+        endpoint       TEXT NOT NULL,
+        pid            INTEGER NOT NULL,
+        started_at_ms  INTEGER NOT NULL
+    );",
 ];
 
 pub(super) const VERSION: u32 = MIGRATIONS.len() as u32;

@@ -106,7 +106,8 @@ pub trait Tool: Send + Sync + 'static {
 
 /// What "Allow always" lets run without asking from now on: a tool (as Settings name it in
 /// `[tools] allow`), or the host of an address `fetch_page` was asked to open (`allow_hosts`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum Grant {
     Tool(String),
     Host(String),

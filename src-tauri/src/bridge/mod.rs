@@ -13,8 +13,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use stepwise_engine::{EventKind, RunEvent, RunId, RunSnapshot, Subscription};
+use stepwise_engine::{EventKind, OwnerKind, RunEvent, RunId, RunSnapshot, Subscription};
 use tokio::time::Instant;
 
 /// What the webview receives: one run event (a merged `TextDelta` covers `first_seq..=seq`).
@@ -56,12 +57,38 @@ impl Bridge {
     /// Starts forwarding a run, unless it is already forwarded (a re-sent start). `sub` must have
     /// been taken before the run's first event.
     pub fn follow(&self, run_id: RunId, sub: Subscription) {
+        let from = sub.snapshot.clone();
+        self.forward(run_id, from, sub, |_| {});
+    }
+
+    /// Forwards a run another process owns, from its first event, as `events` bring them (its
+    /// owner's endpoint). `ended` is told, once the stream ends, whether the run's terminal event
+    /// came (if not, its owner went away).
+    pub fn follow_other(
+        &self,
+        run_id: RunId,
+        owner: OwnerKind,
+        events: impl Stream<Item = RunEvent> + Unpin + Send + 'static,
+        ended: impl FnOnce(bool) + Send + 'static,
+    ) {
+        let mut from = RunSnapshot::new(run_id);
+        from.owner = Some(owner);
+        self.forward(run_id, from, events, ended);
+    }
+
+    fn forward(
+        &self,
+        run_id: RunId,
+        from: RunSnapshot,
+        events: impl Stream<Item = RunEvent> + Unpin + Send + 'static,
+        ended: impl FnOnce(bool) + Send + 'static,
+    ) {
         let sent = {
             let mut runs = self.runs();
             if runs.contains_key(&run_id) {
                 return;
             }
-            let sent = Arc::new(Mutex::new(sub.snapshot.clone()));
+            let sent = Arc::new(Mutex::new(from));
             runs.insert(run_id, sent.clone());
             sent
         };
@@ -69,10 +96,12 @@ impl Bridge {
         let emit = self.emit.clone();
         let window = self.window;
         tauri::async_runtime::spawn(async move {
-            forward(sub, sent, emit, window).await;
+            forward(events, sent.clone(), emit, window).await;
             runs.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&run_id);
+            let status = sent.lock().unwrap_or_else(PoisonError::into_inner).status;
+            ended(!status.is_live());
         });
     }
 
@@ -90,7 +119,7 @@ impl Bridge {
 }
 
 async fn forward(
-    mut sub: Subscription,
+    mut sub: impl Stream<Item = RunEvent> + Unpin,
     sent: Arc<Mutex<RunSnapshot>>,
     emit: Emit,
     window: Duration,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use stepwise_engine::control::ReviewRequest;
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{ResumeError, ResumeRun, ReviewAnswer, Workflow};
 use tauri::State;
@@ -13,17 +14,24 @@ use crate::state::AppState;
 /// Approves, edits or sends back the output of the step at `path`, which waits for review.
 #[tauri::command]
 #[specta::specta]
-pub fn answer_review(
+pub async fn answer_review(
     state: State<'_, Arc<AppState>>,
     run_id: String,
     path: String,
     answer: ReviewAnswer,
 ) -> Result<(), AppError> {
     let id = parse_run_id(&run_id)?;
-    state
-        .engine
-        .answer_review(id, &path, answer)
-        .map_err(AppError::Review)
+    match state.others.client(id) {
+        // Another process's run: answered there.
+        Some(owner) => owner
+            .answer_review(id, &ReviewRequest { path, answer })
+            .await
+            .map_err(|e| AppError::OtherProcess(e.to_string())),
+        None => state
+            .engine
+            .answer_review(id, &path, answer)
+            .map_err(AppError::Review),
+    }
 }
 
 /// Continues a run that ended, as a new run linked to it, from the top-level step `from` (the

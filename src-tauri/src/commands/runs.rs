@@ -40,9 +40,13 @@ pub async fn start_run(
 /// True only when this call stopped a live run; false for an unknown or finished run.
 #[tauri::command]
 #[specta::specta]
-pub fn cancel_run(state: State<'_, Arc<AppState>>, run_id: String) -> Result<bool, AppError> {
+pub async fn cancel_run(state: State<'_, Arc<AppState>>, run_id: String) -> Result<bool, AppError> {
     let id = parse_run_id(&run_id)?;
-    let stopped = state.engine.cancel(id, CancelReason::User);
+    let stopped = match state.others.client(id) {
+        // Another process's run: its owner cancels it (gone, it had ended with its owner).
+        Some(owner) => owner.cancel(id).await.unwrap_or(false),
+        None => state.engine.cancel(id, CancelReason::User),
+    };
     tracing::info!(run_id = %id, stopped, "cancel requested");
     Ok(stopped)
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use stepwise_engine::ApprovalAnswer;
+use stepwise_engine::control::ApprovalRequest;
 use stepwise_engine::tool::Grant;
 use stepwise_engine::tool::mcp::{McpServerSettings, valid_server_name};
 use stepwise_engine::tool::net_guard::proxy_problem;
@@ -272,7 +273,23 @@ pub async fn answer_tool_call(
     answer: ApprovalAnswer,
 ) -> Result<bool, AppError> {
     let id = parse_run_id(&run_id)?;
-    let Some(grant) = state.engine.answer_tool_call(id, &path, &call_id, answer) else {
+    let grant = match state.others.client(id) {
+        // Another process's run: answered there; "Allow always" is kept here all the same.
+        Some(owner) => {
+            let req = ApprovalRequest {
+                path,
+                call_id,
+                answer,
+            };
+            owner
+                .answer_tool_call(id, &req)
+                .await
+                .map_err(|e| AppError::OtherProcess(e.to_string()))?
+                .grant
+        }
+        None => state.engine.answer_tool_call(id, &path, &call_id, answer),
+    };
+    let Some(grant) = grant else {
         return Ok(false);
     };
     tracing::info!(run_id = %id, ?grant, ?answer, "tool call answered");

@@ -1,9 +1,9 @@
 // A run as the window shows it: the snapshot the backend sent, then each `run-update` after it.
 // The rules are the backend's (RunSnapshot::apply): an update applies only if it starts right
 // after the last one applied; a merged delta covers first_seq..seq.
-import { FAILURES } from "../bindings";
+import { FAILURES, OWNER_KINDS } from "../bindings";
 import type {
-  ErrorKind, RunEvent, RunSnapshot, RunStatus, StepInfo, StepSnapshot, ToolCallView,
+  ErrorKind, OwnerKind, RunEvent, RunSnapshot, RunStatus, StepInfo, StepSnapshot, ToolCallView,
 } from "../bindings";
 import { totalUsage } from "./usage";
 
@@ -13,7 +13,7 @@ export function emptySnapshot(runId: string): RunSnapshot {
   return {
     run_id: runId, workflow_name: "", input: "", status: "pending", steps: [], final_output: null,
     cancel_reason: null, error: null, started_at_ms: null, ended_at_ms: null, last_seq: 0,
-    resumed_from: null, continued_in: [], usage: null,
+    resumed_from: null, continued_in: [], usage: null, owner: null,
   };
 }
 
@@ -222,9 +222,19 @@ function endSteps(s: RunSnapshot, failed: string | null, now: number) {
 /** A snapshot taken after some updates were already received: keeps the newer of the two and
  * applies the buffered updates that follow it. */
 export function join(current: RunSnapshot, fresh: RunSnapshot, buffered: RunEvent[]): RunSnapshot {
-  const base = fresh.last_seq >= current.last_seq ? structuredClone(fresh) : current;
+  // A run whose process went away mid-run ends in the history (interrupted) without a last
+  // event: that word is newer than any text shown live, however far the text got.
+  const ended = isLive(current.status) && !isLive(fresh.status);
+  const base = ended || fresh.last_seq >= current.last_seq ? structuredClone(fresh) : current;
+  base.owner = fresh.owner ?? current.owner ?? null;
   for (const e of buffered) applyEvent(base, e);
   return base;
+}
+
+/** Where a run another Stepwise process owns was started, capitalised for a line of its own. */
+export function ownerWords(owner: OwnerKind): string {
+  const words = OWNER_KINDS.find((o) => o.kind === owner)?.words ?? "";
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 /** Steps that write text themselves (the others hold steps). */

@@ -36,6 +36,14 @@ export class Runs {
         this.now = Date.now();
         // While runs stream, look every few seconds whether the history is still saving.
         if (++tick % 5 === 0) void this.checkHistory();
+        // A run another process owns ends without a last event if that process goes away:
+        // ask about those every other second.
+        if (tick % 2 === 0) {
+          for (const id of this.order) {
+            const r = this.byId[id];
+            if (r?.owner && isLive(r.status)) void this.resync(id);
+          }
+        }
       }
     }, 1000);
     // After a reload: rebuild every live and recent run from its snapshot.
@@ -44,7 +52,7 @@ export class Runs {
       this.historyProblem = list.data.history.saving_error;
       for (const r of list.data.runs) {
         if (!this.byId[r.run_id]) {
-          this.byId[r.run_id] = { ...emptySnapshot(r.run_id), workflow_name: r.workflow_name, input: r.input, status: r.status };
+          this.byId[r.run_id] = { ...emptySnapshot(r.run_id), workflow_name: r.workflow_name, input: r.input, status: r.status, owner: r.owner ?? null };
         }
         // A live run's update may have come first (its snapshot then fetched): it is listed too.
         if (!this.order.includes(r.run_id)) this.order.push(r.run_id);

@@ -26,6 +26,32 @@ pub enum Command {
     /// Answer a run that waits for your review: approve, edit FILE, or send-back TEXT. The run
     /// then goes on here.
     Answer(AnswerArgs),
+    /// Stop a live run, wherever it runs (this terminal, another one, the background or the
+    /// window). Exit 0 if it stopped it, 1 if the run had already ended, 2 for an unknown id.
+    Cancel {
+        /// The run's id (or a unique prefix of it).
+        run_id: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Follow any run live to its end, from its beginning (a run that ended is shown from the
+    /// history). Exits as `run` does for the run's outcome.
+    Watch {
+        /// The run's id (or a unique prefix of it).
+        run_id: String,
+        /// Print every event as one JSON line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The runs going on this computer now, and where each was started.
+    Runs {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Continue a run that was cancelled, failed or interrupted: a new run that reuses the
     /// outputs of the steps before the one it continues from.
     Resume(ResumeArgs),
@@ -152,8 +178,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Do not record this run in the history.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "background")]
     pub no_history: bool,
+    /// Print the run's id and return at once; the run goes on in the Stepwise window if it is
+    /// open, else in a stepwise process of its own (`stepwise watch ID`, `stepwise cancel ID`).
+    #[arg(long, conflicts_with_all = ["json", "cancel_after_ms"])]
+    pub background: bool,
+    /// Set by `--background` for the process it starts: own the run with this id.
+    #[arg(long, hide = true, value_name = "RUN_ID")]
+    pub detached_run_id: Option<stepwise_engine::RunId>,
     /// Let tools that ask first (most MCP tools) run; without it, their calls are declined and
     /// the model is told so.
     #[arg(long)]

@@ -32,6 +32,8 @@ pub struct Follow {
     pub cancel_after_ms: Option<u64>,
     /// Whether the run is recorded, so that it can wait for a review after this command ends.
     pub history: bool,
+    /// Write to the standard error (a background run's log) instead of the standard output.
+    pub to_log: bool,
 }
 
 pub async fn follow(
@@ -56,7 +58,11 @@ pub async fn follow(
         });
     }
 
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out: BufWriter<Box<dyn Write>> = BufWriter::new(if opts.to_log {
+        Box::new(io::stderr().lock())
+    } else {
+        Box::new(io::stdout().lock())
+    });
     // Reviews asked for and not yet answered.
     let mut reviews = 0usize;
     let mut parked = false;
@@ -115,7 +121,7 @@ pub async fn follow(
     }
 }
 
-fn write_event(
+pub fn write_event(
     out: &mut impl Write,
     human: &mut HumanView,
     event: &RunEvent,

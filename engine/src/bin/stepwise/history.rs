@@ -66,9 +66,6 @@ pub fn list(args: HistoryArgs) -> ExitCode {
             .started_at_ms
             .map(stepwise_engine::store::utc)
             .unwrap_or_default();
-        let status = serde_json::to_value(r.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string));
         let input: String = r.input.chars().take(50).collect();
         let used = r
             .usage
@@ -78,7 +75,7 @@ pub fn list(args: HistoryArgs) -> ExitCode {
             "{}  {:<20} {:<11} {:<22} {input}{used}",
             &r.run_id.to_string()[..8],
             when,
-            status.unwrap_or_default(),
+            r.status.word(),
             r.workflow_name
         );
     }

@@ -1,15 +1,24 @@
 //! `stepwise`: run Stepwise workflows from a terminal.
 //!
 //! Exit codes: 0 completed, 1 failed, 130 cancelled, 2 bad input, 3 waiting for your review
-//! (`stepwise answer`).
+//! (`stepwise answer`). `stepwise cancel`: 0 stopped, 1 already ended, 2 unknown id.
+//!
+//! Every `stepwise` process that runs runs serves a control endpoint (`stepwise_engine::control`),
+//! so `cancel`, `watch`, `answer` and `runs` reach a run wherever it goes on.
 
 mod args;
+mod background;
+mod cancel;
 mod config;
+mod endpoint;
 mod follow;
 mod history;
 mod human;
+mod locate;
 mod pick_up;
 mod run;
+mod runs;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -43,6 +52,9 @@ fn main() -> ExitCode {
         },
         Command::Run(args) => run::run(args),
         Command::Answer(args) => pick_up::answer(args),
+        Command::Cancel { run_id, db } => cancel::cancel(&run_id, &db),
+        Command::Watch { run_id, json, db } => watch::watch(&run_id, json, &db),
+        Command::Runs { json, db } => runs::runs(json, &db),
         Command::Resume(args) => pick_up::resume(args),
         Command::History(args) => history::list(args),
         Command::Show { run_id, json, db } => history::show(&run_id, json, db),

@@ -2,19 +2,22 @@
 //! waits for a review, or one that ended and is continued from a step.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+use stepwise_engine::control::ReviewRequest;
 use stepwise_engine::store::{Store, Waiting};
 use stepwise_engine::{
-    Engine, ResumeError, ResumeRun, ReviewAnswer, RunId, RunSnapshot, StartError, StepStatus,
-    Subscription,
+    Engine, OwnerKind, ResumeError, ResumeRun, ReviewAnswer, RunId, RunSnapshot, StartError,
+    StepStatus, Subscription,
 };
 
 use crate::args::{AnswerArgs, ResumeArgs};
 use crate::follow::{EXIT_FAILED, Follow, follow, runtime};
 use crate::human::HumanView;
+use crate::locate::{Located, locate};
 use crate::run::load_workflow;
-use crate::{EXIT_BAD_INPUT, config, history};
+use crate::{EXIT_BAD_INPUT, config, endpoint, history};
 
 /// `stepwise answer RUN_ID approve | edit FILE | send-back TEXT`.
 pub fn answer(args: AnswerArgs) -> ExitCode {
@@ -27,14 +30,19 @@ pub fn answer(args: AnswerArgs) -> ExitCode {
         allow_tools: args.allow_tools,
         cancel_after_ms: None,
         history: true,
+        to_log: false,
     };
+    // A run another process holds (the window, another terminal) is answered through it.
+    if let Some(code) = answer_elsewhere(&args, &answer) {
+        return code;
+    }
     with_engine(&args.db, &args.run_id, opts, |store, engine, id| {
         let (snapshot, workflow) = match store.take_waiting(id).map_err(|e| e.to_string())? {
             Waiting::Ready { snapshot, workflow } => (*snapshot, *workflow),
             Waiting::Elsewhere => {
                 return Err(
-                    "this run is open in the Stepwise window (or another stepwise \
-                            command): answer it there"
+                    "this run is held by another Stepwise process that does not answer; \
+                     try again in a moment"
                         .into(),
                 );
             }
@@ -58,6 +66,52 @@ pub fn answer(args: AnswerArgs) -> ExitCode {
     })
 }
 
+/// Answers the review of a run another live process holds, through that process's endpoint;
+/// `None` when no other process holds it (it is picked up here).
+fn answer_elsewhere(args: &AnswerArgs, answer: &ReviewAnswer) -> Option<ExitCode> {
+    let store = history::open(&args.db).ok()?;
+    let runtime = runtime()?;
+    let result = runtime.block_on(async {
+        let Ok(Located::Live { id, client, owner }) = locate(&store, &args.run_id).await else {
+            return None;
+        };
+        Some(
+            answer_through(&store, &client, id, args, answer.clone())
+                .await
+                .map(|()| (id, owner.kind)),
+        )
+    })?;
+    Some(match result {
+        Ok((id, kind)) => {
+            println!(
+                "Answered. The run goes on in the process that holds it ({}); \
+                 `stepwise watch {id}` follows it.",
+                kind.words()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => bad_input(e),
+    })
+}
+
+async fn answer_through(
+    store: &Store,
+    client: &stepwise_engine::control::Client,
+    id: RunId,
+    args: &AnswerArgs,
+    answer: ReviewAnswer,
+) -> Result<(), String> {
+    let snapshot = store
+        .get_run(id)
+        .map_err(|e| e.to_string())?
+        .ok_or("no such run in the history")?;
+    let path = waiting_step(&snapshot, args.step.as_deref())?;
+    client
+        .answer_review(id, &ReviewRequest { path, answer })
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// `stepwise resume RUN_ID [--from STEP] [--workflow FILE]`.
 pub fn resume(args: ResumeArgs) -> ExitCode {
     let today = match args.workflow.as_deref().map(load_workflow).transpose() {
@@ -69,6 +123,7 @@ pub fn resume(args: ResumeArgs) -> ExitCode {
         allow_tools: args.allow_tools,
         cancel_after_ms: args.cancel_after_ms,
         history: true,
+        to_log: false,
     };
     with_engine(&args.db, &args.run_id, opts, |store, engine, id| {
         let original = store
@@ -125,15 +180,21 @@ fn with_engine(
         return ExitCode::from(EXIT_FAILED);
     };
     let json = opts.json;
+    let store = Arc::new(store);
     let code = runtime.block_on(async {
         let engine = Engine::new(config);
-        match pick(&store, &engine, id) {
+        let endpoint = endpoint::serve(&engine, &store, OwnerKind::Terminal);
+        let code = match pick(&store, &engine, id) {
             Ok((id, events, human)) => follow(engine, id, events, human, opts).await,
             Err(e) => {
                 engine.shutdown(stepwise_engine::CancelReason::User).await;
                 bad_input(e)
             }
+        };
+        if let Some(endpoint) = endpoint {
+            endpoint.close(Duration::from_secs(2)).await;
         }
+        code
     });
     match store.flush(Duration::from_secs(10)) {
         Ok(()) if !json => eprintln!("Saved in the history ({}).", store.path().display()),

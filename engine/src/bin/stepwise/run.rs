@@ -1,17 +1,19 @@
 //! `stepwise run`: start a run, stream its events, cancel it on request, exit with its outcome.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use stepwise_engine::store::Store;
 use stepwise_engine::workflow::{self, templates};
-use stepwise_engine::{Engine, ModelRef, StartRun, Workflow};
+use stepwise_engine::{Engine, ModelRef, OwnerKind, StartRun, Workflow};
 
 use crate::args::RunArgs;
 use crate::follow::{EXIT_FAILED, Follow, follow, runtime};
 use crate::human::HumanView;
-use crate::{EXIT_BAD_INPUT, config, history};
+use crate::{EXIT_BAD_INPUT, background, config, endpoint, history};
 
 pub fn run(args: RunArgs) -> ExitCode {
     let prepared = load_workflow(&args.workflow).and_then(|w| match &args.model {
@@ -28,6 +30,12 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    if args.background && args.detached_run_id.is_none() {
+        return background::start(workflow, &args);
+    }
+    if args.detached_run_id.is_some() {
+        background::detach();
+    }
     let Some(runtime) = runtime() else {
         return ExitCode::from(EXIT_FAILED);
     };
@@ -37,21 +45,31 @@ pub fn run(args: RunArgs) -> ExitCode {
         None
     } else {
         match history::open(&args.db) {
-            Ok(s) => Some(s),
+            Ok(s) => Some(Arc::new(s)),
             Err(e) => {
                 eprintln!("stepwise: {e}");
                 None
             }
         }
     };
-    config.sink = store.as_ref().map(Store::sink);
-    let json = args.json;
-    let code = runtime.block_on(stream_run(
-        Engine::new(config),
-        workflow,
-        args,
-        store.is_some(),
-    ));
+    config.sink = store.as_deref().map(Store::sink);
+    let json = args.json || args.detached_run_id.is_some();
+    let code = runtime.block_on(async {
+        let engine = Engine::new(config);
+        // Others reach this run by its id (`stepwise cancel`, `watch`, the window).
+        let kind = match args.detached_run_id {
+            Some(_) => OwnerKind::Background,
+            None => OwnerKind::Terminal,
+        };
+        let endpoint = store
+            .as_ref()
+            .and_then(|s| endpoint::serve(&engine, s, kind));
+        let code = stream_run(engine, workflow, args, store.as_deref()).await;
+        if let Some(endpoint) = endpoint {
+            endpoint.close(Duration::from_secs(2)).await;
+        }
+        code
+    });
     if let Some(store) = store {
         match store.flush(Duration::from_secs(10)) {
             Ok(()) if !json => eprintln!("Saved in the history ({}).", store.path().display()),
@@ -81,11 +99,16 @@ pub fn load_workflow(name: &str) -> Result<Workflow, String> {
     ))
 }
 
-async fn stream_run(engine: Engine, workflow: Workflow, args: RunArgs, history: bool) -> ExitCode {
+async fn stream_run(
+    engine: Engine,
+    workflow: Workflow,
+    args: RunArgs,
+    store: Option<&Store>,
+) -> ExitCode {
     let start = StartRun {
         workflow,
         input: args.input,
-        run_id: None,
+        run_id: args.detached_run_id,
     };
     let (id, events) = match engine.start_subscribed(start) {
         Ok(v) => v,
@@ -94,11 +117,23 @@ async fn stream_run(engine: Engine, workflow: Workflow, args: RunArgs, history: 
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    if args.detached_run_id.is_some() {
+        // The run is in the history before the command that started us prints its id, so that
+        // `stepwise watch ID` right after finds it; then our stdout (its pipe) is done with.
+        if let Some(store) = store
+            && let Err(e) = store.flush(Duration::from_secs(10))
+        {
+            eprintln!("stepwise: {e}");
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{id}").and_then(|()| stdout.flush());
+    }
     let opts = Follow {
         json: args.json,
         allow_tools: args.allow_tools,
         cancel_after_ms: args.cancel_after_ms,
-        history,
+        history: store.is_some(),
+        to_log: args.detached_run_id.is_some(),
     };
     follow(engine, id, events, HumanView::default(), opts).await
 }

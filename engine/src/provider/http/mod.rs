@@ -8,7 +8,7 @@
 
 mod errors;
 pub(crate) mod parse;
-mod sse;
+pub(crate) mod sse;
 
 pub(crate) use parse::{Step, WireParser};
 pub(crate) use sse::SseEvent;

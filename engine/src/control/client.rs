@@ -16,6 +16,10 @@ use crate::snapshot::RunSummary;
 /// A request other than following events gives up after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The largest event a watcher takes: the history keeps a step's streamed text as one merged
+/// delta, which may be as long as the longest step output Settings allow.
+const MAX_EVENT_BYTES: usize = 256 * 1024 * 1024;
+
 /// Why a request to an owner did not get its answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -107,7 +111,7 @@ impl Client {
         let response = self.refusal(response).await?;
         Ok(EventStream {
             response,
-            reader: SseReader::default(),
+            reader: SseReader::with_limit(MAX_EVENT_BYTES),
             ready: std::collections::VecDeque::new(),
             endpoint: self.endpoint.display().to_string(),
         })

@@ -140,10 +140,11 @@ async fn forward(
             event = live.next(), if !live_over => match event {
                 Some(event) => {
                     waiting.push_back(event);
-                    while let Some(more) = live.try_next() {
+                    while waiting.len() <= limit && let Some(more) = live.try_next() {
                         waiting.push_back(more);
                     }
-                    if waiting.len() > limit {
+                    // Counting what the engine has queued for us too: behind is behind.
+                    if waiting.len() + live.waiting() > limit {
                         drop_connection.cancel();
                         return;
                     }

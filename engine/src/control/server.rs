@@ -42,7 +42,7 @@ impl Default for Limits {
             max_head_bytes: 16 * 1024,
             max_body_bytes: 1024 * 1024,
             head_timeout: Duration::from_secs(10),
-            max_event_backlog: 20_000,
+            max_event_backlog: 4_096,
         }
     }
 }

@@ -30,6 +30,11 @@ impl Subscription {
     pub fn try_next(&mut self) -> Option<RunEvent> {
         self.events.try_recv().ok()
     }
+
+    /// How many events wait to be read (a reader that falls too far behind can tell).
+    pub fn waiting(&self) -> usize {
+        self.events.len()
+    }
 }
 
 impl Stream for Subscription {

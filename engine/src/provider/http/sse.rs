@@ -29,8 +29,9 @@ pub(crate) enum SseError {
     TooLong,
 }
 
-#[derive(Default)]
 pub(crate) struct SseReader {
+    /// The longest line or event accepted ([`MAX_EVENT_BYTES`] unless said otherwise).
+    limit: usize,
     /// The current, unfinished line.
     line: Vec<u8>,
     /// How much of `line` is known to be valid UTF-8 (a character may be cut at the end).
@@ -42,7 +43,26 @@ pub(crate) struct SseReader {
     has_data: bool,
 }
 
+impl Default for SseReader {
+    fn default() -> Self {
+        SseReader::with_limit(MAX_EVENT_BYTES)
+    }
+}
+
 impl SseReader {
+    /// A reader that accepts lines and events of up to `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        SseReader {
+            limit,
+            line: Vec::new(),
+            checked: 0,
+            after_cr: false,
+            event: String::new(),
+            data: String::new(),
+            has_data: false,
+        }
+    }
+
     /// Feeds the next piece of the body; complete events are pushed onto `out`.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
         let mut rest = bytes;
@@ -68,7 +88,7 @@ impl SseReader {
     }
 
     fn extend(&mut self, bytes: &[u8]) -> Result<(), SseError> {
-        if self.line.len() + bytes.len() > MAX_EVENT_BYTES {
+        if self.line.len() + bytes.len() > self.limit {
             return Err(SseError::TooLong);
         }
         self.line.extend_from_slice(bytes);
@@ -114,7 +134,7 @@ impl SseReader {
         match field {
             "event" => value.clone_into(&mut self.event),
             "data" => {
-                if self.data.len() + value.len() + 1 > MAX_EVENT_BYTES {
+                if self.data.len() + value.len() + 1 > self.limit {
                     return Err(SseError::TooLong);
                 }
                 if self.has_data {

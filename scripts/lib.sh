@@ -77,9 +77,10 @@ need_rust() {
     fi
 }
 
-# System libraries the desktop app builds against (WebKitGTK pulls GTK and libsoup).
+# System libraries the desktop app builds against (WebKitGTK pulls GTK and libsoup), and the one
+# its tray icon loads when it runs (without it the app shows no tray icon and asks before quitting).
 need_app_build_deps() {
-    need_apt pkg-config libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev
+    need_apt pkg-config libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-1
 }
 
 # Node.js 20.19 or newer (Vite 8) and the UI's npm packages, exactly as package-lock.json has them.
@@ -129,7 +130,8 @@ need_mcp_servers() {
 }
 
 need_e2e() {
-    need_apt xvfb xauth webkit2gtk-driver
+    # python3-xlib: close-window.py sends the window a close request as a title bar's button does.
+    need_apt xvfb xauth webkit2gtk-driver python3-xlib
     # A private session bus, which a second launch uses to find the first: dbus-run-session comes
     # with the package dbus (through dbus-daemon on Debian 12, directly on older releases).
     command -v dbus-run-session >/dev/null 2>&1 || need_apt dbus

@@ -83,6 +83,7 @@ if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     say "Benchmarks"
     cargo bench -p stepwise-engine --bench cancel --locked
     cargo bench -p stepwise-engine --bench providers --locked
+    cargo bench -p stepwise-engine --bench control --locked
     cargo bench -p stepwise-engine --bench tools --locked
     cargo bench -p stepwise-engine --bench usage --locked
     STEPWISE_BENCH_TABLE=1 cargo bench -p stepwise-engine --bench usage --locked

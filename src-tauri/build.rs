@@ -22,6 +22,7 @@ fn main() {
         "get_tools_settings",
         "save_tools_settings",
         "inspect_mcp_server",
+        "stop_inspecting_mcp_server",
         "answer_tool_call",
         "answer_review",
         "resume_run",
@@ -31,6 +32,7 @@ fn main() {
         "set_price",
         "spending",
         "about",
+        "quit_app",
     ];
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

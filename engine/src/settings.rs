@@ -58,6 +58,8 @@ pub struct Settings {
     /// MCP servers by name: `[mcp.NAME]` with `command`, `args`, `env` or `url`.
     pub mcp: BTreeMap<String, McpServerSettings>,
     pub notifications: NotificationSettings,
+    /// What closing the window does while runs go (the app).
+    pub window: WindowSettings,
     /// The person's prices, by model (`openai:gpt-5-mini`), over the shipped ones.
     pub prices: BTreeMap<String, Price>,
 }
@@ -73,6 +75,22 @@ pub struct NotificationSettings {
 impl Default for NotificationSettings {
     fn default() -> Self {
         NotificationSettings { enabled: true }
+    }
+}
+
+/// Closing the window while runs go: with `keep_running_in_tray` (and a tray on the desktop) the
+/// window hides and the runs go on; otherwise the app asks before it stops them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WindowSettings {
+    pub keep_running_in_tray: bool,
+}
+
+impl Default for WindowSettings {
+    fn default() -> Self {
+        WindowSettings {
+            keep_running_in_tray: true,
+        }
     }
 }
 

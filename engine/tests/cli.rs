@@ -281,16 +281,9 @@ fn bad_input_exits_2() {
 
 mod against_a_real_server {
     use super::*;
+    use crate::support::server_runtime;
     use std::time::Duration;
     use stepwise_testkit::{Behavior, Fault, TestServer};
-
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-    }
 
     fn cli(server: &TestServer, extra: &[&str]) -> Output {
         let mut c = stepwise();
@@ -332,7 +325,7 @@ mod against_a_real_server {
 
     #[test]
     fn streams_from_an_openai_compatible_server() {
-        let rt = runtime();
+        let rt = server_runtime();
         let server = rt.block_on(TestServer::start()).unwrap();
         server.set_default(Behavior::words(12, 0));
         let out = cli(&server, &["--json"]);
@@ -360,7 +353,7 @@ mod against_a_real_server {
 
     #[test]
     fn cancel_after_ms_closes_the_connection() {
-        let rt = runtime();
+        let rt = server_runtime();
         let server = rt.block_on(TestServer::start()).unwrap();
         let (out, ms) = cancelled_mid_stream(&server, 300);
         assert_eq!(out.status.code(), Some(130));
@@ -385,7 +378,7 @@ mod against_a_real_server {
 
     #[test]
     fn tokens_and_cost_are_printed_and_carried_in_json() {
-        let rt = runtime();
+        let rt = server_runtime();
         let server = rt.block_on(TestServer::start()).unwrap();
         server.set_default(Behavior::words(12, 0));
         // A person reads each step's tokens and cost, and the run's.
@@ -422,7 +415,7 @@ mod against_a_real_server {
 
     #[test]
     fn every_fault_exits_1_with_a_clear_message() {
-        let rt = runtime();
+        let rt = server_runtime();
         let server = rt.block_on(TestServer::start()).unwrap();
         let cases = [
             (

@@ -12,7 +12,7 @@ use std::sync::mpsc::Receiver;
 use stepwise_engine::store::Store;
 use stepwise_engine::{EventKind, RunEvent, RunId, RunSnapshot, RunStatus};
 use stepwise_testkit::{Behavior, PATIENCE, TestServer, eventually, processes_tagged};
-use support::stdout_lines;
+use support::{server_runtime, stdout_lines};
 
 /// A history and a runtime folder of the test's own: its processes find each other there and
 /// nowhere else.
@@ -103,17 +103,9 @@ fn lines_until(lines: &Receiver<String>, want: impl Fn(&str) -> bool) -> Vec<Str
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn a_run_is_cancelled_from_another_process_and_every_watcher_sees_one_end() {
-    let rt = runtime();
+    let rt = server_runtime();
     let server = rt.block_on(TestServer::start()).unwrap();
     // Long enough never to end by itself while the test goes on.
     server.set_default(Behavior::words(100_000, 5));

@@ -449,7 +449,7 @@ fn the_first_schema_migrates_and_keeps_its_runs() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
 }
 
 /// `fixtures/history-v3.db` was written by the `stepwise` CLI of the version before the step
@@ -572,7 +572,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         StoreError::TooNew {
             path: path.display().to_string(),
             found: 99,
-            supported: 7
+            supported: 8
         }
     );
     assert_eq!(bytes_of(&path), before);

@@ -50,6 +50,12 @@ impl Attention {
         }
     }
 
+    /// A note the person must get whatever the notification setting says (it is about where
+    /// Stepwise went, not about a run's progress).
+    pub fn tell(&self, notice: Notice) {
+        self.desk.notify(notice);
+    }
+
     pub fn set_enabled(&self, enabled: bool) {
         self.enabled.store(enabled, Ordering::Relaxed);
     }

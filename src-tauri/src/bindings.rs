@@ -3,7 +3,8 @@
 use tauri::Runtime;
 
 use crate::bridge::RunUpdate;
-use crate::commands::{about, costs, models, review, runs, settings, tools, workflows};
+use crate::closing::CloseAsked;
+use crate::commands::{about, costs, models, review, runs, settings, tools, window, workflows};
 use crate::desktop::OpenRun;
 use stepwise_engine::failure::{FAILURES, FailureAdvice};
 use stepwise_engine::tool::{BUILTIN_TOOLS, BuiltinTool};
@@ -43,8 +44,11 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             costs::set_price,
             costs::spending,
             about::about,
+            window::quit_app,
         ])
-        .events(tauri_specta::collect_events![RunUpdate, OpenRun])
+        .events(tauri_specta::collect_events![
+            RunUpdate, OpenRun, CloseAsked
+        ])
         // The vocabularies, said once in the engine: the window reads these tables.
         .typ::<StepKindInfo>()
         .typ::<BuiltinTool>()

@@ -10,6 +10,7 @@
 pub mod attention;
 mod bindings;
 pub mod bridge;
+pub mod closing;
 pub mod commands;
 pub mod desktop;
 pub mod error;
@@ -18,7 +19,9 @@ mod logging;
 pub mod others;
 pub mod paths;
 pub mod secrets;
+pub mod sharing;
 pub mod state;
+pub mod tray;
 pub mod window_events;
 pub mod workflows;
 
@@ -85,7 +88,10 @@ pub fn run() -> ExitCode {
             let state = Arc::new(AppState::new(paths, emit, options));
             app.manage(state.clone());
             app.manage(Exiting::default());
-            state.share();
+            let quitting = app.handle().clone();
+            state.on_quit(move || quitting.exit(0));
+            sharing::share(&state);
+            tray::install(app.handle());
             // Runs left waiting for a review at the last quit wait again, ready to answer. It
             // reads the history, so on a blocking thread (§1), which is inside the runtime.
             tauri::async_runtime::spawn_blocking(move || {

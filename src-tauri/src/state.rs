@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use stepwise_engine::control::{Endpoint, Starter};
+use stepwise_engine::control::Endpoint;
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::settings::{ApiKey, Settings};
 use stepwise_engine::store::{Store, Waiting};
-use stepwise_engine::{Engine, EngineConfig, OwnerKind, ProviderKind, StartError};
+use stepwise_engine::{Engine, EngineConfig, ProviderKind};
 
 use crate::attention::{Attention, Desk};
 use crate::bridge::{Bridge, DEFAULT_WINDOW, Emit, RunUpdate};
@@ -66,8 +66,10 @@ pub struct AppState {
     pub paths: AppPaths,
     /// Runs other Stepwise processes own, which the window follows (`others.rs`).
     pub others: OtherRuns,
-    /// Where other processes reach this app's runs (`share`).
+    /// Where other processes reach this app's runs (`sharing.rs`).
     endpoint: Mutex<Option<Endpoint>>,
+    /// Quits the app (set by the shell at start; the mock runtime's tests set their own).
+    quit: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     settings: Mutex<Settings>,
     demo: DemoModel,
 }
@@ -131,6 +133,7 @@ impl AppState {
             paths,
             others: OtherRuns::default(),
             endpoint: Mutex::new(None),
+            quit: Mutex::new(None),
             settings: Mutex::new(settings),
             demo,
         };
@@ -176,37 +179,21 @@ impl AppState {
         revived
     }
 
-    /// Shares this app's runs with the other Stepwise processes on this computer, and theirs
-    /// with the window: serves the control endpoint (recorded in the history as the app's), which
-    /// also starts runs for `stepwise run --background`, and follows the other processes' runs.
-    /// Without a history nobody could find the endpoint, so nothing is served. Call once, with
-    /// the state managed, from inside the async runtime or the app's setup.
-    pub fn share(self: &Arc<Self>) {
-        let Some(store) = &self.store else { return };
-        let _runtime = tauri::async_runtime::handle().inner().enter();
-        let weak = Arc::downgrade(self);
-        let starter: Starter = Arc::new(move |req| {
-            let state = weak.upgrade().ok_or(StartError::ShuttingDown)?;
-            let (id, sub) = state.engine.start_subscribed(req)?;
-            state.bridge.follow(id, sub);
-            Ok(id)
-        });
-        match Endpoint::open(
-            store.owner_id(),
-            self.engine.clone(),
-            Some(store),
-            Some(starter),
-        ) {
-            Ok(endpoint) => {
-                if let Err(e) = store.announce(OwnerKind::App, endpoint.path()) {
-                    tracing::error!("{e}; other processes will not find this window's runs");
-                }
-                tracing::info!(endpoint = %endpoint.path().display(), "serving runs");
-                *self.endpoint.lock().unwrap_or_else(PoisonError::into_inner) = Some(endpoint);
-            }
-            Err(e) => tracing::error!("{e}; this window's runs can be stopped only here"),
+    /// Where other processes reach this app's runs (`sharing::share` serves it).
+    pub fn serve_at(&self, endpoint: Endpoint) {
+        *self.endpoint.lock().unwrap_or_else(PoisonError::into_inner) = Some(endpoint);
+    }
+
+    /// How the app quits (`quit_app`, the tray's Quit go through it).
+    pub fn on_quit(&self, quit: impl Fn() + Send + Sync + 'static) {
+        *self.quit.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(quit));
+    }
+
+    /// Quits the app: live runs are cancelled and saved on the way out (`lifecycle.rs`).
+    pub fn quit(&self) {
+        if let Some(quit) = &*self.quit.lock().unwrap_or_else(PoisonError::into_inner) {
+            quit();
         }
-        crate::others::keep_looking(Arc::downgrade(self));
     }
 
     /// Stops serving (at quit, once the runs have ended and their watchers have their last

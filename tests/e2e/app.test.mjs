@@ -1,9 +1,10 @@
 // End to end: the real Stepwise window under Xvfb, through tauri-driver and WebKitWebDriver.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { APP, ARTIFACTS, ROOT, appEnv, click, freshRoot, launch, shot, statusText, waitFor } from "./support.mjs";
 
 const streamText = async (browser) => {
@@ -638,4 +639,90 @@ test("Continue from here in the real window: the finished step is reused, the re
     }
   }
   assert.fail("every run ended before its cancel landed, even at 500 ms a word");
+});
+
+// The command line the tests drove (built by `cargo test` before these run).
+const CLI = process.env.STEPWISE_CLI ?? path.join(ROOT, "target/debug/stepwise");
+
+/** Closes the window as its title bar's close button would (close-window.py). */
+function closeTheWindow() {
+  execFileSync("/usr/bin/python3", [path.join(path.dirname(fileURLToPath(import.meta.url)), "close-window.py"), "Stepwise"]);
+}
+
+test("a run started from a terminal appears in the window live, from where it was started, and the window's Cancel stops it", async () => {
+  const root = freshRoot("terminal");
+  const app = await launch(root);
+  const { browser } = app;
+  // The same data folders as the window: the terminal's `stepwise` shares its history.
+  const cli = spawn(CLI, ["run", "long-story", "--input", "from a terminal", "--json"], {
+    env: appEnv(root, { STEPWISE_DEMO_WORD_MS: "30", STEPWISE_SETTINGS: "/nonexistent/settings.toml" }),
+    stdio: ["ignore", "ignore", "ignore"],
+  });
+  const ended = new Promise((resolve) => cli.once("exit", (code) => resolve(code)));
+  try {
+    const row = await browser.$('//nav[@aria-label="Runs"]//button[.//span[normalize-space()="Long story"]]');
+    await row.waitForExist({ timeout: 20_000 });
+    await row.click();
+    await waitFor(async () => (await streamText(browser)).length > 50, "the terminal's run streaming in the window");
+    const owner = await browser.$(".owner");
+    assert.match(await owner.getText(), /^Started from a terminal/);
+    await shot(browser, "20-run-from-a-terminal");
+    await click(browser, "Cancel");
+    await waitFor(async () => (await statusText(browser)).startsWith("Cancelled"), "the window says Cancelled");
+    assert.equal(await ended, 130, "the terminal's run was cancelled there");
+  } finally {
+    cli.kill("SIGKILL");
+    await app.close();
+  }
+});
+
+test("closing the window while a run goes asks first where there is no tray; kept going, the run completes", async () => {
+  const root = freshRoot("close");
+  const app = await launch(root, { STEPWISE_DEMO_WORD_MS: "10" });
+  const { browser } = app;
+  try {
+    await choose(browser, "Long story");
+    await click(browser, "Run");
+    await waitFor(async () => (await streamText(browser)).length > 20, "text");
+    closeTheWindow();
+    const ask = await browser.$("dialog.quit");
+    await ask.waitForDisplayed({ timeout: 10_000 });
+    assert.match(await ask.getText(), /1 run is going\. Stop it and quit\?/);
+    await shot(browser, "21-close-asks-first");
+    await click(browser, "Keep it going");
+    await waitFor(async () => (await statusText(browser)) === "Completed.", "the run completed", 90_000);
+    assert.equal(app.appPids().length, 1, "the app is still there");
+  } finally {
+    await app.close();
+  }
+});
+
+test("with a tray, closing the window while a run goes keeps it running; the tray lists it, and it completes", async () => {
+  const { startTray } = await import("./tray-host.mjs");
+  const tray = await startTray();
+  const root = freshRoot("tray");
+  const app = await launch(root, { STEPWISE_DEMO_WORD_MS: "10" });
+  const { browser } = app;
+  try {
+    await waitFor(async () => tray.items().length === 1, "Stepwise's icon in the tray");
+    await choose(browser, "Long story");
+    await click(browser, "Run");
+    await waitFor(async () => (await streamText(browser)).length > 20, "text");
+    const labels = async () => tray.menuLabels().catch((e) => [String(e)]);
+    await waitFor(async () => (await labels()).includes("Long story — running"), "the tray's menu lists the run");
+    closeTheWindow();
+    await waitFor(async () => (await browser.execute(() => document.visibilityState)) === "hidden", "the window hidden");
+    // Hidden, not closed, not asking: the app and its run go on.
+    assert.equal(await browser.$("dialog.quit").isExisting().catch(() => false), false);
+    assert.equal(app.appPids().length, 1, "the app is still running");
+    await waitFor(async () => (await labels()).includes("No runs going"), "the run completed in the background", 90_000);
+    await tray.click("Open Stepwise");
+    await waitFor(async () => (await statusText(browser).catch(() => "")) === "Completed.", "the window again, the run completed");
+    await shot(browser, "22-back-from-the-tray");
+    await tray.click("Quit Stepwise");
+    await waitFor(async () => app.appPids().length === 0, "Quit in the tray's menu quits");
+  } finally {
+    tray.stop();
+    await app.close();
+  }
 });

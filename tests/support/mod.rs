@@ -82,7 +82,7 @@ pub fn app_in(
     ));
     app.manage(state.clone());
     // As the app does at start: its runs are served, other processes' runs followed.
-    state.share();
+    stepwise_app::sharing::share(&state);
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();

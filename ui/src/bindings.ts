@@ -86,10 +86,16 @@ export const commands = {
 	 */
 	spending: (sinceMs: (number | null)[]) => typedError<Spending_Serialize[], AppError_Serialize>(__TAURI_INVOKE("spending", { sinceMs })),
 	about: () => __TAURI_INVOKE<AboutInfo>("about"),
+	/**
+	 *  Quits: every live run is cancelled and saved first (`lifecycle.rs`), as at any quit. The
+	 *  window calls it when the person chose "Stop them and quit".
+	 */
+	quitApp: () => __TAURI_INVOKE<void>("quit_app"),
 };
 
 /** Events */
 export const events = {
+	closeAsked: makeEvent<CloseAsked, CloseAsked>("close-asked"),
 	openRun: makeEvent<OpenRun, OpenRun>("open-run"),
 	runUpdate: makeEvent<RunUpdate_Serialize, RunUpdate_Deserialize>("run-update"),
 };
@@ -172,6 +178,11 @@ export type CancelReason =
 "user" | 
 /**  The app was closing. */
 "app_exit";
+
+/**  Sent to the window when it should ask before quitting (`Ask`). */
+export type CloseAsked = {
+	runs: number,
+};
 
 export type ConnectionReport = ConnectionReport_Serialize | ConnectionReport_Deserialize;
 
@@ -1018,6 +1029,8 @@ export type SettingsUpdate_Deserialize = {
 	idle_timeout_secs: number,
 	/**  Desktop notifications on or off; left as they are when absent. */
 	notifications?: boolean | null,
+	/**  Closing the window keeps runs going in the tray, or asks; left as it is when absent. */
+	keep_running_in_tray?: boolean | null,
 };
 
 /**  What Settings can change. Keys are set separately, write-only (`set_api_key`). */
@@ -1028,6 +1041,8 @@ export type SettingsUpdate_Serialize = {
 	idle_timeout_secs: number,
 	/**  Desktop notifications on or off; left as they are when absent. */
 	notifications: boolean | null,
+	/**  Closing the window keeps runs going in the tray, or asks; left as it is when absent. */
+	keep_running_in_tray: boolean | null,
 };
 
 export type SettingsView = SettingsView_Serialize | SettingsView_Deserialize;
@@ -1044,6 +1059,8 @@ export type SettingsView_Deserialize = {
 	history: HistoryStatus_Deserialize,
 	/**  Desktop notifications when a run ends or waits for you while the window is behind others. */
 	notifications: boolean,
+	/**  Closing the window while runs go hides it to the tray (where the desktop has one). */
+	keep_running_in_tray: boolean,
 };
 
 export type SettingsView_Serialize = {
@@ -1058,6 +1075,8 @@ export type SettingsView_Serialize = {
 	history: HistoryStatus_Serialize,
 	/**  Desktop notifications when a run ends or waits for you while the window is behind others. */
 	notifications: boolean,
+	/**  Closing the window while runs go hides it to the tray (where the desktop has one). */
+	keep_running_in_tray: boolean,
 };
 
 /**  Why a step did not run or was set aside. */

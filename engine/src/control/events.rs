@@ -21,6 +21,11 @@ use crate::event::{EventKind, RunEvent, RunId};
 use crate::run::Subscription;
 use crate::store::Store;
 
+/// Given to each request by the server: drops the request's own connection (a watcher that fell
+/// too far behind: its socket is full, so nothing written would reach it).
+#[derive(Clone)]
+pub(super) struct DropConnection(pub CancellationToken);
+
 /// Chunks written ahead of the connection (each up to [`CHUNK_BYTES`]).
 const CHUNKS_AHEAD: usize = 8;
 const CHUNK_BYTES: usize = 64 * 1024;

@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::events;
-use super::server::DropConnection;
+use super::events::{self, DropConnection};
 use super::wire::{
     ApprovalRequest, Approved, Cancelled, Problem, ReviewRequest, StartRequest, Started,
 };

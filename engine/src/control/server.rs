@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use super::events::DropConnection;
 use super::folder::{FolderError, runtime_folder};
 use super::peer;
 use super::routes::{Owner, Starter, router};
@@ -179,11 +180,6 @@ impl Accepting {
         }
     }
 }
-
-/// A handle a request's handler may use to drop its own connection (a watcher that fell too
-/// far behind: its socket is full, so nothing written would reach it).
-#[derive(Clone)]
-pub(super) struct DropConnection(pub CancellationToken);
 
 async fn serve(stream: UnixStream, router: axum::Router, limits: Limits, stop: CancellationToken) {
     let kick = CancellationToken::new();

@@ -8,6 +8,7 @@ pub mod review;
 pub mod runs;
 pub mod settings;
 pub mod tools;
+pub mod window;
 pub mod workflows;
 
 use std::sync::Arc;

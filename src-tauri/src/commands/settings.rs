@@ -30,6 +30,8 @@ pub struct SettingsView {
     pub history: HistoryStatus,
     /// Desktop notifications when a run ends or waits for you while the window is behind others.
     pub notifications: bool,
+    /// Closing the window while runs go hides it to the tray (where the desktop has one).
+    pub keep_running_in_tray: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -57,6 +59,9 @@ pub struct SettingsUpdate {
     /// Desktop notifications on or off; left as they are when absent.
     #[serde(default)]
     pub notifications: Option<bool>,
+    /// Closing the window keeps runs going in the tray, or asks; left as it is when absent.
+    #[serde(default)]
+    pub keep_running_in_tray: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -111,6 +116,7 @@ fn view(state: &AppState) -> SettingsView {
         idle_timeout_secs: u32::try_from(saved.http_options().idle_timeout.as_secs())
             .unwrap_or(u32::MAX),
         notifications: saved.notifications.enabled,
+        keep_running_in_tray: saved.window.keep_running_in_tray,
         key_storage: state.secrets.storage(),
         key_warning: state.secrets.warning(),
         history: state.history_status(),
@@ -149,6 +155,9 @@ fn save(state: &AppState, update: SettingsUpdate) -> Result<SettingsView, AppErr
         p.default_model = Some(u.default_model.trim().to_string()).filter(|v| !v.is_empty());
     }
     s.network.idle_timeout_secs = u64::from(update.idle_timeout_secs);
+    if let Some(on) = update.keep_running_in_tray {
+        s.window.keep_running_in_tray = on;
+    }
     if let Some(on) = update.notifications {
         s.notifications.enabled = on;
     }

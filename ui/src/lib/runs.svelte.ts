@@ -80,6 +80,9 @@ export class Runs {
         this.byId[e.run_id] = emptySnapshot(e.run_id);
         this.order.unshift(e.run_id);
         run = this.byId[e.run_id];
+        // A run the window did not start (a terminal's, the background's): the backend's
+        // snapshot says whose it is.
+        void this.resync(e.run_id);
       }
       const result = applyEvent(run, e);
       if (result === "gap") void this.resync(e.run_id);

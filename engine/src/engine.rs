@@ -409,6 +409,12 @@ impl Engine {
         self.run(id)?.answer(path, call_id, answer)
     }
 
+    /// Whether this engine holds the run (live, or among the recent finished ones): a check
+    /// that copies nothing, unlike `get`.
+    pub fn holds(&self, id: RunId) -> bool {
+        self.run(id).is_some()
+    }
+
     /// The run's state now (status, every step's status and text so far, last seq).
     pub fn get(&self, id: RunId) -> Option<RunSnapshot> {
         self.run(id).map(|r| r.snapshot())

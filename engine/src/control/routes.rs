@@ -96,7 +96,7 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<Cancelled>, Refusal> {
     let id = run_id(&id)?;
-    if o.engine.get(id).is_none() {
+    if !o.engine.holds(id) {
         return Err(Refusal::UnknownRun);
     }
     let cancelled = o.engine.cancel(id, CancelReason::User);

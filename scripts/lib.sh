@@ -13,6 +13,18 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# The system packages each stage needs, named once: the scripts below install them where they are
+# needed, and scripts/test.sh asks for all of them at once (one apt transaction, not five).
+# Building: reqwest's TLS against the system's OpenSSL (SQLite is bundled: the history's search
+# needs 3.43 or newer, newer than Debian 12's).
+BUILD_PACKAGES=(pkg-config libssl-dev)
+# The desktop app builds against WebKitGTK (which pulls GTK and libsoup) and D-Bus, and loads the
+# tray icon's library when it runs (without it the app shows no tray icon and asks before quitting).
+APP_BUILD_PACKAGES=(libdbus-1-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-1)
+# The end-to-end tests: a virtual display, WebKit's WebDriver, and python3-xlib for close-window.py
+# (it sends the window a close request as a title bar's button does).
+E2E_PACKAGES=(xvfb xauth webkit2gtk-driver python3-xlib)
+
 APT_UPDATED=0
 # need_apt PKG... installs the Debian/Ubuntu packages that are not installed yet.
 need_apt() {
@@ -57,8 +69,7 @@ need_rust() {
         . "$HOME/.cargo/env"
     fi
     command -v cc >/dev/null 2>&1 || need_apt build-essential
-    # reqwest's TLS (native-tls) builds against the system's OpenSSL.
-    need_apt pkg-config libssl-dev
+    need_apt "${BUILD_PACKAGES[@]}"
     local minor
     minor="$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')"
     if [ "$minor" -lt 89 ]; then
@@ -77,10 +88,8 @@ need_rust() {
     fi
 }
 
-# System libraries the desktop app builds against (WebKitGTK pulls GTK and libsoup), and the one
-# its tray icon loads when it runs (without it the app shows no tray icon and asks before quitting).
 need_app_build_deps() {
-    need_apt pkg-config libssl-dev libdbus-1-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-1
+    need_apt "${BUILD_PACKAGES[@]}" "${APP_BUILD_PACKAGES[@]}"
 }
 
 # Node.js 20.19 or newer (Vite 8) and the UI's npm packages, exactly as package-lock.json has them.
@@ -130,8 +139,7 @@ need_mcp_servers() {
 }
 
 need_e2e() {
-    # python3-xlib: close-window.py sends the window a close request as a title bar's button does.
-    need_apt xvfb xauth webkit2gtk-driver python3-xlib
+    need_apt "${E2E_PACKAGES[@]}"
     # A private session bus, which a second launch uses to find the first: dbus-run-session comes
     # with the package dbus (through dbus-daemon on Debian 12, directly on older releases).
     command -v dbus-run-session >/dev/null 2>&1 || need_apt dbus
@@ -143,4 +151,21 @@ need_e2e() {
         say "Installing the end-to-end tests' npm packages"
         (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error)
     fi
+}
+
+# Clippy inside the debug build: `cargo clippy` would check every crate a second time (metadata only,
+# yet about five minutes cold on two cores). With clippy-driver as the workspace's compiler wrapper —
+# what `cargo clippy` itself sets up — the one build that the tests need lints our crates as it
+# compiles them, and fails on any warning; dependencies are compiled as usual (lints capped).
+# CLIPPY_ARGS carries `-D warnings` exactly as `cargo clippy -- -D warnings` hands it to the driver.
+# Every debug cargo command after this must see the same two variables, or it rebuilds our crates.
+lint_in_debug_builds() {
+    RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)"
+    export RUSTC_WORKSPACE_WRAPPER
+    export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+}
+
+# Runs a command without clippy in the compiler (the release builds, which scripts/app.sh makes the same way).
+without_lints() {
+    env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS "$@"
 }

@@ -9,6 +9,8 @@ source "$(dirname "$0")/lib.sh"
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 need_disk 6
 
+# Every system package of every stage, in one apt transaction (each stage still checks its own).
+need_apt "${BUILD_PACKAGES[@]}" "${APP_BUILD_PACKAGES[@]}" chromium "${E2E_PACKAGES[@]}"
 need_rust
 need_app_build_deps
 need_ui
@@ -24,22 +26,26 @@ cargo fmt --all -- --check
 # The app embeds ui/dist and type-checks the UI against the generated bindings.
 build_ui
 
-say "Lints (cargo clippy -D warnings)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-need_mcp_servers
-say "Tests (cargo test)"
-cargo test --workspace --locked --no-run
-# The release app the end-to-end tests drive is the longest build of all (about 11 minutes cold on
-# two cores): it builds in the background while the tests below run. The tests only wait on
-# states, never on timings, so a busy machine slows them but does not fail them.
+# The release app the end-to-end tests and the package drive is the longest build of all (about
+# 16 minutes of both cores cold): it starts now, in the background, at a lower priority, so the
+# debug build and the tests go first and it takes every moment they leave the cores idle. The
+# tests only wait on states, never on timings, so a busy machine slows them but does not fail them.
 release_log="$ROOT/target/release-build.log"
 mkdir -p "$ROOT/target"
-# Its own process group, so that a failing test stops it too.
-setsid bash -c 'cargo build --release --locked --features custom-protocol --bin stepwise-app &&
+# Its own process group, so that a failing stage stops it too.
+setsid nice -n 10 bash -c 'cargo build --release --locked --features custom-protocol --bin stepwise-app &&
     cargo build --release --locked -p stepwise-testkit --bin stepwise-test-server' > "$release_log" 2>&1 &
 release_build=$!
 trap 'kill -- "-$release_build" 2>/dev/null || true' EXIT
+
+need_mcp_servers
+say "Lints and the test build (clippy -D warnings on every target, as the tests compile)"
+lint_in_debug_builds
+cargo test --workspace --locked --no-run
+# The benchmarks are not run here (STEPWISE_BENCH=1 runs them below), but they are linted.
+cargo test --workspace --locked --no-run --benches
+
+say "Tests (cargo test)"
 cargo test --workspace --locked
 
 say "UI tests (Vitest)"
@@ -63,7 +69,7 @@ tail -n 3 "$release_log"
 # A second launch with nothing changed must start at once: it rebuilds neither the UI nor the app.
 say "A launch with nothing changed rebuilds nothing"
 before="$(stat -c %Y ui/dist/index.html target/release/stepwise-app)"
-STEPWISE_NO_LAUNCH=1 bash scripts/app.sh
+STEPWISE_NO_LAUNCH=1 without_lints bash scripts/app.sh
 after="$(stat -c %Y ui/dist/index.html target/release/stepwise-app)"
 if [ "$before" != "$after" ]; then
     echo "scripts/app.sh rebuilt the UI or the app although nothing had changed" >&2
@@ -75,18 +81,18 @@ fi
 
 # The installer: the .deb made from the same release app, checked and installed (as root, or
 # through sudo), then the installed binary in the real window.
-bash scripts/check-package.sh
+without_lints bash scripts/check-package.sh
 
 echo "Screenshots and figures: $ROOT/test-artifacts/ (ui/, e2e/, package.json)"
 
 if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     say "Benchmarks"
-    cargo bench -p stepwise-engine --bench cancel --locked
-    cargo bench -p stepwise-engine --bench providers --locked
-    cargo bench -p stepwise-engine --bench control --locked
-    cargo bench -p stepwise-engine --bench tools --locked
-    cargo bench -p stepwise-engine --bench usage --locked
-    STEPWISE_BENCH_TABLE=1 cargo bench -p stepwise-engine --bench usage --locked
-    cargo bench --bench events --locked
+    without_lints cargo bench -p stepwise-engine --bench cancel --locked
+    without_lints cargo bench -p stepwise-engine --bench providers --locked
+    without_lints cargo bench -p stepwise-engine --bench control --locked
+    without_lints cargo bench -p stepwise-engine --bench tools --locked
+    without_lints cargo bench -p stepwise-engine --bench usage --locked
+    STEPWISE_BENCH_TABLE=1 without_lints cargo bench -p stepwise-engine --bench usage --locked
+    without_lints cargo bench --bench events --locked
     (cd ui && npm run --silent bench:frames)
 fi

@@ -32,8 +32,11 @@ build_ui
 # tests only wait on states, never on timings, so a busy machine slows them but does not fail them.
 release_log="$ROOT/target/release-build.log"
 mkdir -p "$ROOT/target"
-# Its own process group, so that a failing stage stops it too.
-setsid nice -n 10 bash -c 'cargo build --release --locked --features custom-protocol --bin stepwise-app &&
+# Its own session, so that a failing stage stops it too. A new session is a new scheduling group
+# where the kernel groups by session (autogroup): `nice` alone would then share the cores half and
+# half with the tests' build, so the group itself is made nicer.
+setsid nice -n 10 bash -c '{ echo 10 > /proc/self/autogroup; } 2>/dev/null || true
+    cargo build --release --locked --features custom-protocol --bin stepwise-app &&
     cargo build --release --locked -p stepwise-testkit --bin stepwise-test-server' > "$release_log" 2>&1 &
 release_build=$!
 trap 'kill -- "-$release_build" 2>/dev/null || true' EXIT

@@ -127,8 +127,6 @@ build_ui_if_changed() {
     build_ui
 }
 
-# What the end-to-end tests drive the real window with: a virtual display, WebKit's WebDriver,
-# tauri-driver between them, and webdriverio.
 # The real MCP server the tests run against (@modelcontextprotocol/server-everything), from npm.
 need_mcp_servers() {
     command -v node >/dev/null 2>&1 || need_ui
@@ -138,15 +136,13 @@ need_mcp_servers() {
     fi
 }
 
+# What the end-to-end tests drive the real window with: a virtual display, WebKit's WebDriver
+# (which starts the app as its browser), and webdriverio.
 need_e2e() {
     need_apt "${E2E_PACKAGES[@]}"
     # A private session bus, which a second launch uses to find the first: dbus-run-session comes
     # with the package dbus (through dbus-daemon on Debian 12, directly on older releases).
     command -v dbus-run-session >/dev/null 2>&1 || need_apt dbus
-    if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
-        say "Installing tauri-driver"
-        cargo install tauri-driver --locked --quiet
-    fi
     if [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.package-lock.json ]; then
         say "Installing the end-to-end tests' npm packages"
         (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error)

@@ -36,8 +36,7 @@ mkdir -p "$ROOT/target"
 # where the kernel groups by session (autogroup): `nice` alone would then share the cores half and
 # half with the tests' build, so the group itself is made nicer.
 setsid nice -n 10 bash -c '{ echo 10 > /proc/self/autogroup; } 2>/dev/null || true
-    cargo build --release --locked --features custom-protocol --bin stepwise-app &&
-    cargo build --release --locked -p stepwise-testkit --bin stepwise-test-server' > "$release_log" 2>&1 &
+    cargo build --release --locked --features custom-protocol --bin stepwise-app' > "$release_log" 2>&1 &
 release_build=$!
 trap 'kill -- "-$release_build" 2>/dev/null || true' EXIT
 
@@ -47,6 +46,10 @@ lint_in_debug_builds
 cargo test --workspace --locked --no-run
 # The benchmarks are not run here (STEPWISE_BENCH=1 runs them below), but they are linted.
 cargo test --workspace --locked --no-run --benches
+# What the browser and end-to-end tests start beside the app: the shell on the mock runtime and
+# the test model server. Built with an example in the same --workspace build, they get the test
+# build's features, so nothing is compiled a second time.
+cargo build --workspace --locked --example ui_backend --bin stepwise-test-server
 
 say "Tests (cargo test)"
 cargo test --workspace --locked
@@ -60,7 +63,7 @@ say "UI tests (Vitest)"
 say "UI in a browser (Chromium, on the real shell and engine; screenshots in test-artifacts/ui/)"
 (cd ui && npm run --silent test:browser)
 
-say "End to end: the real window under Xvfb, through tauri-driver and WebKitWebDriver"
+say "End to end: the real window under Xvfb, through WebKitWebDriver"
 need_e2e
 if ! wait "$release_build"; then
     cat "$release_log" >&2

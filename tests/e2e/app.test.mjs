@@ -1,4 +1,4 @@
-// End to end: the real Stepwise window under Xvfb, through tauri-driver and WebKitWebDriver.
+// End to end: the real Stepwise window under Xvfb, through WebKitWebDriver.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -75,7 +75,8 @@ test("a run completes; its result can be copied and it opens from history", asyn
 
 /** The test SSE server as its own process. */
 async function startServer() {
-  const bin = path.join(ROOT, "target/release/stepwise-test-server");
+  // Built by `cargo test` with the rest of the workspace (a debug build paces tokens as well).
+  const bin = path.join(ROOT, "target/debug/stepwise-test-server");
   const proc = spawn(bin, ["0"], { stdio: ["ignore", "pipe", "inherit"] });
   const url = await new Promise((resolve, reject) => {
     proc.stdout.on("data", (d) => {

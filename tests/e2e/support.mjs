@@ -1,5 +1,6 @@
-// The real Stepwise window, driven as a person would: tauri-driver launches the release binary
-// through WebKitWebDriver, with a fresh data folder per launch (XDG_* folders under a temp root).
+// The real Stepwise window, driven as a person would: WebKitWebDriver (WebKitGTK's own WebDriver,
+// which tauri-driver would only stand in front of on Linux) launches the release binary, with a
+// fresh data folder per launch (XDG_* folders under a temp root).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -13,7 +14,8 @@ export const ROOT = path.resolve(here, "../..");
 // The binary under test: the release build, or (the package check) the one a .deb installed.
 export const APP = process.env.STEPWISE_APP ?? path.join(ROOT, "target/release/stepwise-app");
 export const ARTIFACTS = path.join(ROOT, "test-artifacts/e2e");
-const DRIVER = process.env.TAURI_DRIVER ?? path.join(os.homedir(), ".cargo/bin/tauri-driver");
+const DRIVER = process.env.WEBKIT_WEBDRIVER ?? "/usr/bin/WebKitWebDriver";
+const DRIVER_PORT = 4444;
 
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -58,19 +60,20 @@ export function appEnv(root, env = {}) {
 
 /** Launches the app on the data folders under `root`. */
 export async function launch(root, env = {}) {
-  const driver = spawn(DRIVER, [], {
-    env: appEnv(root, env),
+  const driver = spawn(DRIVER, [`--port=${DRIVER_PORT}`, "--host=127.0.0.1"], {
+    // Tauri lets WebDriver automate its webview only when this is set.
+    env: { ...appEnv(root, env), TAURI_WEBVIEW_AUTOMATION: "true" },
     // No pipes: the app, started below the driver, must not hold this process open.
     stdio: "ignore",
   });
-  await waitForPort(4444);
-  await waitForPort(4445);
+  await waitForPort(DRIVER_PORT);
   const started = Date.now();
   const browser = await remote({
     hostname: "127.0.0.1",
-    port: 4444,
+    port: DRIVER_PORT,
     logLevel: "error",
-    capabilities: { "tauri:options": { application: APP }, "wdio:enforceWebDriverClassic": true },
+    // The app is the "browser" WebKitWebDriver starts (what tauri-driver's tauri:options become).
+    capabilities: { "webkitgtk:browserOptions": { binary: APP, args: [] }, "wdio:enforceWebDriverClassic": true },
   });
   await (await browser.$("h1")).waitForExist({ timeout: 20_000 });
   const firstPaintMs = Date.now() - started;

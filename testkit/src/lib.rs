@@ -23,6 +23,6 @@ pub use behavior::{Behavior, Fault, RawEnd, RawStream, ScriptedCall};
 pub use eventually::{Check, PATIENCE, eventually, eventually_async};
 pub use processes::processes_tagged;
 pub use record::RequestRecord;
-pub use server::TestServer;
 pub use server::{Models, Page};
+pub use server::{TestServer, server_runtime};
 pub use wire::Format;

@@ -573,3 +573,14 @@ async fn control(shared: &Shared, req: &Request, wr: &mut OwnedWriteHalf) -> io:
         _ => http::write_full(wr, 404, &[], "text/plain", "unknown control endpoint").await,
     }
 }
+
+/// A runtime of one worker for a test server beside what a test runs (which has its own runtime,
+/// or is the app on its own): the server goes on answering while the test blocks.
+#[allow(clippy::expect_used)] // Only tests call it; a machine that cannot start one cannot test.
+pub fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the test server")
+}

@@ -186,15 +186,6 @@ pub fn stepwise_cli() -> PathBuf {
     cli
 }
 
-/// A runtime for a test server beside the app (which has its own).
-pub fn server_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The arguments of `start_run` for a template, as the UI sends them.
 pub fn start_args(template: &str, input: &str) -> Value {
     let wf = stepwise_engine::workflow::templates::get(template)
@@ -208,3 +199,6 @@ pub const PACED: DemoPace = DemoPace {
     first_token: Duration::ZERO,
     per_word: Duration::from_millis(2),
 };
+
+#[allow(unused_imports)] // Not every test file that includes this module uses it.
+pub use stepwise_testkit::server_runtime;

@@ -317,16 +317,7 @@ pub fn shim() -> PathBuf {
 }
 
 #[allow(unused_imports)] // Not every test file that includes this module uses it.
-pub use stepwise_testkit::processes_tagged;
-
-/// A runtime of one worker for a test server beside what a test runs (which has its own).
-pub fn server_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+pub use stepwise_testkit::{processes_tagged, server_runtime};
 
 /// The lines a child process prints on its (piped) standard output, as they come.
 pub fn stdout_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {

@@ -80,41 +80,27 @@ fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 /// Open Stepwise · the runs going · Quit Stepwise.
 fn menu<R: Runtime>(app: &AppHandle<R>, runs: &[(RunId, String)]) -> tauri::Result<Menu<R>> {
     let menu = Menu::new(app)?;
-    menu.append(&MenuItem::with_id(
-        app,
-        "open",
-        "Open Stepwise",
-        true,
-        None::<&str>,
-    )?)?;
+    menu.append(&entry(app, "open", "Open Stepwise", true)?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     if runs.is_empty() {
-        menu.append(&MenuItem::with_id(
-            app,
-            "none",
-            "No runs going",
-            false,
-            None::<&str>,
-        )?)?;
+        menu.append(&entry(app, "none", "No runs going", false)?)?;
     }
     for (id, label) in runs {
-        menu.append(&MenuItem::with_id(
-            app,
-            format!("run:{id}"),
-            label,
-            true,
-            None::<&str>,
-        )?)?;
+        menu.append(&entry(app, format!("run:{id}"), label, true)?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(
-        app,
-        "quit",
-        "Quit Stepwise",
-        true,
-        None::<&str>,
-    )?)?;
+    menu.append(&entry(app, "quit", "Quit Stepwise", true)?)?;
     Ok(menu)
+}
+
+/// One line of the menu (no keyboard shortcut); its id is what a click reports.
+fn entry<R: Runtime>(
+    app: &AppHandle<R>,
+    id: impl Into<tauri::menu::MenuId>,
+    text: impl AsRef<str>,
+    enabled: bool,
+) -> tauri::Result<MenuItem<R>> {
+    MenuItem::with_id(app, id, text, enabled, None::<&str>)
 }
 
 /// What the menu says of a run going.

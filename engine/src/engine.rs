@@ -272,6 +272,20 @@ impl Engine {
         if !snapshot.can_wait_across_restart() {
             return Err(StartError::NotWaiting);
         }
+        self.take_over(snapshot, workflow)
+    }
+
+    /// Goes on with a run another process began, from `snapshot`: its finished steps give their
+    /// saved outputs (nothing is asked of a model for them), a step that waited for its review
+    /// waits again, and every other step runs. A step the snapshot shows running is run again
+    /// from its start: give a checkpoint (`cluster::checkpoint`), where such steps are back to
+    /// pending. Its events continue after `snapshot.last_seq`. What a cluster worker does with
+    /// a run another worker had (§13); `revive` is the case of a run that only waited.
+    pub fn take_over(
+        &self,
+        snapshot: RunSnapshot,
+        workflow: Workflow,
+    ) -> Result<(RunId, Subscription), StartError> {
         let config = self.config();
         let id = snapshot.run_id;
         let mut runs = match self.admit(id)? {
@@ -279,7 +293,12 @@ impl Engine {
             Admitted::Existing(sub) => return Ok((id, *sub)),
         };
         if let Some(sink) = &config.sink {
-            sink.run_revived(&snapshot);
+            // A run another worker began is new to this history (asked outside the runs'
+            // lock would be better, but the answer only picks how it is written).
+            match sink.has_run(id) {
+                Ok(false) => sink.run_taken_over(&workflow, &snapshot),
+                _ => sink.run_revived(&snapshot),
+            }
         }
         let replay = Replay::revived(&snapshot);
         let input = snapshot.input.clone();
@@ -388,6 +407,13 @@ impl Engine {
             .answer_review(path, answer)
     }
 
+    /// Stops a run that only waits for reviews, with no terminal event: it stays `waiting`, and
+    /// whoever has its snapshot can go on with it (`revive`, `take_over`). True iff this call
+    /// parked it.
+    pub fn park(&self, id: RunId) -> bool {
+        self.run(id).is_some_and(|run| run.park())
+    }
+
     /// Cancels a run. True iff this call moved a pending or running run to `cancelled`: false for
     /// an unknown id, a run that has already ended, or a second cancel. Once it returns true no
     /// more text is emitted and `RunCancelled` follows as the run's last event.
@@ -435,7 +461,8 @@ impl Engine {
         runs.iter().map(|r| r.summary()).collect()
     }
 
-    /// Drops a finished run from memory (it was deleted from the history). A live run stays.
+    /// Drops a finished run from memory (it was deleted from the history, or parked for another
+    /// leg to take over). A live run stays.
     pub fn forget(&self, id: RunId) {
         let mut runs = self.runs();
         if runs.by_id.get(&id).is_some_and(|r| r.is_finished()) {

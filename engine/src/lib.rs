@@ -12,6 +12,7 @@
 /// The app's identifier: its data folder (history) and config are named after it.
 pub const APP_IDENTIFIER: &str = "org.stepwise.desktop";
 
+pub mod cluster;
 pub mod control;
 pub mod engine;
 pub mod event;
@@ -29,6 +30,7 @@ pub mod status;
 pub mod store;
 pub mod tool;
 pub mod usage;
+pub mod user_config;
 pub mod workflow;
 
 pub use engine::{Engine, EngineConfig, StartError, StartRun};

@@ -107,7 +107,7 @@ impl ProviderKind {
         )
     }
 
-    /// The environment variables that override its key and address (`settings.rs` reads them).
+    /// The environment variables that override its key and address (`settings/` reads them).
     pub fn env_vars(self) -> &'static [&'static str] {
         match self {
             ProviderKind::OpenAi => &["OPENAI_API_KEY", "OPENAI_BASE_URL"],

@@ -15,6 +15,13 @@ pub trait RunSink: Send + Sync + 'static {
     /// A run that waited across a quit is going on (`Engine::revive`): its events continue
     /// after `snapshot.last_seq`.
     fn run_revived(&self, _snapshot: &RunSnapshot) {}
+    /// A run another process began goes on here (`Engine::take_over`, a cluster worker's):
+    /// recorded from `snapshot`, its events continue after `snapshot.last_seq`.
+    fn run_taken_over(&self, workflow: &Workflow, snapshot: &RunSnapshot) {
+        let started = snapshot.started_at_ms.unwrap_or_default();
+        self.run_created(snapshot.run_id, workflow, &snapshot.input, started);
+        self.run_revived(snapshot);
+    }
     /// Whether a run with this id was ever recorded (so a new run must not take its id).
     /// Called outside any run's lock; it may read a file. An error (the file cannot be read)
     /// refuses the start: "no such run" is not known then.

@@ -316,6 +316,13 @@ impl RunSnapshot {
                     self.steps.push(StepSnapshot::pending(step));
                 }
                 if let Some(s) = self.step_mut(&step.path) {
+                    // A step that starts again while running was cut where another worker
+                    // took the run over (§13): it starts from nothing.
+                    if s.status == StepStatus::Running {
+                        s.text.clear();
+                        s.tool_calls.clear();
+                        s.usage = None;
+                    }
                     s.status = StepStatus::Running;
                     s.started_at_ms = Some(now);
                     s.model.clone_from(&step.model);

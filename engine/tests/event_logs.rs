@@ -132,6 +132,20 @@ fn the_logs_cover_every_event_and_step_kind() {
     }
 }
 
+/// Writes the snapshot of a log that has none yet (a log written by hand, such as
+/// `taken-over.jsonl`): `cargo test --test event_logs -- --ignored fold_new_logs`.
+#[test]
+#[ignore = "writes the snapshots of new logs"]
+fn fold_new_logs() {
+    for path in logs_in(&dir()) {
+        let target = path.with_extension("snapshot.json");
+        if !target.exists() {
+            let snapshot = serde_json::to_string_pretty(&fold(&read_log(&path))).unwrap();
+            std::fs::write(target, snapshot + "\n").unwrap();
+        }
+    }
+}
+
 /// Re-writes the snapshot of each version 1 log (their logs are history: never re-recorded).
 fn refold_v1() {
     for path in logs_in(&dir().join("v1")) {

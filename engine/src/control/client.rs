@@ -42,9 +42,12 @@ pub enum ClientError {
 pub struct Client {
     http: reqwest::Client,
     endpoint: PathBuf,
+    /// `http://stepwise` over a socket (the host is not used); a worker's `http://HOST:PORT`.
+    base: String,
 }
 
 impl Client {
+    /// An owner on this computer, at its socket.
     pub fn new(endpoint: &Path) -> Result<Client, ClientError> {
         let http = reqwest::Client::builder()
             .unix_socket(endpoint)
@@ -57,6 +60,31 @@ impl Client {
         Ok(Client {
             http,
             endpoint: endpoint.to_path_buf(),
+            base: "http://stepwise".into(),
+        })
+    }
+
+    /// A cluster worker's endpoint on TCP (`http://HOST:PORT`), with the cluster's token.
+    pub fn tcp(address: &str, token: &str) -> Result<Client, ClientError> {
+        let broken = |message: String| ClientError::Broken {
+            endpoint: address.to_string(),
+            message,
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| broken("the cluster's token is not a valid header value".into()))?;
+        bearer.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, bearer);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| broken(e.to_string()))?;
+        Ok(Client {
+            http,
+            endpoint: PathBuf::from(address),
+            base: address.trim_end_matches('/').to_string(),
         })
     }
 
@@ -66,19 +94,19 @@ impl Client {
 
     /// The runs the owner has (live ones and those that ended lately), oldest first.
     pub async fn runs(&self) -> Result<Vec<RunSummary>, ClientError> {
-        self.call(self.http.get(url("/v2/runs"))).await
+        self.call(self.http.get(self.url("/v2/runs"))).await
     }
 
     /// Cancels a run: true only when this stopped a live run (as `Engine::cancel`).
     pub async fn cancel(&self, id: RunId) -> Result<bool, ClientError> {
         let path = format!("/v2/runs/{id}/cancel");
-        let c: Cancelled = self.call(self.http.post(url(&path))).await?;
+        let c: Cancelled = self.call(self.http.post(self.url(&path))).await?;
         Ok(c.cancelled)
     }
 
     pub async fn answer_review(&self, id: RunId, req: &ReviewRequest) -> Result<(), ClientError> {
         let path = format!("/v2/runs/{id}/review");
-        let response = self.send(self.http.post(url(&path)).json(req)).await?;
+        let response = self.send(self.http.post(self.url(&path)).json(req)).await?;
         self.refusal(response).await.map(drop)
     }
 
@@ -90,12 +118,14 @@ impl Client {
         req: &ApprovalRequest,
     ) -> Result<Approved, ClientError> {
         let path = format!("/v2/runs/{id}/approval");
-        self.call(self.http.post(url(&path)).json(req)).await
+        self.call(self.http.post(self.url(&path)).json(req)).await
     }
 
     /// Starts a run in the owner; returns its id at once.
     pub async fn start(&self, req: &StartRequest) -> Result<RunId, ClientError> {
-        let s: Started = self.call(self.http.post(url("/v2/runs")).json(req)).await?;
+        let s: Started = self
+            .call(self.http.post(self.url("/v2/runs")).json(req))
+            .await?;
         Ok(s.run_id)
     }
 
@@ -104,7 +134,7 @@ impl Client {
         let path = format!("/v2/runs/{id}/events?after={after}");
         let response = self
             .http
-            .get(url(&path))
+            .get(self.url(&path))
             .send()
             .await
             .map_err(|e| self.gone(e))?;
@@ -165,17 +195,16 @@ impl Client {
         }
     }
 
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     fn broken(&self, e: impl std::fmt::Display) -> ClientError {
         ClientError::Broken {
             endpoint: self.endpoint.display().to_string(),
             message: e.to_string(),
         }
     }
-}
-
-/// The host part is not used over a socket; it only makes the address whole.
-fn url(path: &str) -> String {
-    format!("http://stepwise{path}")
 }
 
 /// A run's events as they come from its owner.

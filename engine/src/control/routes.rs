@@ -46,6 +46,37 @@ pub(super) fn router(owner: Owner, max_body_bytes: usize) -> Router {
         .with_state(owner)
 }
 
+/// Every request must carry `Authorization: Bearer <token>` (a cluster worker's endpoint on TCP,
+/// §13); one that does not is refused with 401 before any route sees it.
+pub(super) fn with_token(routes: Router, token: String) -> Router {
+    let token: Arc<str> = token.into();
+    routes.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let token = token.clone();
+            async move {
+                let given = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "));
+                if given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
+                    next.run(req).await
+                } else {
+                    let body = Problem {
+                        error: "this worker's endpoint needs the cluster's token".into(),
+                    };
+                    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+                }
+            }
+        },
+    ))
+}
+
+/// Compares two secrets in a time that does not depend on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
 /// Why a request was refused; the body is a [`Problem`].
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Refusal {

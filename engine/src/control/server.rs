@@ -1,12 +1,14 @@
-//! The endpoint's socket and connections: bound in the runtime folder, only the owner's user let
-//! in, every connection held to [`Limits`]. Requests go to `routes.rs`.
+//! The endpoint's socket and connections, every connection held to [`Limits`]: on this computer a
+//! Unix socket in the runtime folder, only the owner's user let in; a cluster worker's on TCP,
+//! every request carrying the cluster's shared token (§13). Requests go to `routes.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{UnixListener, UnixStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -15,7 +17,7 @@ use tower::ServiceExt;
 use super::events::DropConnection;
 use super::folder::{FolderError, runtime_folder};
 use super::peer;
-use super::routes::{Owner, Starter, router};
+use super::routes::{Owner, Starter, router, with_token};
 use crate::engine::Engine;
 use crate::store::Store;
 
@@ -51,7 +53,10 @@ impl Default for Limits {
 /// A serving endpoint. Closing it (or dropping it) stops accepting, ends its connections and
 /// removes its socket.
 pub struct Endpoint {
-    path: PathBuf,
+    /// The socket file (a Unix socket's), removed at the end.
+    path: Option<PathBuf>,
+    /// Where clients reach it: the socket's path, or `http://HOST:PORT` for TCP.
+    address: String,
     stop: CancellationToken,
     connections: TaskTracker,
 }
@@ -96,25 +101,66 @@ impl Endpoint {
             max_event_backlog: limits.max_event_backlog,
         };
         let endpoint = Endpoint {
-            path: path.to_path_buf(),
+            path: Some(path.to_path_buf()),
+            address: path.display().to_string(),
             stop: CancellationToken::new(),
             connections: TaskTracker::new(),
         };
-        let accepting = Accepting {
-            router: router(owner, limits.max_body_bytes),
-            limits,
-            slots: Arc::new(Semaphore::new(limits.max_connections)),
-            stop: endpoint.stop.clone(),
-            connections: endpoint.connections.clone(),
-            uid: peer::my_uid(),
-        };
-        tokio::spawn(accepting.run(listener));
+        let accepting = endpoint.accepting(router(owner, limits.max_body_bytes), limits);
+        tokio::spawn(accepting.run(Listener::Unix(listener, peer::my_uid())));
         Ok(endpoint)
     }
 
-    /// The socket's path (what the history records for this owner).
+    /// Serves `engine`'s runs on TCP at `listener` (a cluster worker's endpoint, §13): every
+    /// request must carry `Authorization: Bearer <token>`; one without it is refused with 401.
+    /// `advertised` is the address clients are told to use (`http://HOST:PORT`).
+    pub fn open_tcp(
+        listener: std::net::TcpListener,
+        advertised: String,
+        token: String,
+        engine: Engine,
+        history: Option<&Arc<Store>>,
+        limits: Limits,
+    ) -> std::io::Result<Endpoint> {
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
+        let owner = Owner {
+            engine,
+            history: history.map(Arc::downgrade).unwrap_or_default(),
+            starter: None,
+            max_event_backlog: limits.max_event_backlog,
+        };
+        let endpoint = Endpoint {
+            path: None,
+            address: advertised,
+            stop: CancellationToken::new(),
+            connections: TaskTracker::new(),
+        };
+        let routes = with_token(router(owner, limits.max_body_bytes), token);
+        let accepting = endpoint.accepting(routes, limits);
+        tokio::spawn(accepting.run(Listener::Tcp(listener)));
+        Ok(endpoint)
+    }
+
+    fn accepting(&self, router: axum::Router, limits: Limits) -> Accepting {
+        Accepting {
+            router,
+            limits,
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
+            stop: self.stop.clone(),
+            connections: self.connections.clone(),
+        }
+    }
+
+    /// The socket's path (what the history records for this owner); the TCP address for a
+    /// worker's endpoint.
     pub fn path(&self) -> &Path {
-        &self.path
+        Path::new(&self.address)
+    }
+
+    /// Where clients reach it: a socket's path, or `http://HOST:PORT`.
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// Stops serving and waits (up to `limit`) for the connections to end.
@@ -122,14 +168,20 @@ impl Endpoint {
         self.stop.cancel();
         self.connections.close();
         let _ = tokio::time::timeout(limit, self.connections.wait()).await;
-        let _ = std::fs::remove_file(&self.path);
+        self.remove_socket();
+    }
+
+    fn remove_socket(&self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
         self.stop.cancel();
-        let _ = std::fs::remove_file(&self.path);
+        self.remove_socket();
     }
 }
 
@@ -139,22 +191,53 @@ fn restrict(path: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
+/// What an endpoint listens on.
+enum Listener {
+    /// A Unix socket, and the only user let in.
+    Unix(UnixListener, u32),
+    /// TCP: who may is decided per request, by the token.
+    Tcp(TcpListener),
+}
+
+/// A connection of either kind.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+impl Listener {
+    /// The next connection let in; `Ok(None)` for one turned away (another user's).
+    async fn accept(&self) -> std::io::Result<Option<Box<dyn Stream>>> {
+        match self {
+            Listener::Unix(listener, uid) => {
+                let (stream, _) = listener.accept().await?;
+                let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
+                // Another user's is closed without a word.
+                Ok(peer::allowed(peer_uid, *uid).then(|| Box::new(stream) as Box<dyn Stream>))
+            }
+            Listener::Tcp(listener) => {
+                let (stream, _) = listener.accept().await?;
+                let _ = stream.set_nodelay(true);
+                Ok(Some(Box::new(stream)))
+            }
+        }
+    }
+}
+
 struct Accepting {
     router: axum::Router,
     limits: Limits,
     slots: Arc<Semaphore>,
     stop: CancellationToken,
     connections: TaskTracker,
-    uid: u32,
 }
 
 impl Accepting {
-    async fn run(self, listener: UnixListener) {
+    async fn run(self, listener: Listener) {
         loop {
             let stream = tokio::select! {
                 _ = self.stop.cancelled() => return,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok(Some(stream)) => stream,
+                    Ok(None) => continue,
                     // Out of file descriptors, most likely: let some connections end first
                     // instead of spinning on the error.
                     Err(_) => {
@@ -165,10 +248,6 @@ impl Accepting {
                     }
                 },
             };
-            let peer_uid = stream.peer_cred().ok().map(|c| c.uid());
-            if !peer::allowed(peer_uid, self.uid) {
-                continue; // dropped: closed without a word
-            }
             let Ok(slot) = self.slots.clone().try_acquire_owned() else {
                 continue; // too many at once: this one is closed, the served ones go on
             };
@@ -181,7 +260,12 @@ impl Accepting {
     }
 }
 
-async fn serve(stream: UnixStream, router: axum::Router, limits: Limits, stop: CancellationToken) {
+async fn serve(
+    stream: Box<dyn Stream>,
+    router: axum::Router,
+    limits: Limits,
+    stop: CancellationToken,
+) {
     let kick = CancellationToken::new();
     let service = {
         let kick = kick.clone();

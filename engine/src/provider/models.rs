@@ -65,7 +65,7 @@ pub struct ProviderModels {
 }
 
 /// What asking a provider for its models needs: where it is and its key (the settings file
-/// gives both; see `settings.rs`).
+/// gives both; see `settings/`).
 pub trait Endpoints {
     fn base_url(&self, kind: ProviderKind) -> String;
     /// The key, if one is set and not blank.

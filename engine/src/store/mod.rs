@@ -383,14 +383,18 @@ impl StoreSink {
 
 impl RunSink for StoreSink {
     fn run_created(&self, run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) {
-        let created = Created {
-            run_id,
-            workflow_name: workflow.name.clone(),
-            workflow_json: serde_json::to_string(workflow).unwrap_or_default(),
-            input: input.to_string(),
-            created_at_ms,
-        };
+        let created = created(run_id, workflow, input, created_at_ms);
         self.push(|q| q.push_created(created));
+    }
+
+    fn run_taken_over(&self, workflow: &Workflow, snapshot: &RunSnapshot) {
+        let started = snapshot.started_at_ms.unwrap_or_default();
+        let created = created(snapshot.run_id, workflow, &snapshot.input, started);
+        // In one push, so the writer takes both in the same batch: the run is written whole.
+        self.push(|q| {
+            q.push_created(created);
+            q.push_revived(snapshot);
+        });
     }
 
     fn event(&self, event: &RunEvent) {
@@ -421,5 +425,15 @@ impl RunSink for StoreSink {
         .optional()
         .map(|found| found.is_some())
         .map_err(|e| SinkError(e.to_string()))
+    }
+}
+
+fn created(run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) -> Created {
+    Created {
+        run_id,
+        workflow_name: workflow.name.clone(),
+        workflow_json: serde_json::to_string(workflow).unwrap_or_default(),
+        input: input.to_string(),
+        created_at_ms,
     }
 }

@@ -192,10 +192,17 @@ impl Writer {
     /// A run that waited across a quit goes on: follow it from its saved state (what is on
     /// disk already is that state, so nothing is rewritten until it changes).
     fn revived(&mut self, mut snapshot: RunSnapshot) {
-        for s in &mut snapshot.steps {
-            s.text.clear();
-        }
-        let written = snapshot.steps.iter().cloned().map(Some).collect();
+        // A run another process began (a cluster worker's, §13) was only just created here:
+        // none of it is on disk yet, so all of it is written.
+        let only_created = self.created.iter().any(|c| c.run_id == snapshot.run_id);
+        let written = if only_created {
+            Vec::new()
+        } else {
+            for s in &mut snapshot.steps {
+                s.text.clear();
+            }
+            snapshot.steps.iter().cloned().map(Some).collect()
+        };
         self.live.insert(
             snapshot.run_id,
             Live {

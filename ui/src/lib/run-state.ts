@@ -68,7 +68,12 @@ export function applyEvent(s: RunSnapshot, e: RunEvent): Applied {
       s.status = "running";
       if (!findStep(s, e.step.path)) (s.steps as StepSnapshot[]).push(pending(e.step));
       const st = findStep(s, e.step.path);
-      if (st) { st.status = "running"; st.started_at_ms = now; st.model = e.step.model; }
+      if (st) {
+        // A step that starts again while running was cut where another worker took the run
+        // over (ARCHITECTURE §13): it starts from nothing.
+        if (st.status === "running") { st.text = ""; st.tool_calls = []; st.usage = null; }
+        st.status = "running"; st.started_at_ms = now; st.model = e.step.model;
+      }
       break;
     }
     case "TextDelta": {

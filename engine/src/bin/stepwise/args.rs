@@ -75,6 +75,13 @@ pub enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Host runs for a Temporal cluster's task queue: the stepwise-worker program (its
+    /// `--help` says the options; `[cluster]` in the settings gives their defaults).
+    #[command(disable_help_flag = true)]
+    Worker {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Delete one past run, or all finished runs with --all.
     Delete {
         #[arg(required_unless_present = "all")]
@@ -191,6 +198,17 @@ pub struct RunArgs {
     /// the model is told so.
     #[arg(long)]
     pub allow_tools: bool,
+    /// Where the run goes: `here` (this computer) or `cluster` (the Temporal cluster in the
+    /// settings' [cluster]; `stepwise watch|cancel|answer` reach it there).
+    #[arg(long, value_enum, default_value = "here", conflicts_with_all = ["cancel_after_ms", "no_history"])]
+    pub on: Where,
     #[command(flatten)]
     pub db: DbArg,
+}
+
+/// Where a run goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Where {
+    Here,
+    Cluster,
 }

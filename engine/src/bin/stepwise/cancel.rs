@@ -11,6 +11,8 @@ use crate::locate::{Located, locate};
 const STOPPED: u8 = 0;
 const ALREADY_ENDED: u8 = 1;
 const UNKNOWN: u8 = 2;
+/// Not on this computer: ask the cluster, if the settings name one.
+const ON_CLUSTER: u8 = 255;
 
 pub fn cancel(run_id: &str, db: &crate::args::DbArg) -> ExitCode {
     let store = match history::open(db) {
@@ -44,17 +46,20 @@ pub fn cancel(run_id: &str, db: &crate::args::DbArg) -> ExitCode {
                 println!("Run {id} had already ended; nothing to stop.");
                 ALREADY_ENDED
             }
-            Ok(Located::Unknown) => {
-                eprintln!(
-                    "stepwise: no run `{run_id}` on this computer (`stepwise runs` lists the live ones)"
-                );
-                UNKNOWN
-            }
+            Ok(Located::Unknown) => ON_CLUSTER,
             Err(e) => {
                 eprintln!("stepwise: {e}");
                 UNKNOWN
             }
         }
     });
-    ExitCode::from(code)
+    if code != ON_CLUSTER {
+        return ExitCode::from(code);
+    }
+    drop(runtime);
+    if let (Some(cluster), Ok(id)) = (crate::cluster::configured(), run_id.parse()) {
+        return ExitCode::from(crate::cluster::cancel(&cluster, id));
+    }
+    eprintln!("stepwise: no run `{run_id}` on this computer (`stepwise runs` lists the live ones)");
+    ExitCode::from(UNKNOWN)
 }

@@ -9,6 +9,7 @@
 mod args;
 mod background;
 mod cancel;
+mod cluster;
 mod config;
 mod endpoint;
 mod follow;
@@ -60,5 +61,6 @@ fn main() -> ExitCode {
         Command::Show { run_id, json, db } => history::show(&run_id, json, db),
         Command::Export { run_id, format, db } => history::export(&run_id, format, db),
         Command::Delete { run_id, all, db } => history::delete(run_id.as_deref(), all, db),
+        Command::Worker { args } => cluster::worker(&args),
     }
 }

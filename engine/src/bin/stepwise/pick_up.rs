@@ -36,6 +36,9 @@ pub fn answer(args: AnswerArgs) -> ExitCode {
     if let Some(code) = answer_elsewhere(&args, &answer) {
         return code;
     }
+    if let Some(code) = answer_on_cluster(&args, &answer) {
+        return code;
+    }
     with_engine(&args.db, &args.run_id, opts, |store, engine, id| {
         let (snapshot, workflow) = match store.take_waiting(id).map_err(|e| e.to_string())? {
             Waiting::Ready { snapshot, workflow } => (*snapshot, *workflow),
@@ -92,6 +95,21 @@ fn answer_elsewhere(args: &AnswerArgs, answer: &ReviewAnswer) -> Option<ExitCode
         }
         Err(e) => bad_input(e),
     })
+}
+
+/// A run this computer does not know, on the cluster the settings name.
+fn answer_on_cluster(args: &AnswerArgs, answer: &ReviewAnswer) -> Option<ExitCode> {
+    let store = history::open(&args.db).ok()?;
+    let unknown = runtime()?
+        .block_on(async { matches!(locate(&store, &args.run_id).await, Ok(Located::Unknown)) });
+    let cluster = crate::cluster::configured().filter(|_| unknown)?;
+    let id = args.run_id.parse().ok()?;
+    Some(crate::cluster::answer(
+        &cluster,
+        id,
+        args.step.as_deref(),
+        answer.clone(),
+    ))
 }
 
 async fn answer_through(

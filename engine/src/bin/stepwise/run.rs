@@ -30,6 +30,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    if args.on == crate::args::Where::Cluster {
+        return crate::cluster::run(workflow, &args.input, args.json, args.background);
+    }
     if args.background && args.detached_run_id.is_none() {
         return background::start(workflow, &args);
     }

@@ -24,37 +24,52 @@ pub fn watch(run_id: &str, json: bool, db: &crate::args::DbArg) -> ExitCode {
     let Some(runtime) = runtime() else {
         return ExitCode::from(EXIT_FAILED);
     };
-    runtime.block_on(async {
-        let mut view = View {
-            out: BufWriter::new(io::stdout().lock()),
-            human: HumanView::default(),
-            json,
-            last_seq: 0,
-            outcome: None,
-        };
+    let here = runtime.block_on(async {
+        let mut view = View::stdout(json);
         match locate(&store, run_id).await {
             Ok(Located::Live { id, client, .. }) => view.live(&store, &client, id).await,
             Ok(Located::Ended(id)) => view.saved(&store, id),
-            Ok(Located::Unknown) => {
-                eprintln!("stepwise: no run `{run_id}` on this computer or in the history");
-                ExitCode::from(EXIT_BAD_INPUT)
-            }
+            Ok(Located::Unknown) => return None,
             Err(e) => {
                 eprintln!("stepwise: {e}");
                 ExitCode::from(EXIT_BAD_INPUT)
             }
         }
-    })
+        .into()
+    });
+    if let Some(code) = here {
+        return code;
+    }
+    drop(runtime);
+    // Not on this computer: on the cluster, if the settings name one.
+    if let (Some(cluster), Ok(id)) = (crate::cluster::configured(), run_id.parse()) {
+        return crate::cluster::watch(&cluster, id, json);
+    }
+    eprintln!("stepwise: no run `{run_id}` on this computer or in the history");
+    ExitCode::from(EXIT_BAD_INPUT)
 }
 
-struct View<W: Write> {
-    out: W,
+/// A run's events as a watcher shows them (also a cluster run's: `cluster.rs`).
+pub(crate) struct View<W: Write> {
+    pub out: W,
     human: HumanView,
-    json: bool,
+    pub json: bool,
     /// The last event shown: a reconnect or the history goes on after it.
-    last_seq: u64,
+    pub last_seq: u64,
     /// The terminal event's outcome, once shown.
-    outcome: Option<RunStatus>,
+    pub outcome: Option<RunStatus>,
+}
+
+impl View<BufWriter<io::StdoutLock<'static>>> {
+    pub fn stdout(json: bool) -> Self {
+        View {
+            out: BufWriter::new(io::stdout().lock()),
+            human: HumanView::default(),
+            json,
+            last_seq: 0,
+            outcome: None,
+        }
+    }
 }
 
 impl<W: Write> View<W> {
@@ -110,7 +125,7 @@ impl<W: Write> View<W> {
         self.exit_code()
     }
 
-    fn show(&mut self, event: &RunEvent) -> io::Result<()> {
+    pub fn show(&mut self, event: &RunEvent) -> io::Result<()> {
         write_event(&mut self.out, &mut self.human, event, self.json)?;
         self.out.flush()?;
         self.last_seq = event.seq;
@@ -123,7 +138,7 @@ impl<W: Write> View<W> {
         Ok(())
     }
 
-    fn exit_code(&self) -> ExitCode {
+    pub fn exit_code(&self) -> ExitCode {
         match self.outcome {
             Some(RunStatus::Completed) => ExitCode::SUCCESS,
             Some(RunStatus::Cancelled) => ExitCode::from(EXIT_CANCELLED),

@@ -19,6 +19,7 @@
 //! web_search_url = "https://html.duckduckgo.com/html/"   # or STEPWISE_WEB_SEARCH_URL
 //! allow_private_network = false          # fetch_page may not open this computer or the LAN
 //! timeout_secs = 60                      # per tool call
+//! [cluster]                              # runs on a Temporal cluster: cluster.rs
 //! ```
 
 use std::fmt;
@@ -37,6 +38,9 @@ use crate::tool::mcp::{McpServerSettings, valid_server_name};
 use crate::tool::{ToolSettings, Tools};
 use crate::usage::{Price, PriceTable};
 use std::collections::BTreeMap;
+
+mod cluster;
+pub use cluster::ClusterSettings;
 
 /// The most text one step may write before it is cut (a runaway model's guard); Settings may
 /// change it.
@@ -62,6 +66,9 @@ pub struct Settings {
     pub window: WindowSettings,
     /// The person's prices, by model (`openai:gpt-5-mini`), over the shipped ones.
     pub prices: BTreeMap<String, Price>,
+    /// A Temporal cluster that runs Stepwise runs (§13); none unless the file (or a
+    /// `STEPWISE_CLUSTER_*` variable) says where.
+    pub cluster: Option<ClusterSettings>,
 }
 
 /// Desktop notifications (the app): when a run ends or waits for you while the window is not
@@ -264,6 +271,7 @@ impl Settings {
         if let Some(u) = set(var("STEPWISE_WEB_SEARCH_URL")) {
             self.tools.web_search_url = u;
         }
+        self.cluster = ClusterSettings::with_env(self.cluster.take(), &var);
         self
     }
 

@@ -1,0 +1,313 @@
+//! Runs on a Temporal cluster from the command line (§13): `stepwise run … --on cluster`, and
+//! `cancel`, `watch` and `answer` for a run this computer does not know — asked of the cluster
+//! in `[cluster]`, through Temporal's HTTP API and the worker's endpoint. `stepwise worker` is
+//! the program beside this one, `stepwise-worker`.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use stepwise_engine::cluster::{Cluster, ClusterRun, RunOrder};
+use stepwise_engine::control::ReviewRequest;
+use stepwise_engine::{ReviewAnswer, RunEvent, RunId, RunSnapshot, RunStatus, Workflow};
+
+use crate::follow::{EXIT_FAILED, EXIT_WAITING, runtime};
+use crate::watch::View;
+use crate::{EXIT_BAD_INPUT, config};
+
+/// The cluster the settings name, if any.
+pub fn configured() -> Option<Cluster> {
+    let settings = config::settings().ok()?;
+    Cluster::new(settings.cluster?).ok()
+}
+
+/// `stepwise worker …`: the worker program, found beside this one, then on the PATH.
+pub fn worker(args: &[String]) -> ExitCode {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("stepwise-worker")))
+        .filter(|p| p.exists());
+    let program = beside.unwrap_or_else(|| "stepwise-worker".into());
+    match std::process::Command::new(&program).args(args).status() {
+        Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!(
+                "stepwise: cannot start {} ({e}): `stepwise worker` needs the stepwise-worker program installed beside stepwise",
+                program.display()
+            );
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// `stepwise run … --on cluster`: sends the run, prints its id, and follows it (unless
+/// `background`).
+pub fn run(workflow: Workflow, input: &str, json: bool, background: bool) -> ExitCode {
+    let Some(cluster) = configured() else {
+        eprintln!(
+            "stepwise: no cluster in the settings: add [cluster] with http_address (or set STEPWISE_CLUSTER_HTTP_ADDRESS)"
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    if input.trim().is_empty() {
+        eprintln!("stepwise: the input is empty");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let order = RunOrder {
+        run_id: uuid::Uuid::new_v4(),
+        workflow,
+        input: input.to_string(),
+    };
+    let Some(rt) = runtime() else {
+        return ExitCode::from(EXIT_FAILED);
+    };
+    rt.block_on(async {
+        if let Err(e) = cluster.start(&order).await {
+            eprintln!("stepwise: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+        if background || !json {
+            println!("{}", order.run_id);
+        }
+        if background {
+            return ExitCode::SUCCESS;
+        }
+        follow(&cluster, order.run_id, json).await
+    })
+}
+
+/// `stepwise watch ID` for a cluster run.
+pub fn watch(cluster: &Cluster, id: RunId, json: bool) -> ExitCode {
+    let Some(rt) = runtime() else {
+        return ExitCode::from(EXIT_FAILED);
+    };
+    rt.block_on(follow(cluster, id, json))
+}
+
+/// `stepwise cancel ID` for a cluster run: 0 stopped, 1 had ended, 2 unknown.
+pub fn cancel(cluster: &Cluster, id: RunId) -> u8 {
+    let Some(rt) = runtime() else {
+        return 2;
+    };
+    match rt.block_on(cluster.cancel(id)) {
+        Ok(true) => {
+            println!("Cancelled run {id} on the cluster; what its steps wrote is kept.");
+            0
+        }
+        Ok(false) => {
+            println!("Run {id} had already ended; nothing to stop.");
+            1
+        }
+        Err(e) => {
+            eprintln!("stepwise: {e}");
+            2
+        }
+    }
+}
+
+/// `stepwise answer ID …` for a cluster run: through the worker that holds it, else through
+/// Temporal (a run that waits with no worker).
+pub fn answer(cluster: &Cluster, id: RunId, step: Option<&str>, answer: ReviewAnswer) -> ExitCode {
+    let Some(rt) = runtime() else {
+        return ExitCode::from(EXIT_FAILED);
+    };
+    rt.block_on(async {
+        let run = match cluster.describe(id).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("stepwise: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        // Which review: the one named, or the only one it waits for.
+        let waiting = match (&run.checkpoint, cluster.waiting(id).await) {
+            (_, Ok(Some(s))) => Some(s),
+            (Some(c), _) => Some(c.snapshot.clone()),
+            _ => None,
+        };
+        let paths: Vec<String> = waiting
+            .iter()
+            .flat_map(|s| s.steps.iter())
+            .filter(|s| s.status == stepwise_engine::StepStatus::Waiting)
+            .map(|s| s.path.clone())
+            .collect();
+        let path = match (step, paths.as_slice()) {
+            (Some(p), _) => p.to_string(),
+            (None, [one]) => one.clone(),
+            (None, []) => {
+                eprintln!("stepwise: run {id} does not wait for a review");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+            (None, many) => {
+                eprintln!(
+                    "stepwise: run {id} waits for several reviews; name one with --step: {}",
+                    many.join(", ")
+                );
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        let req = ReviewRequest { path, answer };
+        // A worker that holds the run answers at once; otherwise the answer waits in Temporal
+        // for the next leg.
+        if let Some(c) = &run.checkpoint
+            && let Some(worker) = cluster.worker(&c.endpoint)
+            && worker.answer_review(id, &req).await.is_ok()
+        {
+            println!("Answered; the run goes on on the cluster (`stepwise watch {id}`).");
+            return ExitCode::SUCCESS;
+        }
+        match cluster.answer(id, &req).await {
+            Ok(()) => {
+                println!("Answered; the run goes on on the cluster (`stepwise watch {id}`).");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("stepwise: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+    })
+}
+
+/// Follows a cluster run to its end: live from the worker that drives it, across a change of
+/// worker, and through waits for a person; exits as `run` does.
+async fn follow(cluster: &Cluster, id: RunId, json: bool) -> ExitCode {
+    let mut view = ClusterView {
+        view: View::stdout(json),
+        endpoint: None,
+    };
+    let mut pause = Duration::from_millis(50);
+    while view.view.outcome.is_none() {
+        let run = match cluster.describe(id).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("stepwise: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        if !run.is_running() {
+            return view.ended(cluster, id, &run).await;
+        }
+        if let Some(c) = &run.checkpoint
+            && let Some(worker) = cluster.worker(&c.endpoint)
+        {
+            view.switch_to(&c.endpoint, c.base_seq);
+            if let Ok(mut events) = worker.events(id, view.view.last_seq).await {
+                pause = Duration::from_millis(50);
+                while let Some(Ok(event)) = events.next().await {
+                    if view.show(&event).is_err() {
+                        return ExitCode::from(EXIT_FAILED);
+                    }
+                }
+                continue;
+            }
+        }
+        // Not started yet, waiting for a person, or between workers: ask again soon.
+        if view.waiting_said(cluster, id).await {
+            return ExitCode::from(EXIT_WAITING);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+    view.exit_code()
+}
+
+/// A watcher's view, and the worker it follows now.
+struct ClusterView<W: Write> {
+    view: View<W>,
+    endpoint: Option<String>,
+}
+
+impl<W: Write> ClusterView<W> {
+    /// A new worker goes on from its checkpoint: events after it that came from the worker
+    /// before are taken back (that worker's step runs again), so the stream goes on with no gap
+    /// and no duplicate. `--json` says so in a line `{"rewind_to": SEQ}`.
+    fn switch_to(&mut self, endpoint: &str, base_seq: u64) {
+        if self.endpoint.as_deref() == Some(endpoint) {
+            return;
+        }
+        if self.endpoint.is_some() && self.view.last_seq > base_seq {
+            let out = &mut self.view.out;
+            let _ = if self.view.json {
+                writeln!(out, "{}", serde_json::json!({ "rewind_to": base_seq }))
+            } else {
+                writeln!(
+                    out,
+                    "\n(Another worker goes on with the run; the step that was cut starts again.)"
+                )
+            };
+            self.view.last_seq = base_seq;
+        }
+        self.endpoint = Some(endpoint.to_string());
+    }
+
+    fn show(&mut self, event: &RunEvent) -> io::Result<()> {
+        self.view.show(event)
+    }
+
+    /// The run waits on the cluster for a person: says how to answer (once), and stops
+    /// following unless events are still to come.
+    async fn waiting_said(&mut self, cluster: &Cluster, id: RunId) -> bool {
+        let Ok(Some(s)) = cluster.waiting(id).await else {
+            return false;
+        };
+        if !self.view.json {
+            let _ = writeln!(
+                self.view.out,
+                "\nThe run waits for your review on the cluster: `stepwise answer {id} approve` (or edit, send-back)."
+            );
+        }
+        let _ = self.view.out.flush();
+        self.view.outcome = Some(s.status);
+        true
+    }
+
+    /// The run has ended on the cluster: its last events from the worker that ended it while
+    /// it still has them, else its final state from Temporal.
+    async fn ended(&mut self, cluster: &Cluster, id: RunId, run: &ClusterRun) -> ExitCode {
+        match cluster.result(id).await {
+            Ok(Some(end)) => {
+                // First back to the checkpoint if the worker that ended it is another one.
+                self.switch_to(&end.endpoint, end.base_seq);
+                if self.view.last_seq < end.snapshot.last_seq
+                    && let Some(worker) = cluster.worker(&end.endpoint)
+                    && let Ok(mut events) = worker.events(id, self.view.last_seq).await
+                {
+                    while let Some(Ok(event)) = events.next().await {
+                        if self.show(&event).is_err() {
+                            return ExitCode::from(EXIT_FAILED);
+                        }
+                    }
+                }
+                if self.view.outcome.is_none() {
+                    self.final_state(&end.snapshot);
+                }
+            }
+            _ => {
+                let _ = writeln!(
+                    self.view.out,
+                    "\nThe run ended on the cluster ({}).",
+                    run.status
+                );
+                self.view.outcome = Some(RunStatus::Failed);
+            }
+        }
+        let _ = self.view.out.flush();
+        self.exit_code()
+    }
+
+    fn final_state(&mut self, s: &RunSnapshot) {
+        let v = &mut self.view;
+        if !v.json && v.last_seq < s.last_seq {
+            let _ = writeln!(v.out, "\nThe run is {}.", s.status.word());
+            if let Some(output) = &s.final_output {
+                let _ = writeln!(v.out, "{output}");
+            }
+        }
+        v.outcome = Some(s.status);
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        self.view.exit_code()
+    }
+}

@@ -1,0 +1,98 @@
+//! `[cluster]` in the settings file: where the Temporal cluster is, for the workers and for the
+//! clients that send runs to it (ARCHITECTURE §13).
+
+use serde::{Deserialize, Serialize};
+
+use super::ApiKey;
+
+/// ```toml
+/// [cluster]
+/// address = "temporal.example.com:7233"            # gRPC: the workers connect here
+/// http_address = "https://temporal.example.com:7243" # Temporal's HTTP API: the app and the CLI
+/// namespace = "default"
+/// task_queue = "stepwise"
+/// api_key = "…"        # a Temporal Cloud key (sent as a bearer token; TLS then)
+/// tls = false          # TLS to the gRPC address without a key
+/// token = "…"          # the shared secret of the workers' endpoints (live text, fast cancel)
+/// listen = "0.0.0.0:7300"  # a worker's endpoint
+/// advertise = "http://10.0.0.5:7300"  # how clients reach it, if not the listen address
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    pub address: String,
+    pub http_address: String,
+    pub namespace: String,
+    pub task_queue: String,
+    pub api_key: Option<ApiKey>,
+    pub tls: bool,
+    pub token: Option<ApiKey>,
+    pub listen: String,
+    pub advertise: Option<String>,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            address: "127.0.0.1:7233".into(),
+            http_address: "http://127.0.0.1:7243".into(),
+            namespace: "default".into(),
+            task_queue: "stepwise".into(),
+            api_key: None,
+            tls: false,
+            token: None,
+            listen: "127.0.0.1:0".into(),
+            advertise: None,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// `STEPWISE_CLUSTER_*` over the file's (if any): `ADDRESS`, `HTTP_ADDRESS`, `NAMESPACE`,
+    /// `TASK_QUEUE`, `API_KEY`, `TOKEN`, `LISTEN`, `ADVERTISE`. Any of them makes a cluster.
+    pub fn with_env(
+        file: Option<ClusterSettings>,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Option<ClusterSettings> {
+        let get = |name: &str| var(&format!("STEPWISE_CLUSTER_{name}")).filter(|v| !v.is_empty());
+        let names = [
+            "ADDRESS",
+            "HTTP_ADDRESS",
+            "NAMESPACE",
+            "TASK_QUEUE",
+            "API_KEY",
+            "TOKEN",
+            "LISTEN",
+            "ADVERTISE",
+        ];
+        if file.is_none() && names.iter().all(|n| get(n).is_none()) {
+            return None;
+        }
+        let mut c = file.unwrap_or_default();
+        if let Some(v) = get("ADDRESS") {
+            c.address = v;
+        }
+        if let Some(v) = get("HTTP_ADDRESS") {
+            c.http_address = v;
+        }
+        if let Some(v) = get("NAMESPACE") {
+            c.namespace = v;
+        }
+        if let Some(v) = get("TASK_QUEUE") {
+            c.task_queue = v;
+        }
+        if let Some(v) = get("API_KEY") {
+            c.api_key = Some(ApiKey::new(v));
+        }
+        if let Some(v) = get("TOKEN") {
+            c.token = Some(ApiKey::new(v));
+        }
+        if let Some(v) = get("LISTEN") {
+            c.listen = v;
+        }
+        if let Some(v) = get("ADVERTISE") {
+            c.advertise = Some(v);
+        }
+        Some(c)
+    }
+}

@@ -64,6 +64,22 @@ fn a_run_on_a_cluster_of_two_workers_completes_as_it_does_here() {
         other => panic!("not completed: {other:?}"),
     };
     assert_eq!(output(&events), output(&events_of(&local)));
+    // The history of this computer does not have it; `show` finds it on the cluster.
+    let id = events[0].run_id.to_string();
+    let shown = place
+        .stepwise(&server)
+        .args(["show", &id])
+        .output()
+        .unwrap();
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let doc = String::from_utf8_lossy(&shown.stdout);
+    assert!(doc.contains("# Research and write"), "{doc}");
+    let start: String = output(&events).chars().take(40).collect();
+    assert!(doc.contains(&start), "{doc}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use stepwise_engine::cluster::{Cluster, ClusterRun, RunOrder};
 use stepwise_engine::control::ReviewRequest;
+use stepwise_engine::store::{ExportFormat, render};
 use stepwise_engine::{ReviewAnswer, RunEvent, RunId, RunSnapshot, RunStatus, Workflow};
 
 use crate::follow::{EXIT_FAILED, EXIT_WAITING, runtime};
@@ -82,6 +83,29 @@ pub fn watch(cluster: &Cluster, id: RunId, json: bool) -> ExitCode {
         return ExitCode::from(EXIT_FAILED);
     };
     rt.block_on(follow(cluster, id, json))
+}
+
+/// `stepwise show|export ID` for a run on the cluster in the settings: as it ended, as it waits,
+/// or as far as its last checkpoint (the worker's history has its events).
+pub fn show(run_id: &str, format: ExportFormat) -> Option<String> {
+    let cluster = configured()?;
+    let id: RunId = run_id.parse().ok()?;
+    let rt = runtime()?;
+    let snapshot = rt.block_on(async {
+        if let Ok(Some(end)) = cluster.result(id).await {
+            return Some(end.snapshot);
+        }
+        if let Ok(Some(waiting)) = cluster.waiting(id).await {
+            return Some(waiting);
+        }
+        cluster
+            .describe(id)
+            .await
+            .ok()?
+            .checkpoint
+            .map(|c| c.snapshot)
+    })?;
+    Some(render(&snapshot, None, &[], format))
 }
 
 /// `stepwise cancel ID` for a cluster run: 0 stopped, 1 had ended, 2 unknown.

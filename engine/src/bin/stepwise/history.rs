@@ -83,14 +83,12 @@ pub fn list(args: HistoryArgs) -> ExitCode {
 }
 
 pub fn show(run_id: &str, json: bool, db: DbArg) -> ExitCode {
-    with_run(run_id, &db, |store, id| {
-        let format = if json {
-            ExportFormat::Json
-        } else {
-            ExportFormat::Markdown
-        };
-        store.export(id, format)
-    })
+    let format = if json {
+        ExportFormat::Json
+    } else {
+        ExportFormat::Markdown
+    };
+    with_run(run_id, &db, format, |store, id| store.export(id, format))
 }
 
 pub fn export(run_id: &str, format: Format, db: DbArg) -> ExitCode {
@@ -98,7 +96,7 @@ pub fn export(run_id: &str, format: Format, db: DbArg) -> ExitCode {
         Format::Md => ExportFormat::Markdown,
         Format::Json => ExportFormat::Json,
     };
-    with_run(run_id, &db, |store, id| store.export(id, format))
+    with_run(run_id, &db, format, |store, id| store.export(id, format))
 }
 
 pub fn delete(run_id: Option<&str>, all: bool, db: DbArg) -> ExitCode {
@@ -131,9 +129,12 @@ pub fn delete(run_id: Option<&str>, all: bool, db: DbArg) -> ExitCode {
     }
 }
 
+/// The run from the history, or else from the cluster in the settings (`format`: how a cluster
+/// run is rendered, from its snapshot).
 fn with_run(
     text: &str,
     db: &DbArg,
+    format: ExportFormat,
     f: impl FnOnce(&Store, stepwise_engine::RunId) -> Result<Option<String>, StoreError>,
 ) -> ExitCode {
     let store = match open(db) {
@@ -148,7 +149,13 @@ fn with_run(
             println!("{doc}");
             ExitCode::SUCCESS
         }
-        Ok(_) => not_found(text),
+        Ok(_) => match crate::cluster::show(text, format) {
+            Some(doc) => {
+                println!("{doc}");
+                ExitCode::SUCCESS
+            }
+            None => not_found(text),
+        },
         Err(e) => fail(e),
     }
 }

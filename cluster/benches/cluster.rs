@@ -189,12 +189,9 @@ fn start(rt: &tokio::runtime::Runtime, cluster: &Cluster, workflow: &Workflow) -
 }
 
 fn wait_end(rt: &tokio::runtime::Runtime, cluster: &Cluster, id: RunId) {
-    loop {
-        if let Ok(Some(_)) = rt.block_on(cluster.result(id)) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    eventually(4 * PATIENCE, "the run to end", || {
+        rt.block_on(cluster.result(id)).ok().flatten()
+    });
 }
 
 fn steps(n: usize) -> Workflow {

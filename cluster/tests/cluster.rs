@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use stepwise_engine::{EventKind, RunStatus, StepStatus};
 use stepwise_testkit::{Behavior, PATIENCE, TestServer, eventually, server_runtime};
-use support::{DevServer, Place, assert_whole, events_of, model_env, run_id_of, stdout_lines};
+use support::{DevServer, Place, assert_whole, events_of, model_env, stdout_lines};
 
 /// A run's outcome and its events, as `stepwise run … --json` printed them.
 fn run_json(place: &Place, server: &DevServer, args: &[&str]) -> (Option<i32>, Vec<String>) {
@@ -180,25 +180,16 @@ fn a_worker_killed_mid_step_hands_the_run_to_the_other_which_goes_on_from_that_s
 
 /// Starts a run that streams until stopped, and returns its id once its model streams.
 fn streaming_run(place: &Place, server: &DevServer, model: &TestServer) -> stepwise_engine::RunId {
-    let out = place
-        .stepwise(server)
-        .args([
-            "run",
+    let id = place.start_in_background(
+        server,
+        &[
             "research-and-write",
             "--input",
             "tides",
-            "--on",
-            "cluster",
-        ])
-        .args(["--model", "openai:test-model", "--background"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            "--model",
+            "openai:test-model",
+        ],
     );
-    let id = run_id_of(String::from_utf8_lossy(&out.stdout).lines().next().unwrap());
     eventually(2 * PATIENCE, "the model to stream", || {
         model.open_connections() == 1 && model.requests().first().is_some_and(|r| r.chunks_sent > 0)
     });
@@ -328,25 +319,7 @@ fn a_review_waits_on_the_cluster_while_every_worker_is_stopped_and_goes_on_when_
     .unwrap();
     let w1 = place.worker(&server, "w1", &[]);
     let w2 = place.worker(&server, "w2", &[]);
-    let out = place
-        .stepwise(&server)
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--input",
-            "tides",
-            "--on",
-            "cluster",
-            "--background",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = run_id_of(String::from_utf8_lossy(&out.stdout).lines().next().unwrap());
+    let id = place.start_in_background(&server, &[file.to_str().unwrap(), "--input", "tides"]);
     let cluster = server.cluster(&place.queue);
     let rt = server_runtime();
     eventually(2 * PATIENCE, "the run to wait on the cluster", || {

@@ -165,6 +165,26 @@ impl Place {
         c
     }
 
+    /// `stepwise run ARGS… --on cluster --background` in another process: the run's id.
+    pub fn start_in_background(&self, server: &DevServer, args: &[&str]) -> RunId {
+        let out = self
+            .stepwise(server)
+            .arg("run")
+            .args(args)
+            .args(["--on", "cluster", "--background"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout.lines().next().unwrap_or_default().trim();
+        line.parse()
+            .unwrap_or_else(|_| panic!("not a run id: {line}"))
+    }
+
     /// A worker, serving once this returns. `model` is the test model server's OpenAI address.
     pub fn worker(&self, server: &DevServer, name: &str, extra: &[(String, String)]) -> Worker {
         let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise-worker"));
@@ -285,12 +305,6 @@ pub fn assert_whole(events: &[RunEvent]) {
     let terminal = events.iter().filter(|e| e.kind.is_terminal()).count();
     assert_eq!(terminal, 1, "terminal events");
     assert!(events.last().unwrap().kind.is_terminal());
-}
-
-pub fn run_id_of(line: &str) -> RunId {
-    line.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("not a run id: {line}"))
 }
 
 /// The run's Temporal history, one line an event (what a failing test shows).

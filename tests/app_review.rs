@@ -74,10 +74,7 @@ fn a_notification_is_asked_for_only_when_the_window_is_not_in_front() {
         desk.titles.lock().unwrap().last().unwrap(),
         "Stepwise — 1 waiting for you"
     );
-    app.ok::<()>(
-        "answer_review",
-        json!({ "runId": id, "path": "draft", "answer": { "action": "approve" } }),
-    );
+    app.approve(&id, "draft");
     app.wait_end(&id);
     assert!(desk.notices.lock().unwrap().is_empty());
     assert_eq!(desk.titles.lock().unwrap().last().unwrap(), "Stepwise");
@@ -87,10 +84,7 @@ fn a_notification_is_asked_for_only_when_the_window_is_not_in_front() {
     focus(&app, false);
     let id = start(&app);
     wait_for_review(&app, &id);
-    app.ok::<()>(
-        "answer_review",
-        json!({ "runId": id, "path": "draft", "answer": { "action": "approve" } }),
-    );
+    app.approve(&id, "draft");
     app.wait_end(&id);
     let notices = desk.notices.lock().unwrap().clone();
     assert_eq!(notices.len(), 2, "{notices:?}");
@@ -149,10 +143,7 @@ fn a_run_waiting_when_the_app_quits_waits_again_after_a_restart() {
         )
         .unwrap_err();
     assert_eq!(refused["kind"], "review");
-    app.ok::<()>(
-        "answer_review",
-        json!({ "runId": id, "path": "draft", "answer": { "action": "approve" } }),
-    );
+    app.approve(&id, "draft");
     let events = app.wait_end(&id);
     assert!(matches!(
         events.last().unwrap().kind,
@@ -185,10 +176,7 @@ fn a_cancelled_run_is_continued_from_a_step_and_both_show_the_link() {
         json!({ "runId": id, "from": "draft", "useToday": false }),
     );
     wait_for_review(&app, &new_id);
-    app.ok::<()>(
-        "answer_review",
-        json!({ "runId": new_id, "path": "draft", "answer": { "action": "approve" } }),
-    );
+    app.approve(&new_id, "draft");
     app.wait_end(&new_id);
     app.flush_history();
     let new: RunSnapshot = app.ok("get_run", json!({ "runId": new_id }));

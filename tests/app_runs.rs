@@ -94,13 +94,7 @@ fn cancel_through_ipc_stops_the_run_and_run_cancelled_is_last() {
         panic!()
     };
     let partial_output = &running[0].text;
-    let shown: String = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::TextDelta { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let shown = t.shown_text(&id);
     assert_eq!(*partial_output, shown, "the kept text is what was shown");
     // The bridge lets go of a run when its forwarding task returns: from then on nothing more
     // can be sent, so whatever came after RunCancelled would be here by now.

@@ -16,6 +16,9 @@ pub enum OwnerKind {
     Terminal,
     /// A detached `stepwise` process (`stepwise run --background`).
     Background,
+    /// A worker of the Temporal cluster in the settings (§13); the history keeps a copy of the
+    /// run as the app hears it (`store::Mirror`).
+    Cluster,
 }
 
 impl OwnerKind {
@@ -25,13 +28,19 @@ impl OwnerKind {
             OwnerKind::App => "app",
             OwnerKind::Terminal => "terminal",
             OwnerKind::Background => "background",
+            OwnerKind::Cluster => "cluster",
         }
     }
 
     pub fn from_word(word: &str) -> Option<OwnerKind> {
-        [OwnerKind::App, OwnerKind::Terminal, OwnerKind::Background]
-            .into_iter()
-            .find(|k| k.word() == word)
+        [
+            OwnerKind::App,
+            OwnerKind::Terminal,
+            OwnerKind::Background,
+            OwnerKind::Cluster,
+        ]
+        .into_iter()
+        .find(|k| k.word() == word)
     }
 
     /// Where the run was started, in words (the window and `stepwise runs` show it).
@@ -64,6 +73,10 @@ pub const OWNER_KINDS: &[OwnerKindInfo] = &[
         kind: OwnerKind::Background,
         words: "started in the background",
     },
+    OwnerKindInfo {
+        kind: OwnerKind::Cluster,
+        words: "started on the cluster",
+    },
 ];
 
 /// A live owner as the history knows it.
@@ -83,7 +96,12 @@ mod tests {
 
     #[test]
     fn every_kind_has_its_words_and_its_word() {
-        for kind in [OwnerKind::App, OwnerKind::Terminal, OwnerKind::Background] {
+        for kind in [
+            OwnerKind::App,
+            OwnerKind::Terminal,
+            OwnerKind::Background,
+            OwnerKind::Cluster,
+        ] {
             assert!(kind.words().starts_with("started "));
             assert_eq!(OwnerKind::from_word(kind.word()), Some(kind));
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.word());

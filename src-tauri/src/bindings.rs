@@ -4,7 +4,9 @@ use tauri::Runtime;
 
 use crate::bridge::RunUpdate;
 use crate::closing::CloseAsked;
-use crate::commands::{about, costs, models, review, runs, settings, tools, window, workflows};
+use crate::commands::{
+    about, cluster, costs, models, review, runs, settings, tools, window, workflows,
+};
 use crate::desktop::OpenRun;
 use stepwise_engine::failure::{FAILURES, FailureAdvice};
 use stepwise_engine::tool::{BUILTIN_TOOLS, BuiltinTool};
@@ -31,6 +33,9 @@ pub fn builder<R: Runtime>() -> tauri_specta::Builder<R> {
             settings::set_api_key,
             settings::clear_api_key,
             settings::test_connection,
+            cluster::get_cluster_settings,
+            cluster::save_cluster_settings,
+            cluster::test_cluster,
             tools::get_tools_settings,
             tools::save_tools_settings,
             tools::inspect_mcp_server,

@@ -2,6 +2,7 @@
 //! a message a person can act on.
 
 use serde::Serialize;
+use stepwise_engine::cluster::ClusterError;
 use stepwise_engine::store::StoreError;
 use stepwise_engine::{ResumeError, ReviewError, StartError, WorkflowError};
 
@@ -40,6 +41,12 @@ pub enum AppError {
     /// A run that cannot be continued from that step (or at all).
     #[error("{0}")]
     Resume(ResumeError),
+    /// The Temporal cluster in Settings did not do what was asked: why, and in words.
+    #[error("{message}")]
+    Cluster {
+        error: ClusterError,
+        message: String,
+    },
     /// A run another Stepwise process owns could not take the request; its words.
     #[error("{0}")]
     OtherProcess(String),
@@ -58,6 +65,15 @@ impl From<StartError> for AppError {
             StartError::Resume(e) => AppError::Resume(e),
             StartError::NotWaiting => AppError::Review(ReviewError::NotWaiting),
             StartError::HistoryUnreadable(why) => AppError::HistoryUnavailable(why),
+        }
+    }
+}
+
+impl From<ClusterError> for AppError {
+    fn from(error: ClusterError) -> Self {
+        AppError::Cluster {
+            message: format!("The cluster: {error}"),
+            error,
         }
     }
 }

@@ -11,6 +11,8 @@ pub mod attention;
 mod bindings;
 pub mod bridge;
 pub mod closing;
+pub mod cluster;
+pub mod cluster_runs;
 pub mod commands;
 pub mod desktop;
 pub mod error;
@@ -94,9 +96,12 @@ pub fn run() -> ExitCode {
             tray::install(app.handle());
             // Runs left waiting for a review at the last quit wait again, ready to answer. It
             // reads the history, so on a blocking thread (§1), which is inside the runtime.
+            // Runs sent to the cluster that went on while the app was closed are followed again.
             tauri::async_runtime::spawn_blocking(move || {
                 let revived = state.revive_waiting();
                 tracing::info!(revived, "waiting runs taken up");
+                let followed = cluster::follow_again(&state);
+                tracing::info!(followed, "cluster runs followed again");
             });
             lifecycle::quit_on_signal(app.handle().clone());
             Ok(())

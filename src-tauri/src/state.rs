@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use stepwise_engine::cluster::{Cluster, ClusterSettings};
 use stepwise_engine::control::Endpoint;
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::settings::{ApiKey, Settings};
@@ -13,6 +14,7 @@ use stepwise_engine::{Engine, EngineConfig, ProviderKind};
 
 use crate::attention::{Attention, Desk};
 use crate::bridge::{Bridge, DEFAULT_WINDOW, Emit, RunUpdate};
+use crate::cluster_runs::ClusterRuns;
 use crate::error::AppError;
 use crate::others::OtherRuns;
 use crate::paths::AppPaths;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub paths: AppPaths,
     /// Runs other Stepwise processes own, which the window follows (`others.rs`).
     pub others: OtherRuns,
+    /// Runs the window sent to the cluster and follows there (`cluster_runs.rs`).
+    pub cluster_runs: ClusterRuns,
     /// Where other processes reach this app's runs (`sharing.rs`).
     endpoint: Mutex<Option<Endpoint>>,
     /// Quits the app (set by the shell at start; the mock runtime's tests set their own).
@@ -132,6 +136,7 @@ impl AppState {
             secrets: options.secrets,
             paths,
             others: OtherRuns::default(),
+            cluster_runs: ClusterRuns::default(),
             endpoint: Mutex::new(None),
             quit: Mutex::new(None),
             settings: Mutex::new(settings),
@@ -249,6 +254,21 @@ impl AppState {
             effective: effective.with_env(|k| std::env::var(k).ok()),
             saved_elsewhere,
         }
+    }
+
+    /// The Temporal cluster in the settings (file, then `STEPWISE_CLUSTER_*`), if any.
+    pub fn cluster(&self) -> Option<Cluster> {
+        let settings = self.settings().cluster.clone();
+        let settings = ClusterSettings::with_env(settings, |k| std::env::var(k).ok())?;
+        Cluster::new(settings)
+            .inspect_err(|e| tracing::error!("the cluster in the settings cannot be used: {e}"))
+            .ok()
+    }
+
+    /// Where the runs the window starts go: the cluster when Settings say so, else `None`
+    /// (this computer).
+    pub fn cluster_for_runs(&self) -> Option<Cluster> {
+        self.cluster().filter(|c| c.settings().send_runs)
     }
 
     /// The offline demo model as this app runs it.

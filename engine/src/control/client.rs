@@ -11,7 +11,7 @@ use super::wire::{
 };
 use crate::event::{RunEvent, RunId};
 use crate::provider::http::sse::{SseEvent, SseReader};
-use crate::snapshot::RunSummary;
+use crate::snapshot::{RunSnapshot, RunSummary};
 
 /// A request other than following events gives up after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,6 +95,12 @@ impl Client {
     /// The runs the owner has (live ones and those that ended lately), oldest first.
     pub async fn runs(&self) -> Result<Vec<RunSummary>, ClientError> {
         self.call(self.http.get(self.url("/v2/runs"))).await
+    }
+
+    /// One run the owner holds, as it stands now.
+    pub async fn run(&self, id: RunId) -> Result<RunSnapshot, ClientError> {
+        self.call(self.http.get(self.url(&format!("/v2/runs/{id}"))))
+            .await
     }
 
     /// Cancels a run: true only when this stopped a live run (as `Engine::cancel`).

@@ -18,7 +18,7 @@ use super::wire::{
 use crate::engine::{Engine, StartError, StartRun};
 use crate::event::{CancelReason, RunId};
 use crate::run::ReviewError;
-use crate::snapshot::RunSummary;
+use crate::snapshot::{RunSnapshot, RunSummary};
 use crate::store::Store;
 
 /// How an owner starts a run asked for through its endpoint (the app starts it as its window
@@ -38,6 +38,7 @@ pub(super) struct Owner {
 pub(super) fn router(owner: Owner, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/v2/runs", get(list).post(start))
+        .route("/v2/runs/{id}", get(snapshot))
         .route("/v2/runs/{id}/events", get(follow))
         .route("/v2/runs/{id}/cancel", post(cancel))
         .route("/v2/runs/{id}/review", post(review))
@@ -120,6 +121,16 @@ fn run_id(text: &str) -> Result<RunId, Refusal> {
 /// The runs this process owns (live ones and those that ended lately), oldest first.
 async fn list(State(o): State<Owner>) -> Json<Vec<RunSummary>> {
     Json(o.engine.list())
+}
+
+/// One run this process holds, as it stands (a follower that joins late starts from it and
+/// follows the events after its `last_seq`).
+async fn snapshot(
+    State(o): State<Owner>,
+    Path(id): Path<String>,
+) -> Result<Json<RunSnapshot>, Refusal> {
+    let id = run_id(&id)?;
+    o.engine.get(id).map(Json).ok_or(Refusal::UnknownRun)
 }
 
 async fn cancel(

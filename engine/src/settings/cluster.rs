@@ -7,6 +7,7 @@ use super::ApiKey;
 
 /// ```toml
 /// [cluster]
+/// send_runs = true     # the app starts its runs here (Settings → Where runs go)
 /// address = "temporal.example.com:7233"            # gRPC: the workers connect here
 /// http_address = "https://temporal.example.com:7243" # Temporal's HTTP API: the app and the CLI
 /// namespace = "default"
@@ -20,6 +21,9 @@ use super::ApiKey;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterSettings {
+    /// The app sends the runs it starts to this cluster; false: they run on this computer
+    /// (the cluster is still used for `stepwise run --on cluster` and for workers).
+    pub send_runs: bool,
     pub address: String,
     pub http_address: String,
     pub namespace: String,
@@ -34,6 +38,7 @@ pub struct ClusterSettings {
 impl Default for ClusterSettings {
     fn default() -> Self {
         ClusterSettings {
+            send_runs: false,
             address: "127.0.0.1:7233".into(),
             http_address: "http://127.0.0.1:7243".into(),
             namespace: "default".into(),
@@ -47,7 +52,24 @@ impl Default for ClusterSettings {
     }
 }
 
+/// An address of Temporal's HTTP API that is not one.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "“{0}” is not an address like http://temporal.example.com:7243 (http:// or https://, then a host)"
+)]
+pub struct NotAnAddress(pub String);
+
 impl ClusterSettings {
+    /// An address of the HTTP API as a person typed it, checked and tidied (no trailing `/`).
+    pub fn http_address_from(text: &str) -> Result<String, NotAnAddress> {
+        let address = text.trim().trim_end_matches('/');
+        let url = reqwest::Url::parse(address).map_err(|_| NotAnAddress(address.into()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(NotAnAddress(address.into()));
+        }
+        Ok(address.to_string())
+    }
+
     /// `STEPWISE_CLUSTER_*` over the file's (if any): `ADDRESS`, `HTTP_ADDRESS`, `NAMESPACE`,
     /// `TASK_QUEUE`, `API_KEY`, `TOKEN`, `LISTEN`, `ADVERTISE`. Any of them makes a cluster.
     pub fn with_env(

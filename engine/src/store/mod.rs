@@ -12,6 +12,7 @@
 mod codec;
 mod error;
 mod export;
+mod mirror;
 mod owners;
 mod queries;
 mod queue;
@@ -22,6 +23,7 @@ mod writer;
 
 pub use error::StoreError;
 pub use export::{ExportFormat, markdown, render, utc};
+pub use mirror::Mirror;
 pub use queries::{RunFilter, matches_search};
 pub use spending::Spending;
 pub use waiting::Waiting;
@@ -225,10 +227,14 @@ impl Store {
 
     /// What the engine records runs through.
     pub fn sink(&self) -> Arc<dyn RunSink> {
-        Arc::new(StoreSink {
+        Arc::new(self.store_sink())
+    }
+
+    fn store_sink(&self) -> StoreSink {
+        StoreSink {
             wake: self.wake.clone(),
             reader: self.reader.clone(),
-        })
+        }
     }
 
     /// Marks interrupted the live runs of Stepwise processes that have died while this one
@@ -430,6 +436,7 @@ impl RunSink for StoreSink {
 
 fn created(run_id: RunId, workflow: &Workflow, input: &str, created_at_ms: u64) -> Created {
     Created {
+        owner: None,
         run_id,
         workflow_name: workflow.name.clone(),
         workflow_json: serde_json::to_string(workflow).unwrap_or_default(),

@@ -41,7 +41,9 @@ impl Store {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT r.id, r.workflow_name, r.input, r.status, r.started_at_ms, r.ended_at_ms,
-                        u.input_tokens, u.output_tokens, u.estimated, u.cost_usd, o.kind
+                        u.input_tokens, u.output_tokens, u.estimated, u.cost_usd,
+                        CASE WHEN r.owner = 'cluster' AND r.status IN ('pending', 'running', 'waiting')
+                             THEN 'cluster' ELSE o.kind END
                  FROM runs r
                  LEFT JOIN owners o ON o.id = r.owner AND o.id != ?8
                       AND r.status IN ('pending', 'running', 'waiting')
@@ -252,7 +254,7 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
         .query_row(
             "SELECT workflow_name, input, status, reason, error_step, error_kind, error_message,
                     final_output, started_at_ms, ended_at_ms, last_seq, error_path,
-                    resumed_from, resumed_from_step
+                    resumed_from, resumed_from_step, owner
              FROM runs WHERE id = ?1",
             params![key],
             |r| {
@@ -291,7 +293,17 @@ pub(super) fn read_run(conn: &Connection, id: RunId) -> rusqlite::Result<Option<
                     },
                     continued_in: Vec::new(),
                     usage: None,
-                    owner: None,
+                    // A live copy of a cluster run says where it runs (a process's id is not
+                    // a place to show; a process's live run says so from its endpoint).
+                    owner: r
+                        .get::<_, Option<String>>("owner")?
+                        .as_deref()
+                        .and_then(OwnerKind::from_word)
+                        .filter(|k| *k == OwnerKind::Cluster)
+                        .filter(|_| {
+                            parse::<RunStatus>(&r.get::<_, String>("status").unwrap_or_default())
+                                .is_ok_and(RunStatus::is_live)
+                        }),
                 })
             },
         )

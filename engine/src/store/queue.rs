@@ -19,6 +19,8 @@ pub(super) struct Created {
     pub workflow_json: String,
     pub input: String,
     pub created_at_ms: u64,
+    /// Who drives it, if not this process (a mirrored run's place: `Mirror`).
+    pub owner: Option<String>,
 }
 
 /// Past this much queued text the writer is woken at once instead of at its next interval.
@@ -29,6 +31,8 @@ pub(super) struct Queue {
     pub created: Vec<Created>,
     /// Runs that waited across a quit and go on (`RunSink::run_revived`), as they were saved.
     pub revived: Vec<RunSnapshot>,
+    /// Mirrored runs heard anew (`Mirror::replace`): recorded as exactly these.
+    pub replaced: Vec<RunSnapshot>,
     /// In order per run; a merged delta stands for `first_seq..=seq`.
     pub events: Vec<RunEvent>,
     /// For each run, where its newest queued event is (to merge the next delta into it).
@@ -55,6 +59,12 @@ impl Queue {
             .collect();
         self.agents.insert(snapshot.run_id, agents);
         self.revived.push(snapshot.clone());
+    }
+
+    pub fn push_replaced(&mut self, snapshot: &RunSnapshot) {
+        self.push_revived(snapshot);
+        let revived = self.revived.pop();
+        self.replaced.extend(revived);
     }
 
     /// Queues an event; returns the text bytes now queued.
@@ -98,7 +108,10 @@ impl Queue {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.created.is_empty() && self.revived.is_empty() && self.events.is_empty()
+        self.created.is_empty()
+            && self.revived.is_empty()
+            && self.replaced.is_empty()
+            && self.events.is_empty()
     }
 }
 

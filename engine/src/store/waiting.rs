@@ -32,7 +32,9 @@ impl Store {
         let conn = self.reader();
         let ids: Vec<String> = conn
             .prepare_cached(
-                "SELECT id FROM runs WHERE status = 'waiting' ORDER BY created_at_ms, rowid",
+                // A run a cluster holds waits there, not here.
+                "SELECT id FROM runs WHERE status = 'waiting' AND owner IS NOT 'cluster'
+                 ORDER BY created_at_ms, rowid",
             )
             .and_then(|mut s| {
                 s.query_map([], |r| r.get(0))?

@@ -162,6 +162,9 @@ impl Writer {
             for r in taken.revived {
                 self.revived(r);
             }
+            for r in taken.replaced {
+                self.replaced(r);
+            }
             for e in taken.events {
                 self.event(e);
             }
@@ -210,6 +213,30 @@ impl Writer {
                 written,
                 dirty: true,
                 ended: false,
+            },
+        );
+    }
+
+    /// A mirrored run is now exactly `snapshot`: every step is written again, text and all.
+    fn replaced(&mut self, snapshot: RunSnapshot) {
+        let id = snapshot.run_id;
+        self.appends.retain(|(run, _), _| *run != id);
+        self.replaces.retain(|(run, _), _| *run != id);
+        for (i, step) in snapshot.steps.iter().enumerate() {
+            self.replaces.insert((id, i), step.text.clone());
+        }
+        let ended = !snapshot.status.is_live();
+        let mut statuses = snapshot;
+        for s in &mut statuses.steps {
+            s.text.clear();
+        }
+        self.live.insert(
+            id,
+            Live {
+                snapshot: statuses,
+                written: Vec::new(),
+                dirty: true,
+                ended,
             },
         );
     }
@@ -328,7 +355,8 @@ impl Writer {
     fn try_commit(&mut self) -> Result<(), String> {
         let tx = self.conn.transaction().map_err(|e| e.to_string())?;
         for c in &self.created {
-            insert_run(&tx, c, &self.owner.id).map_err(|e| e.to_string())?;
+            let owner = c.owner.as_deref().unwrap_or(&self.owner.id);
+            insert_run(&tx, c, owner).map_err(|e| e.to_string())?;
         }
         let mut written = Vec::new();
         for (id, live) in self.live.iter().filter(|(_, l)| l.dirty) {

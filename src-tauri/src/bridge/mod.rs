@@ -76,6 +76,26 @@ impl Bridge {
         self.forward(run_id, from, events, ended);
     }
 
+    /// Forwards a run another place drives from `from` (what is known of it so far): the events
+    /// that follow it (seq after `from.last_seq`), as `events` bring them.
+    pub fn follow_from(
+        &self,
+        from: RunSnapshot,
+        events: impl Stream<Item = RunEvent> + Unpin + Send + 'static,
+        ended: impl FnOnce(bool) + Send + 'static,
+    ) {
+        self.forward(from.run_id, from, events, ended);
+    }
+
+    /// What the bridge has sent of a run it forwards is now `snapshot` (a run heard anew: the
+    /// app rejoined it, or it ended without its last events). The webview, seeing the next
+    /// event skip ahead or the run's owner line, asks for it (`get_run`).
+    pub fn replace(&self, snapshot: RunSnapshot) {
+        if let Some(sent) = self.runs().get(&snapshot.run_id) {
+            *sent.lock().unwrap_or_else(PoisonError::into_inner) = snapshot;
+        }
+    }
+
     fn forward(
         &self,
         run_id: RunId,

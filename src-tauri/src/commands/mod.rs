@@ -2,6 +2,7 @@
 //! between IPC and the engine; the work happens in the engine, the store and the bridge.
 
 pub mod about;
+pub mod cluster;
 pub mod costs;
 pub mod models;
 pub mod review;

@@ -21,6 +21,13 @@ pub async fn answer_review(
     answer: ReviewAnswer,
 ) -> Result<(), AppError> {
     let id = parse_run_id(&run_id)?;
+    if let Some(cluster) = state.cluster_runs.cluster_of(id) {
+        // A run on the cluster: answered where it waits (its worker, or Temporal).
+        return cluster
+            .answer_review(id, &ReviewRequest { path, answer })
+            .await
+            .map_err(AppError::from);
+    }
     match state.others.client(id) {
         // Another process's run: answered there.
         Some(owner) => owner

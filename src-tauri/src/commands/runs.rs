@@ -8,6 +8,7 @@ use stepwise_engine::{CancelReason, RunSnapshot, RunStatus, RunSummary, StartRun
 use tauri::State;
 
 use super::{blocking, parse_run_id};
+
 use crate::error::AppError;
 use crate::state::{AppState, HistoryStatus};
 
@@ -23,6 +24,11 @@ pub async fn start_run(
 ) -> Result<String, AppError> {
     let run_id = run_id.as_deref().map(parse_run_id).transpose()?;
     let workflow = workflow.validate().map_err(AppError::InvalidWorkflow)?;
+    // Settings → Where runs go: the cluster.
+    if let Some(cluster) = state.cluster_for_runs() {
+        let id = crate::cluster::send(&state, cluster, workflow, input, run_id).await?;
+        return Ok(id.to_string());
+    }
     // Starting may read the history (is this id taken?): off the async workers.
     let id = blocking(&state, move |s| {
         let (id, sub) = s.engine.start_subscribed(StartRun {
@@ -42,10 +48,14 @@ pub async fn start_run(
 #[specta::specta]
 pub async fn cancel_run(state: State<'_, Arc<AppState>>, run_id: String) -> Result<bool, AppError> {
     let id = parse_run_id(&run_id)?;
-    let stopped = match state.others.client(id) {
+    let stopped = if let Some(cluster) = state.cluster_runs.cluster_of(id) {
+        // A run on the cluster: cancelled both ways, at its worker and through Temporal.
+        cluster.cancel(id).await.map_err(AppError::from)?
+    } else if let Some(owner) = state.others.client(id) {
         // Another process's run: its owner cancels it (gone, it had ended with its owner).
-        Some(owner) => owner.cancel(id).await.unwrap_or(false),
-        None => state.engine.cancel(id, CancelReason::User),
+        owner.cancel(id).await.unwrap_or(false)
+    } else {
+        state.engine.cancel(id, CancelReason::User)
     };
     tracing::info!(run_id = %id, stopped, "cancel requested");
     Ok(stopped)
@@ -99,12 +109,21 @@ pub async fn list_runs(
 
 fn list(state: &AppState, filter: RunFilter) -> Result<RunList, AppError> {
     let first_page = filter.offset.unwrap_or(0) == 0;
+    // The runs this window follows on the cluster are live here too (the history may be a
+    // batch behind).
+    let on_cluster = state
+        .cluster_runs
+        .ids()
+        .into_iter()
+        .filter_map(|id| state.bridge.snapshot(id))
+        .map(|s| s.summary());
     let mut runs: Vec<RunSummary> = if first_page {
         state
             .engine
             .list()
             .into_iter()
             .rev()
+            .chain(on_cluster)
             .filter(|r| r.status.is_live())
             .filter(|r| filter.status.is_none_or(|s| s == r.status))
             .filter(|r| {

@@ -273,7 +273,13 @@ pub async fn answer_tool_call(
     answer: ApprovalAnswer,
 ) -> Result<bool, AppError> {
     let id = parse_run_id(&run_id)?;
-    let grant = match state.others.client(id) {
+    // A run on the cluster: the worker that drives it has the call (a tool call that waits
+    // keeps its leg running there).
+    let holder = match state.cluster_runs.cluster_of(id) {
+        Some(cluster) => cluster.holder(id).await?,
+        None => state.others.client(id),
+    };
+    let grant = match holder {
         // Another process's run: answered there; "Allow always" is kept here all the same.
         Some(owner) => {
             let req = ApprovalRequest {

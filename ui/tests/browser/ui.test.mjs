@@ -287,6 +287,39 @@ test("settings: a key can be saved but is never shown", async () => {
   await page.close();
 });
 
+test("settings: where runs go — this computer by default; a cluster's test and errors say what is wrong in words", async () => {
+  const page = await open();
+  await page.getByRole("button", { name: "Settings" }).click();
+  const here = page.getByRole("radio", { name: "This computer", exact: true });
+  const cluster = page.getByRole("radio", { name: /A Temporal cluster/ });
+  assert.ok(await here.isChecked(), "runs go to this computer unless Settings say otherwise");
+  assert.equal(await page.locator("#cluster-address").count(), 0, "no cluster fields until a cluster is chosen");
+  await cluster.check();
+  // A typo in the address: refused on its field's words, nothing saved.
+  await page.locator("#cluster-address").fill("temporal.example.com:7243");
+  await page.getByRole("button", { name: "Save where runs go" }).click();
+  await page.getByRole("alert").getByText("is not an address like").waitFor();
+  // Nothing listens there: the test says so, naming the address.
+  await page.locator("#cluster-address").fill("http://127.0.0.1:9");
+  await page.getByRole("button", { name: "Test connection" }).click();
+  await page.getByText("✗ Nothing answers at http://127.0.0.1:9").waitFor();
+  // The workers' token is write-only, like a key.
+  const secret = "token-never-show-me-77";
+  await page.locator("#cluster-token").fill(secret);
+  await page.getByRole("button", { name: "Save where runs go" }).click();
+  await page.getByText("Saved: new runs go to the cluster.").first().waitFor();
+  assert.equal(await page.locator("#cluster-token").inputValue(), "");
+  assert.match(await page.locator("#cluster-token").getAttribute("placeholder"), /A token is set/);
+  assert.ok(!(await page.content()).includes(secret), "the token appears nowhere in the page");
+  await shot(page, "8b-where-runs-go");
+  // Back to this computer.
+  await here.check();
+  await page.getByRole("button", { name: "Save where runs go" }).click();
+  await page.getByText("Saved: new runs run on this computer.").first().waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test("editor: the backend's validation messages appear on their fields", async () => {
   const page = await open();
   await page.getByRole("button", { name: "Workflows" }).click();

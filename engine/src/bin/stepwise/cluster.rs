@@ -5,12 +5,11 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use stepwise_engine::cluster::{Cluster, ClusterRun, RunOrder};
+use stepwise_engine::cluster::{Cluster, Followed, Follower, RunOrder};
 use stepwise_engine::control::ReviewRequest;
 use stepwise_engine::store::{ExportFormat, render};
-use stepwise_engine::{ReviewAnswer, RunEvent, RunId, RunSnapshot, RunStatus, Workflow};
+use stepwise_engine::{ReviewAnswer, RunId, RunSnapshot, RunStatus, Workflow};
 
 use crate::follow::{EXIT_FAILED, EXIT_WAITING, runtime};
 use crate::watch::View;
@@ -171,16 +170,7 @@ pub fn answer(cluster: &Cluster, id: RunId, step: Option<&str>, answer: ReviewAn
             }
         };
         let req = ReviewRequest { path, answer };
-        // A worker that holds the run answers at once; otherwise the answer waits in Temporal
-        // for the next leg.
-        if let Some(c) = &run.checkpoint
-            && let Some(worker) = cluster.worker(&c.endpoint)
-            && worker.answer_review(id, &req).await.is_ok()
-        {
-            println!("Answered; the run goes on on the cluster (`stepwise watch {id}`).");
-            return ExitCode::SUCCESS;
-        }
-        match cluster.answer(id, &req).await {
+        match cluster.answer_review(id, &req).await {
             Ok(()) => {
                 println!("Answered; the run goes on on the cluster (`stepwise watch {id}`).");
                 ExitCode::SUCCESS
@@ -196,142 +186,67 @@ pub fn answer(cluster: &Cluster, id: RunId, step: Option<&str>, answer: ReviewAn
 /// Follows a cluster run to its end: live from the worker that drives it, across a change of
 /// worker, and through waits for a person; exits as `run` does.
 async fn follow(cluster: &Cluster, id: RunId, json: bool) -> ExitCode {
-    let mut view = ClusterView {
-        view: View::stdout(json),
-        endpoint: None,
-    };
-    let mut pause = Duration::from_millis(50);
-    while view.view.outcome.is_none() {
-        let run = match cluster.describe(id).await {
-            Ok(r) => r,
+    let mut view = View::stdout(json);
+    let mut follower = Follower::new(cluster.clone(), id);
+    while let Some(heard) = follower.next().await {
+        let shown = match heard {
+            Ok(Followed::Event(event)) => view.show(&event),
+            Ok(Followed::Rewind { to }) => rewind(&mut view, to),
+            Ok(Followed::Waiting(_)) => {
+                if !view.json {
+                    let _ = writeln!(
+                        view.out,
+                        "\nThe run waits for your review on the cluster: `stepwise answer {id} approve` (or edit, send-back)."
+                    );
+                }
+                let _ = view.out.flush();
+                return ExitCode::from(EXIT_WAITING);
+            }
+            Ok(Followed::Ended { snapshot, status }) => {
+                final_state(&mut view, snapshot.as_ref(), &status);
+                Ok(())
+            }
+            Ok(Followed::Joined(_)) => Ok(()),
             Err(e) => {
                 eprintln!("stepwise: {e}");
                 return ExitCode::from(EXIT_BAD_INPUT);
             }
         };
-        if !run.is_running() {
-            return view.ended(cluster, id, &run).await;
+        if shown.is_err() {
+            return ExitCode::from(EXIT_FAILED);
         }
-        if let Some(c) = &run.checkpoint
-            && let Some(worker) = cluster.worker(&c.endpoint)
-        {
-            view.switch_to(&c.endpoint, c.base_seq);
-            if let Ok(mut events) = worker.events(id, view.view.last_seq).await {
-                pause = Duration::from_millis(50);
-                while let Some(Ok(event)) = events.next().await {
-                    if view.show(&event).is_err() {
-                        return ExitCode::from(EXIT_FAILED);
-                    }
-                }
-                continue;
-            }
-        }
-        // Not started yet, waiting for a person, or between workers: ask again soon.
-        if view.waiting_said(cluster, id).await {
-            return ExitCode::from(EXIT_WAITING);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(1));
     }
+    let _ = view.out.flush();
     view.exit_code()
 }
 
-/// A watcher's view, and the worker it follows now.
-struct ClusterView<W: Write> {
-    view: View<W>,
-    endpoint: Option<String>,
+/// A new worker goes on from its checkpoint: the events after it that came from the worker
+/// before are taken back (that worker's step runs again), so the stream goes on with no gap
+/// and no duplicate. `--json` says so in a line `{"rewind_to": SEQ}`.
+fn rewind<W: Write>(view: &mut View<W>, to: u64) -> io::Result<()> {
+    view.last_seq = to;
+    if view.json {
+        writeln!(view.out, "{}", serde_json::json!({ "rewind_to": to }))
+    } else {
+        writeln!(
+            view.out,
+            "\n(Another worker goes on with the run; the step that was cut starts again.)"
+        )
+    }
 }
 
-impl<W: Write> ClusterView<W> {
-    /// A new worker goes on from its checkpoint: events after it that came from the worker
-    /// before are taken back (that worker's step runs again), so the stream goes on with no gap
-    /// and no duplicate. `--json` says so in a line `{"rewind_to": SEQ}`.
-    fn switch_to(&mut self, endpoint: &str, base_seq: u64) {
-        if self.endpoint.as_deref() == Some(endpoint) {
-            return;
+/// The run ended where its last events cannot be had: its final state as the cluster keeps it.
+fn final_state<W: Write>(view: &mut View<W>, end: Option<&RunSnapshot>, status: &str) {
+    let Some(s) = end else {
+        let _ = writeln!(view.out, "\nThe run ended on the cluster ({status}).");
+        view.outcome = Some(RunStatus::Failed);
+        return;
+    };
+    if !view.json && view.last_seq < s.last_seq {
+        let _ = writeln!(view.out, "\nThe run is {}.", s.status.word());
+        if let Some(output) = &s.final_output {
+            let _ = writeln!(view.out, "{output}");
         }
-        if self.endpoint.is_some() && self.view.last_seq > base_seq {
-            let out = &mut self.view.out;
-            let _ = if self.view.json {
-                writeln!(out, "{}", serde_json::json!({ "rewind_to": base_seq }))
-            } else {
-                writeln!(
-                    out,
-                    "\n(Another worker goes on with the run; the step that was cut starts again.)"
-                )
-            };
-            self.view.last_seq = base_seq;
-        }
-        self.endpoint = Some(endpoint.to_string());
     }
-
-    fn show(&mut self, event: &RunEvent) -> io::Result<()> {
-        self.view.show(event)
-    }
-
-    /// The run waits on the cluster for a person: says how to answer (once), and stops
-    /// following unless events are still to come.
-    async fn waiting_said(&mut self, cluster: &Cluster, id: RunId) -> bool {
-        let Ok(Some(s)) = cluster.waiting(id).await else {
-            return false;
-        };
-        if !self.view.json {
-            let _ = writeln!(
-                self.view.out,
-                "\nThe run waits for your review on the cluster: `stepwise answer {id} approve` (or edit, send-back)."
-            );
-        }
-        let _ = self.view.out.flush();
-        self.view.outcome = Some(s.status);
-        true
-    }
-
-    /// The run has ended on the cluster: its last events from the worker that ended it while
-    /// it still has them, else its final state from Temporal.
-    async fn ended(&mut self, cluster: &Cluster, id: RunId, run: &ClusterRun) -> ExitCode {
-        match cluster.result(id).await {
-            Ok(Some(end)) => {
-                // First back to the checkpoint if the worker that ended it is another one.
-                self.switch_to(&end.endpoint, end.base_seq);
-                if self.view.last_seq < end.snapshot.last_seq
-                    && let Some(worker) = cluster.worker(&end.endpoint)
-                    && let Ok(mut events) = worker.events(id, self.view.last_seq).await
-                {
-                    while let Some(Ok(event)) = events.next().await {
-                        if self.show(&event).is_err() {
-                            return ExitCode::from(EXIT_FAILED);
-                        }
-                    }
-                }
-                if self.view.outcome.is_none() {
-                    self.final_state(&end.snapshot);
-                }
-            }
-            _ => {
-                let _ = writeln!(
-                    self.view.out,
-                    "\nThe run ended on the cluster ({}).",
-                    run.status
-                );
-                self.view.outcome = Some(RunStatus::Failed);
-            }
-        }
-        let _ = self.view.out.flush();
-        self.exit_code()
-    }
-
-    fn final_state(&mut self, s: &RunSnapshot) {
-        let v = &mut self.view;
-        if !v.json && v.last_seq < s.last_seq {
-            let _ = writeln!(v.out, "\nThe run is {}.", s.status.word());
-            if let Some(output) = &s.final_output {
-                let _ = writeln!(v.out, "{output}");
-            }
-        }
-        v.outcome = Some(s.status);
-    }
-
-    fn exit_code(&self) -> ExitCode {
-        self.view.exit_code()
-    }
+    view.outcome = Some(s.status);
 }

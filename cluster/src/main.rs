@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use stepwise_engine::Engine;
-use stepwise_engine::control::{Endpoint, Limits};
+use stepwise_engine::control::{Endpoint, Limits, tls};
 use stepwise_engine::store::Store;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
@@ -73,14 +73,22 @@ async fn serve(args: WorkerArgs) -> Result<(), String> {
     let listener = std::net::TcpListener::bind(&cluster.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", cluster.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // TLS on the endpoint when a certificate and its key are given (both, or neither).
+    let tls = match (&cluster.endpoint_cert, &cluster.endpoint_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key).map_err(|e| e.to_string())?),
+        (None, None) => None,
+        _ => return Err("TLS on the endpoint needs both endpoint_cert and endpoint_key".into()),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let advertised = cluster
         .advertise
         .clone()
-        .unwrap_or_else(|| format!("http://{local}"));
+        .unwrap_or_else(|| format!("{scheme}://{local}"));
     let endpoint = Endpoint::open_tcp(
         listener,
         advertised.clone(),
         token,
+        tls,
         engine.clone(),
         Some(&store),
         Limits::default(),

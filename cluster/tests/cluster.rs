@@ -416,3 +416,59 @@ fn a_hundred_runs_at_once_over_two_workers_all_complete_and_no_step_runs_twice()
         100
     );
 }
+
+#[test]
+fn a_workers_endpoint_on_tls_streams_to_clients_that_trust_its_authority_and_to_no_other() {
+    let server = DevServer::start();
+    let place = Place::new("tls");
+    let (ca, cert, key) = support::certificates(&place.dir);
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let w = place.worker(
+        &server,
+        "w1",
+        &[
+            ("STEPWISE_CLUSTER_ENDPOINT_CERT".into(), path(&cert)),
+            ("STEPWISE_CLUSTER_ENDPOINT_KEY".into(), path(&key)),
+        ],
+    );
+    assert!(w.endpoint.starts_with("https://"), "{}", w.endpoint);
+    let run = |trusting: bool| {
+        let mut c = place.stepwise(&server);
+        if trusting {
+            c.env("STEPWISE_CLUSTER_ENDPOINT_CA", &ca);
+        }
+        let args = [
+            "run",
+            "long-story",
+            "--input",
+            "a lighthouse",
+            "--on",
+            "cluster",
+        ];
+        let out = c.args(args).arg("--json").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // Trusting the authority: the run's events live from the worker, over TLS.
+    let events = events_of(&run(true));
+    assert_whole(&events);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::TextDelta { .. }))
+    );
+    // Not trusting it: the endpoint is not spoken to (its certificate is refused), so no live
+    // event comes; the run still ends on the cluster, as Temporal tells.
+    let lines = run(false);
+    assert!(
+        lines.iter().all(|l| !l.contains("TextDelta")),
+        "a client that does not trust the worker's certificate got its events: {lines:?}"
+    );
+}

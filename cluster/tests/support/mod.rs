@@ -256,3 +256,67 @@ pub fn model_env(model: &stepwise_testkit::TestServer) -> Vec<(String, String)> 
         ("OPENAI_API_KEY".into(), "sk-test".into()),
     ]
 }
+
+/// A certificate authority and a worker certificate it signed for 127.0.0.1, written as PEM
+/// into `dir`: (the authority's certificate, the worker's certificate, its private key).
+pub fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::{PKey, Private};
+    use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+    use openssl::x509::{X509, X509NameBuilder};
+
+    let key = || -> PKey<Private> {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+    };
+    let name = |cn: &str| {
+        let mut n = X509NameBuilder::new().unwrap();
+        n.append_entry_by_text("CN", cn).unwrap();
+        n.build()
+    };
+    let certificate = |subject: &str, key: &PKey<Private>, serial: u32| {
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_serial_number(&BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name(subject)).unwrap();
+        b.set_pubkey(key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+            .unwrap();
+        b
+    };
+    let (ca_key, worker_key) = (key(), key());
+    let mut ca = certificate("Stepwise test authority", &ca_key, 1);
+    ca.set_issuer_name(&name("Stepwise test authority"))
+        .unwrap();
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = ca.build();
+    let mut worker = certificate("127.0.0.1", &worker_key, 2);
+    worker.set_issuer_name(ca.subject_name()).unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&worker.x509v3_context(Some(&ca), None))
+        .unwrap();
+    worker.append_extension(san).unwrap();
+    worker.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let worker = worker.build();
+
+    let write = |file: &str, pem: Vec<u8>| {
+        let path = dir.join(file);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    (
+        write("ca.pem", ca.to_pem().unwrap()),
+        write("worker.pem", worker.to_pem().unwrap()),
+        write("worker.key", worker_key.private_key_to_pem_pkcs8().unwrap()),
+    )
+}

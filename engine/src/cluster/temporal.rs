@@ -15,7 +15,7 @@ use super::{
     ANSWER_SIGNAL, Checkpoint, ClusterSettings, LegEnd, MEMO_STARTED_BY, RunOrder, WORKFLOW_TYPE,
     from_payload, to_payload,
 };
-use crate::control::{Client, ReviewRequest};
+use crate::control::{Client, ReviewRequest, tls};
 use crate::event::RunId;
 use crate::snapshot::RunSnapshot;
 
@@ -41,6 +41,9 @@ pub enum ClusterError {
     NotWaiting,
     #[error("the cluster answered: {message}")]
     Failed { message: String },
+    /// The workers' endpoints' TLS settings (`endpoint_ca`) could not be used.
+    #[error("{message}")]
+    Tls { message: String },
 }
 
 /// Where a cluster run stands, as Temporal knows it.
@@ -66,6 +69,8 @@ impl ClusterRun {
 pub struct Cluster {
     http: reqwest::Client,
     settings: ClusterSettings,
+    /// The authority that signed the workers' endpoints' certificates (`endpoint_ca`).
+    authority: Option<reqwest::Certificate>,
 }
 
 impl Cluster {
@@ -76,7 +81,19 @@ impl Cluster {
             .map_err(|e| ClusterError::Failed {
                 message: e.to_string(),
             })?;
-        Ok(Cluster { http, settings })
+        let authority = settings
+            .endpoint_ca
+            .as_deref()
+            .map(tls::authority)
+            .transpose()
+            .map_err(|e| ClusterError::Tls {
+                message: e.to_string(),
+            })?;
+        Ok(Cluster {
+            http,
+            settings,
+            authority,
+        })
     }
 
     pub fn settings(&self) -> &ClusterSettings {
@@ -248,7 +265,7 @@ impl Cluster {
     /// A client of a worker's endpoint, with the cluster's token (`None` without one).
     pub fn worker(&self, endpoint: &str) -> Option<Client> {
         let token = self.settings.token.as_ref()?;
-        Client::tcp(endpoint, token.expose()).ok()
+        Client::tcp(endpoint, token.expose(), self.authority.as_ref()).ok()
     }
 
     fn api(&self) -> String {

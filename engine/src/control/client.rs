@@ -64,8 +64,13 @@ impl Client {
         })
     }
 
-    /// A cluster worker's endpoint on TCP (`http://HOST:PORT`), with the cluster's token.
-    pub fn tcp(address: &str, token: &str) -> Result<Client, ClientError> {
+    /// A cluster worker's endpoint on TCP (`http://HOST:PORT`, or `https://…` trusting the
+    /// system's authorities and `authority`), with the cluster's token.
+    pub fn tcp(
+        address: &str,
+        token: &str,
+        authority: Option<&reqwest::Certificate>,
+    ) -> Result<Client, ClientError> {
         let broken = |message: String| ClientError::Broken {
             endpoint: address.to_string(),
             message,
@@ -75,12 +80,14 @@ impl Client {
             .map_err(|_| broken("the cluster's token is not a valid header value".into()))?;
         bearer.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, bearer);
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(2))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| broken(e.to_string()))?;
+            .tcp_nodelay(true);
+        if let Some(ca) = authority {
+            builder = builder.add_root_certificate(ca.clone());
+        }
+        let http = builder.build().map_err(|e| broken(e.to_string()))?;
         Ok(Client {
             http,
             endpoint: PathBuf::from(address),

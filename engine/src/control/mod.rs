@@ -16,6 +16,8 @@
 //!   `POST /v2/runs/{id}/review`, `POST /v2/runs/{id}/approval`, `POST /v2/runs` (start).
 //! - Limits (`server.rs`, `events.rs`): a careless or hostile client costs the owner a bounded
 //!   amount of memory and never blocks a run.
+//! - A cluster worker's endpoint is on TCP, with a bearer token and, where configured, TLS
+//!   (`tls.rs`, §13).
 
 mod client;
 mod events;
@@ -23,6 +25,7 @@ mod folder;
 mod peer;
 mod routes;
 mod server;
+pub mod tls;
 mod wire;
 
 pub use client::{Client, ClientError, EventStream};

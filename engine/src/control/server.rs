@@ -10,6 +10,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
+use tokio_native_tls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -113,11 +114,13 @@ impl Endpoint {
 
     /// Serves `engine`'s runs on TCP at `listener` (a cluster worker's endpoint, §13): every
     /// request must carry `Authorization: Bearer <token>`; one without it is refused with 401.
-    /// `advertised` is the address clients are told to use (`http://HOST:PORT`).
+    /// With `tls`, every connection is TLS first (`tls::acceptor`). `advertised` is the address
+    /// clients are told to use (`http://HOST:PORT`, `https://…` with TLS).
     pub fn open_tcp(
         listener: std::net::TcpListener,
         advertised: String,
         token: String,
+        tls: Option<TlsAcceptor>,
         engine: Engine,
         history: Option<&Arc<Store>>,
         limits: Limits,
@@ -137,7 +140,8 @@ impl Endpoint {
             connections: TaskTracker::new(),
         };
         let routes = with_token(router(owner, limits.max_body_bytes), token);
-        let accepting = endpoint.accepting(routes, limits);
+        let mut accepting = endpoint.accepting(routes, limits);
+        accepting.tls = tls;
         tokio::spawn(accepting.run(Listener::Tcp(listener)));
         Ok(endpoint)
     }
@@ -147,6 +151,7 @@ impl Endpoint {
             router,
             limits,
             slots: Arc::new(Semaphore::new(limits.max_connections)),
+            tls: None,
             stop: self.stop.clone(),
             connections: self.connections.clone(),
         }
@@ -226,6 +231,8 @@ struct Accepting {
     router: axum::Router,
     limits: Limits,
     slots: Arc<Semaphore>,
+    /// Every connection is TLS first (a worker's endpoint where configured).
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
     connections: TaskTracker,
 }
@@ -251,9 +258,21 @@ impl Accepting {
             let Ok(slot) = self.slots.clone().try_acquire_owned() else {
                 continue; // too many at once: this one is closed, the served ones go on
             };
-            let connection = serve(stream, self.router.clone(), self.limits, self.stop.clone());
+            let (router, limits, stop) = (self.router.clone(), self.limits, self.stop.clone());
+            let tls = self.tls.clone();
             self.connections.spawn(async move {
-                connection.await;
+                // The handshake in the connection's own task, held to the head's time limit:
+                // a client that stalls in it holds only its own slot.
+                let stream = match tls {
+                    None => stream,
+                    Some(tls) => {
+                        match tokio::time::timeout(limits.head_timeout, tls.accept(stream)).await {
+                            Ok(Ok(secured)) => Box::new(secured) as Box<dyn Stream>,
+                            _ => return,
+                        }
+                    }
+                };
+                serve(stream, router, limits, stop).await;
                 drop(slot);
             });
         }

@@ -1,6 +1,8 @@
 //! `[cluster]` in the settings file: where the Temporal cluster is, for the workers and for the
 //! clients that send runs to it (ARCHITECTURE §13).
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use super::ApiKey;
@@ -16,7 +18,10 @@ use super::ApiKey;
 /// tls = false          # TLS to the gRPC address without a key
 /// token = "…"          # the shared secret of the workers' endpoints (live text, fast cancel)
 /// listen = "0.0.0.0:7300"  # a worker's endpoint
-/// advertise = "http://10.0.0.5:7300"  # how clients reach it, if not the listen address
+/// advertise = "https://10.0.0.5:7300"  # how clients reach it, if not the listen address
+/// endpoint_cert = "/etc/stepwise/worker.pem"  # TLS on a worker's endpoint: its certificate…
+/// endpoint_key = "/etc/stepwise/worker.key"   # …and private key (PKCS #8), both PEM
+/// endpoint_ca = "/etc/stepwise/ca.pem"        # clients: the authority that signed them
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +38,9 @@ pub struct ClusterSettings {
     pub token: Option<ApiKey>,
     pub listen: String,
     pub advertise: Option<String>,
+    pub endpoint_cert: Option<PathBuf>,
+    pub endpoint_key: Option<PathBuf>,
+    pub endpoint_ca: Option<PathBuf>,
 }
 
 impl Default for ClusterSettings {
@@ -48,6 +56,9 @@ impl Default for ClusterSettings {
             token: None,
             listen: "127.0.0.1:0".into(),
             advertise: None,
+            endpoint_cert: None,
+            endpoint_key: None,
+            endpoint_ca: None,
         }
     }
 }
@@ -71,7 +82,8 @@ impl ClusterSettings {
     }
 
     /// `STEPWISE_CLUSTER_*` over the file's (if any): `ADDRESS`, `HTTP_ADDRESS`, `NAMESPACE`,
-    /// `TASK_QUEUE`, `API_KEY`, `TOKEN`, `LISTEN`, `ADVERTISE`. Any of them makes a cluster.
+    /// `TASK_QUEUE`, `API_KEY`, `TOKEN`, `LISTEN`, `ADVERTISE`, `ENDPOINT_CERT`, `ENDPOINT_KEY`,
+    /// `ENDPOINT_CA`. Any of them makes a cluster.
     pub fn with_env(
         file: Option<ClusterSettings>,
         var: impl Fn(&str) -> Option<String>,
@@ -86,6 +98,9 @@ impl ClusterSettings {
             "TOKEN",
             "LISTEN",
             "ADVERTISE",
+            "ENDPOINT_CERT",
+            "ENDPOINT_KEY",
+            "ENDPOINT_CA",
         ];
         if file.is_none() && names.iter().all(|n| get(n).is_none()) {
             return None;
@@ -114,6 +129,15 @@ impl ClusterSettings {
         }
         if let Some(v) = get("ADVERTISE") {
             c.advertise = Some(v);
+        }
+        if let Some(v) = get("ENDPOINT_CERT") {
+            c.endpoint_cert = Some(v.into());
+        }
+        if let Some(v) = get("ENDPOINT_KEY") {
+            c.endpoint_key = Some(v.into());
+        }
+        if let Some(v) = get("ENDPOINT_CA") {
+            c.endpoint_ca = Some(v.into());
         }
         Some(c)
     }

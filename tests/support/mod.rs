@@ -29,16 +29,25 @@ pub struct TestApp {
     pub root: PathBuf,
 }
 
+/// A fresh folder for one test, named after its file and `name`.
+#[track_caller]
 pub fn temp_root(name: &str) -> PathBuf {
-    // Under target/tmp, replaced on every run: tests leave nothing to pile up in /tmp.
+    // Under target/tmp, replaced on every run: tests leave nothing to pile up in /tmp. The
+    // calling file's name keeps two files' tests (one binary) apart.
+    let file = std::path::Path::new(std::panic::Location::caller().file())
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("test")
+        .to_string();
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{}-{name}", env!("CARGO_CRATE_NAME")));
+        .join(format!("{}-{file}-{name}", env!("CARGO_CRATE_NAME")));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     root
 }
 
 /// An app whose demo model streams at `pace`, with the bridge's coalescing `window`.
+#[track_caller]
 pub fn app(name: &str, pace: DemoPace, window: Duration) -> TestApp {
     app_in(
         temp_root(name),

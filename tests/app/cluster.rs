@@ -2,19 +2,16 @@
 //! mock runtime, a real Temporal dev server and a real `stepwise-worker` process. A run sent
 //! there streams in the window, is kept in the history, stops at once on Cancel, waits for a
 //! review that the window answers, and is followed again by the app started anew.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
 use stepwise_engine::{EventKind, OwnerKind, RunEvent, RunSnapshot, RunStatus, StepStatus};
 use stepwise_testkit::temporal::{DevServer, Worker};
 use stepwise_testkit::{PATIENCE, eventually};
-use support::*;
 
 const TOKEN: &str = "app-cluster-token";
 

@@ -2,18 +2,15 @@
 //! appears in the window live, with where it was started, and the window's Cancel and review
 //! answers reach it; a run the window holds is answered from a terminal. Real processes, real
 //! sockets, one history.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::json;
 use stepwise_engine::{EventKind, RunEvent, RunSnapshot};
 use stepwise_testkit::{PATIENCE, eventually};
-use support::*;
 
 fn cli(t: &TestApp) -> Command {
     let mut c = Command::new(stepwise_cli());

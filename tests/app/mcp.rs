@@ -1,16 +1,13 @@
 //! Settings' MCP servers through the app's commands: an entry's variable values never go back
 //! to the window once saved (and saving keeps a value it did not replace), and "Show its tools"
 //! can be stopped while a server is starting.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
 use stepwise_testkit::{PATIENCE, eventually};
-use support::*;
 
 fn hostile(mode: &str, tag: &str) -> Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/hostile-server.mjs");

@@ -1,14 +1,11 @@
 //! Quitting with live runs: each is cancelled as `app_exit` and saved before the app ends.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_app::lifecycle::shutdown;
 use stepwise_engine::{CancelReason, EventKind, RunStatus};
 use stepwise_testkit::PATIENCE;
-use support::*;
 
 #[test]
 fn app_exit_cancels_and_saves_every_live_run() {

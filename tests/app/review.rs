@@ -1,17 +1,14 @@
 //! Reviews, notifications and continuing runs in the app (Tauri's mock runtime): the commands,
 //! a run that waits across a restart of the app, and when a notification is asked for.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{INSTANT, TestApp, app_in, temp_root};
 use serde_json::json;
 use stepwise_app::attention::{Desk, Notice};
 use stepwise_app::window_events::on_window_event;
 use stepwise_engine::{EventKind, RunSnapshot, RunStatus};
-use support::{INSTANT, TestApp, app_in, temp_root};
 
 /// Records what the app asks of the desktop.
 #[derive(Default)]

@@ -1,16 +1,13 @@
 //! Settings' sites and proxy for tools through the app's commands, and "Allow always" for an
 //! address the model put together: it saves the address's host in `[tools] allow_hosts`, so the
 //! next run opens it without asking.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
 use stepwise_engine::EventKind;
 use stepwise_testkit::{Behavior, PATIENCE, Page, ScriptedCall, TestServer, eventually};
-use support::*;
 
 fn tools_view(hosts: Value, proxy: &str, private: bool) -> Value {
     json!({ "update": {

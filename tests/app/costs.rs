@@ -1,14 +1,11 @@
 //! The model picker's and Settings' commands, prices, History's totals and the About box, through
 //! IPC on the mock runtime against a real local server.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
 use stepwise_testkit::{Behavior, Models, TestServer};
-use support::*;
 
 /// `save_settings` arguments pointing LM Studio at `base`, everything else as a fresh install.
 fn lmstudio_at(base: &str, default_model: &str) -> Value {

@@ -1,15 +1,12 @@
 //! Runs through IPC on the mock runtime: events in order with no gap, coalescing rules, cancel,
 //! joining a live run, idempotent start.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
 use stepwise_engine::{EventKind, RunEvent, RunSnapshot, RunStatus};
 use stepwise_testkit::{PATIENCE, eventually};
-use support::*;
 
 /// Applies updates in order to a fresh snapshot: every one must start right after the last.
 fn fold(run_id: &str, events: &[RunEvent]) -> RunSnapshot {

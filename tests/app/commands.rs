@@ -1,13 +1,10 @@
 //! Every command round-trips through IPC on the mock runtime, with typed errors.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
 use stepwise_testkit::{Behavior, TestServer};
-use support::*;
 
 #[test]
 fn templates_are_listed() {

@@ -9,8 +9,9 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use stepwise_engine::{EventKind, RunStatus, StepStatus};
+use stepwise_testkit::temporal::stdout_lines;
 use stepwise_testkit::{Behavior, PATIENCE, TestServer, eventually, server_runtime};
-use support::{DevServer, Place, assert_whole, events_of, model_env, stdout_lines};
+use support::{DevServer, Place, assert_whole, events_of, model_env};
 
 /// A run's outcome and its events, as `stepwise run … --json` printed them.
 fn run_json(place: &Place, server: &DevServer, args: &[&str]) -> (Option<i32>, Vec<String>) {

@@ -10,7 +10,6 @@ use stepwise_engine::cluster::{Cluster, ClusterSettings};
 use stepwise_engine::settings::ApiKey;
 use stepwise_engine::{RunEvent, RunId};
 use stepwise_testkit::temporal;
-pub use stepwise_testkit::temporal::stdout_lines;
 use stepwise_testkit::{PATIENCE, eventually};
 
 /// The workers' shared token in these tests.

@@ -3,7 +3,7 @@
 //! stream gives chunks and then at most one error a person can read — never a panic, never an
 //! internal error — and every byte of a tool call it holds was reported as `ToolCallBytes` first
 //! (the step's output limit counts those, so no call grows unseen). Full runs over these shapes
-//! are in `tests/tool_call_fuzz.rs`.
+//! are in `tests/integration/tool_call_fuzz.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;

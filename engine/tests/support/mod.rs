@@ -241,9 +241,15 @@ impl Provider for ScriptedProvider {
 
 /// A history database path of its own for the test `name`, in an empty folder under target/tmp
 /// (replaced on every run, so tests leave nothing to pile up in /tmp).
+#[track_caller]
 pub fn scratch_db(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{}-{name}", env!("CARGO_CRATE_NAME")));
+    // The calling file's name keeps two files' tests (one binary) apart.
+    let file = std::path::Path::new(std::panic::Location::caller().file())
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("test")
+        .to_string();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{file}-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("history.db")

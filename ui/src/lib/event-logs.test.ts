@@ -1,6 +1,6 @@
 // One fold, two languages: the event logs the engine recorded (engine/tests/fixtures/event-logs)
 // must fold here, with the window's applyEvent, to exactly the snapshot the engine's own fold
-// gives (saved beside each log; engine/tests/event_logs.rs checks the Rust side).
+// gives (saved beside each log; engine/tests/integration/event_logs.rs checks the Rust side).
 /// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
 import type { RunEvent } from "../bindings";

@@ -1,17 +1,14 @@
 //! The cancellation promise (ARCHITECTURE.md §5): true only when it stopped a live run; nothing after it
 //! but `RunCancelled`; partial text kept; the provider's stream dropped; no task left.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_engine::provider::{DemoModel, DemoPace};
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{CancelReason, EventKind, RunStatus, StartError, StartRun, StepStatus};
 use stepwise_testkit::PATIENCE;
-use support::*;
 use uuid::Uuid;
 
 const USER: CancelReason = CancelReason::User;

@@ -2,17 +2,14 @@
 //! against the local test server in both wire formats: the calls stream as events (`--json`) and
 //! as one line each (for a person), tools that ask first are declined without `--allow-tools`,
 //! and a cancel mid-call leaves no process behind.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::{long_mcp_call, processes_tagged, shim};
 use serde_json::json;
 use stepwise_engine::{EventKind, RunEvent};
 use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
-use support::{long_mcp_call, processes_tagged, shim};
 
 const ARTICLE: &str = "<main><h1>Tides</h1><p>Tides rise twice a day.</p></main>";
 

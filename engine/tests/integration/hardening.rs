@@ -1,12 +1,10 @@
 //! The engine under bad luck and long sessions: a panicking provider, a runaway step, thousands
 //! of finished runs, a cancel before a start, a start racing a shutdown.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use futures_util::stream;
 use stepwise_engine::engine::RETAINED_FINISHED_RUNS;
 use stepwise_engine::provider::{
@@ -17,7 +15,6 @@ use stepwise_engine::{
     StepStatus,
 };
 use stepwise_testkit::{PATIENCE, eventually_async};
-use support::*;
 use uuid::Uuid;
 
 /// Streams two words, then panics (a bug in a provider).

@@ -7,7 +7,6 @@
 //! comments and `#[cfg(test)]` modules, each resolved to the module it names (through a parent's
 //! `pub use` re-exports). A use of one's own ancestor's items is not a circle (a parent lists
 //! its children; a child may use what the parent defines).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,14 +1,11 @@
 //! Cancel against completion, at random points: exactly one terminal event, and it matches what
 //! `cancel` answered.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_engine::provider::{DemoModel, DemoPace};
 use stepwise_engine::{CancelReason, EventKind};
-use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_one_terminal_event_over_many_random_races() {

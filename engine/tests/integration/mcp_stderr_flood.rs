@@ -1,17 +1,14 @@
 //! A server that writes megabytes to stderr with no newline (`tests/mcp/hostile-server.mjs`
 //! `flood`): the line is cut while it is read, so Stepwise's memory stays bounded. A test binary
 //! of its own, so that the process's peak memory is this test's alone.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::collections::BTreeMap;
 
+use crate::support::shim;
 use serde_json::json;
 use stepwise_engine::tool::mcp::McpServerSettings;
 use stepwise_engine::tool::{ToolSettings, Tools};
 use stepwise_testkit::{PATIENCE, eventually_async};
-use support::shim;
 
 /// The most memory this process has held (its peak resident set), in MB.
 fn peak_mb() -> u64 {

@@ -1,16 +1,13 @@
 //! A run from start to its one terminal event: events, statuses, snapshots, step chaining.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_engine::provider::{DemoModel, DemoPace};
 use stepwise_engine::workflow::templates;
 use stepwise_engine::{
     ErrorKind, EventKind, RunSnapshot, RunStatus, StartError, StartRun, StepStatus,
 };
-use support::*;
 use uuid::Uuid;
 
 #[tokio::test]

@@ -4,22 +4,19 @@
 //! server and when. Listing and calling tools from a run, the environment a server gets, a
 //! cancel mid-call (the server receives `notifications/cancelled`), a server killed mid-call,
 //! and no process left behind.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::json;
 use stepwise_engine::provider::{DemoModel, DemoPace, OpenAiProvider, Providers};
 use stepwise_engine::tool::mcp::McpServerSettings;
 use stepwise_engine::tool::{ToolSettings, Tools};
 use stepwise_engine::{CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind};
 use stepwise_testkit::{Behavior, PATIENCE, ScriptedCall, TestServer, eventually_async};
-use support::*;
 
 /// The reference server, tagged (its processes carry `tag` on their command lines) and logging
 /// to `log`.

@@ -1,18 +1,15 @@
 //! Runs that outlive their caller, with real processes over real sockets: a run one `stepwise`
 //! process owns is watched and cancelled from others by its id, and `run --background` hands a
 //! run to a process of its own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 
+use crate::support::{server_runtime, stdout_lines};
 use stepwise_engine::store::Store;
 use stepwise_engine::{EventKind, RunEvent, RunId, RunSnapshot, RunStatus};
 use stepwise_testkit::{Behavior, PATIENCE, TestServer, eventually, processes_tagged};
-use support::{server_runtime, stdout_lines};
 
 /// A history and a runtime folder of the test's own: its processes find each other there and
 /// nowhere else.

@@ -3,20 +3,17 @@
 //! its own), stream arguments without end (they count toward the step's output limit), ask for
 //! more calls than a turn may run (the rest are told the limit); and two tool steps waiting for
 //! the person at once have distinct ids, each answered on its own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::json;
 use stepwise_engine::tool::{ToolSettings, Tools};
 use stepwise_engine::{
     ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, RunEvent, Workflow,
 };
 use stepwise_testkit::{Behavior, PATIENCE, Page, RawEnd, ScriptedCall, TestServer};
-use support::*;
 
 /// Runs `agent(model)` on "tides" with these tools to its end, which must be a completion.
 async fn completed_run(server: &TestServer, tools: ToolSettings, model: &str) -> Vec<RunEvent> {

@@ -2,15 +2,12 @@
 //! on the offline demo model build no HTTP client — building one parses the system's certificate
 //! bundle — and every HTTP provider then shares the one client. Its own test binary: the count is
 //! per process.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::*;
 use stepwise_engine::provider::{DemoModel, DemoPace, clients_built};
 use stepwise_engine::settings::Settings;
 use stepwise_engine::{Engine, EngineConfig, EventKind};
 use stepwise_testkit::TestServer;
-use support::*;
 
 #[tokio::test]
 async fn one_http_client_built_only_when_a_request_needs_it() {

@@ -1,19 +1,16 @@
 //! What a hostile, broken or unlucky server cannot do to a step: keep it alive with keep-alives,
 //! hide an invalid byte until the connection ends, make it buffer a giant line, lead a key to
 //! another host, or get a key over plain http. And the length limit every request carries.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_engine::provider::{
     AnthropicProvider, DemoModel, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
 };
 use stepwise_engine::{Engine, EngineConfig, ErrorKind, EventKind, ProviderKind};
 use stepwise_testkit::{Behavior, Fault, PATIENCE, TestServer};
-use support::*;
 
 fn options(idle_secs: u64) -> HttpOptions {
     HttpOptions {

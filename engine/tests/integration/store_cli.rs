@@ -1,16 +1,13 @@
 //! History through the `stepwise` binary: surviving a crash (SIGKILL mid-stream), and the
 //! history, show, export and delete commands.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::scratch_db;
 use stepwise_engine::store::Store;
 use stepwise_engine::{EventKind, RunEvent, RunId, RunStatus, StepStatus};
 use stepwise_testkit::{PATIENCE, eventually};
-use support::scratch_db;
 
 fn stepwise(_db: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
@@ -45,7 +42,7 @@ fn a_killed_run_is_found_interrupted_with_its_text() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let rx = support::stdout_lines(&mut child);
+    let rx = crate::support::stdout_lines(&mut child);
     let mut events: Vec<RunEvent> = Vec::new();
     let deltas = |evs: &[RunEvent]| -> String {
         evs.iter()
@@ -118,7 +115,7 @@ fn a_run_of_a_crashed_process_is_interrupted_while_another_holds_the_history() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = support::stdout_lines(&mut child);
+    let lines = crate::support::stdout_lines(&mut child);
     let first: RunEvent = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
     // Wait until the run is saved as running, then kill it without warning.
     eventually(PATIENCE, "the run to be saved as running", || {

@@ -4,15 +4,13 @@
 //! whatever is written to it, answers are bounded, each tool reaches a model once under a name
 //! of its own, a changed entry restarts only its own server once no run uses it, and a quit ends
 //! every server at once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::json;
 use stepwise_engine::provider::{DemoModel, DemoPace, OpenAiProvider, Providers};
 use stepwise_engine::tool::mcp::McpServerSettings;
@@ -20,7 +18,6 @@ use stepwise_engine::tool::{SeenAddresses, ToolSettings, Tools};
 use stepwise_engine::usage::PriceTable;
 use stepwise_engine::{CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind};
 use stepwise_testkit::{Behavior, PATIENCE, ScriptedCall, TestServer, eventually_async};
-use support::*;
 
 fn hostile_script() -> PathBuf {
     shim().with_file_name("hostile-server.mjs")

@@ -1,5 +1,4 @@
 //! Every validation error names the file, the step and the field, with the line where TOML gives one.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use stepwise_engine::workflow::{self, WorkflowError, WorkflowIssue};
 use stepwise_engine::{StepDraft, WorkflowDraft};

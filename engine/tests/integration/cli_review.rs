@@ -1,16 +1,13 @@
 //! `stepwise run` leaving a run waiting for a review, `stepwise answer`, and `stepwise resume` of
 //! a run whose process was killed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::support::scratch_db;
 use stepwise_engine::store::Store;
 use stepwise_engine::{EventKind, RunEvent, RunStatus, StepStatus};
-use support::scratch_db;
 
 fn stepwise(db: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
@@ -121,7 +118,7 @@ fn resume_continues_a_run_whose_process_was_killed() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let rx = support::stdout_lines(&mut child);
+    let rx = crate::support::stdout_lines(&mut child);
     // Kill it in the middle of the second step, once the first is surely saved.
     let mut events: Vec<RunEvent> = Vec::new();
     let mut story_deltas = 0;

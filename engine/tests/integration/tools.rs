@@ -3,12 +3,10 @@
 //! `web_search` and `fetch_page` reading local pages, the answers going back to the model, and a
 //! cancel at every moment of a call — during its arguments, during its request — ending the run
 //! with exactly one `RunCancelled` and no connection left open.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::json;
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::store::Store;
@@ -19,7 +17,6 @@ use stepwise_engine::{
     Workflow,
 };
 use stepwise_testkit::{Behavior, PATIENCE, Page, ScriptedCall, TestServer, eventually_async};
-use support::*;
 
 /// Generous on purpose (shared CI machines); the providers benchmark measures the real figure.
 const CLOSE_BOUND: Duration = Duration::from_secs(2);

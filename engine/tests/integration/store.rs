@@ -1,13 +1,11 @@
 //! The history store: what it keeps of every outcome, migrations, concurrency, queries, exports,
 //! and every bad state (locked, read-only, damaged, newer, full).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_engine::provider::{DemoModel, DemoPace, Providers};
 use stepwise_engine::store::{ExportFormat, RunFilter, Store, StoreError, StoreOptions};
 use stepwise_engine::workflow::templates;
@@ -16,7 +14,6 @@ use stepwise_engine::{
     RunStatus, StartError, StartRun, StepStatus,
 };
 use stepwise_testkit::{PATIENCE, eventually_async};
-use support::*;
 
 const SOON: Duration = Duration::from_secs(10);
 
@@ -409,7 +406,7 @@ fn the_first_schema_migrates_and_keeps_its_runs() {
     let path = scratch_db("v1");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(include_str!("fixtures/history-v1.sql"))
+        conn.execute_batch(include_str!("../fixtures/history-v1.sql"))
             .unwrap();
     }
     let store = Store::open(&path).unwrap();

@@ -1,13 +1,11 @@
 //! Every kind of step against the local test server over real HTTP: the outputs each produces,
 //! and a cancel (or a timeout) at any point of the tree — every branch stops, the server sees
 //! every connection close, the run ends with exactly one terminal event.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_engine::provider::{
     DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
 };
@@ -16,7 +14,6 @@ use stepwise_engine::{
     RunStatus, StepStatus, Subscription, Workflow,
 };
 use stepwise_testkit::{Behavior, Fault, PATIENCE, TestServer, eventually_async};
-use support::*;
 
 const USER: CancelReason = CancelReason::User;
 /// Generous on purpose (shared CI machines); the providers benchmark measures the real figure.

@@ -6,18 +6,15 @@
 //! an internal error); ids are unique in each step and in every conversation the model is sent,
 //! each call answered once. The parsers alone get thousands more cases in
 //! `src/provider/wire_fuzz.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_engine::tool::{ToolSettings, Tools};
 use stepwise_engine::{ApprovalAnswer, Engine, EngineConfig, ErrorKind, EventKind, RunEvent};
 use stepwise_testkit::fuzz::{Rng, Turn, TurnMaker};
 use stepwise_testkit::{Format, Page, TestServer};
-use support::*;
 
 const RUNS: usize = 240;
 const MAX_OUTPUT: usize = 20_000;

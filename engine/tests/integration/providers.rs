@@ -1,12 +1,10 @@
 //! The HTTP providers against a real local server: content, headers, cancellation through the
 //! network (the server sees the connection close), every fault, and retries.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use stepwise_engine::provider::{
     AnthropicProvider, DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
 };
@@ -14,7 +12,6 @@ use stepwise_engine::{
     CancelReason, Engine, EngineConfig, ErrorKind, EventKind, ProviderKind, RunEvent, RunStatus,
 };
 use stepwise_testkit::{Behavior, Fault, PATIENCE, TestServer, eventually_async};
-use support::*;
 
 /// The bound on how long after a cancel the server may see the connection close. Generous on
 /// purpose (shared CI machines); the providers benchmark measures the real figure.

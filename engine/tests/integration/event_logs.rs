@@ -8,16 +8,14 @@
 //! old histories keep them: read through `event::v1::Upgrader`, they fold to today's snapshots.
 //! (Only the history reads version 1; the window never receives it.)
 //!
-//! `cargo test -p stepwise-engine --test event_logs -- --ignored` records the version 2 logs
+//! `cargo test -p stepwise-engine --test integration event_logs -- --ignored` records the version 2 logs
 //! afresh from real runs and writes the snapshots the engine folds every log to (review the diff
 //! before keeping it).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::json;
 use std::sync::Arc;
 use stepwise_engine::event::PROTOCOL_VERSION;
@@ -32,7 +30,6 @@ use stepwise_engine::{
     CancelReason, Engine, EngineConfig, ErrorKind, EventKind, RunEvent, RunSnapshot,
 };
 use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
-use support::*;
 use uuid::Uuid;
 
 fn dir() -> PathBuf {
@@ -133,7 +130,7 @@ fn the_logs_cover_every_event_and_step_kind() {
 }
 
 /// Writes the snapshot of a log that has none yet (a log written by hand, such as
-/// `taken-over.jsonl`): `cargo test --test event_logs -- --ignored fold_new_logs`.
+/// `taken-over.jsonl`): `cargo test -p stepwise-engine --test integration -- --ignored fold_new_logs`.
 #[test]
 #[ignore = "writes the snapshots of new logs"]
 fn fold_new_logs() {

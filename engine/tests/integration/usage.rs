@@ -1,13 +1,11 @@
 //! Tokens and cost against a real local server: what both wire formats report, what a stream
 //! cut short is estimated at (and marked so), what the prices make of it, what the history
 //! keeps and adds up; and the model lists Settings and the picker show.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::support::*;
 use stepwise_engine::event::PartialStep;
 use stepwise_engine::provider::models::{ProviderState, provider_models};
 use stepwise_engine::provider::{DemoModel, DemoPace, OpenAiProvider, Providers};
@@ -18,7 +16,6 @@ use stepwise_engine::{
     CancelReason, Engine, EngineConfig, EventKind, ModelRef, ProviderKind, RunEvent, Usage,
 };
 use stepwise_testkit::{Behavior, Fault, Models, PATIENCE, TestServer};
-use support::*;
 
 fn engine_with(server: &TestServer, prices: PriceTable, sink: Option<&Store>) -> Engine {
     Engine::new(EngineConfig {

@@ -1,7 +1,4 @@
 //! The `stepwise` binary: exit codes, `--json` output, cancellation paths.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc::RecvTimeoutError;
@@ -186,7 +183,7 @@ fn ctrl_c_cancels_the_run_with_exit_130() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = support::stdout_lines(&mut child);
+    let lines = crate::support::stdout_lines(&mut child);
     // Wait for text to stream, then interrupt as a terminal would.
     while !lines
         .recv_timeout(PATIENCE)

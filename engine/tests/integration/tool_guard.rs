@@ -3,15 +3,13 @@
 //! `https://attacker/?d=<it>`), addresses the run was shown do not, `[tools] allow_hosts` and
 //! "Allow always" let a host through; no proxy from the environment is used, and the one Settings
 //! name is used with every target checked first.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::json;
 use stepwise_engine::provider::{DemoModel, DemoPace, OpenAiProvider, Providers};
 use stepwise_engine::tool::{Grant, ToolSettings, Tools};
@@ -20,7 +18,6 @@ use stepwise_engine::{
     Workflow,
 };
 use stepwise_testkit::{Behavior, Page, ScriptedCall, TestServer};
-use support::*;
 
 const ARTICLE: &str = "<main><h1>Tides</h1><p>Tides rise twice a day. \
     See <a href=\"/linked\">more</a>.</p></main>";

@@ -1,12 +1,10 @@
 //! Review steps, runs that wait across a restart, and continuing a run that ended — against the
 //! real HTTP test server (which records every prompt) and a real history file.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{assert_well_formed, collect, events_until, scratch_db, start, workflow_of};
 use stepwise_engine::provider::{
     DemoModel, DemoPace, HttpOptions, OpenAiProvider, Providers, RetryPolicy,
 };
@@ -17,7 +15,6 @@ use stepwise_engine::{
     Workflow,
 };
 use stepwise_testkit::{Behavior, TestServer};
-use support::{assert_well_formed, collect, events_until, scratch_db, start, workflow_of};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -2,18 +2,15 @@
 //! `u32` (saturated, never wrapped), one retry budget for a step (a 503 with `retries = 3` is
 //! four requests, not twelve), and a history that cannot be read refuses a start with a chosen
 //! id instead of taking it as "no such run".
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::*;
 use stepwise_engine::provider::{DemoModel, HttpOptions, OpenAiProvider, Providers, RetryPolicy};
 use stepwise_engine::store::Store;
 use stepwise_engine::{Engine, EngineConfig, EventKind, ProviderKind, RunId, StartError, StartRun};
 use stepwise_testkit::{Behavior, TestServer};
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn engine_at(base: &str, max_retries: u32) -> Engine {

@@ -202,7 +202,9 @@ export type CloseAsked = {
 };
 
 /**  Why the cluster did not do what was asked, in words. */
-export type ClusterError = { kind: "unreachable"; address: string; message: string } | { kind: "refused"; status: number } | { kind: "no_namespace"; namespace: string } | { kind: "unknown_run" } | { kind: "run_exists" } | { kind: "not_waiting" } | { kind: "failed"; message: string };
+export type ClusterError = { kind: "unreachable"; address: string; message: string } | { kind: "refused"; status: number } | { kind: "no_namespace"; namespace: string } | { kind: "unknown_run" } | { kind: "run_exists" } | { kind: "not_waiting" } | { kind: "failed"; message: string } | 
+/**  The workers' endpoints' TLS settings (`endpoint_ca`) could not be used. */
+{ kind: "tls"; message: string };
 
 /**  What Settings change of where runs go. */
 export type ClusterUpdate = ClusterUpdate_Serialize | ClusterUpdate_Deserialize;

@@ -17,6 +17,7 @@ pub mod control;
 pub mod engine;
 pub mod event;
 pub mod failure;
+pub mod files;
 pub mod model_ref;
 pub mod owner;
 mod prompt;

@@ -13,6 +13,7 @@ mod cli_control;
 mod cli_review;
 mod cli_tools;
 mod event_logs;
+mod files;
 mod hardening;
 mod http_client;
 mod lifecycle;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use stepwise_engine::files::FileLimits;
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +75,23 @@ pub enum Command {
         format: Format,
         #[command(flatten)]
         db: DbArg,
+    },
+    /// Print the text Stepwise reads of a file (what `run --file` gives a run), or why there is
+    /// none. The file is read in a child process held to time and memory limits.
+    Extract {
+        file: PathBuf,
+        /// Print the answer as one JSON line (what the reading child prints).
+        #[arg(long)]
+        json: bool,
+        /// Refuse a file larger than this.
+        #[arg(long, value_name = "BYTES", default_value_t = FileLimits::default().max_file_bytes)]
+        max_file_bytes: u64,
+        /// The reading process may use no more memory than this.
+        #[arg(long, value_name = "BYTES", default_value_t = FileLimits::default().memory_limit_bytes)]
+        memory_limit_bytes: u64,
+        /// The reading process is stopped after this long.
+        #[arg(long, value_name = "MS", default_value_t = FileLimits::default().time_limit_ms)]
+        time_limit_ms: u64,
     },
     /// Host runs for a Temporal cluster's task queue: the stepwise-worker program (its
     /// `--help` says the options; `[cluster]` in the settings gives their defaults).
@@ -175,6 +193,11 @@ pub struct RunArgs {
     /// What the workflow should work on.
     #[arg(long)]
     pub input: String,
+    /// A file whose text the first step gets with the input, under a heading with its name
+    /// (repeat for several): text of any encoding, Markdown, CSV, JSON, HTML, XML, logs,
+    /// subtitles. Every file is read before the run starts; one that cannot be is said by name.
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
     /// Print every event as one JSON line (the same form the app's UI receives).
     #[arg(long)]
     pub json: bool,

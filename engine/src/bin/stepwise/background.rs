@@ -28,7 +28,15 @@ pub fn start(workflow: Workflow, args: &RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    if let Some(id) = in_the_window(&store, workflow, &args.input) {
+    // The window takes the run with the files' text; a process of its own reads the files.
+    let in_window = match crate::extract::input_with_files(&args.input, &args.files) {
+        Ok(input) => in_the_window(&store, workflow, &input),
+        Err(message) => {
+            eprintln!("stepwise: {message}; the run did not start");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    if let Some(id) = in_window {
         println!("{id}");
         eprintln!("Running in the Stepwise window. Follow it: stepwise watch {id}");
         return ExitCode::SUCCESS;
@@ -91,6 +99,10 @@ fn in_a_process_of_its_own(store: &Store, args: &RunArgs) -> Result<(RunId, Path
         .arg(store.path());
     if let Some(model) = &args.model {
         command.arg("--model").arg(model);
+    }
+    for file in &args.files {
+        let absolute = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+        command.arg("--file").arg(absolute);
     }
     if args.allow_tools {
         command.arg("--allow-tools");

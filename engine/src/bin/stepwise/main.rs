@@ -12,6 +12,7 @@ mod cancel;
 mod cluster;
 mod config;
 mod endpoint;
+mod extract;
 mod follow;
 mod history;
 mod human;
@@ -62,5 +63,19 @@ fn main() -> ExitCode {
         Command::Export { run_id, format, db } => history::export(&run_id, format, db),
         Command::Delete { run_id, all, db } => history::delete(run_id.as_deref(), all, db),
         Command::Worker { args } => cluster::worker(&args),
+        Command::Extract {
+            file,
+            json,
+            max_file_bytes,
+            memory_limit_bytes,
+            time_limit_ms,
+        } => {
+            let limits = stepwise_engine::files::FileLimits {
+                max_file_bytes,
+                memory_limit_bytes,
+                time_limit_ms,
+            };
+            extract::extract(&file, json, limits)
+        }
     }
 }

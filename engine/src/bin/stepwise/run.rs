@@ -13,7 +13,7 @@ use stepwise_engine::{Engine, ModelRef, OwnerKind, StartRun, Workflow};
 use crate::args::RunArgs;
 use crate::follow::{EXIT_FAILED, Follow, follow, runtime};
 use crate::human::HumanView;
-use crate::{EXIT_BAD_INPUT, background, config, endpoint, history};
+use crate::{EXIT_BAD_INPUT, background, config, endpoint, extract, history};
 
 pub fn run(args: RunArgs) -> ExitCode {
     let prepared = load_workflow(&args.workflow).and_then(|w| match &args.model {
@@ -30,11 +30,20 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    // A run in the background reads its files in the process that runs it.
+    if args.background && args.detached_run_id.is_none() && args.on == crate::args::Where::Here {
+        return background::start(workflow, &args);
+    }
+    let mut args = args;
+    match extract::input_with_files(&args.input, &args.files) {
+        Ok(input) => args.input = input,
+        Err(message) => {
+            eprintln!("stepwise: {message}; the run did not start");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     if args.on == crate::args::Where::Cluster {
         return crate::cluster::run(workflow, &args.input, args.json, args.background);
-    }
-    if args.background && args.detached_run_id.is_none() {
-        return background::start(workflow, &args);
     }
     if args.detached_run_id.is_some() {
         background::detach();

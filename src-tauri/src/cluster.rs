@@ -37,7 +37,8 @@ pub async fn send(
         return Err(AppError::EmptyInput);
     }
     let id = run_id.unwrap_or_else(uuid::Uuid::new_v4);
-    if state.cluster_runs.cluster_of(id).is_some() {
+    // Claimed before the start is sent: the same start sent twice at once starts it once.
+    if !state.cluster_runs.take(id, &cluster) {
         return Ok(id);
     }
     let order = RunOrder {
@@ -45,20 +46,17 @@ pub async fn send(
         workflow,
         input,
     };
-    cluster.start(&order).await.map_err(AppError::from)?;
+    if let Err(e) = cluster.start(&order).await {
+        state.cluster_runs.done(id);
+        return Err(e.into());
+    }
     let mirror = state.store.as_ref().map(|s| s.mirror(OwnerKind::Cluster));
     if let Some(m) = &mirror {
         m.created(id, &order.workflow, &order.input, now_ms());
     }
     let mut from = RunSnapshot::new(id);
     from.owner = Some(OwnerKind::Cluster);
-    follow(
-        state,
-        cluster.clone(),
-        Follower::new(cluster, id),
-        from,
-        mirror,
-    );
+    follow(state, Follower::new(cluster, id), from, mirror);
     Ok(id)
 }
 
@@ -80,27 +78,21 @@ pub fn follow_again(state: &Arc<AppState>) -> usize {
             continue;
         };
         from.owner = Some(OwnerKind::Cluster);
+        if !state.cluster_runs.take(id, &cluster) {
+            continue;
+        }
         let follower = Follower::joining(cluster.clone(), id);
         let mirror = Some(store.mirror(OwnerKind::Cluster));
-        follow(state, cluster.clone(), follower, from, mirror);
+        follow(state, follower, from, mirror);
         followed += 1;
     }
     followed
 }
 
 /// Forwards what `follower` hears of the run to the window (after `from`, what is known of it)
-/// and to the history's copy.
-fn follow(
-    state: &Arc<AppState>,
-    cluster: Cluster,
-    follower: Follower,
-    from: RunSnapshot,
-    mirror: Option<Mirror>,
-) {
+/// and to the history's copy. The run is claimed already (`ClusterRuns::take`).
+fn follow(state: &Arc<AppState>, follower: Follower, from: RunSnapshot, mirror: Option<Mirror>) {
     let id = from.run_id;
-    if !state.cluster_runs.take(id, &cluster) {
-        return;
-    }
     let hearing = Hearing {
         follower,
         offset: from.last_seq,
@@ -137,7 +129,13 @@ impl Hearing {
     async fn next(&mut self) -> Option<RunEvent> {
         loop {
             self.state.upgrade()?;
-            match self.follower.next().await? {
+            // The app may close while the follower waits (a run that waits for a person with
+            // no worker holding it is asked about every second): this task ends with it.
+            let heard = tokio::select! {
+                heard = self.follower.next() => heard?,
+                () = closed(&self.state) => return None,
+            };
+            match heard {
                 Ok(Followed::Event(mut e)) => {
                     e.seq += self.offset;
                     if let Some(first) = e.first_seq.as_mut() {
@@ -193,7 +191,8 @@ impl Hearing {
     /// The run is now `s` (as the cluster has it): the window and the history take it whole,
     /// one seq after the last event shown.
     fn heard_anew(&mut self, mut s: RunSnapshot) {
-        self.last += 1;
+        // Never behind the worker's numbering, so that the offset to it stays positive.
+        self.last = (self.last + 1).max(s.last_seq);
         s.last_seq = self.last;
         s.owner = Some(OwnerKind::Cluster);
         if let Some(m) = &self.mirror {
@@ -232,6 +231,13 @@ impl Hearing {
             };
         }
         Some(s)
+    }
+}
+
+/// Returns once the app's state is gone.
+async fn closed(state: &Weak<AppState>) {
+    while state.strong_count() > 0 {
+        tokio::time::sleep(ASK_AGAIN).await;
     }
 }
 

@@ -151,6 +151,9 @@ impl Follower {
             if let Some(rewind) = self.switch_to(&c) {
                 return Ok(Some(rewind));
             }
+            if self.joining {
+                return Ok(None); // the next look takes the run whole from this worker
+            }
             if let Ok(events) = worker.events(self.id, self.last_seq).await {
                 self.events = Some(events);
                 return Ok(None);
@@ -185,6 +188,14 @@ impl Follower {
         if let Some(rewind) = self.switch_to(&end) {
             return Ok(Some(rewind));
         }
+        if self.joining {
+            // Behind the worker that ended it: its final state whole.
+            self.done = true;
+            return Ok(Some(Followed::Ended {
+                snapshot: Some(end.snapshot),
+                status,
+            }));
+        }
         let told = Followed::Ended {
             snapshot: Some(end.snapshot.clone()),
             status,
@@ -213,6 +224,11 @@ impl Follower {
         if had_one && self.last_seq > c.base_seq {
             self.last_seq = c.base_seq;
             return Some(Followed::Rewind { to: c.base_seq });
+        }
+        if had_one && self.last_seq < c.base_seq {
+            // Behind its checkpoint (the earlier worker died before this follower heard all it
+            // sent): the new worker has nothing before it, so the run is taken whole from it.
+            self.joining = true;
         }
         None
     }

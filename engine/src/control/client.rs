@@ -84,8 +84,10 @@ impl Client {
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true);
+        // With an authority the workers' endpoints are TLS: the token never goes in clear to
+        // an `http://` address a heartbeat names.
         if let Some(ca) = authority {
-            builder = builder.add_root_certificate(ca.clone());
+            builder = builder.add_root_certificate(ca.clone()).https_only(true);
         }
         let http = builder.build().map_err(|e| broken(e.to_string()))?;
         Ok(Client {

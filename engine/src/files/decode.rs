@@ -1,5 +1,5 @@
-//! Text of any encoding to Rust text: a byte-order mark says the encoding; else valid UTF-8 is
-//! UTF-8; else UTF-16 without a mark is told by its zero bytes; else chardetng guesses among the
+//! Text of any encoding to Rust text: a byte-order mark says the encoding; else UTF-16 without a
+//! mark is told by its zero bytes; else valid UTF-8 is UTF-8; else chardetng guesses among the
 //! legacy encodings (Windows-1252, GBK, Shift_JIS, …) the way browsers do, and encoding_rs
 //! decodes.
 
@@ -11,12 +11,13 @@ pub fn decode(bytes: &[u8]) -> (String, &'static str) {
         let (text, _) = encoding.decode_without_bom_handling(&bytes[mark..]);
         return (text.into_owned(), encoding.name());
     }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return (text.to_string(), "UTF-8");
-    }
+    // Before UTF-8: ASCII in UTF-16 is valid UTF-8 too (with a NUL between letters).
     if let Some(encoding) = utf16_without_mark(bytes) {
         let (text, _) = encoding.decode_without_bom_handling(bytes);
         return (text.into_owned(), encoding.name());
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return (text.to_string(), "UTF-8");
     }
     let mut detector = chardetng::EncodingDetector::new();
     detector.feed(bytes, true);
@@ -81,6 +82,15 @@ mod tests {
         assert_eq!(decode(&marked), (SAMPLE.to_string(), "UTF-16LE"));
         assert_eq!(decode(&le), (SAMPLE.to_string(), "UTF-16LE"));
         assert_eq!(decode(&be), (SAMPLE.to_string(), "UTF-16BE"));
+        // Plain ASCII in UTF-16 is valid UTF-8 too; it is still read as UTF-16.
+        let ascii: Vec<u8> = "Minutes of the meeting"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(
+            decode(&ascii),
+            ("Minutes of the meeting".to_string(), "UTF-16LE")
+        );
     }
 
     #[test]

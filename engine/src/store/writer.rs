@@ -269,6 +269,11 @@ impl Writer {
             kind: e.kind.type_name(),
             body: serde_json::to_string(&e).unwrap_or_default(),
         });
+        // An event the run's state already holds (a mirrored run replaced in the same batch,
+        // after the event was queued) is kept in the log only: its text is in that state.
+        if live.snapshot.last_seq > 0 && e.seq <= live.snapshot.last_seq {
+            return;
+        }
         // A container's or router's output is not its deltas: it replaces the step's text; so
         // do an edited or reused output, and a step sent back (and the steps inside it) start
         // from nothing.

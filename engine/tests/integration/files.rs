@@ -178,3 +178,64 @@ fn a_file_too_big_is_refused_and_a_reader_that_never_ends_is_stopped_at_its_limi
         processes_tagged(tag).is_empty()
     });
 }
+
+#[test]
+fn a_run_in_the_background_gets_its_files_read_once_here() {
+    let dir = folder("background");
+    std::fs::create_dir_all(dir.join("rt")).unwrap();
+    // Longer than a command line may carry in one argument (128 KB on Linux).
+    let long = "The pilot ran for six weeks. ".repeat(8_000);
+    let notes = write(&dir, "notes.txt", long.as_bytes());
+    let stepwise = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+        c.env("STEPWISE_DB", dir.join("history.db"))
+            .env("XDG_RUNTIME_DIR", dir.join("rt"))
+            .env("STEPWISE_SETTINGS", "/nonexistent/settings.toml")
+            .env("STEPWISE_DEMO_FIRST_TOKEN_MS", "0")
+            .env("STEPWISE_DEMO_WORD_MS", "0");
+        c
+    };
+    let out = stepwise()
+        .args([
+            "run",
+            "research-and-write",
+            "--input",
+            "Summarise",
+            "--file",
+            &notes,
+        ])
+        .arg("--background")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let watched = stepwise().args(["watch", &id, "--json"]).output().unwrap();
+    let first = String::from_utf8_lossy(&watched.stdout)
+        .lines()
+        .next()
+        .map(|l| serde_json::from_str::<RunEvent>(l).unwrap())
+        .unwrap();
+    let EventKind::RunStarted { input, .. } = first.kind else {
+        panic!("not a start: {first:?}");
+    };
+    assert!(
+        input.starts_with("Summarise\n\n## notes.txt\n\nThe pilot"),
+        "{}",
+        &input[..200]
+    );
+    assert_eq!(
+        input.len(),
+        "Summarise\n\n## notes.txt\n\n".len() + long.trim_end().len()
+    );
+    // The file that carried the input to the run's process is gone.
+    let left: Vec<_> = std::fs::read_dir(dir.join("background"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "input"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

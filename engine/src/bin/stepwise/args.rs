@@ -214,6 +214,10 @@ pub struct RunArgs {
     /// open, else in a stepwise process of its own (`stepwise watch ID`, `stepwise cancel ID`).
     #[arg(long, conflicts_with_all = ["json", "cancel_after_ms"])]
     pub background: bool,
+    /// Set by `--background` for the process it starts: the input (with its files' text) is
+    /// in this file, which is removed once read.
+    #[arg(long, hide = true, value_name = "PATH", requires = "detached_run_id")]
+    pub input_file: Option<PathBuf>,
     /// Set by `--background` for the process it starts: own the run with this id.
     #[arg(long, hide = true, value_name = "RUN_ID")]
     pub detached_run_id: Option<stepwise_engine::RunId>,

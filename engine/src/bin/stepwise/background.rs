@@ -28,20 +28,21 @@ pub fn start(workflow: Workflow, args: &RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    // The window takes the run with the files' text; a process of its own reads the files.
-    let in_window = match crate::extract::input_with_files(&args.input, &args.files) {
-        Ok(input) => in_the_window(&store, workflow, &input),
+    // The files are read once, here: a file that cannot be read is said in this terminal, and
+    // the run (the window's, or a process's of its own) gets their text with the input.
+    let input = match crate::extract::input_with_files(&args.input, &args.files) {
+        Ok(input) => input,
         Err(message) => {
             eprintln!("stepwise: {message}; the run did not start");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    if let Some(id) = in_window {
+    if let Some(id) = in_the_window(&store, workflow, &input) {
         println!("{id}");
         eprintln!("Running in the Stepwise window. Follow it: stepwise watch {id}");
         return ExitCode::SUCCESS;
     }
-    match in_a_process_of_its_own(&store, args) {
+    match in_a_process_of_its_own(&store, args, &input) {
         Ok((id, log)) => {
             println!("{id}");
             eprintln!(
@@ -75,7 +76,11 @@ fn in_the_window(store: &Store, workflow: Workflow, input: &str) -> Option<RunId
 }
 
 /// Starts `stepwise run … --detached-run-id ID` and waits for its line saying the run started.
-fn in_a_process_of_its_own(store: &Store, args: &RunArgs) -> Result<(RunId, PathBuf), String> {
+fn in_a_process_of_its_own(
+    store: &Store,
+    args: &RunArgs,
+    input: &str,
+) -> Result<(RunId, PathBuf), String> {
     let id = uuid::Uuid::new_v4();
     let folder = store
         .path()
@@ -86,6 +91,10 @@ fn in_a_process_of_its_own(store: &Store, args: &RunArgs) -> Result<(RunId, Path
     let log_path = folder.join(format!("{id}.log"));
     let log =
         std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    // The input with the files' text can be longer than a command line may be: it goes in a
+    // file of its own, which the run's process reads and removes.
+    let input_path = folder.join(format!("{id}.input"));
+    std::fs::write(&input_path, input).map_err(|e| format!("{}: {e}", input_path.display()))?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut command = Command::new(me);
     command
@@ -93,16 +102,14 @@ fn in_a_process_of_its_own(store: &Store, args: &RunArgs) -> Result<(RunId, Path
         .arg(&args.workflow)
         .arg("--input")
         .arg(&args.input)
+        .arg("--input-file")
+        .arg(&input_path)
         .arg("--detached-run-id")
         .arg(id.to_string())
         .arg("--db")
         .arg(store.path());
     if let Some(model) = &args.model {
         command.arg("--model").arg(model);
-    }
-    for file in &args.files {
-        let absolute = std::path::absolute(file).unwrap_or_else(|_| file.clone());
-        command.arg("--file").arg(absolute);
     }
     if args.allow_tools {
         command.arg("--allow-tools");
@@ -125,6 +132,7 @@ fn in_a_process_of_its_own(store: &Store, args: &RunArgs) -> Result<(RunId, Path
         _ => {
             let _ = child.kill();
             let _ = child.wait();
+            let _ = std::fs::remove_file(&input_path);
             let said = std::fs::read_to_string(&log_path).unwrap_or_default();
             Err(said
                 .trim()

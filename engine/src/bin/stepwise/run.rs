@@ -35,7 +35,17 @@ pub fn run(args: RunArgs) -> ExitCode {
         return background::start(workflow, &args);
     }
     let mut args = args;
-    match extract::input_with_files(&args.input, &args.files) {
+    let input = match &args.input_file {
+        // A process `--background` started: its input was read (files and all) before.
+        Some(file) => {
+            let read =
+                std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()));
+            let _ = std::fs::remove_file(file);
+            read
+        }
+        None => extract::input_with_files(&args.input, &args.files),
+    };
+    match input {
         Ok(input) => args.input = input,
         Err(message) => {
             eprintln!("stepwise: {message}; the run did not start");

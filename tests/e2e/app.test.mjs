@@ -344,15 +344,18 @@ test("a second launch leaves the running window alone instead of starting again"
     await choose(app.browser, "Long story");
     await click(app.browser, "Run");
     await waitFor(async () => (await streamText(app.browser)).length > 20, "text");
-    const second = spawn(APP, [], { env: appEnv(root), stdio: "ignore" });
-    const code = await new Promise((resolve, reject) => {
+    // Its stderr is kept: a launch that ends by a signal says why there.
+    const second = spawn(APP, [], { env: appEnv(root), stdio: ["ignore", "ignore", "pipe"] });
+    let said = "";
+    second.stderr.on("data", (d) => { said += d; });
+    const [code, signal] = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         second.kill("SIGKILL");
         reject(new Error("the second launch kept running"));
       }, 15_000);
-      second.once("exit", (c) => { clearTimeout(timer); resolve(c); });
+      second.once("exit", (c, s) => { clearTimeout(timer); resolve([c, s]); });
     });
-    assert.equal(code, 0, "the second launch hands over and exits cleanly");
+    assert.equal(code, 0, `the second launch hands over and exits cleanly (signal ${signal}; it said: ${said.slice(-2000)})`);
     assert.equal(app.appPids().length, 1, "one Stepwise is running");
     // The first window is untouched: its run goes on streaming.
     const before = (await streamText(app.browser)).length;

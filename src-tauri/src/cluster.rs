@@ -95,6 +95,7 @@ fn follow(state: &Arc<AppState>, follower: Follower, from: RunSnapshot, mirror: 
     let id = from.run_id;
     let hearing = Hearing {
         follower,
+        gone: state.gone.subscribe(),
         offset: from.last_seq,
         last: from.last_seq,
         mirror,
@@ -122,6 +123,8 @@ struct Hearing {
     last: u64,
     mirror: Option<Mirror>,
     state: Weak<AppState>,
+    /// Resolves once the app's state is gone.
+    gone: tokio::sync::watch::Receiver<()>,
 }
 
 impl Hearing {
@@ -133,7 +136,7 @@ impl Hearing {
             // no worker holding it is asked about every second): this task ends with it.
             let heard = tokio::select! {
                 heard = self.follower.next() => heard?,
-                () = closed(&self.state) => return None,
+                _ = self.gone.changed() => return None,
             };
             match heard {
                 Ok(Followed::Event(mut e)) => {
@@ -231,13 +234,6 @@ impl Hearing {
             };
         }
         Some(s)
-    }
-}
-
-/// Returns once the app's state is gone.
-async fn closed(state: &Weak<AppState>) {
-    while state.strong_count() > 0 {
-        tokio::time::sleep(ASK_AGAIN).await;
     }
 }
 

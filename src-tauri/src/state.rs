@@ -70,6 +70,9 @@ pub struct AppState {
     pub others: OtherRuns,
     /// Runs the window sent to the cluster and follows there (`cluster_runs.rs`).
     pub cluster_runs: ClusterRuns,
+    /// Dropped with the state: a task that must end with the app waits on one of its receivers
+    /// (`changed()` returns once it is gone; nothing is ever sent).
+    pub gone: tokio::sync::watch::Sender<()>,
     /// Where other processes reach this app's runs (`sharing.rs`).
     endpoint: Mutex<Option<Endpoint>>,
     /// Quits the app (set by the shell at start; the mock runtime's tests set their own).
@@ -137,6 +140,7 @@ impl AppState {
             paths,
             others: OtherRuns::default(),
             cluster_runs: ClusterRuns::default(),
+            gone: tokio::sync::watch::Sender::new(()),
             endpoint: Mutex::new(None),
             quit: Mutex::new(None),
             settings: Mutex::new(settings),

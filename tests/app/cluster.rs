@@ -58,16 +58,6 @@ fn send_runs_to(app: &TestApp, server: &DevServer, queue: &str) -> Value {
     update
 }
 
-fn reviewed() -> Value {
-    let wf = stepwise_engine::workflow::parse(
-        "name = \"Reviewed\"\n[[steps]]\nname = \"Draft\"\ninstructions = \"Write a short summary.\"\n\
-         review = true\n[[steps]]\nname = \"Email\"\ninstructions = \"Write an email.\"\n",
-        None,
-    )
-    .unwrap();
-    serde_json::to_value(wf).unwrap()
-}
-
 /// Every event the window was sent once, in order, none missing (a merged delta stands for
 /// `first_seq..=seq`).
 fn assert_gapless(events: &[RunEvent]) {

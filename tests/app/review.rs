@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::{INSTANT, TestApp, app_in, temp_root};
+use crate::support::{INSTANT, TestApp, app_in, reviewed, temp_root};
 use serde_json::json;
 use stepwise_app::attention::{Desk, Notice};
 use stepwise_app::window_events::on_window_event;
@@ -24,17 +24,6 @@ impl Desk for Recorded {
     fn notify(&self, notice: Notice) {
         self.notices.lock().unwrap().push(notice);
     }
-}
-
-/// Draft (reviewed) → Email, on the demo model.
-fn reviewed() -> serde_json::Value {
-    let wf = stepwise_engine::workflow::parse(
-        "name = \"Reviewed\"\n[[steps]]\nname = \"Draft\"\ninstructions = \"Write a short summary.\"\n\
-         review = true\n[[steps]]\nname = \"Email\"\ninstructions = \"Write an email.\"\n",
-        None,
-    )
-    .unwrap();
-    serde_json::to_value(wf).unwrap()
 }
 
 fn start(app: &TestApp) -> String {

@@ -214,6 +214,17 @@ pub fn stepwise_cli() -> PathBuf {
     cli
 }
 
+/// Draft (reviewed) → Email, on the demo model, as the UI sends a workflow.
+pub fn reviewed() -> Value {
+    let wf = stepwise_engine::workflow::parse(
+        "name = \"Reviewed\"\n[[steps]]\nname = \"Draft\"\ninstructions = \"Write a short summary.\"\n\
+         review = true\n[[steps]]\nname = \"Email\"\ninstructions = \"Write an email.\"\n",
+        None,
+    )
+    .unwrap();
+    serde_json::to_value(wf).unwrap()
+}
+
 /// The arguments of `start_run` for a template, as the UI sends them.
 pub fn start_args(template: &str, input: &str) -> Value {
     let wf = stepwise_engine::workflow::templates::get(template)

@@ -9,7 +9,7 @@ use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FileLimits, FileText, ReadError, mb, read};
+use super::{FileLimits, FileText, ReadError, mb, name_of, read};
 
 /// What the child prints: one JSON line.
 #[derive(Serialize, Deserialize)]
@@ -69,10 +69,7 @@ impl ChildReader {
 
     /// Reads `path` in a child. Dropping the future kills the child.
     pub async fn read(&self, path: &Path, limits: &FileLimits) -> Result<FileText, ReadError> {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = name_of(path);
         let failed = |why: String| ReadError::ReaderFailed {
             name: name.clone(),
             why,

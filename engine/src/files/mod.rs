@@ -104,10 +104,7 @@ fn mb(bytes: u64) -> u32 {
 
 /// Reads `path` in this process (what the child does; `ChildReader` is what callers use).
 pub fn read(path: &Path, limits: &FileLimits) -> Result<FileText, ReadError> {
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = name_of(path);
     let unreadable = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound => ReadError::Missing { name: name.clone() },
         _ => ReadError::Unreadable {
@@ -160,6 +157,14 @@ pub fn read(path: &Path, limits: &FileLimits) -> Result<FileText, ReadError> {
         encoding: Some(encoding.to_string()),
         text,
     })
+}
+
+/// The file's name as messages say it (its folder left out).
+fn name_of(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
